@@ -1,0 +1,224 @@
+/// The three ways an account can exchange messages with its webhook.
+public enum WireMode: String, Sendable, Hashable, CaseIterable {
+    /// Plain XML.
+    case plain
+    /// Plain fields and an `Encrypt` field side by side; replies are encrypted.
+    case compatible
+    /// Only `ToUserName` and `Encrypt`; replies are encrypted.
+    case safe
+}
+
+/// The query parameters WeChat puts on every webhook request.
+public struct WebhookQuery: Sendable, Hashable {
+    /// `signature`: SHA-1 over token, timestamp and nonce.
+    public var signature: String?
+    /// `timestamp`.
+    public var timestamp: String?
+    /// `nonce`.
+    public var nonce: String?
+    /// `echostr`, on the URL verification request only.
+    public var echostr: String?
+    /// `openid`, the sender, on message requests.
+    public var openid: String?
+    /// `encrypt_type`: `aes` in compatible and safe mode.
+    public var encryptType: String?
+    /// `msg_signature`: SHA-1 over token, timestamp, nonce and the encrypted message.
+    public var msgSignature: String?
+
+    /// Creates a query from its parameters by name.
+    public init(_ parameters: [String: String]) {
+        signature = parameters["signature"]
+        timestamp = parameters["timestamp"]
+        nonce = parameters["nonce"]
+        echostr = parameters["echostr"]
+        openid = parameters["openid"]
+        encryptType = parameters["encrypt_type"]
+        msgSignature = parameters["msg_signature"]
+    }
+
+    /// The parameters by name, for building a request URL.
+    public var parameters: [String: String] {
+        var result: [String: String] = [:]
+        result["signature"] = signature
+        result["timestamp"] = timestamp
+        result["nonce"] = nonce
+        result["echostr"] = echostr
+        result["openid"] = openid
+        result["encrypt_type"] = encryptType
+        result["msg_signature"] = msgSignature
+        return result
+    }
+}
+
+/// Why a webhook request was refused before its message could be read.
+public struct WebhookError: Error, Hashable, CustomStringConvertible {
+    /// What kind of problem was found.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private let name: String
+        private init(_ name: String) { self.name = name }
+        public var description: String { name }
+
+        /// A query parameter the request needs is absent.
+        public static let missingParameter = Code("missingParameter")
+        /// `signature` does not match: the request did not come from WeChat.
+        public static let badSignature = Code("badSignature")
+        /// `msg_signature` does not match the encrypted body.
+        public static let badMessageSignature = Code("badMessageSignature")
+        /// The request is encrypted but no EncodingAESKey is configured.
+        public static let encryptionNotConfigured = Code("encryptionNotConfigured")
+        /// The body has no `Encrypt` field where one is needed, or has one without `encrypt_type`.
+        public static let malformedEnvelope = Code("malformedEnvelope")
+    }
+
+    /// What kind of problem was found.
+    public let code: Code
+    /// A sentence that says what was wrong.
+    public let message: String
+
+    init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    /// True for a forged or mis-signed request, which deserves 403 rather than 400.
+    public var isAuthenticationFailure: Bool {
+        code == .badSignature || code == .badMessageSignature || code == .missingParameter
+    }
+
+    public var description: String { message }
+}
+
+/// A message taken out of a verified request, and the mode it came in.
+public struct OpenedMessage: Sendable, Hashable {
+    /// The message.
+    public var message: InboundMessage
+    /// The mode it arrived in; the reply goes back the same way.
+    public var mode: WireMode
+
+    /// Creates an opened message.
+    public init(message: InboundMessage, mode: WireMode) {
+        self.message = message
+        self.mode = mode
+    }
+}
+
+/// Verifies, opens and answers webhook requests in all three modes.
+///
+/// This is the whole wire protocol in one value: the server hands it the query and the body
+/// and gets back a message, and hands it a reply and gets back the response body.
+public struct WebhookCodec: Sendable {
+    /// The token configured in WeChat's console.
+    public let token: String
+    /// The cipher for compatible and safe mode, when an EncodingAESKey is configured.
+    public let cipher: MessageCipher?
+    /// The reader used for bodies and decrypted messages.
+    public let reader: XMLReader
+
+    /// Creates a codec.
+    public init(token: String, cipher: MessageCipher? = nil, reader: XMLReader = XMLReader()) {
+        self.token = token
+        self.cipher = cipher
+        self.reader = reader
+    }
+
+    /// Checks the plain `signature` of a request.
+    ///
+    /// - Throws: ``WebhookError`` when a parameter is missing or the signature does not match.
+    public func verifySignature(_ query: WebhookQuery) throws {
+        let (timestamp, nonce) = try timestampAndNonce(query)
+        guard let signature = query.signature else {
+            throw WebhookError(.missingParameter, "the signature parameter is missing")
+        }
+        guard Signature.matches(signature, Signature.compute(token: token, timestamp: timestamp, nonce: nonce)) else {
+            throw WebhookError(.badSignature, "the signature does not match")
+        }
+    }
+
+    /// Answers WeChat's URL verification: the `echostr` to send back when the signature matches.
+    ///
+    /// - Throws: ``WebhookError``.
+    public func verifyURL(_ query: WebhookQuery) throws -> String {
+        try verifySignature(query)
+        guard let echostr = query.echostr else {
+            throw WebhookError(.missingParameter, "the echostr parameter is missing")
+        }
+        return echostr
+    }
+
+    /// Verifies a message request and reads its message, decrypting it in compatible and safe mode.
+    ///
+    /// - Throws: ``WebhookError`` for signatures and envelopes, ``XMLReadError`` for bodies that
+    ///   are not acceptable XML, ``CipherError`` for encrypted text that does not open, and
+    ///   ``MessageParseError`` for documents that are not messages.
+    public func open(_ body: [UInt8], query: WebhookQuery) throws -> OpenedMessage {
+        try verifySignature(query)
+        let root = try reader.read(body)
+        let encrypted = root.text(of: "Encrypt")
+        guard query.encryptType?.lowercased() == "aes" else {
+            guard root.child("MsgType") != nil || encrypted == nil else {
+                throw WebhookError(.malformedEnvelope, "an encrypted body came without encrypt_type=aes")
+            }
+            return OpenedMessage(message: try InboundMessage(xml: root), mode: .plain)
+        }
+        guard let cipher else {
+            throw WebhookError(.encryptionNotConfigured, "an encrypted message came, but no EncodingAESKey is configured")
+        }
+        guard let encrypted else {
+            throw WebhookError(.malformedEnvelope, "encrypt_type=aes but the body has no Encrypt field")
+        }
+        guard let msgSignature = query.msgSignature else {
+            throw WebhookError(.missingParameter, "the msg_signature parameter is missing")
+        }
+        let (timestamp, nonce) = try timestampAndNonce(query)
+        let expected = Signature.compute(token: token, timestamp: timestamp, nonce: nonce, encrypted: encrypted)
+        guard Signature.matches(msgSignature, expected) else {
+            throw WebhookError(.badMessageSignature, "the msg_signature does not match the encrypted message")
+        }
+        let inner = try reader.read(cipher.decrypt(encrypted))
+        let mode: WireMode = root.child("MsgType") == nil ? .safe : .compatible
+        return OpenedMessage(message: try InboundMessage(xml: inner), mode: mode)
+    }
+
+    /// The response body that answers `opened` with `reply`: plain XML or `success` in plain mode,
+    /// the encrypted envelope in compatible and safe mode (`success` stays plain).
+    ///
+    /// - Parameters:
+    ///   - createTime: the reply's `CreateTime`, Unix seconds.
+    ///   - timestamp: the envelope's `TimeStamp`; the request's own is fine.
+    ///   - nonce: the envelope's `Nonce`; the request's own is fine.
+    public func seal(
+        _ reply: PassiveReply, answering opened: OpenedMessage, createTime: Int64, timestamp: String, nonce: String
+    ) throws -> String {
+        let xml = reply.render(answering: opened.message, createTime: createTime)
+        guard opened.mode != .plain, xml != PassiveReply.successBody else { return xml }
+        guard let cipher else {
+            throw WebhookError(.encryptionNotConfigured, "an encrypted reply is needed, but no EncodingAESKey is configured")
+        }
+        return envelope(encrypted: try cipher.encrypt(xml), timestamp: timestamp, nonce: nonce)
+    }
+
+    /// The encrypted envelope around an already encrypted message, signed with the token.
+    public func envelope(encrypted: String, timestamp: String, nonce: String) -> String {
+        let signature = Signature.compute(token: token, timestamp: timestamp, nonce: nonce, encrypted: encrypted)
+        var writer = XMLWriter(capacity: encrypted.utf8.count + 200)
+        writer.open("xml")
+        writer.text("Encrypt", encrypted)
+        writer.text("MsgSignature", signature)
+        writer.open("TimeStamp")
+        writer.escaped(timestamp)
+        writer.close("TimeStamp")
+        writer.text("Nonce", nonce)
+        writer.close("xml")
+        return writer.string
+    }
+
+    private func timestampAndNonce(_ query: WebhookQuery) throws -> (String, String) {
+        guard let timestamp = query.timestamp else {
+            throw WebhookError(.missingParameter, "the timestamp parameter is missing")
+        }
+        guard let nonce = query.nonce else {
+            throw WebhookError(.missingParameter, "the nonce parameter is missing")
+        }
+        return (timestamp, nonce)
+    }
+}

@@ -1,0 +1,92 @@
+/// Writes the small XML documents WeChat expects, straight into a byte buffer.
+///
+/// Text goes into CDATA sections; a `]]>` inside a value is split across two sections so that
+/// it survives. Numbers are written bare, as WeChat writes them.
+public struct XMLWriter: Sendable {
+    /// The bytes written so far.
+    public private(set) var bytes: [UInt8]
+
+    /// Creates an empty writer.
+    public init(capacity: Int = 512) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    /// The document written so far, as a string.
+    public var string: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// Writes `<name>`.
+    public mutating func open(_ name: String) {
+        bytes.append(UInt8(ascii: "<"))
+        bytes.append(contentsOf: name.utf8)
+        bytes.append(UInt8(ascii: ">"))
+    }
+
+    /// Writes `</name>`.
+    public mutating func close(_ name: String) {
+        bytes.append(UInt8(ascii: "<"))
+        bytes.append(UInt8(ascii: "/"))
+        bytes.append(contentsOf: name.utf8)
+        bytes.append(UInt8(ascii: ">"))
+    }
+
+    /// Writes `<name><![CDATA[value]]></name>`.
+    public mutating func text(_ name: String, _ value: String) {
+        open(name)
+        cdata(value)
+        close(name)
+    }
+
+    /// Writes `<name>value</name>` with a bare number.
+    public mutating func number<Number: BinaryInteger>(_ name: String, _ value: Number) {
+        open(name)
+        bytes.append(contentsOf: String(value).utf8)
+        close(name)
+    }
+
+    /// Writes `<name>value</name>` with a bare decimal number.
+    public mutating func number(_ name: String, _ value: Double) {
+        open(name)
+        bytes.append(contentsOf: value.description.utf8)
+        close(name)
+    }
+
+    /// Writes a CDATA section holding `value`, splitting it where it contains `]]>`.
+    public mutating func cdata(_ value: String) {
+        bytes.append(contentsOf: "<![CDATA[".utf8)
+        var pendingBrackets = 0
+        for byte in value.utf8 {
+            if byte == UInt8(ascii: ">") && pendingBrackets >= 2 {
+                // "]]>" would end the section: close it between "]]" and ">" and reopen.
+                bytes.append(contentsOf: "]]><![CDATA[".utf8)
+            }
+            pendingBrackets = byte == UInt8(ascii: "]") ? pendingBrackets + 1 : 0
+            bytes.append(byte)
+        }
+        bytes.append(contentsOf: "]]>".utf8)
+    }
+
+    /// Writes `value` as character data, escaping `&`, `<` and `>`.
+    public mutating func escaped(_ value: String) {
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "&"): bytes.append(contentsOf: "&amp;".utf8)
+            case UInt8(ascii: "<"): bytes.append(contentsOf: "&lt;".utf8)
+            case UInt8(ascii: ">"): bytes.append(contentsOf: "&gt;".utf8)
+            default: bytes.append(byte)
+            }
+        }
+    }
+
+    /// Writes an element and its children as they are, for kept raw fields.
+    public mutating func element(_ element: XMLElement) {
+        open(element.name)
+        if element.children.isEmpty {
+            if !element.text.isEmpty { cdata(element.text) }
+        } else {
+            if !element.text.isEmpty { cdata(element.text) }
+            for child in element.children { self.element(child) }
+        }
+        close(element.name)
+    }
+}
