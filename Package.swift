@@ -1,10 +1,12 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Layers, one way: WeChatWire (protocol, no server) → rules → services and storage → server → `uniongate`.
+// Layers, one way:
+// WeChatWire (protocol, no server) → ReplyRules → UnionServices (services and storage)
+// → UnionGateServer (HTTP) → `uniongate` (a thin command).
 let package = Package(
     name: "UnionGate",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "WeChatWire", targets: ["WeChatWire"]),
         .executable(name: "uniongate", targets: ["uniongate"]),
@@ -12,6 +14,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
+        .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
     ],
     targets: [
         .target(
@@ -21,11 +28,42 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        .target(
+            name: "ReplyRules",
+            dependencies: [
+                "WeChatWire",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
+            name: "UnionServices",
+            dependencies: [
+                "WeChatWire",
+                "ReplyRules",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+            ]
+        ),
+        .target(
+            name: "UnionGateServer",
+            dependencies: [
+                "WeChatWire",
+                "ReplyRules",
+                "UnionServices",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "uniongate",
             dependencies: [
                 "WeChatWire",
+                "ReplyRules",
+                "UnionServices",
+                "UnionGateServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -33,12 +71,32 @@ let package = Package(
             dependencies: ["WeChatWire"],
             path: "Benchmarks/WireBenchmark"
         ),
+        .executableTarget(
+            name: "bare-server",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "Benchmarks/BareServer"
+        ),
         .testTarget(
             name: "WeChatWireTests",
             dependencies: [
                 "WeChatWire",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "ReplyRulesTests",
+            dependencies: ["ReplyRules", "WeChatWire"]
+        ),
+        .testTarget(
+            name: "UnionGateServerTests",
+            dependencies: [
+                "UnionGateServer",
+                "UnionServices",
+                "ReplyRules",
+                "WeChatWire",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
     ],

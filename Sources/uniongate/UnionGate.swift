@@ -2,23 +2,23 @@ import ArgumentParser
 
 /// The `uniongate` command: the server and the tools union office staff use beside it.
 @main
-struct UnionGate: ParsableCommand {
+struct UnionGate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "uniongate",
         abstract: "The server behind a trade union's WeChat official account.",
-        version: "0.1.0",
-        subcommands: [Serve.self]
+        version: "0.2.0",
+        subcommands: [Serve.self, Check.self, Chat.self]
     )
 }
 
-extension UnionGate {
-    /// Runs the webhook server. Arrives with the server issue; until then it says so.
-    struct Serve: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Run the webhook server (not yet available).")
+/// Options every command that reads the rules shares.
+struct RepliesOptions: ParsableArguments {
+    @Option(name: .long, help: "The Replies folder.")
+    var replies: String = "./Replies"
+}
 
-        func run() throws {
-            print("uniongate serve: the webhook server is not built yet; the wire-protocol library is.")
-            throw ExitCode(2)
-        }
-    }
+/// Options every command that opens the store shares.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .long, help: "The SQLite database file (or :memory:).")
+    var database: String = "./uniongate.sqlite"
 }

@@ -1,0 +1,135 @@
+/// Finds the rules whose keywords match a text in time that does not grow with the number of
+/// keywords: a hash table for exact keywords, a trie for prefixes, and an Aho–Corasick
+/// automaton for "contains". Regular expressions cannot be indexed and are kept in a list.
+///
+/// Rules are identified by their rank: their position in matching order (priority, then file order).
+struct KeywordIndex: Sendable {
+    private var exact: [String: [Int]] = [:]
+    private var prefixes = ByteTrie()
+    private var contains = AhoCorasick()
+    private(set) var regexRanks: [Int] = []
+
+    mutating func add(_ keyword: String, mode: MatchMode, rank: Int) {
+        let normalized = KeywordNormalizer.normalize(keyword)
+        switch mode {
+        case .exact: exact[normalized, default: []].append(rank)
+        case .prefix: prefixes.insert(Array(normalized.utf8), rank: rank)
+        case .contains: contains.insert(Array(normalized.utf8), rank: rank)
+        case .regex: if regexRanks.last != rank { regexRanks.append(rank) }
+        }
+    }
+
+    mutating func finish() {
+        contains.build()
+        regexRanks.sort()
+    }
+
+    /// The ranks of every non-regex rule that matches `normalized`, unsorted, possibly repeated.
+    func candidates(_ normalized: String) -> [Int] {
+        var ranks = exact[normalized] ?? []
+        guard !normalized.isEmpty else { return ranks }
+        var text = normalized
+        text.withUTF8 { bytes in
+            prefixes.matches(bytes, into: &ranks)
+            contains.matches(bytes, into: &ranks)
+        }
+        return ranks
+    }
+}
+
+/// A trie over UTF-8 bytes whose nodes hold the ranks of the keywords ending there.
+struct ByteTrie: Sendable {
+    private var children: [[UInt8: Int32]] = [[:]]
+    private var ranks: [[Int]] = [[]]
+
+    mutating func insert(_ bytes: [UInt8], rank: Int) {
+        var node = 0
+        for byte in bytes {
+            if let next = children[node][byte] {
+                node = Int(next)
+            } else {
+                children.append([:])
+                ranks.append([])
+                children[node][byte] = Int32(children.count - 1)
+                node = children.count - 1
+            }
+        }
+        ranks[node].append(rank)
+    }
+
+    /// Appends the ranks of every keyword that `bytes` starts with.
+    func matches(_ bytes: UnsafeBufferPointer<UInt8>, into result: inout [Int]) {
+        guard children.count > 1 else { return }
+        var node = 0
+        result.append(contentsOf: ranks[0])
+        for byte in bytes {
+            guard let next = children[node][byte] else { return }
+            node = Int(next)
+            result.append(contentsOf: ranks[node])
+        }
+    }
+}
+
+/// The Aho–Corasick automaton over UTF-8 bytes: one pass over the text finds every keyword in it.
+struct AhoCorasick: Sendable {
+    private var children: [[UInt8: Int32]] = [[:]]
+    private var fail: [Int32] = [0]
+    /// The ranks of keywords ending at each node, including those reached through failure links.
+    private var outputs: [[Int]] = [[]]
+
+    mutating func insert(_ bytes: [UInt8], rank: Int) {
+        guard !bytes.isEmpty else { return }
+        var node = 0
+        for byte in bytes {
+            if let next = children[node][byte] {
+                node = Int(next)
+            } else {
+                children.append([:])
+                fail.append(0)
+                outputs.append([])
+                children[node][byte] = Int32(children.count - 1)
+                node = children.count - 1
+            }
+        }
+        outputs[node].append(rank)
+    }
+
+    /// Computes failure links breadth first, merging outputs along them.
+    mutating func build() {
+        var queue: [Int] = []
+        for (_, child) in children[0] {
+            fail[Int(child)] = 0
+            queue.append(Int(child))
+        }
+        var head = 0
+        while head < queue.count {
+            let node = queue[head]
+            head += 1
+            for (byte, child) in children[node] {
+                var state = Int(fail[node])
+                while state != 0, children[state][byte] == nil {
+                    state = Int(fail[state])
+                }
+                let target = children[state][byte].map(Int.init) ?? 0
+                fail[Int(child)] = Int32(target == Int(child) ? 0 : target)
+                outputs[Int(child)].append(contentsOf: outputs[Int(fail[Int(child)])])
+                queue.append(Int(child))
+            }
+        }
+    }
+
+    /// Appends the ranks of every keyword that occurs in `bytes`.
+    func matches(_ bytes: UnsafeBufferPointer<UInt8>, into result: inout [Int]) {
+        guard children.count > 1 else { return }
+        var state = 0
+        for byte in bytes {
+            while state != 0, children[state][byte] == nil {
+                state = Int(fail[state])
+            }
+            state = children[state][byte].map(Int.init) ?? 0
+            if !outputs[state].isEmpty {
+                result.append(contentsOf: outputs[state])
+            }
+        }
+    }
+}

@@ -1,0 +1,188 @@
+import WeChatWire
+
+/// What the engine needs to know besides the message.
+public struct MatchContext: Sendable {
+    /// The moment to match at, in Unix seconds: office hours and dates use it.
+    public var unixTime: Int64
+    /// Whether the sender is an approved union member.
+    public var isMember: Bool
+
+    /// Creates a context.
+    public init(unixTime: Int64, isMember: Bool = false) {
+        self.unixTime = unixTime
+        self.isMember = isMember
+    }
+}
+
+/// The rule chosen for a message, and what the reply's placeholders need from the match.
+public struct RuleDecision: Sendable {
+    /// Why this rule was chosen.
+    public enum Reason: Sendable, Hashable {
+        /// A rule matched.
+        case rule
+        /// A new follower, and no subscribe rule matched: the welcome reply.
+        case welcome
+        /// A message no rule matched: the default reply.
+        case fallback
+    }
+
+    /// The rule.
+    public var rule: ReplyRule
+    /// Why it was chosen.
+    public var reason: Reason
+    /// The values for its placeholders.
+    public var values: TemplateValues
+
+    /// The replies to send: all of them, or one at random, as the rule says.
+    public func replies<Random: RandomNumberGenerator>(using random: inout Random) -> [ReplyTemplate] {
+        switch rule.pick {
+        case .all: rule.replies
+        case .randomOne: rule.replies.randomElement(using: &random).map { [$0] } ?? []
+        }
+    }
+}
+
+/// Chooses the rule that answers a message: the first in order of priority (then file order)
+/// whose trigger matches and whose conditions hold.
+public struct RuleEngine: Sendable {
+    /// The rule book the engine was built from.
+    public let book: RuleBook
+    private let ranked: [ReplyRule]
+    private var keywords = KeywordIndex()
+    private var clicks: [String: [Int]] = [:]
+    private var views: [String: [Int]] = [:]
+    private var anyView: [Int] = []
+    private var subscribeScenes: [String: [Int]] = [:]
+    private var anySubscribe: [Int] = []
+    private var scanScenes: [String: [Int]] = [:]
+    private var anyScan: [Int] = []
+
+    /// Whether any rule depends on membership, so callers look it up only when it matters.
+    public let needsMembership: Bool
+
+    /// Builds the indexes for `book`.
+    public init(book: RuleBook) {
+        self.book = book
+        ranked = book.rules.enumerated().sorted { left, right in
+            left.element.priority != right.element.priority
+                ? left.element.priority > right.element.priority : left.offset < right.offset
+        }.map(\.element)
+        needsMembership = book.rules.contains { $0.conditions.needsMembership }
+        for (rank, rule) in ranked.enumerated() {
+            switch rule.trigger {
+            case .keywords(let words, let mode, _):
+                for word in words { keywords.add(word, mode: mode, rank: rank) }
+            case .click(let key): clicks[key, default: []].append(rank)
+            case .view(let url?): views[url, default: []].append(rank)
+            case .view(nil): anyView.append(rank)
+            case .subscribe(let scene?): subscribeScenes[scene, default: []].append(rank)
+            case .subscribe(nil): anySubscribe.append(rank)
+            case .scan(let scene?): scanScenes[scene, default: []].append(rank)
+            case .scan(nil): anyScan.append(rank)
+            }
+        }
+        keywords.finish()
+    }
+
+    /// The text a message offers for keyword matching: a text message's content, or the
+    /// recognised speech of a voice message.
+    public static func matchableText(of message: InboundMessage) -> String? {
+        switch message.kind {
+        case .text(let text): text.content
+        case .voice(let voice): voice.recognition
+        default: nil
+        }
+    }
+
+    /// The rule that answers `message`, or nil when nothing should be said.
+    public func decide(_ message: InboundMessage, context: MatchContext) -> RuleDecision? {
+        let time = LocalTime(unixSeconds: context.unixTime, utcOffsetMinutes: book.settings.utcOffsetMinutes)
+        var values = TemplateValues(clock: time, unionName: book.settings.unionName)
+        let holds = { (rule: ReplyRule) in rule.conditions.hold(at: time, isMember: context.isMember) }
+
+        switch message.kind {
+        case .event(let event):
+            let ranks: [Int]
+            switch event {
+            case .subscribe(let scene, _):
+                ranks = (scene.flatMap { subscribeScenes[$0] } ?? []) + anySubscribe
+            case .scan(let scene, _):
+                ranks = (scanScenes[scene] ?? []) + anyScan
+            case .click(let key):
+                ranks = clicks[key] ?? []
+            case .view(let url, _):
+                ranks = (views[url] ?? []) + anyView
+            default:
+                ranks = []
+            }
+            if let rank = ranks.sorted().first(where: { holds(ranked[$0]) }) {
+                return RuleDecision(rule: ranked[rank], reason: .rule, values: values)
+            }
+            if case .subscribe = event, let welcome = book.welcome {
+                return RuleDecision(rule: welcome, reason: .welcome, values: values)
+            }
+            return nil
+
+        default:
+            let content = Self.matchableText(of: message) ?? ""
+            values.content = content
+            if Self.matchableText(of: message) != nil,
+                let (rank, captures, named) = firstKeywordRule(content: content, holds: holds)
+            {
+                values.captures = captures
+                values.namedCaptures = named
+                return RuleDecision(rule: ranked[rank], reason: .rule, values: values)
+            }
+            if let fallback = book.fallback {
+                return RuleDecision(rule: fallback, reason: .fallback, values: values)
+            }
+            return nil
+        }
+    }
+
+    /// Walks the indexed candidates and the regex rules together in rank order.
+    private func firstKeywordRule(content: String, holds: (ReplyRule) -> Bool) -> (Int, [String], [String: String])? {
+        let normalized = KeywordNormalizer.normalize(content)
+        var candidates = keywords.candidates(normalized)
+        candidates.sort()
+        let regexRanks = keywords.regexRanks
+        var next = 0
+        var regexNext = 0
+        var previous = -1
+        while next < candidates.count || regexNext < regexRanks.count {
+            let takeRegex = regexNext < regexRanks.count && (next >= candidates.count || regexRanks[regexNext] < candidates[next])
+            let rank = takeRegex ? regexRanks[regexNext] : candidates[next]
+            if takeRegex { regexNext += 1 } else { next += 1 }
+            if rank == previous { continue }
+            previous = rank
+            let rule = ranked[rank]
+            if takeRegex {
+                guard case .keywords(_, _, let compiled) = rule.trigger,
+                    let match = Self.firstMatch(compiled, in: content.precomposedStringWithCompatibilityMapping),
+                    holds(rule)
+                else { continue }
+                return (rank, match.0, match.1)
+            }
+            if holds(rule) { return (rank, [], [:]) }
+        }
+        return nil
+    }
+
+    private static func firstMatch(_ compiled: CompiledRegexes, in text: String) -> ([String], [String: String])? {
+        for regex in compiled.regexes {
+            guard let match = try? regex.firstMatch(in: text) else { continue }
+            var captures: [String] = []
+            var named: [String: String] = [:]
+            for index in 0..<match.output.count {
+                let element = match.output[index]
+                let value = element.substring.map(String.init) ?? ""
+                captures.append(value)
+                if let name = element.name { named[name] = value }
+            }
+            return (captures, named)
+        }
+        return nil
+    }
+}
+
+import Foundation

@@ -1,0 +1,39 @@
+/// Everything the gateway needs to start, as plain values: the command line and the
+/// environment are read elsewhere, so tests build this directly.
+public struct GatewayConfiguration: Sendable {
+    /// The address to listen on.
+    public var hostname: String = "127.0.0.1"
+    /// The port to listen on; 0 picks a free one.
+    public var port: Int = 8080
+    /// The Replies folder.
+    public var repliesDirectory: String = "./Replies"
+    /// The SQLite file, or `:memory:`.
+    public var databasePath: String = "./uniongate.sqlite"
+    /// The token set in WeChat's console; generated and stored when not given.
+    public var wechatToken: String?
+    /// The account's AppID.
+    public var appId: String?
+    /// The account's AppSecret.
+    public var appSecret: String?
+    /// The EncodingAESKey, which enables compatible and safe mode.
+    public var encodingAESKey: String?
+    /// WeChat's API base address.
+    public var apiBaseURL: String = "https://api.weixin.qq.com"
+    /// The token for the admin API; generated and stored when not given.
+    public var adminToken: String?
+    /// The gateway's public https address, for links and the menu.
+    public var publicURL: String?
+    /// How long a handler may take before the member is answered `success` and the reply sent later.
+    public var replyDeadline: Duration = .milliseconds(4500)
+    /// How often the Replies folder is checked for changes.
+    public var reloadInterval: Duration = .seconds(1)
+    /// The largest request body accepted.
+    public var bodyLimit: Int = 64 * 1024
+    /// How long replies are kept for WeChat's retries.
+    public var duplicateWindow: Duration = .seconds(300)
+    /// The most messages kept for retries.
+    public var duplicateCapacity: Int = 100_000
+
+    /// Creates the default configuration.
+    public init() {}
+}

@@ -1,0 +1,57 @@
+import Logging
+import ReplyRules
+import WeChatWire
+
+/// Answers messages: the services get the first look (a form in progress), then the rules
+/// choose a reply, and service hand-overs are performed.
+public struct Dispatcher: MessageHandler {
+    private let rules: LiveRules
+    private let services: any ServiceDesk
+    private let membership: any MembershipDirectory
+    private let clock: @Sendable () -> Int64
+    private let logger: Logger
+
+    /// Creates a dispatcher.
+    ///
+    /// - Parameter clock: the current Unix time; tests pass a fixed one.
+    public init(
+        rules: LiveRules, services: any ServiceDesk, membership: any MembershipDirectory, logger: Logger,
+        clock: @escaping @Sendable () -> Int64 = UnixTime.now
+    ) {
+        self.rules = rules
+        self.services = services
+        self.membership = membership
+        self.clock = clock
+        self.logger = logger
+    }
+
+    public func handle(_ message: InboundMessage) async -> HandlerOutcome {
+        let engine = rules.engine
+        let now = clock()
+        do {
+            if let replies = try await services.intercept(message, rules: engine, at: now) {
+                return HandlerOutcome(replies: replies, ruleName: "conversation")
+            }
+            let isMember = engine.needsMembership ? try await membership.isMember(message.header.sender) : false
+            guard let decision = engine.decide(message, context: MatchContext(unixTime: now, isMember: isMember)) else {
+                return .silence
+            }
+            var random = SystemRandomNumberGenerator()
+            let templates = decision.replies(using: &random)
+            var replies: [ReplyBody] = []
+            for template in templates {
+                if case .service(let action) = template {
+                    replies += try await services.perform(action, for: message, values: decision.values, rules: engine)
+                } else if let body = template.body(decision.values) {
+                    replies.append(body)
+                }
+            }
+            return HandlerOutcome(replies: replies, ruleName: decision.rule.name)
+        } catch {
+            logger.error(
+                "handler failed; the member gets an apology",
+                metadata: ["error": "\(PersonalData.maskPhones(String(describing: error)))", "msgType": "\(message.msgType)"])
+            return HandlerOutcome(replies: [.text(Apology.text)], ruleName: "error")
+        }
+    }
+}

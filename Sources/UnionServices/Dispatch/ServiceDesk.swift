@@ -1,0 +1,33 @@
+import ReplyRules
+import WeChatWire
+
+/// Where rules hand messages to the built-in services.
+public protocol ServiceDesk: Sendable {
+    /// Gives a service the first look at a message, before any rule: a member in the middle of
+    /// a form is answering its question. Returns nil to let the rules answer.
+    func intercept(_ message: InboundMessage, rules: RuleEngine, at unixTime: Int64) async throws -> [ReplyBody]?
+
+    /// Performs `action` for `message`, which a rule handed over.
+    func perform(_ action: ServiceAction, for message: InboundMessage, values: TemplateValues, rules: RuleEngine)
+        async throws -> [ReplyBody]
+}
+
+/// Tells whether a member's join application was approved.
+public protocol MembershipDirectory: Sendable {
+    /// Whether `openid` belongs to an approved union member.
+    func isMember(_ openid: String) async throws -> Bool
+}
+
+/// A membership directory with a fixed list, for tests and for examples that play a member.
+public struct FixedMembership: MembershipDirectory {
+    private let members: Set<String>
+
+    /// Creates it with the members' openids.
+    public init(_ members: Set<String>) {
+        self.members = members
+    }
+
+    public func isMember(_ openid: String) async throws -> Bool {
+        members.contains(openid)
+    }
+}

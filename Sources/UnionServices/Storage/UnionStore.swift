@@ -1,0 +1,91 @@
+import Logging
+import SQLKit
+import SQLiteKit
+
+/// The gateway's data: one SQLite file by default (WAL mode, fully synchronous commits).
+///
+/// Every read and write runs through ``transaction(_:)`` or ``read(_:)`` on one connection,
+/// one at a time, so a reply that promises something is sent only after its data is committed.
+/// Queries are written with SQLKit so that a PostgreSQL store can share them later.
+public final class UnionStore: Sendable {
+    /// The file, or `:memory:`.
+    public let path: String
+    private let connection: SQLiteConnection
+    private let database: any SQLDatabase
+    private let mutex = AsyncMutex()
+
+    private init(path: String, connection: SQLiteConnection, logger: Logger) {
+        self.path = path
+        self.connection = connection
+        self.database = connection.sql(queryLogLevel: .trace)
+    }
+
+    /// Opens (creating if needed) the store at `path` (`:memory:` for a throwaway one) and
+    /// brings its schema up to date.
+    public static func open(path: String, logger: Logger) async throws -> UnionStore {
+        let storage: SQLiteConnection.Storage = path == ":memory:" ? .memory : .file(path: path)
+        let connection = try await SQLiteConnection.open(storage: storage, logger: logger)
+        let store = UnionStore(path: path, connection: connection, logger: logger)
+        do {
+            try await store.configure()
+            try await Migrations.apply(to: store, logger: logger)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        return store
+    }
+
+    private func configure() async throws {
+        // Several processes (the server, `uniongate chat`, `uniongate members`) may share the file.
+        try await database.raw("PRAGMA busy_timeout = 5000").run()
+        if path != ":memory:" {
+            try await database.raw("PRAGMA journal_mode = WAL").run()
+        }
+        try await database.raw("PRAGMA synchronous = FULL").run()
+        try await database.raw("PRAGMA foreign_keys = ON").run()
+    }
+
+    /// Runs `body` in one transaction: all of its writes are committed together, or none are.
+    public func transaction<Result: Sendable>(
+        _ body: @Sendable (any SQLDatabase) async throws -> Result
+    ) async throws -> Result {
+        await mutex.lock()
+        do {
+            // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading.
+            try await database.raw("BEGIN IMMEDIATE").run()
+            do {
+                let result = try await body(database)
+                try await database.raw("COMMIT").run()
+                await mutex.unlock()
+                return result
+            } catch {
+                try? await database.raw("ROLLBACK").run()
+                throw error
+            }
+        } catch {
+            await mutex.unlock()
+            throw error
+        }
+    }
+
+    /// Runs `body`, which only reads, without interleaving with a transaction.
+    public func read<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result {
+        await mutex.lock()
+        do {
+            let result = try await body(database)
+            await mutex.unlock()
+            return result
+        } catch {
+            await mutex.unlock()
+            throw error
+        }
+    }
+
+    /// Closes the connection. The store cannot be used afterwards.
+    public func close() async {
+        await mutex.lock()
+        try? await connection.close()
+        await mutex.unlock()
+    }
+}

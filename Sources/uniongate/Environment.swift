@@ -1,0 +1,9 @@
+import Foundation
+
+/// Environment variables, read once. Flags override them; they override the defaults.
+enum EnvironmentVariables {
+    static func value(_ name: String) -> String? {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
+        return value
+    }
+}
