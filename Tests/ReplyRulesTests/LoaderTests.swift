@@ -1,0 +1,245 @@
+import Testing
+
+@testable import ReplyRules
+
+@Suite("Loading the Replies folder")
+struct LoaderTests {
+    @Test func theShippedRepliesLoadWithTheContractMenuKeys() throws {
+        let book = try RuleBookLoader().load(directory: shippedReplies)
+        #expect(book.rules.count >= 10)
+        #expect(book.welcome != nil)
+        #expect(book.fallback != nil)
+        let keys = try #require(book.menu).buttons.flatMap(\.clickKeys)
+        for key in MenuKey.all {
+            #expect(keys.contains(key), "menu lacks \(key)")
+        }
+        #expect(book.hotline.contains { $0.number == "12351" })
+        // Placeholders for the union's own numbers are warnings, not errors, and are not shown.
+        #expect(book.warnings.contains { $0.path.hasSuffix("hotline.yaml") && $0.severity == .warning })
+        #expect(!book.hotline.contains { $0.number.contains("待填写") })
+        #expect(!book.examples.isEmpty)
+    }
+
+    @Test func reportsYAMLSyntaxErrorsWithTheLine() {
+        let found = problems([("Replies/a.yaml", "rules:\n  - name: x\n    keywords: [a, b\n    reply: hi\n")])
+        #expect(found.count == 1)
+        #expect(found.first?.path == "Replies/a.yaml")
+        #expect(found.first?.line == 4)
+        #expect(found.first?.message.hasPrefix("YAML 格式错误") == true)
+    }
+
+    @Test func collectsEveryProblemWithItsFileAndLine() {
+        let yaml = """
+            rules:
+              - name: 没有触发条件
+                reply: hi
+              - name: 两种触发
+                keywords: [a]
+                click: B
+                reply: hi
+              - name: 错误的匹配方式
+                keywords: [a]
+                match: fuzzy
+                reply: hi
+              - name: 错误的正则
+                keywords: ["(unclosed"]
+                match: regex
+                reply: hi
+              - name: 未知服务
+                keywords: [b]
+                reply: { service: teleport }
+              - name: 坏占位符
+                keywords: [c]
+                reply: "今天是{date"
+              - name: 非正则用捕获
+                keywords: [d]
+                reply: "你说{1}"
+              - name: 未知的项
+                keywords: [e]
+                repyl: hi
+            colour: blue
+            """
+        let found = problems([("Replies/rules.yaml", yaml)])
+        let lines = found.map(\.line)
+        #expect(lines == [2, 4, 10, 13, 18, 21, 22, 25, 27, 28], "\(found)")
+        #expect(found.allSatisfy { $0.path == "Replies/rules.yaml" && $0.severity == .error })
+        #expect(found[2].message.contains("fuzzy"))
+        #expect(found[4].message.contains("teleport"))
+        #expect(found.last?.message.contains("colour") == true)
+        #expect(found[0].description.hasPrefix("Replies/rules.yaml:2: "))
+    }
+
+    @Test func checksTheMenuAgainstWeChatLimits() {
+        let yaml = """
+            rules:
+              - click: A
+                reply: a
+            menu:
+              - name: 一二三四五六七八九
+                click: A
+              - name: 子菜单
+                buttons:
+                  - { name: a, click: A }
+                  - { name: b, click: A }
+                  - { name: c, click: A }
+                  - { name: d, click: A }
+                  - { name: e, click: A }
+                  - { name: f, click: A }
+              - name: 网页
+                view: ftp://example.com
+              - name: 第四个
+                click: NOBODY
+            """
+        let found = problems([("m.yaml", yaml)])
+        let messages = found.map(\.description)
+        #expect(messages.contains { $0.hasPrefix("m.yaml:5: ") && $0.contains("1 到 3") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("m.yaml:5: ") && $0.contains("太长") })
+        #expect(messages.contains { $0.hasPrefix("m.yaml:9: ") && $0.contains("1 到 5") })
+        #expect(messages.contains { $0.hasPrefix("m.yaml:16: ") && $0.contains("http") })
+    }
+
+    @Test func requiresARuleForEveryMenuClickKey() {
+        let yaml = """
+            rules:
+              - click: JOIN_UNION
+                reply: 入会
+            menu:
+              - name: 入会
+                click: JOIN_UNION
+              - name: 拨号
+                click: DIAL_HOTLINE
+            """
+        let found = problems([("m.yaml", yaml)])
+        #expect(found.count == 1)
+        #expect(found.first?.line == 7)
+        #expect(found.first?.message.contains("DIAL_HOTLINE") == true)
+    }
+
+    @Test func refusesASecondWelcomeInAnotherFile() {
+        let found = problems([("a.yaml", "welcome: 你好\n"), ("b.yaml", "\n\nwelcome: 您好\n")])
+        #expect(found.count == 1)
+        #expect(found.first?.path == "b.yaml")
+        #expect(found.first?.line == 3)
+        #expect(found.first?.message.contains("a.yaml:1") == true)
+    }
+
+    @Test func warnsAboutAKeywordAnEarlierRuleAlreadyAnswers() throws {
+        let book = try load([("a.yaml", "rules:\n  - keywords: [福利]\n    reply: a\n  - name: 第二\n    keywords: [福利]\n    reply: b\n")])
+        #expect(book.warnings.count == 1)
+        #expect(book.warnings.first?.line == 4)
+    }
+
+    @Test func readsEveryReplyKind() throws {
+        let yaml = """
+            rules:
+              - keywords: [t]
+                reply: 文字
+              - keywords: [a]
+                reply:
+                  articles:
+                    - { title: 标题, description: 说明, picture: "https://p/1.jpg", url: "https://u/1" }
+              - keywords: [i]
+                reply: { image: MEDIA1 }
+              - keywords: [v]
+                reply: { voice: MEDIA2 }
+              - keywords: [vi]
+                reply: { video: MEDIA3, title: 片名, description: 简介 }
+              - keywords: [s]
+                reply: { service: join }
+              - keywords: [f]
+                reply: { form: 法律援助 }
+              - keywords: [k]
+                reply: { transfer: true }
+              - keywords: [q]
+                reply: { silence: true }
+              - keywords: [m]
+                pick: random_one
+                replies: [一, 二]
+            """
+        let book = try load([("r.yaml", yaml)])
+        let replies = book.rules.map(\.replies)
+        #expect(replies[0] == [.text(TextTemplate(literal: "文字"))])
+        #expect(
+            replies[1] == [
+                .articles([
+                    ArticleTemplate(
+                        title: TextTemplate(literal: "标题"), description: TextTemplate(literal: "说明"), picURL: "https://p/1.jpg",
+                        url: "https://u/1")
+                ])
+            ])
+        #expect(replies[2] == [.image(mediaId: "MEDIA1")])
+        #expect(replies[3] == [.voice(mediaId: "MEDIA2")])
+        #expect(replies[4] == [.video(mediaId: "MEDIA3", title: "片名", description: "简介")])
+        #expect(replies[5] == [.service(.join)])
+        #expect(replies[6] == [.service(.form("法律援助"))])
+        #expect(replies[7] == [.transferToCustomerService])
+        #expect(replies[8] == [.silence])
+        #expect(replies[9].count == 2)
+        #expect(book.rules[9].pick == .randomOne)
+    }
+
+    @Test func keepsWhatStaffWroteAsTextEvenWhereYAMLWouldGuess() throws {
+        // YAML 1.1 reads `no` as false and 12351 as a number; staff mean the words.
+        let book = try load([("r.yaml", "rules:\n  - keywords: [no, 12351, on]\n    reply: 0012351\n")])
+        guard case .keywords(let words, _, _) = book.rules[0].trigger else {
+            Issue.record("not a keyword rule")
+            return
+        }
+        #expect(words == ["no", "12351", "on"])
+        #expect(book.rules[0].replies == [.text(TextTemplate(literal: "0012351"))])
+    }
+
+    @Test func readsConditions() throws {
+        let yaml = """
+            rules:
+              - keywords: [a]
+                when: { days: 周一至周五, hours: ["09:00-12:00", "22:00-06:00"], members: true }
+                reply: x
+              - keywords: [b]
+                when: { days: [sat, 7] }
+                reply: y
+            """
+        let book = try load([("r.yaml", yaml)])
+        #expect(book.rules[0].conditions == Conditions(days: [1, 2, 3, 4, 5], hours: [540..<720, 1320..<1440, 0..<360], members: true))
+        #expect(book.rules[1].conditions.days == [6, 7])
+        let bad = problems([("r.yaml", "rules:\n  - keywords: [a]\n    when: { hours: 9-5, days: 周八 }\n    reply: x\n")])
+        #expect(bad.count == 2)
+    }
+
+    @Test func readsConversationExamples() throws {
+        let yaml = """
+            examples:
+              - send: 帮助
+                expect: 入会
+              - name: 入会流程
+                member: true
+                steps:
+                  - click: JOIN_UNION
+                    expect: [姓名]
+                  - send: 张三
+                    expect_not: 错误
+              - subscribe: factory3
+                silent: true
+              - send: x
+            """
+        let found = problems([("e.yaml", yaml)])
+        #expect(found.map(\.line) == [13])
+        let book = try load([("e.yaml", yaml.components(separatedBy: "\n").dropLast().joined(separator: "\n"))])
+        #expect(book.examples.count == 3)
+        #expect(book.examples[1].asMember)
+        #expect(book.examples[1].steps.map(\.input) == [.click("JOIN_UNION"), .text("张三")])
+        #expect(book.examples[2].steps[0].input == .subscribe(scene: "factory3"))
+        #expect(book.examples[2].steps[0].expectSilence)
+    }
+
+    @Test func templatesReadPlaceholdersAndEscapedBraces() throws {
+        let template = try TextTemplate.parse("{{日期}}：{date} {内容} {1}{name}").get()
+        #expect(
+            template.segments == [
+                .literal("{日期}："), .placeholder(.date), .literal(" "), .placeholder(.content), .literal(" "),
+                .placeholder(.capture(1)), .placeholder(.namedCapture("name")),
+            ])
+        #expect(throws: TemplateError.self) { try TextTemplate.parse("a}b").get() }
+        #expect(throws: TemplateError.self) { try TextTemplate.parse("{a b}").get() }
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import Logging
+import Testing
+import UnionServices
+
+@testable import UnionGateServer
+
+/// Runs the built `uniongate` executable, as staff and CI would.
+func runUniongate(_ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String) {
+    let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    var candidates = [directory.appendingPathComponent("uniongate")]
+    // On Linux the test bundle is a file beside the products; elsewhere it may be a folder.
+    candidates.append(directory.deletingLastPathComponent().appendingPathComponent("uniongate"))
+    guard let executable = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: candidates[0].path])
+    }
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = output
+    let stdin = Pipe()
+    process.standardInput = stdin
+    try process.run()
+    if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+    try stdin.fileHandleForWriting.close()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+@Suite("The uniongate command")
+struct CommandTests {
+    @Test func checkPassesOnTheShippedReplies() throws {
+        let (status, output) = try runUniongate(["check", "--replies", shippedReplies])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("检查通过"))
+        #expect(output.contains("hotline.yaml:9: warning:"))
+    }
+
+    @Test func checkPrintsEveryProblemAsPathLineMessage() throws {
+        let directory = try temporaryReplies([
+            "a.yaml": "rules:\n  - keywords: [a]\n    reply: { service: nope }\n",
+            "b.yaml": "menu:\n  - name: 入会\n    click: MISSING\n  - name: 一二三四五六七\n    click: MISSING\n",
+        ])
+        let (status, output) = try runUniongate(["check", "--replies", directory])
+        #expect(status == 1)
+        let lines = output.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("\(directory)/a.yaml:3: ") && $0.contains("nope") }, "\(output)")
+        #expect(lines.contains { $0.hasPrefix("\(directory)/b.yaml:4: ") && $0.contains("太长") }, "\(output)")
+        #expect(output.contains("检查未通过"))
+    }
+
+    @Test func checkRunsTheConversationExamples() throws {
+        let directory = try temporaryReplies([
+            "a.yaml": """
+            rules:
+              - { keywords: [热线], reply: "请拨打 12351" }
+            examples:
+              - { send: 热线, expect: "12351" }
+              - { send: 热线, expect: "12345" }
+            """
+        ])
+        let (status, output) = try runUniongate(["check", "--replies", directory])
+        #expect(status == 1)
+        #expect(output.contains("\(directory)/a.yaml:5: 示例"), "\(output)")
+        #expect(output.contains("「12345」"))
+        #expect(output.contains("检查未通过：1 处"))
+    }
+
+    @Test func chatTalksThroughTheSameRules() throws {
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent("chat-\(UUID().uuidString).sqlite").path
+        let (status, output) = try runUniongate(
+            ["chat", "--replies", shippedReplies, "--database", database, "--openid", "o-test"],
+            input: "帮助\n/click DIAL_HOTLINE\n/subscribe\n/nonsense\n/quit\n")
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("合理化建议"))
+        #expect(output.contains("12351"))
+        #expect(output.contains("欢迎关注"))
+        #expect(output.contains("无法识别的命令：/nonsense"))
+        #expect(FileManager.default.fileExists(atPath: database))
+    }
+
+    @Test func generatedTokensSurviveARestart() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tokens-\(UUID().uuidString).sqlite").path
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let first = try await UnionStore.open(path: path, logger: logger)
+        let generated = try await GatewaySecrets.resolve(wechatToken: nil, adminToken: nil, store: first)
+        await first.close()
+        #expect(generated.generated == [.wechatToken, .adminToken])
+        #expect(generated.wechatToken.count == 32)
+        #expect(generated.wechatToken.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) })
+        #expect(generated.startupNotice(publicURL: "https://union.example")?.contains("https://union.example/wechat") == true)
+
+        let second = try await UnionStore.open(path: path, logger: logger)
+        let again = try await GatewaySecrets.resolve(wechatToken: nil, adminToken: nil, store: second)
+        #expect(again.wechatToken == generated.wechatToken)
+        #expect(again.adminToken == generated.adminToken)
+        let configured = try await GatewaySecrets.resolve(wechatToken: "mine", adminToken: "ours", store: second)
+        #expect(configured.wechatToken == "mine")
+        #expect(configured.generated.isEmpty)
+        #expect(configured.startupNotice(publicURL: nil) == nil)
+        await second.close()
+    }
+}

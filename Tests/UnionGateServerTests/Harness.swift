@@ -1,0 +1,229 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import ReplyRules
+import Synchronization
+import Testing
+import UnionServices
+import WeChatWire
+
+@testable import UnionGateServer
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+let testToken = "unionTestToken"
+let testKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+let testAppId = "wxUnionTest"
+
+/// The repository's own Replies folder.
+let shippedReplies = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("Replies").path
+
+/// Records what the gateway hands to late delivery, and lets a test wait for it.
+final class RecordingLateDelivery: LateDelivery {
+    struct Delivery: Sendable {
+        let bodies: [ReplyBody]
+        let recipient: String
+        let reason: LateReason
+    }
+
+    private let stream: AsyncStream<Delivery>
+    private let continuation: AsyncStream<Delivery>.Continuation
+
+    init() {
+        (stream, continuation) = AsyncStream.makeStream()
+    }
+
+    func deliver(_ bodies: [ReplyBody], to recipient: String, account: String, reason: LateReason) async {
+        continuation.yield(Delivery(bodies: bodies, recipient: recipient, reason: reason))
+    }
+
+    /// The next delivery, or nil if none comes within `timeout`.
+    func next(timeout: Duration = .seconds(10)) async -> Delivery? {
+        let stream = self.stream
+        return await withTaskGroup(of: Delivery?.self) { group in
+            group.addTask {
+                var iterator = stream.makeAsyncIterator()
+                return await iterator.next()
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+}
+
+/// A gate a test opens when it is ready.
+actor Gate {
+    private var isOpen = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func wait() async {
+        if isOpen { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func open() {
+        isOpen = true
+        for waiter in waiters { waiter.resume() }
+        waiters = []
+    }
+}
+
+/// A handler that counts its calls, reports that it started, and finishes when the test opens its gate.
+final class GatedHandler: MessageHandler {
+    let gate = Gate()
+    let calls = Mutex(0)
+    let started: AsyncStream<Void>
+    private let startedContinuation: AsyncStream<Void>.Continuation
+    let replies: [ReplyBody]
+
+    init(replies: [ReplyBody]) {
+        self.replies = replies
+        (started, startedContinuation) = AsyncStream.makeStream()
+    }
+
+    func handle(_ message: InboundMessage) async -> HandlerOutcome {
+        calls.withLock { $0 += 1 }
+        startedContinuation.yield()
+        await gate.wait()
+        return HandlerOutcome(replies: replies, ruleName: "gated")
+    }
+
+    var callCount: Int { calls.withLock { $0 } }
+}
+
+/// Talks to a live gateway over HTTP, playing WeChat.
+struct WeChatClient: Sendable {
+    let port: Int
+    let wechat = SimulatedWeChat(token: testToken, cipher: try! MessageCipher(encodingAESKey: testKey, appId: testAppId))
+    let session = URLSession(configuration: .ephemeral)
+
+    struct HTTPResult: Sendable {
+        let status: Int
+        let body: String
+        let contentType: String?
+    }
+
+    func request(_ method: String, _ path: String, query: [String: String] = [:], body: Data? = nil, headers: [String: String] = [:])
+        async throws -> HTTPResult
+    {
+        var components = URLComponents()
+        components.scheme = "http"
+        components.host = "127.0.0.1"
+        components.port = port
+        components.path = path
+        if !query.isEmpty {
+            components.queryItems = query.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
+        }
+        var request = URLRequest(url: components.url!)
+        request.httpMethod = method
+        request.httpBody = body
+        request.timeoutInterval = 30
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        let (data, response) = try await session.data(for: request)
+        let http = response as! HTTPURLResponse
+        return HTTPResult(
+            status: http.statusCode, body: String(decoding: data, as: UTF8.self),
+            contentType: http.value(forHTTPHeaderField: "Content-Type"))
+    }
+
+    /// Posts `message` in `mode`, signed like WeChat, and returns the raw response.
+    func post(_ message: InboundMessage, mode: WireMode, nonce: String = "n1") async throws -> HTTPResult {
+        let signed = try wechat.request(for: message, mode: mode, timestamp: "1700000000", nonce: nonce)
+        return try await request("POST", "/wechat", query: signed.query.parameters, body: Data(signed.body.utf8))
+    }
+
+    /// Posts `message` and opens the reply (nil for `success`). Expects 200.
+    func send(_ message: InboundMessage, mode: WireMode = .plain) async throws -> ReplyMessage? {
+        let result = try await post(message, mode: mode)
+        #expect(result.status == 200, "status \(result.status): \(result.body)")
+        return try wechat.openReply(result.body)
+    }
+
+    /// The reply's visible text.
+    func replyText(_ message: InboundMessage, mode: WireMode = .plain) async throws -> String? {
+        try await send(message, mode: mode).map { visibleText(of: [$0.body]) }
+    }
+}
+
+/// Builds messages with fresh ids.
+final class Member: Sendable {
+    let openid: String
+    private let counter = Mutex<UInt64>(UInt64.random(in: 1...1_000_000_000))
+
+    init(_ openid: String = "oMember\(UInt32.random(in: 0...UInt32.max))") {
+        self.openid = openid
+    }
+
+    private func nextId() -> UInt64 { counter.withLock { $0 += 1; return $0 } }
+
+    func text(_ content: String) -> InboundMessage {
+        InboundMessage(
+            header: MessageHeader(account: "gh_union", sender: openid, createTime: 1_700_000_000, msgId: nextId()),
+            kind: .text(TextMessage(content: content)))
+    }
+
+    func event(_ event: InboundEvent, at time: Int64 = 1_700_000_000) -> InboundMessage {
+        InboundMessage(header: MessageHeader(account: "gh_union", sender: openid, createTime: time), kind: .event(event))
+    }
+}
+
+/// Starts a gateway on a free port, runs `body` against it, and shuts it down.
+func withGateway(
+    replies: String = shippedReplies,
+    handler: (any MessageHandler)? = nil,
+    services: (@Sendable (UnionStore) -> any ServiceDesk)? = nil,
+    lateDelivery: RecordingLateDelivery = RecordingLateDelivery(),
+    configure: (inout GatewayConfiguration) -> Void = { _ in },
+    _ body: @Sendable (WeChatClient, Gateway) async throws -> Void
+) async throws {
+    var configuration = GatewayConfiguration()
+    configuration.port = 0
+    configuration.repliesDirectory = replies
+    configuration.databasePath = ":memory:"
+    configuration.appId = testAppId
+    configuration.encodingAESKey = testKey
+    configure(&configuration)
+    var logger = Logger(label: "test")
+    logger.logLevel = .critical
+    let store = try await UnionStore.open(path: configuration.databasePath, logger: logger)
+    let rules = try LiveRules(directory: configuration.repliesDirectory, logger: logger)
+    let secrets = GatewaySecrets(wechatToken: testToken, adminToken: "admin", generated: [])
+    let desk = services?(store) ?? UnionServiceDesk(store: store, publicURL: configuration.publicURL, logger: logger)
+    let dispatcher = Dispatcher(rules: rules, services: desk, membership: FixedMembership([]), logger: logger)
+    let gateway = try Gateway(
+        configuration: configuration, store: store, rules: rules, secrets: secrets, handler: handler ?? dispatcher,
+        lateDelivery: lateDelivery, logger: logger)
+    try await gateway.buildApplication().test(.live) { client in
+        try await body(WeChatClient(port: client.port!), gateway)
+    }
+    await store.close()
+}
+
+/// Waits until `condition` holds, checking every 20 ms, for at most `timeout`.
+func eventually(timeout: Duration = .seconds(10), _ condition: @Sendable () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return try await condition()
+}
+
+/// A temporary Replies folder with the given files.
+func temporaryReplies(_ files: [String: String]) throws -> String {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uniongate-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    for (name, text) in files {
+        try text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
+    }
+    return directory.path
+}
