@@ -72,6 +72,11 @@ let package = Package(
             path: "Benchmarks/WireBenchmark"
         ),
         .executableTarget(
+            name: "bench-tool",
+            dependencies: ["WeChatWire"],
+            path: "Benchmarks/BenchTool"
+        ),
+        .executableTarget(
             name: "bare-server",
             dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
             path: "Benchmarks/BareServer"
@@ -87,6 +92,10 @@ let package = Package(
         .testTarget(
             name: "ReplyRulesTests",
             dependencies: ["ReplyRules", "WeChatWire"]
+        ),
+        .testTarget(
+            name: "UnionServicesTests",
+            dependencies: ["UnionServices", "ReplyRules", "WeChatWire"]
         ),
         .testTarget(
             name: "UnionGateServerTests",

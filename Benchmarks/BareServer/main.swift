@@ -15,5 +15,6 @@ router.post("/wechat") { request, _ -> Response in
         status: .ok, headers: [.contentType: "application/xml; charset=utf-8"],
         body: .init(byteBuffer: ByteBuffer(string: reply)))
 }
+router.get("/healthz") { _, _ in "ok" }
 let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
 try await app.runService()

@@ -31,10 +31,9 @@ extension UnionGate {
                 throw ExitCode(1)
             }
             let store = try await UnionStore.open(path: database.database, logger: logger)
-            let dispatcher = Dispatcher(
-                rules: rules,
-                services: UnionServiceDesk(store: store, publicURL: EnvironmentVariables.value("UNIONGATE_PUBLIC_URL"), logger: logger),
-                membership: FixedMembership([]), logger: logger)
+            let services = try await UnionServiceDesk.open(
+                store: store, publicURL: EnvironmentVariables.value("UNIONGATE_PUBLIC_URL"), logger: logger)
+            let dispatcher = Dispatcher(rules: rules, services: services, membership: services.members, logger: logger)
             print("以会员 \(openid) 的身份和公众号对话。输入 /help 查看命令，/quit 退出。")
             var messageId = UInt64(UnixTime.now()) * 1000
             while let line = readLine() {

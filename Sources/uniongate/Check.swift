@@ -29,9 +29,10 @@ extension UnionGate {
             // Examples run against a throwaway store, so checking never touches real data.
             let store = try await UnionStore.open(path: ":memory:", logger: logger)
             let rules = LiveRules(book: book, logger: logger)
-            let dispatcher = Dispatcher(
-                rules: rules, services: UnionServiceDesk(store: store, publicURL: nil, logger: logger),
-                membership: FixedMembership(ExampleRunner.memberOpenIDs(book.examples)), logger: logger)
+            let services = try await UnionServiceDesk.open(
+                store: store, publicURL: nil, logger: logger,
+                extraMembers: FixedMembership(ExampleRunner.memberOpenIDs(book.examples)))
+            let dispatcher = Dispatcher(rules: rules, services: services, membership: services.members, logger: logger)
             let failures = await ExampleRunner.run(book.examples, handler: dispatcher, startTime: UnixTime.now())
             await store.close()
             for failure in failures { print(failure) }

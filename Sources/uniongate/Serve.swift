@@ -61,9 +61,8 @@ extension UnionGate {
             if let notice = secrets.startupNotice(publicURL: configuration.publicURL) {
                 print(notice)
             }
-            let services = UnionServiceDesk(store: store, publicURL: configuration.publicURL, logger: logger)
-            let dispatcher = Dispatcher(
-                rules: rules, services: services, membership: FixedMembership([]), logger: logger)
+            let services = try await UnionServiceDesk.open(store: store, publicURL: configuration.publicURL, logger: logger)
+            let dispatcher = Dispatcher(rules: rules, services: services, membership: services.members, logger: logger)
             let gateway: Gateway
             do {
                 gateway = try Gateway(

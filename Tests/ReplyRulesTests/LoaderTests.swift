@@ -155,6 +155,9 @@ struct LoaderTests {
               - keywords: [m]
                 pick: random_one
                 replies: [一, 二]
+            forms:
+              - name: 法律援助
+                fields: [{ label: 姓名 }]
             """
         let book = try load([("r.yaml", yaml)])
         let replies = book.rules.map(\.replies)

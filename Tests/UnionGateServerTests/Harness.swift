@@ -183,6 +183,7 @@ func withGateway(
     services: (@Sendable (UnionStore) -> any ServiceDesk)? = nil,
     lateDelivery: RecordingLateDelivery = RecordingLateDelivery(),
     configure: (inout GatewayConfiguration) -> Void = { _ in },
+    clock: @escaping @Sendable () -> Int64 = UnixTime.now,
     _ body: @Sendable (WeChatClient, Gateway) async throws -> Void
 ) async throws {
     var configuration = GatewayConfiguration()
@@ -197,13 +198,19 @@ func withGateway(
     let store = try await UnionStore.open(path: configuration.databasePath, logger: logger)
     let rules = try LiveRules(directory: configuration.repliesDirectory, logger: logger)
     let secrets = GatewaySecrets(wechatToken: testToken, adminToken: "admin", generated: [])
-    let desk = services?(store) ?? UnionServiceDesk(store: store, publicURL: configuration.publicURL, logger: logger)
-    let dispatcher = Dispatcher(rules: rules, services: desk, membership: FixedMembership([]), logger: logger)
+    let unionDesk = try await UnionServiceDesk.open(store: store, publicURL: configuration.publicURL, logger: logger)
+    let desk = services?(store) ?? unionDesk
+    let dispatcher = Dispatcher(rules: rules, services: desk, membership: unionDesk.members, logger: logger, clock: clock)
     let gateway = try Gateway(
         configuration: configuration, store: store, rules: rules, secrets: secrets, handler: handler ?? dispatcher,
-        lateDelivery: lateDelivery, logger: logger)
-    try await gateway.buildApplication().test(.live) { client in
-        try await body(WeChatClient(port: client.port!), gateway)
+        lateDelivery: lateDelivery, logger: logger, clock: clock)
+    do {
+        try await gateway.buildApplication().test(.live) { client in
+            try await body(WeChatClient(port: client.port!), gateway)
+        }
+    } catch {
+        await store.close()
+        throw error
     }
     await store.close()
 }
@@ -226,4 +233,40 @@ func temporaryReplies(_ files: [String: String]) throws -> String {
         try text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
     }
     return directory.path
+}
+
+/// A clock a test moves by hand.
+final class TestClock: Sendable {
+    private let now: Mutex<Int64>
+    init(_ start: Int64 = 1_795_363_200) { now = Mutex(start) }
+    func advance(seconds: Int64) { now.withLock { $0 += seconds } }
+    var read: @Sendable () -> Int64 { { [self] in now.withLock { $0 } } }
+}
+
+extension WeChatClient {
+    /// An admin API call with the test admin token (or another `token`).
+    func admin(_ method: String, _ path: String, query: [String: String] = [:], json: String? = nil, token: String? = "admin")
+        async throws -> HTTPResult
+    {
+        var headers: [String: String] = [:]
+        if let token { headers["Authorization"] = "Bearer \(token)" }
+        if json != nil { headers["Content-Type"] = "application/json" }
+        return try await request(method, path, query: query, body: json.map { Data($0.utf8) }, headers: headers)
+    }
+
+    /// Decodes an admin API JSON array.
+    func adminList(_ path: String, query: [String: String] = [:]) async throws -> [[String: Any]] {
+        let result = try await admin("GET", path, query: query)
+        #expect(result.status == 200, "\(path): \(result.status) \(result.body)")
+        return (try JSONSerialization.jsonObject(with: Data(result.body.utf8)) as? [[String: Any]]) ?? []
+    }
+
+    /// Sends each text in turn and returns the replies' visible text.
+    func conversation(_ member: Member, _ texts: [String], mode: WireMode = .plain) async throws -> [String] {
+        var replies: [String] = []
+        for text in texts {
+            replies.append(try await replyText(member.text(text), mode: mode) ?? "")
+        }
+        return replies
+    }
 }

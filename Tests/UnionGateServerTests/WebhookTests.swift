@@ -135,7 +135,7 @@ struct WebhookTests {
     @Test func aFailingServiceGetsAnApologyNotAnError() async throws {
         struct BrokenDesk: ServiceDesk {
             struct Failure: Error {}
-            func intercept(_ message: InboundMessage, rules: RuleEngine, at unixTime: Int64) async throws -> [ReplyBody]? { nil }
+            func intercept(_ message: InboundMessage, rules: RuleEngine, at unixTime: Int64) async throws -> Interception? { nil }
             func perform(_ action: ServiceAction, for message: InboundMessage, values: TemplateValues, rules: RuleEngine)
                 async throws -> [ReplyBody]
             { throw Failure() }

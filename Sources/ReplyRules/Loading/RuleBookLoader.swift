@@ -8,7 +8,9 @@ import Yams
 /// each with its file and line, before anything is refused.
 public struct RuleBookLoader: Sendable {
     /// The top-level sections a file may have.
-    public static let sections: Set<String> = ["settings", "rules", "welcome", "default", "menu", "hotline", "examples"]
+    public static let sections: Set<String> = [
+        "settings", "rules", "welcome", "default", "menu", "hotline", "examples", "join", "welfare", "forms",
+    ]
 
     public init() {}
 
@@ -101,6 +103,11 @@ struct BookReader {
     var settings = Settings()
     var settingsSource: SourceLocation?
     var examples: [ConversationExample] = []
+    var join = JoinSettings()
+    var joinSource: SourceLocation?
+    var welfare = WelfareCatalogue()
+    var welfareSource: SourceLocation?
+    var forms: [String: FormDefinition] = [:]
 
     init(problems: ProblemCollector) {
         self.problems = problems
@@ -148,6 +155,9 @@ struct BookReader {
             }
         }
         if let node = sections["hotline"] { readHotline(node) }
+        if let node = sections["join"] { readJoin(node) }
+        if let node = sections["welfare"] { readWelfare(node) }
+        if let node = sections["forms"] { readForms(node) }
         if let node = sections["examples"] {
             for item in problems.list(node) {
                 if let example = readExample(item) { examples.append(example) }
@@ -156,11 +166,12 @@ struct BookReader {
     }
 
     mutating func finish() -> RuleBook {
+        checkFormReferences()
         checkMenuKeys()
         warnAboutShadowedKeywords()
         return RuleBook(
             rules: rules, welcome: welcome, fallback: fallback, menu: menu, hotline: hotline, settings: settings,
-            examples: examples)
+            examples: examples, join: join, welfare: welfare, forms: forms)
     }
 
     // MARK: YAML errors
@@ -189,7 +200,19 @@ struct BookReader {
             return
         }
         settingsSource = node.location
-        guard let fields = problems.mapping(node, what: "设置", allowed: ["union_name", "utc_offset"]) else { return }
+        guard
+            let fields = problems.mapping(
+                node, what: "设置", allowed: ["union_name", "utc_offset", "conversation_timeout_minutes"])
+        else { return }
+        if let timeout = fields["conversation_timeout_minutes"],
+            let minutes = problems.integer(timeout, what: "对话超时分钟数")
+        {
+            if minutes >= 1 && minutes <= 1440 {
+                settings.conversationTimeoutMinutes = minutes
+            } else {
+                problems.error(timeout, "对话超时应在 1 到 1440 分钟之间")
+            }
+        }
         if let name = fields["union_name"], let text = problems.text(name, what: "工会名称") {
             settings.unionName = text
         }

@@ -97,7 +97,7 @@ public struct RuleEngine: Sendable {
     /// The rule that answers `message`, or nil when nothing should be said.
     public func decide(_ message: InboundMessage, context: MatchContext) -> RuleDecision? {
         let time = LocalTime(unixSeconds: context.unixTime, utcOffsetMinutes: book.settings.utcOffsetMinutes)
-        var values = TemplateValues(clock: time, unionName: book.settings.unionName)
+        var values = TemplateValues(unixTime: context.unixTime, clock: time, unionName: book.settings.unionName)
         let holds = { (rule: ReplyRule) in rule.conditions.hold(at: time, isMember: context.isMember) }
 
         switch message.kind {

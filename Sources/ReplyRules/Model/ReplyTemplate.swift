@@ -205,6 +205,8 @@ public struct TemplateError: Error, Sendable, Hashable {
 
 /// The values placeholders are filled from.
 public struct TemplateValues: Sendable {
+    /// The moment the reply is made, in Unix seconds.
+    public var unixTime: Int64
     /// The moment the reply is made, as local wall-clock parts.
     public var clock: LocalTime
     /// What the member sent.
@@ -218,9 +220,10 @@ public struct TemplateValues: Sendable {
 
     /// Creates values.
     public init(
-        clock: LocalTime, content: String = "", unionName: String = "", captures: [String] = [],
+        unixTime: Int64 = 0, clock: LocalTime, content: String = "", unionName: String = "", captures: [String] = [],
         namedCaptures: [String: String] = [:]
     ) {
+        self.unixTime = unixTime
         self.clock = clock
         self.content = content
         self.unionName = unionName

@@ -16,6 +16,12 @@ public struct RuleBook: Sendable {
     public var settings: Settings
     /// The staff's conversation examples, run by `uniongate check`.
     public var examples: [ConversationExample]
+    /// What the join form asks.
+    public var join: JoinSettings
+    /// The welfare catalogue.
+    public var welfare: WelfareCatalogue
+    /// The union's own forms, by name.
+    public var forms: [String: FormDefinition]
     /// Warnings found while loading; the rules work regardless.
     public var warnings: [RuleProblem]
 
@@ -23,8 +29,12 @@ public struct RuleBook: Sendable {
     public init(
         rules: [ReplyRule] = [], welcome: ReplyRule? = nil, fallback: ReplyRule? = nil, menu: Menu? = nil,
         hotline: [HotlineNumber] = [], settings: Settings = Settings(), examples: [ConversationExample] = [],
+        join: JoinSettings = JoinSettings(), welfare: WelfareCatalogue = WelfareCatalogue(), forms: [String: FormDefinition] = [:],
         warnings: [RuleProblem] = []
     ) {
+        self.join = join
+        self.welfare = welfare
+        self.forms = forms
         self.rules = rules
         self.welcome = welcome
         self.fallback = fallback
@@ -42,11 +52,14 @@ public struct Settings: Sendable, Hashable {
     public var unionName: String
     /// The union's offset from UTC in minutes, for office hours and dates (default +08:00).
     public var utcOffsetMinutes: Int
+    /// Minutes after which an unfinished form is dropped (default 30).
+    public var conversationTimeoutMinutes: Int
 
     /// Creates settings.
-    public init(unionName: String = "工会", utcOffsetMinutes: Int = 480) {
+    public init(unionName: String = "工会", utcOffsetMinutes: Int = 480, conversationTimeoutMinutes: Int = 30) {
         self.unionName = unionName
         self.utcOffsetMinutes = utcOffsetMinutes
+        self.conversationTimeoutMinutes = conversationTimeoutMinutes
     }
 }
 

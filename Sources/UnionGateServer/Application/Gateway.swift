@@ -68,6 +68,17 @@ public struct Gateway: Sendable {
         router.get("/wechat") { request, _ in webhook.verify(request) }
         router.post("/wechat") { request, _ in await webhook.receive(request) }
         router.get("/healthz") { _, _ in WebhookResponder.text("ok") }
+        let rules = self.rules
+        router.get("/hotline") { _, _ in
+            let book = rules.engine.book
+            return Response(
+                status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: HotlinePage.html(book.hotline, unionName: book.settings.unionName))))
+        }
+        AdminRoutes(
+            adminToken: secrets.adminToken, registry: MembershipRegistry(store: store), suggestions: SuggestionBox(store: store),
+            submissions: FormSubmissions(store: store), store: store, rules: rules, clock: clock
+        ).register(on: router)
         let metrics = self.metrics
         router.get("/metrics") { _, _ in
             Response(

@@ -68,22 +68,9 @@ actor DeliveryLedger {
         sweeper?.cancel()
     }
 
-    /// The key WeChat's retries share: account, sender and MsgId; for events, sender, CreateTime,
-    /// event and key.
-    static func key(for message: InboundMessage) -> String {
-        let header = message.header
-        if let msgId = header.msgId {
-            return "\(header.account)\u{1F}\(header.sender)\u{1F}\(msgId)"
-        }
-        if case .event(let event) = message.kind {
-            return "\(header.account)\u{1F}\(header.sender)\u{1F}\(header.createTime)\u{1F}\(event.name.lowercased())\u{1F}\(event.eventKey ?? "")"
-        }
-        return "\(header.account)\u{1F}\(header.sender)\u{1F}\(header.createTime)\u{1F}\(message.msgType)"
-    }
-
     /// Submits a message (or its retry) and waits for what to answer.
     func submit(_ message: InboundMessage, createTime: Int64) async -> Answer {
-        let key = Self.key(for: message)
+        let key = MessageKey.of(message)
         let now = ContinuousClock.now
         if let entry = entries[key] {
             metrics.duplicate()

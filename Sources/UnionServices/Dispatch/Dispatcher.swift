@@ -29,12 +29,18 @@ public struct Dispatcher: MessageHandler {
         let engine = rules.engine
         let now = clock()
         do {
-            if let replies = try await services.intercept(message, rules: engine, at: now) {
+            var note: String?
+            switch try await services.intercept(message, rules: engine, at: now) {
+            case .replies(let replies)?:
                 return HandlerOutcome(replies: replies, ruleName: "conversation")
+            case .note(let text)?:
+                note = text
+            case nil:
+                break
             }
             let isMember = engine.needsMembership ? try await membership.isMember(message.header.sender) : false
             guard let decision = engine.decide(message, context: MatchContext(unixTime: now, isMember: isMember)) else {
-                return .silence
+                return note.map { HandlerOutcome(replies: [.text($0)], ruleName: "conversation") } ?? .silence
             }
             var random = SystemRandomNumberGenerator()
             let templates = decision.replies(using: &random)
@@ -44,6 +50,14 @@ public struct Dispatcher: MessageHandler {
                     replies += try await services.perform(action, for: message, values: decision.values, rules: engine)
                 } else if let body = template.body(decision.values) {
                     replies.append(body)
+                }
+            }
+            if let note {
+                // One passive message only: the note goes in front of the first text reply.
+                if case .text(let first)? = replies.first {
+                    replies[0] = .text(note + "\n\n" + first)
+                } else {
+                    replies.insert(.text(note), at: 0)
                 }
             }
             return HandlerOutcome(replies: replies, ruleName: decision.rule.name)

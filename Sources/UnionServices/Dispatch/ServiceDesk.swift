@@ -5,7 +5,7 @@ import WeChatWire
 public protocol ServiceDesk: Sendable {
     /// Gives a service the first look at a message, before any rule: a member in the middle of
     /// a form is answering its question. Returns nil to let the rules answer.
-    func intercept(_ message: InboundMessage, rules: RuleEngine, at unixTime: Int64) async throws -> [ReplyBody]?
+    func intercept(_ message: InboundMessage, rules: RuleEngine, at unixTime: Int64) async throws -> Interception?
 
     /// Performs `action` for `message`, which a rule handed over.
     func perform(_ action: ServiceAction, for message: InboundMessage, values: TemplateValues, rules: RuleEngine)
@@ -29,5 +29,30 @@ public struct FixedMembership: MembershipDirectory {
 
     public func isMember(_ openid: String) async throws -> Bool {
         members.contains(openid)
+    }
+}
+
+/// What a service's first look at a message decided.
+public enum Interception: Sendable, Hashable {
+    /// The service answers; the rules are not consulted.
+    case replies([ReplyBody])
+    /// The rules answer, with this note in front (an expired form, say).
+    case note(String)
+}
+
+/// Members are those in either directory: for examples that play a member beside real data.
+public struct CombinedMembership: MembershipDirectory {
+    private let directories: [any MembershipDirectory]
+
+    /// Creates the union of `directories`.
+    public init(_ directories: [any MembershipDirectory]) {
+        self.directories = directories
+    }
+
+    public func isMember(_ openid: String) async throws -> Bool {
+        for directory in directories where try await directory.isMember(openid) {
+            return true
+        }
+        return false
     }
 }

@@ -21,7 +21,95 @@ enum Migrations {
                     updated_at INTEGER NOT NULL
                 )
                 """
-            ])
+            ]),
+        Migration(
+            version: 2, name: "union services",
+            statements: [
+                // Receipt numbers: one counter per prefix and year (JY-2026-000123).
+                """
+                CREATE TABLE receipt_counters (
+                    prefix TEXT NOT NULL,
+                    year INTEGER NOT NULL,
+                    last INTEGER NOT NULL,
+                    PRIMARY KEY (prefix, year)
+                )
+                """,
+                // Join applications. message_key makes a retried confirmation store nothing twice.
+                """
+                CREATE TABLE membership_applications (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    number TEXT NOT NULL UNIQUE,
+                    openid TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    phone TEXT NOT NULL,
+                    unit TEXT NOT NULL,
+                    extra TEXT NOT NULL DEFAULT '{}',
+                    status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+                    reason TEXT,
+                    created_at INTEGER NOT NULL,
+                    decided_at INTEGER,
+                    message_key TEXT UNIQUE
+                )
+                """,
+                "CREATE INDEX membership_applications_openid ON membership_applications (openid, id)",
+                "CREATE INDEX membership_applications_status ON membership_applications (status, id)",
+                """
+                CREATE TABLE suggestions (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    number TEXT NOT NULL UNIQUE,
+                    openid TEXT NOT NULL,
+                    content TEXT NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('received', 'reviewing', 'adopted', 'not_adopted', 'rewarded')),
+                    reply TEXT,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    message_key TEXT UNIQUE
+                )
+                """,
+                "CREATE INDEX suggestions_openid ON suggestions (openid, id)",
+                """
+                CREATE TABLE form_submissions (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    form TEXT NOT NULL,
+                    number TEXT NOT NULL UNIQUE,
+                    openid TEXT NOT NULL,
+                    answers TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    message_key TEXT UNIQUE
+                )
+                """,
+                "CREATE INDEX form_submissions_form ON form_submissions (form, id)",
+                // Where each member is in a form; a finished row keeps its reply for WeChat's retries.
+                """
+                CREATE TABLE conversations (
+                    openid TEXT PRIMARY KEY NOT NULL,
+                    form TEXT NOT NULL,
+                    step INTEGER NOT NULL,
+                    answers TEXT NOT NULL,
+                    finished_key TEXT,
+                    finished_reply TEXT,
+                    updated_at INTEGER NOT NULL
+                )
+                """,
+                // Messages to send later through WeChat's customer-service API, queued in the same
+                // transaction as the change that causes them.
+                """
+                CREATE TABLE outbox (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    openid TEXT NOT NULL,
+                    account TEXT NOT NULL DEFAULT '',
+                    bodies TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    status TEXT NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'held')),
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    last_error TEXT,
+                    next_attempt_at INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    sent_at INTEGER
+                )
+                """,
+                "CREATE INDEX outbox_due ON outbox (status, next_attempt_at)",
+            ]),
     ]
 
     static func apply(to store: UnionStore, logger: Logger) async throws {

@@ -1,0 +1,181 @@
+import Foundation
+
+/// The sections the union services read: `join`, `welfare` and `forms`.
+extension BookReader {
+    static let fieldKinds = ["text", "phone", "number", "date", "choice"]
+
+    mutating func readJoin(_ node: YAMLNode) {
+        if let existing = joinSource {
+            problems.error(node, "入会设置已在 \(existing) 定义过")
+            return
+        }
+        joinSource = node.location
+        guard let fields = problems.mapping(node, what: "入会设置", allowed: ["units", "fields"]) else { return }
+        if let units = fields["units"] {
+            join.units = problems.texts(units, what: "单位名称")
+            if Set(join.units).count != join.units.count {
+                problems.error(units, "单位名称有重复")
+            }
+        }
+        if let extra = fields["fields"] {
+            join.extraFields = readFields(extra, reserved: ["name", "phone", "unit"])
+        }
+    }
+
+    mutating func readWelfare(_ node: YAMLNode) {
+        if let existing = welfareSource {
+            problems.error(node, "福利目录已在 \(existing) 定义过")
+            return
+        }
+        welfareSource = node.location
+        let items = problems.list(node)
+        for item in items {
+            guard
+                let fields = problems.mapping(
+                    item, what: "福利项目", allowed: ["title", "description", "picture", "url", "members_only"]),
+                let titleNode = fields["title"] ?? { problems.error(item, "福利项目缺少标题（title）"); return nil }(),
+                let title = problems.text(titleNode, what: "福利标题")
+            else { continue }
+            let description = fields["description"].flatMap { problems.text($0, what: "福利说明") } ?? ""
+            let picture = fields["picture"].flatMap { problems.text($0, what: "图片网址") } ?? ""
+            let url = fields["url"].flatMap { problems.text($0, what: "链接网址") } ?? ""
+            for (value, key) in [(picture, "picture"), (url, "url")] where !value.isEmpty && !Self.isWebAddress(value) {
+                problems.error(fields[key]!, "\(key) 应以 http:// 或 https:// 开头")
+            }
+            let membersOnly = fields["members_only"].flatMap { problems.bool($0, what: "members_only") } ?? false
+            welfare.items.append(
+                WelfareItem(title: title, description: description, picURL: picture, url: url, membersOnly: membersOnly))
+        }
+        if welfare.items.isEmpty, !items.isEmpty {
+            return
+        }
+        if items.isEmpty {
+            problems.error(node, "福利目录不能为空")
+        }
+    }
+
+    mutating func readForms(_ node: YAMLNode) {
+        for item in problems.list(node) {
+            guard
+                let fields = problems.mapping(
+                    item, what: "表单",
+                    allowed: ["name", "title", "intro", "fields", "prefix", "done", "members_only", "keywords", "click"])
+            else { continue }
+            guard let nameNode = fields["name"], let name = problems.text(nameNode, what: "表单名称") else {
+                if fields["name"] == nil { problems.error(item, "表单缺少名称（name）") }
+                continue
+            }
+            if name == JoinSettings.formName || name == "suggestion" {
+                problems.error(nameNode, "表单名称「\(name)」是内置服务使用的，请换一个")
+                continue
+            }
+            if let existing = forms[name] {
+                problems.error(nameNode, "表单「\(name)」已在 \(existing.source) 定义过")
+                continue
+            }
+            guard let fieldsNode = fields["fields"] else {
+                problems.error(item, "表单「\(name)」缺少问题列表（fields）")
+                continue
+            }
+            let formFields = readFields(fieldsNode, reserved: [])
+            if formFields.isEmpty { continue }
+            var prefix = "BD"
+            if let prefixNode = fields["prefix"], let text = problems.text(prefixNode, what: "编号前缀") {
+                if text.count <= 6, text.allSatisfy({ $0.isASCII && ($0.isUppercase || $0.isNumber) }), !text.isEmpty {
+                    prefix = text
+                } else {
+                    problems.error(prefixNode, "编号前缀应为 1–6 个大写字母或数字，例如 FL")
+                }
+            }
+            let done = fields["done"].flatMap { problems.text($0, what: "提交后的回复") } ?? "已收到您的申请，编号 {number}。我们会尽快与您联系。"
+            var keywords: [String] = []
+            if let keywordNode = fields["keywords"] {
+                keywords = problems.texts(keywordNode, what: "关键词")
+            }
+            let click = fields["click"].flatMap { problems.text($0, what: "菜单 key") }
+            let form = FormDefinition(
+                name: name, title: fields["title"].flatMap { problems.text($0, what: "表单标题") } ?? name,
+                intro: fields["intro"].flatMap { problems.text($0, what: "开场白") }, fields: formFields, prefix: prefix,
+                done: done, membersOnly: fields["members_only"].flatMap { problems.bool($0, what: "members_only") } ?? false,
+                keywords: keywords, click: click, source: item.location)
+            forms[name] = form
+            // A form's own keywords and menu key become rules, so staff need not write them twice.
+            if !keywords.isEmpty {
+                rules.append(
+                    ReplyRule(
+                        name: "表单-\(name)", source: item.location, trigger: .keywords(keywords, .exact, .none),
+                        replies: [.service(.form(name))]))
+            }
+            if let click {
+                rules.append(
+                    ReplyRule(name: "菜单-表单-\(name)", source: item.location, trigger: .click(key: click), replies: [.service(.form(name))]))
+            }
+        }
+    }
+
+    mutating func readFields(_ node: YAMLNode, reserved: Set<String>) -> [FormField] {
+        var result: [FormField] = []
+        var keys = reserved
+        let items = problems.list(node)
+        if items.isEmpty { problems.error(node, "问题列表不能为空") }
+        for item in items {
+            guard
+                let fields = problems.mapping(
+                    item, what: "问题", allowed: ["key", "label", "type", "hint", "optional", "choices", "min", "max"]),
+                let labelNode = fields["label"] ?? { problems.error(item, "问题缺少名称（label）"); return nil }(),
+                let label = problems.text(labelNode, what: "问题名称")
+            else { continue }
+            let key = fields["key"].flatMap { problems.text($0, what: "字段名（key）") } ?? label
+            guard !keys.contains(key) else {
+                problems.error(item, "字段名「\(key)」重复（可用 key: 另起一个名字）")
+                continue
+            }
+            keys.insert(key)
+            let type = fields["type"].flatMap { problems.text($0, what: "问题类型") } ?? "text"
+            let min = fields["min"].flatMap { problems.integer($0, what: "min") }
+            let max = fields["max"].flatMap { problems.integer($0, what: "max") }
+            let kind: FormField.Kind
+            switch type {
+            case "text":
+                kind = .text(minLength: min ?? 1, maxLength: max ?? 500)
+            case "phone":
+                kind = .phone
+            case "number":
+                kind = .number(min: min ?? 0, max: max ?? 1_000_000)
+            case "date":
+                kind = .date
+            case "choice":
+                guard let choicesNode = fields["choices"] else {
+                    problems.error(item, "选择题「\(label)」缺少选项（choices）")
+                    continue
+                }
+                let choices = problems.texts(choicesNode, what: "选项")
+                guard choices.count >= 2 else {
+                    problems.error(choicesNode, "选择题至少要有 2 个选项")
+                    continue
+                }
+                kind = .choice(choices)
+            default:
+                problems.error(fields["type"]!, "问题类型「\(type)」无效，可用：\(Self.fieldKinds.joined(separator: "、"))")
+                continue
+            }
+            if let min, let max, min > max {
+                problems.error(item, "min 不能大于 max")
+            }
+            result.append(
+                FormField(
+                    key: key, label: label, kind: kind, hint: fields["hint"].flatMap { problems.text($0, what: "提示") },
+                    optional: fields["optional"].flatMap { problems.bool($0, what: "optional") } ?? false))
+        }
+        return result.count == items.count ? result : []
+    }
+
+    /// Every `service: form:NAME` must name a defined form.
+    mutating func checkFormReferences() {
+        for rule in rules {
+            for case .service(.form(let name)) in rule.replies where forms[name] == nil {
+                problems.error(at: rule.source, "规则「\(rule.name)」用到的表单「\(name)」没有定义（请在 forms: 里定义它）")
+            }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+/// A form members fill in through the chat, one question at a time: joining the union, and any
+/// form the union defines in Replies (法律援助, 困难帮扶, 活动报名 …).
+public struct FormDefinition: Sendable, Hashable {
+    /// The form's name, used by `service: form:NAME` and in the admin API's address.
+    public var name: String
+    /// The title shown to members.
+    public var title: String
+    /// The first thing a member reads when the form starts.
+    public var intro: String?
+    /// The questions, in order.
+    public var fields: [FormField]
+    /// The receipt-number prefix, such as `FL` for `FL-2026-000001`.
+    public var prefix: String
+    /// What the member reads after submitting; `{number}` is the receipt number.
+    public var done: String
+    /// Whether only approved members may fill it in.
+    public var membersOnly: Bool
+    /// Keywords that start the form (besides rules that hand over to it).
+    public var keywords: [String]
+    /// A menu key that starts the form.
+    public var click: String?
+    /// Where it was written.
+    public var source: SourceLocation
+
+    /// Creates a form.
+    public init(
+        name: String, title: String, intro: String? = nil, fields: [FormField], prefix: String, done: String,
+        membersOnly: Bool = false, keywords: [String] = [], click: String? = nil, source: SourceLocation
+    ) {
+        self.name = name
+        self.title = title
+        self.intro = intro
+        self.fields = fields
+        self.prefix = prefix
+        self.done = done
+        self.membersOnly = membersOnly
+        self.keywords = keywords
+        self.click = click
+        self.source = source
+    }
+}
+
+/// One question of a form.
+public struct FormField: Sendable, Hashable {
+    /// The answer's key in stored submissions and exports.
+    public var key: String
+    /// The question's label, such as 姓名.
+    public var label: String
+    /// What kind of answer it takes.
+    public var kind: Kind
+    /// A hint shown with the question.
+    public var hint: String?
+    /// Whether the member may skip it by replying 「无」.
+    public var optional: Bool
+
+    /// Creates a field.
+    public init(key: String, label: String, kind: Kind, hint: String? = nil, optional: Bool = false) {
+        self.key = key
+        self.label = label
+        self.kind = kind
+        self.hint = hint
+        self.optional = optional
+    }
+
+    /// The kinds of answer.
+    public enum Kind: Sendable, Hashable {
+        /// Free text of bounded length.
+        case text(minLength: Int, maxLength: Int)
+        /// A mainland mobile number.
+        case phone
+        /// A whole number in a range.
+        case number(min: Int, max: Int)
+        /// A date, such as 2026-12-01.
+        case date
+        /// One of the listed choices, by number or by name.
+        case choice([String])
+    }
+}
+
+/// What the join-the-union form asks beyond name and phone (`join:`).
+public struct JoinSettings: Sendable, Hashable {
+    /// The units or branches a member picks from; empty means free text.
+    public var units: [String]
+    /// Further questions the union adds.
+    public var extraFields: [FormField]
+
+    /// Creates join settings.
+    public init(units: [String] = [], extraFields: [FormField] = []) {
+        self.units = units
+        self.extraFields = extraFields
+    }
+
+    /// The join form's name.
+    public static let formName = "join"
+
+    /// The full join form: name, phone, unit, then the union's own questions.
+    public var form: FormDefinition {
+        let unit: FormField.Kind = units.isEmpty ? .text(minLength: 2, maxLength: 50) : .choice(units)
+        return FormDefinition(
+            name: Self.formName, title: "入会申请",
+            intro: "欢迎申请加入工会！请按提示回复，随时回复「取消」可放弃。",
+            fields: [
+                FormField(key: "name", label: "姓名", kind: .text(minLength: 2, maxLength: 20), hint: "请填写真实姓名"),
+                FormField(key: "phone", label: "手机号", kind: .phone, hint: "11 位手机号码"),
+                FormField(key: "unit", label: "单位/部门", kind: unit),
+            ] + extraFields,
+            prefix: "RH", done: "", source: SourceLocation(path: "", line: 0))
+    }
+}
+
+/// The welfare catalogue (`welfare:`).
+public struct WelfareCatalogue: Sendable, Hashable {
+    /// The items, in the order shown.
+    public var items: [WelfareItem]
+
+    /// Creates a catalogue.
+    public init(items: [WelfareItem] = []) {
+        self.items = items
+    }
+}
+
+/// One welfare item, shown as an article card.
+public struct WelfareItem: Sendable, Hashable {
+    /// The card's title.
+    public var title: String
+    /// The card's description.
+    public var description: String
+    /// The picture's address.
+    public var picURL: String
+    /// Where a tap leads.
+    public var url: String
+    /// Whether only approved members see it.
+    public var membersOnly: Bool
+
+    /// Creates an item.
+    public init(title: String, description: String = "", picURL: String = "", url: String = "", membersOnly: Bool = false) {
+        self.title = title
+        self.description = description
+        self.picURL = picURL
+        self.url = url
+        self.membersOnly = membersOnly
+    }
+}

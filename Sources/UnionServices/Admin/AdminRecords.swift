@@ -1,0 +1,121 @@
+import Foundation
+
+/// The admin API's records: the JSON field names are a contract with tools outside the code.
+public enum AdminRecords {
+    /// A join application as the admin API shows it.
+    public struct Member: Codable, Sendable, Hashable {
+        public var id: Int
+        public var number: String
+        public var openid: String
+        public var name: String
+        public var phone: String
+        public var unit: String
+        public var status: String
+        public var reason: String?
+        public var createdAt: String
+        public var decidedAt: String?
+        public var fields: [String: String]
+
+        public init(_ application: MembershipApplication) {
+            id = application.id
+            number = application.number
+            openid = application.openid
+            name = application.name
+            phone = application.phone
+            unit = application.unit
+            status = application.status.rawValue
+            reason = application.reason
+            createdAt = AdminRecords.timestamp(application.createdAt)
+            decidedAt = application.decidedAt.map(AdminRecords.timestamp)
+            fields = application.extra
+        }
+    }
+
+    /// A suggestion as the admin API shows it.
+    public struct SuggestionRecord: Codable, Sendable, Hashable {
+        public var id: Int
+        public var number: String
+        public var openid: String
+        public var content: String
+        public var status: String
+        public var reply: String?
+        public var createdAt: String
+        public var updatedAt: String
+
+        public init(_ suggestion: Suggestion) {
+            id = suggestion.id
+            number = suggestion.number
+            openid = suggestion.openid
+            content = suggestion.content
+            status = suggestion.status.rawValue
+            reply = suggestion.reply
+            createdAt = AdminRecords.timestamp(suggestion.createdAt)
+            updatedAt = AdminRecords.timestamp(suggestion.updatedAt)
+        }
+    }
+
+    /// A form submission as the admin API shows it.
+    public struct Submission: Codable, Sendable, Hashable {
+        public var id: Int
+        public var number: String
+        public var form: String
+        public var openid: String
+        public var answers: [String: String]
+        public var createdAt: String
+
+        public init(_ submission: FormSubmission) {
+            id = submission.id
+            number = submission.number
+            form = submission.form
+            openid = submission.openid
+            answers = submission.answers
+            createdAt = AdminRecords.timestamp(submission.createdAt)
+        }
+    }
+
+    /// An outbox message as the admin API shows it.
+    public struct OutboxRecord: Codable, Sendable, Hashable {
+        public var id: Int
+        public var openid: String
+        public var reason: String
+        public var status: String
+        public var attempts: Int
+        public var lastError: String?
+        public var preview: String
+        public var createdAt: String
+        public var sentAt: String?
+
+        public init(_ message: OutboxMessage) {
+            id = message.id
+            openid = message.openid
+            reason = message.reason.rawValue
+            status = message.status
+            attempts = message.attempts
+            lastError = message.lastError
+            preview = String(visibleTextOfBodies(message.bodies).prefix(80))
+            createdAt = AdminRecords.timestamp(message.createdAt)
+            sentAt = message.sentAt.map(AdminRecords.timestamp)
+        }
+    }
+
+    /// ISO 8601 in UTC, as the JSON carries times.
+    public static func timestamp(_ unixSeconds: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(unixSeconds)))
+    }
+
+    /// JSON with sorted keys.
+    public static func json<Value: Encodable>(_ value: Value) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(value)
+    }
+}
+
+import ReplyRules
+import WeChatWire
+
+func visibleTextOfBodies(_ bodies: [ReplyBody]) -> String {
+    visibleText(of: bodies)
+}

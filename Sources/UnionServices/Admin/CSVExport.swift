@@ -1,0 +1,69 @@
+import ReplyRules
+
+/// CSV exports for the union office: UTF-8 with a byte-order mark so that Excel opens Chinese
+/// text correctly, CRLF line ends, Chinese column names, times in the union's local time.
+public enum CSVExport {
+    /// The byte-order mark Excel needs to read UTF-8.
+    public static let byteOrderMark = "\u{FEFF}"
+
+    /// Join applications; the union's own questions follow the fixed columns.
+    public static func members(_ applications: [MembershipApplication], utcOffsetMinutes: Int = 480) -> String {
+        let extraKeys = Array(Set(applications.flatMap(\.extra.keys))).sorted()
+        var rows = [["编号", "姓名", "手机号", "单位/部门", "状态", "原因", "申请时间", "审核时间", "openid"] + extraKeys]
+        for application in applications {
+            rows.append(
+                [
+                    application.number, application.name, application.phone, application.unit, application.status.chinese,
+                    application.reason ?? "", local(application.createdAt, utcOffsetMinutes),
+                    application.decidedAt.map { local($0, utcOffsetMinutes) } ?? "", application.openid,
+                ] + extraKeys.map { application.extra[$0] ?? "" })
+        }
+        return document(rows)
+    }
+
+    /// Suggestions.
+    public static func suggestions(_ suggestions: [Suggestion], utcOffsetMinutes: Int = 480) -> String {
+        var rows = [["编号", "内容", "状态", "工会回复", "提交时间", "更新时间", "openid"]]
+        for suggestion in suggestions {
+            rows.append([
+                suggestion.number, suggestion.content, suggestion.status.chinese, suggestion.reply ?? "",
+                local(suggestion.createdAt, utcOffsetMinutes), local(suggestion.updatedAt, utcOffsetMinutes), suggestion.openid,
+            ])
+        }
+        return document(rows)
+    }
+
+    /// A form's submissions, with a column for each question (labels from the form when known).
+    public static func submissions(_ submissions: [FormSubmission], form: FormDefinition?, utcOffsetMinutes: Int = 480) -> String {
+        let keys = form?.fields.map(\.key) ?? Array(Set(submissions.flatMap(\.answers.keys))).sorted()
+        let labels = form?.fields.map(\.label) ?? keys
+        var rows = [["编号"] + labels + ["提交时间", "openid"]]
+        for submission in submissions {
+            rows.append(
+                [submission.number] + keys.map { submission.answers[$0] ?? "" }
+                    + [local(submission.createdAt, utcOffsetMinutes), submission.openid])
+        }
+        return document(rows)
+    }
+
+    static func document(_ rows: [[String]]) -> String {
+        byteOrderMark + rows.map { $0.map(field).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n"
+    }
+
+    /// A field quoted when it needs to be; a leading =, +, - or @ is defused so that Excel does not
+    /// run a member's text as a formula.
+    static func field(_ value: String) -> String {
+        var value = value
+        if let first = value.first, "=+-@".contains(first), !(value.allSatisfy { $0.isNumber || $0 == "-" }) {
+            value = "'" + value
+        }
+        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
+        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    static func local(_ unixSeconds: Int64, _ offset: Int) -> String {
+        let time = LocalTime(unixSeconds: unixSeconds, utcOffsetMinutes: offset)
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(time.year)-\(two(time.month))-\(two(time.day)) \(two(time.hour)):\(two(time.minute))"
+    }
+}

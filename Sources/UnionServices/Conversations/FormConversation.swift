@@ -1,0 +1,213 @@
+import Foundation
+import ReplyRules
+
+/// Where a member is in a form.
+public struct FormProgress: Sendable, Hashable, Codable {
+    /// The form's name (`join`, `suggestion`, or a form from Replies).
+    public var form: String
+    /// The question being asked; equal to the number of questions while confirming.
+    public var step: Int
+    /// The answers so far, by field key.
+    public var answers: [String: String]
+    /// When the member last answered, Unix seconds.
+    public var updatedAt: Int64
+
+    /// Creates progress.
+    public init(form: String, step: Int = 0, answers: [String: String] = [:], updatedAt: Int64) {
+        self.form = form
+        self.step = step
+        self.answers = answers
+        self.updatedAt = updatedAt
+    }
+}
+
+/// The form dialogue as a pure function: given where the member is and what they wrote, what to
+/// say and where they are next. Storing and submitting are the caller's.
+public struct FormConversation: Sendable {
+    /// The form.
+    public let form: FormDefinition
+    /// Whether the member confirms a summary before submitting.
+    public let confirms: Bool
+
+    /// Creates the dialogue for `form`.
+    public init(form: FormDefinition, confirms: Bool = true) {
+        self.form = form
+        self.confirms = confirms
+    }
+
+    /// What happens after a member's message.
+    public enum Turn: Sendable, Hashable {
+        /// Say `reply` and go on from `progress`.
+        case ask(FormProgress, reply: String)
+        /// The member cancelled: say `reply`, forget the progress, store nothing.
+        case cancelled(reply: String)
+        /// All answers are in and confirmed: store them, then say so.
+        case submit(answers: [String: String])
+    }
+
+    static let cancelWords: Set<String> = ["取消", "退出", "不填了", "cancel", "quit"]
+    static let helpWords: Set<String> = ["帮助", "help", "?", "怎么填"]
+    static let confirmWords: Set<String> = ["确认", "确定", "提交", "是", "好", "ok", "yes", "y", "1"]
+    static let restartWords: Set<String> = ["修改", "重填", "重新填写", "改", "2"]
+    static let skipWords: Set<String> = ["无", "没有", "跳过", "skip"]
+
+    /// The opening of the form: its introduction and the first question.
+    public func start(at now: Int64) -> Turn {
+        let progress = FormProgress(form: form.name, updatedAt: now)
+        let intro = "【\(form.title)】\n" + (form.intro.map { $0 + "\n\n" } ?? "")
+        return .ask(progress, reply: intro + question(at: 0))
+    }
+
+    /// The question (or the summary) the member is being asked.
+    public func prompt(for progress: FormProgress) -> String {
+        progress.step < form.fields.count ? question(at: progress.step) : summary(progress.answers)
+    }
+
+    /// Handles the member's `text`.
+    public func respond(to text: String, progress: FormProgress, at now: Int64) -> Turn {
+        let input = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let word = KeywordNormalizer.normalize(input)
+        if Self.cancelWords.contains(word) {
+            return .cancelled(reply: "已取消「\(form.title)」，没有保存任何内容。需要时可以重新开始。")
+        }
+        if Self.helpWords.contains(word) {
+            return .ask(
+                progress,
+                reply: "您正在填写「\(form.title)」（共 \(form.fields.count) 项）。按提示回复即可；回复「取消」可随时放弃，回复「热线」可查看工会电话。\n\n"
+                    + prompt(for: progress))
+        }
+        var next = progress
+        next.updatedAt = now
+        guard progress.step < form.fields.count else {
+            if Self.confirmWords.contains(word) {
+                return .submit(answers: progress.answers)
+            }
+            if Self.restartWords.contains(word) {
+                next.step = 0
+                next.answers = [:]
+                return .ask(next, reply: "好的，我们重新填写。\n\n" + question(at: 0))
+            }
+            return .ask(next, reply: "请回复「确认」提交，「修改」重新填写，或「取消」放弃。\n\n" + summary(progress.answers))
+        }
+        let field = form.fields[progress.step]
+        if field.optional, Self.skipWords.contains(word) {
+            next.answers[field.key] = ""
+        } else {
+            switch FormAnswer.validate(input, for: field) {
+            case .failure(let problem):
+                return .ask(progress, reply: problem.message + "\n\n" + question(at: progress.step))
+            case .success(let value):
+                next.answers[field.key] = value
+            }
+        }
+        next.step += 1
+        if next.step < form.fields.count {
+            return .ask(next, reply: question(at: next.step))
+        }
+        return confirms ? .ask(next, reply: summary(next.answers)) : .submit(answers: next.answers)
+    }
+
+    func question(at step: Int) -> String {
+        let field = form.fields[step]
+        let count = form.fields.count > 1 ? "（\(step + 1)/\(form.fields.count)）" : ""
+        var lines = ["\(count)请回复\(field.label)：" ]
+        switch field.kind {
+        case .choice(let choices):
+            lines += choices.enumerated().map { "\($0.offset + 1). \($0.element)" }
+            lines.append("回复序号或名称。")
+        case .date:
+            lines.append("格式如 2026-12-01。")
+        case .number(let min, let max):
+            lines.append("请填 \(min) 到 \(max) 之间的整数。")
+        default:
+            break
+        }
+        if let hint = field.hint { lines.append("提示：\(hint)") }
+        if field.optional { lines.append("没有可回复「无」。") }
+        return lines.joined(separator: "\n")
+    }
+
+    func summary(_ answers: [String: String]) -> String {
+        var lines = ["请核对您填写的「\(form.title)」："]
+        for field in form.fields {
+            let value = answers[field.key] ?? ""
+            lines.append("\(field.label)：\(value.isEmpty ? "（无）" : value)")
+        }
+        lines.append("")
+        lines.append("回复「确认」提交，「修改」重新填写，「取消」放弃。")
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Checks one answer and puts it in its stored form.
+public enum FormAnswer {
+    /// Why an answer was not accepted, in words for the member.
+    public struct Problem: Error, Sendable, Hashable {
+        /// What to tell the member.
+        public var message: String
+    }
+
+    /// The stored form of `input` for `field`, or what is wrong with it.
+    public static func validate(_ input: String, for field: FormField) -> Result<String, Problem> {
+        let text = input.trimmingCharacters(in: .whitespacesAndNewlines)
+        switch field.kind {
+        case .text(let minLength, let maxLength):
+            guard text.count >= minLength, text.count <= maxLength else {
+                return .failure(Problem(message: "「\(field.label)」需要 \(minLength)–\(maxLength) 个字，您填了 \(text.count) 个。"))
+            }
+            return .success(text)
+        case .phone:
+            guard let phone = mobileNumber(text) else {
+                return .failure(Problem(message: "手机号应为 11 位数字、以 1 开头，例如 13812345678。"))
+            }
+            return .success(phone)
+        case .number(let min, let max):
+            let folded = text.precomposedStringWithCompatibilityMapping
+            guard let number = Int(folded), number >= min, number <= max else {
+                return .failure(Problem(message: "「\(field.label)」请填 \(min) 到 \(max) 之间的整数。"))
+            }
+            return .success(String(number))
+        case .date:
+            guard let date = date(text) else {
+                return .failure(Problem(message: "「\(field.label)」的日期看不懂，请按 2026-12-01 的格式填写。"))
+            }
+            return .success(date)
+        case .choice(let choices):
+            let folded = KeywordNormalizer.normalize(text)
+            if let index = Int(folded), index >= 1, index <= choices.count {
+                return .success(choices[index - 1])
+            }
+            if let match = choices.first(where: { KeywordNormalizer.normalize($0) == folded }) {
+                return .success(match)
+            }
+            return .failure(Problem(message: "「\(text)」不在选项里，请回复序号（1–\(choices.count)）或选项名称。"))
+        }
+    }
+
+    /// A mainland mobile number from what a member typed (spaces, dashes and +86 allowed), or nil.
+    public static func mobileNumber(_ text: String) -> String? {
+        var digits = text.precomposedStringWithCompatibilityMapping.filter { !" -()".contains($0) }
+        if digits.hasPrefix("+86") {
+            digits.removeFirst(3)
+        } else if digits.hasPrefix("86"), digits.count == 13 {
+            digits.removeFirst(2)
+        }
+        guard digits.count == 11, digits.allSatisfy({ $0.isASCII && $0.isNumber }), digits.first == "1",
+            let second = digits.dropFirst().first, ("3"..."9").contains(second)
+        else { return nil }
+        return digits
+    }
+
+    /// A calendar date as `YYYY-MM-DD` from `2026-12-01`, `2026/12/1`, `2026.12.1` or `2026年12月1日`.
+    public static func date(_ text: String) -> String? {
+        let folded = text.precomposedStringWithCompatibilityMapping
+        let parts = folded.split(whereSeparator: { "-/.年月日 ".contains($0) }).map(String.init)
+        guard parts.count == 3, let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
+            (1900...2200).contains(year), (1...12).contains(month)
+        else { return nil }
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        guard (1...days).contains(day) else { return nil }
+        return String(format: "%04d-%02d-%02d", year, month, day)
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+import SQLKit
+
+/// A rationalisation suggestion (合理化建议).
+public struct Suggestion: Sendable, Hashable {
+    /// The row id, used in the admin API's addresses.
+    public var id: Int
+    /// The receipt number, such as `JY-2026-000123`.
+    public var number: String
+    /// The member's openid.
+    public var openid: String
+    /// What the member suggested.
+    public var content: String
+    /// Where it is.
+    public var status: Status
+    /// The union's reply, if any.
+    public var reply: String?
+    /// When it was received, Unix seconds.
+    public var createdAt: Int64
+    /// When it last changed, Unix seconds.
+    public var updatedAt: Int64
+
+    /// Where a suggestion is.
+    public enum Status: String, Sendable, Hashable, CaseIterable {
+        /// Received, not yet looked at.
+        case received
+        /// Being studied.
+        case reviewing = "under_review"
+        /// Adopted.
+        case adopted
+        /// Not adopted.
+        case notAdopted = "not_adopted"
+        /// Adopted and rewarded.
+        case rewarded
+
+        /// The status in Chinese, for members and exports.
+        public var chinese: String {
+            switch self {
+            case .received: "已收到"
+            case .reviewing: "审议中"
+            case .adopted: "已采纳"
+            case .notAdopted: "未采纳"
+            case .rewarded: "已采纳并奖励"
+            }
+        }
+
+        /// The value stored in the database (the schema's own spelling).
+        var stored: String { self == .reviewing ? "reviewing" : rawValue }
+
+        init?(stored: String) {
+            if stored == "reviewing" {
+                self = .reviewing
+            } else {
+                self.init(rawValue: stored)
+            }
+        }
+    }
+}
+
+/// The suggestion box: members' suggestions and their progress.
+public struct SuggestionBox: Sendable {
+    /// The fewest characters a suggestion may have.
+    public static let minimumLength = 5
+    /// The most characters a suggestion may have.
+    public static let maximumLength = 1000
+
+    let store: UnionStore
+
+    /// Creates the box over `store`.
+    public init(store: UnionStore) {
+        self.store = store
+    }
+
+    /// Whether `content` is an acceptable suggestion; if not, what to tell the member.
+    public static func problem(with content: String) -> String? {
+        let count = content.count
+        if count < minimumLength {
+            return "建议内容太短了（至少 \(minimumLength) 个字），请把问题和您的想法写清楚一些。"
+        }
+        if count > maximumLength {
+            return "建议内容太长了（最多 \(maximumLength) 个字，您写了 \(count) 个），请精简后再发，或分成几条发送。"
+        }
+        return nil
+    }
+
+    /// Stores a suggestion inside the caller's transaction. A retry of the same message (same
+    /// `messageKey`) returns the first suggestion and stores nothing.
+    static func submit(openid: String, content: String, messageKey: String, at now: Int64, year: Int, in database: any SQLDatabase)
+        async throws -> Suggestion
+    {
+        if let existing = try await database.raw("SELECT * FROM suggestions WHERE message_key = \(bind: messageKey)").first() {
+            return try decode(existing)
+        }
+        let number = try await ReceiptNumbers.next(prefix: "JY", year: year, in: database)
+        try await database.raw(
+            """
+            INSERT INTO suggestions (number, openid, content, status, created_at, updated_at, message_key)
+            VALUES (\(bind: number), \(bind: openid), \(bind: content), 'received', \(bind: now), \(bind: now), \(bind: messageKey))
+            """
+        ).run()
+        guard let row = try await database.raw("SELECT * FROM suggestions WHERE number = \(bind: number)").first() else {
+            throw StoreError("suggestion \(number) vanished after it was written")
+        }
+        return try decode(row)
+    }
+
+    /// The member's most recent suggestions, newest first.
+    public func recent(for openid: String, limit: Int = 5) async throws -> [Suggestion] {
+        try await store.read { database in
+            try await database.raw(
+                "SELECT * FROM suggestions WHERE openid = \(bind: openid) ORDER BY id DESC LIMIT \(bind: limit)"
+            ).all().map(Self.decode)
+        }
+    }
+
+    /// Every suggestion, newest first, optionally only those with `status`.
+    public func list(status: Suggestion.Status? = nil) async throws -> [Suggestion] {
+        try await store.read { database in
+            if let status {
+                return try await database.raw(
+                    "SELECT * FROM suggestions WHERE status = \(bind: status.stored) ORDER BY id DESC"
+                ).all().map(Self.decode)
+            }
+            return try await database.raw("SELECT * FROM suggestions ORDER BY id DESC").all().map(Self.decode)
+        }
+    }
+
+    /// Changes a suggestion's status and the union's reply, and queues the notice to the member,
+    /// in one transaction. Either may be left out.
+    public func update(_ id: Int, status: Suggestion.Status?, reply: String?, at now: Int64) async throws -> Suggestion {
+        let reply = reply?.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard status != nil || (reply?.isEmpty == false) else {
+            throw AdminActionError(.invalid, "give a status, a reply, or both")
+        }
+        return try await store.transaction { database in
+            guard let row = try await database.raw("SELECT * FROM suggestions WHERE id = \(bind: id)").first() else {
+                throw AdminActionError(.notFound, "no suggestion with id \(id)")
+            }
+            var suggestion = try Self.decode(row)
+            if let status { suggestion.status = status }
+            if let reply, !reply.isEmpty { suggestion.reply = reply }
+            suggestion.updatedAt = now
+            try await database.raw(
+                """
+                UPDATE suggestions SET status = \(bind: suggestion.status.stored), reply = \(bind: suggestion.reply),
+                    updated_at = \(bind: now) WHERE id = \(bind: id)
+                """
+            ).run()
+            var notice = "您的合理化建议（编号 \(suggestion.number)）有了新进展：\(suggestion.status.chinese)。"
+            if let reply, !reply.isEmpty { notice += "\n工会回复：\(reply)" }
+            notice += "\n回复「我的建议」可查看全部进度。"
+            try await Outbox.enqueue([.text(notice)], to: suggestion.openid, reason: .notice, at: now, in: database)
+            return suggestion
+        }
+    }
+
+    static func decode(_ row: any SQLRow) throws -> Suggestion {
+        Suggestion(
+            id: try row.decode(column: "id", as: Int.self), number: try row.decode(column: "number", as: String.self),
+            openid: try row.decode(column: "openid", as: String.self), content: try row.decode(column: "content", as: String.self),
+            status: Suggestion.Status(stored: try row.decode(column: "status", as: String.self)) ?? .received,
+            reply: try row.decode(column: "reply", as: String?.self), createdAt: try row.decode(column: "created_at", as: Int64.self),
+            updatedAt: try row.decode(column: "updated_at", as: Int64.self))
+    }
+}

@@ -1,0 +1,163 @@
+import ArgumentParser
+import Logging
+import ReplyRules
+import UnionServices
+
+/// Opens the store quietly for an admin command.
+func openStoreForAdmin(_ options: DatabaseOptions) async throws -> UnionStore {
+    var logger = Logger(label: "uniongate.admin")
+    logger.logLevel = .error
+    return try await UnionStore.open(path: options.database, logger: logger)
+}
+
+/// The value of an admin action, with a refusal turned into a usage error the CLI prints.
+func adminResult<Value>(_ result: Result<Value, any Error>) throws -> Value {
+    do {
+        return try result.get()
+    } catch let error as AdminActionError {
+        throw ValidationError(error.message)
+    }
+}
+
+extension Result where Failure == any Error {
+    init(catching body: () async throws -> Success) async {
+        do {
+            self = .success(try await body())
+        } catch {
+            self = .failure(error)
+        }
+    }
+}
+
+func localTime(_ unixSeconds: Int64) -> String {
+    let time = LocalTime(unixSeconds: unixSeconds, utcOffsetMinutes: 480)
+    func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+    return "\(time.year)-\(two(time.month))-\(two(time.day)) \(two(time.hour)):\(two(time.minute))"
+}
+
+extension UnionGate {
+    /// `uniongate members`: join applications.
+    struct Members: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List, approve and reject join applications.", subcommands: [List.self, Approve.self, Reject.self])
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List join applications (newest first).")
+            @OptionGroup var database: DatabaseOptions
+            @Option(help: "Only pending, approved or rejected applications.") var status: String?
+            @Flag(help: "Print CSV (UTF-8 with BOM, for Excel) instead of a table.") var csv = false
+
+            func run() async throws {
+                var filter: MembershipApplication.Status?
+                if let status {
+                    guard let parsed = MembershipApplication.Status(rawValue: status) else {
+                        throw ValidationError("status must be pending, approved or rejected")
+                    }
+                    filter = parsed
+                }
+                let store = try await openStoreForAdmin(database)
+                let list = try await MembershipRegistry(store: store).list(status: filter)
+                await store.close()
+                if csv {
+                    print(CSVExport.members(list), terminator: "")
+                    return
+                }
+                let rows =
+                    [["ID", "编号", "姓名", "手机号", "单位/部门", "状态", "申请时间"]]
+                    + list.map {
+                        [String($0.id), $0.number, $0.name, $0.phone, $0.unit, $0.status.chinese, localTime($0.createdAt)]
+                    }
+                print(TextTable.render(rows))
+                print("共 \(list.count) 条。")
+            }
+        }
+
+        struct Approve: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Approve a pending application; the member is notified.")
+            @OptionGroup var database: DatabaseOptions
+            @Argument(help: "The application's ID (see `members list`).") var id: Int
+
+            func run() async throws {
+                let store = try await openStoreForAdmin(database)
+                let result = await Result(catching: { try await MembershipRegistry(store: store).approve(id, at: UnixTime.now()) })
+                await store.close()
+                let application = try adminResult(result)
+                print("已通过：\(application.number) \(application.name)。通知已加入发送队列。")
+            }
+        }
+
+        struct Reject: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Reject a pending application with a reason; the member is notified.")
+            @OptionGroup var database: DatabaseOptions
+            @Argument(help: "The application's ID (see `members list`).") var id: Int
+            @Option(help: "The reason the member is told.") var reason: String
+
+            func run() async throws {
+                let store = try await openStoreForAdmin(database)
+                let result = await Result(catching: { try await MembershipRegistry(store: store).reject(id, reason: reason, at: UnixTime.now()) })
+                await store.close()
+                let application = try adminResult(result)
+                print("未通过：\(application.number) \(application.name)。通知已加入发送队列。")
+            }
+        }
+    }
+
+    /// `uniongate suggestions`: the suggestion box.
+    struct Suggestions: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List suggestions and update their status.", subcommands: [List.self, Update.self])
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List suggestions (newest first).")
+            @OptionGroup var database: DatabaseOptions
+            @Option(help: "Only suggestions with this status.") var status: String?
+            @Flag(help: "Print CSV (UTF-8 with BOM, for Excel) instead of a table.") var csv = false
+
+            func run() async throws {
+                var filter: Suggestion.Status?
+                if let status {
+                    guard let parsed = Suggestion.Status(rawValue: status) else {
+                        throw ValidationError("status must be one of \(Suggestion.Status.allCases.map(\.rawValue).joined(separator: ", "))")
+                    }
+                    filter = parsed
+                }
+                let store = try await openStoreForAdmin(database)
+                let list = try await SuggestionBox(store: store).list(status: filter)
+                await store.close()
+                if csv {
+                    print(CSVExport.suggestions(list), terminator: "")
+                    return
+                }
+                let rows =
+                    [["ID", "编号", "状态", "提交时间", "内容"]]
+                    + list.map {
+                        [String($0.id), $0.number, $0.status.chinese, localTime($0.createdAt), String($0.content.prefix(40))]
+                    }
+                print(TextTable.render(rows))
+                print("共 \(list.count) 条。")
+            }
+        }
+
+        struct Update: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Change a suggestion's status and/or reply; the member is notified.")
+            @OptionGroup var database: DatabaseOptions
+            @Argument(help: "The suggestion's ID (see `suggestions list`).") var id: Int
+            @Option(help: "received, under_review, adopted, not_adopted or rewarded.") var status: String?
+            @Option(help: "The union's reply to the member.") var reply: String?
+
+            func run() async throws {
+                let parsed = try status.map { text -> Suggestion.Status in
+                    guard let value = Suggestion.Status(rawValue: text) else { throw ValidationError("unknown status \(text)") }
+                    return value
+                }
+                let store = try await openStoreForAdmin(database)
+                let result = await Result(catching: {
+                    try await SuggestionBox(store: store).update(id, status: parsed, reply: reply, at: UnixTime.now())
+                })
+                await store.close()
+                let suggestion = try adminResult(result)
+                print("已更新：\(suggestion.number) \(suggestion.status.chinese)。通知已加入发送队列。")
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import ReplyRules
+import Testing
+
+@testable import UnionServices
+
+@Suite("The form dialogue")
+struct FormConversationTests {
+    let form = FormDefinition(
+        name: "报名", title: "活动报名", intro: "欢迎报名",
+        fields: [
+            FormField(key: "name", label: "姓名", kind: .text(minLength: 2, maxLength: 4)),
+            FormField(key: "phone", label: "手机号", kind: .phone),
+            FormField(key: "count", label: "人数", kind: .number(min: 1, max: 5)),
+            FormField(key: "day", label: "日期", kind: .date),
+            FormField(key: "kind", label: "项目", kind: .choice(["羽毛球", "乒乓球"])),
+            FormField(key: "note", label: "备注", kind: .text(minLength: 1, maxLength: 50), optional: true),
+        ],
+        prefix: "HD", done: "好", source: SourceLocation(path: "f", line: 1))
+
+    func ask(_ turn: FormConversation.Turn) -> (FormProgress, String)? {
+        if case .ask(let progress, let reply) = turn { return (progress, reply) }
+        return nil
+    }
+
+    @Test func walksThroughEveryKindOfQuestionToTheSummary() throws {
+        let dialogue = FormConversation(form: form)
+        var (progress, reply) = try #require(ask(dialogue.start(at: 100)))
+        #expect(reply.hasPrefix("【活动报名】\n欢迎报名\n\n（1/6）请回复姓名："))
+        for (answer, expectedStep) in [("张三", 1), ("13812345678", 2), ("２", 3), ("2026年12月1日", 4), ("2", 5), ("无", 6)] {
+            (progress, reply) = try #require(ask(dialogue.respond(to: answer, progress: progress, at: 101)))
+            #expect(progress.step == expectedStep, "after \(answer)")
+        }
+        #expect(progress.answers == ["name": "张三", "phone": "13812345678", "count": "2", "day": "2026-12-01", "kind": "乒乓球", "note": ""])
+        #expect(reply.contains("请核对") && reply.contains("备注：（无）") && reply.contains("确认"))
+        #expect(progress.updatedAt == 101)
+        #expect(dialogue.respond(to: "确认", progress: progress, at: 102) == .submit(answers: progress.answers))
+    }
+
+    @Test func refusesBadAnswersWithAReasonAndStaysOnTheQuestion() throws {
+        let dialogue = FormConversation(form: form)
+        let (start, _) = try #require(ask(dialogue.start(at: 0)))
+        let (same, reply) = try #require(ask(dialogue.respond(to: "张", progress: start, at: 1)))
+        #expect(same == start)
+        #expect(reply.contains("2–4 个字") && reply.contains("请回复姓名"))
+    }
+
+    @Test func cancelHelpAndRestart() throws {
+        let dialogue = FormConversation(form: form)
+        var (progress, _) = try #require(ask(dialogue.start(at: 0)))
+        (progress, _) = try #require(ask(dialogue.respond(to: "张三", progress: progress, at: 1)))
+        let (helped, help) = try #require(ask(dialogue.respond(to: "帮助", progress: progress, at: 2)))
+        #expect(helped == progress)
+        #expect(help.contains("取消") && help.contains("手机号"))
+        guard case .cancelled(let reply) = dialogue.respond(to: "取消", progress: progress, at: 3) else {
+            Issue.record("cancel did not cancel")
+            return
+        }
+        #expect(reply.contains("没有保存"))
+        var summary = progress
+        summary.step = form.fields.count
+        let (restarted, again) = try #require(ask(dialogue.respond(to: "修改", progress: summary, at: 4)))
+        #expect(restarted.step == 0 && restarted.answers.isEmpty)
+        #expect(again.contains("重新填写"))
+        let (stay, nudge) = try #require(ask(dialogue.respond(to: "嗯", progress: summary, at: 5)))
+        #expect(stay.step == form.fields.count)
+        #expect(nudge.contains("请回复「确认」提交"))
+    }
+
+    @Test func withoutConfirmationTheLastAnswerSubmits() {
+        let single = FormDefinition(
+            name: "s", title: "建议", fields: [FormField(key: "content", label: "内容", kind: .text(minLength: 1, maxLength: 10))],
+            prefix: "JY", done: "", source: SourceLocation(path: "", line: 0))
+        let dialogue = FormConversation(form: single, confirms: false)
+        #expect(dialogue.respond(to: "多开灯", progress: FormProgress(form: "s", updatedAt: 0), at: 1) == .submit(answers: ["content": "多开灯"]))
+    }
+}
+
+@Suite("Answer validation")
+struct FormAnswerTests {
+    @Test(arguments: [
+        ("13812345678", "13812345678"), ("138 1234 5678", "13812345678"), ("138-1234-5678", "13812345678"),
+        ("+8613812345678", "13812345678"), ("8613812345678", "13812345678"), ("１３８１２３４５６７８", "13812345678"),
+    ])
+    func acceptsMobileNumbersAsPeopleTypeThem(input: String, expected: String) {
+        #expect(FormAnswer.mobileNumber(input) == expected)
+    }
+
+    @Test(arguments: ["1381234567", "138123456789", "12812345678", "23812345678", "1381234567a", "", "010-12345678"])
+    func refusesWhatIsNotAMobileNumber(input: String) {
+        #expect(FormAnswer.mobileNumber(input) == nil)
+    }
+
+    @Test func readsDatesAndRefusesImpossibleOnes() {
+        #expect(FormAnswer.date("2026-12-01") == "2026-12-01")
+        #expect(FormAnswer.date("2026/2/3") == "2026-02-03")
+        #expect(FormAnswer.date("2028.2.29") == "2028-02-29")
+        #expect(FormAnswer.date("2026年12月1日") == "2026-12-01")
+        #expect(FormAnswer.date("2026-02-29") == nil)
+        #expect(FormAnswer.date("2026-13-01") == nil)
+        #expect(FormAnswer.date("明天") == nil)
+    }
+
+    @Test func choicesByNumberOrName() throws {
+        let field = FormField(key: "k", label: "项目", kind: .choice(["羽毛球", "Table Tennis"]))
+        #expect(try FormAnswer.validate("1", for: field).get() == "羽毛球")
+        #expect(try FormAnswer.validate("table tennis", for: field).get() == "Table Tennis")
+        #expect(throws: FormAnswer.Problem.self) { try FormAnswer.validate("3", for: field).get() }
+        #expect(throws: FormAnswer.Problem.self) { try FormAnswer.validate("足球", for: field).get() }
+    }
+
+    @Test func numbersInRange() throws {
+        let field = FormField(key: "n", label: "人数", kind: .number(min: 1, max: 5))
+        #expect(try FormAnswer.validate(" 5 ", for: field).get() == "5")
+        #expect(throws: FormAnswer.Problem.self) { try FormAnswer.validate("6", for: field).get() }
+        #expect(throws: FormAnswer.Problem.self) { try FormAnswer.validate("两", for: field).get() }
+    }
+}
+
+@Suite("Privacy, receipts and exports")
+struct SupportTests {
+    @Test func masksPhoneNumbersInFreeText() {
+        #expect(PersonalData.maskPhones("张三 13812345678 报名") == "张三 138****5678 报名")
+        #expect(PersonalData.maskPhones("13812345678") == "138****5678")
+        #expect(PersonalData.maskPhones("订单 213812345678 号") == "订单 213812345678 号")  // not a phone: part of a longer number
+        #expect(PersonalData.maskPhones("12351") == "12351")
+        #expect(PersonalData.maskOpenID("oMember123456") == "oMembe…")
+    }
+
+    @Test func receiptNumbersArePaddedAndPrefixed() {
+        #expect(ReceiptNumbers.format(prefix: "JY", year: 2026, sequence: 123) == "JY-2026-000123")
+        #expect(ReceiptNumbers.format(prefix: "RH", year: 2027, sequence: 1_234_567) == "RH-2027-1234567")
+    }
+
+    @Test func csvQuotesAndDefusesFormulas() {
+        #expect(CSVExport.field("普通") == "普通")
+        #expect(CSVExport.field("a,b") == "\"a,b\"")
+        #expect(CSVExport.field("说\"好\"") == "\"说\"\"好\"\"\"")
+        #expect(CSVExport.field("两行\n文字") == "\"两行\n文字\"")
+        #expect(CSVExport.field("=HYPERLINK(\"x\")") == "\"'=HYPERLINK(\"\"x\"\")\"")
+        #expect(CSVExport.field("-5") == "-5")
+        #expect(CSVExport.document([["a", "b"], ["1", "2"]]) == "\u{FEFF}a,b\r\n1,2\r\n")
+    }
+
+    @Test func tablesCountChineseAsTwoColumns() {
+        #expect(TextTable.width("ab") == 2)
+        #expect(TextTable.width("工会") == 4)
+        #expect(TextTable.render([["名", "x"], ["张三", "y"]]) == "名    x\n张三  y")
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Logging
+import ReplyRules
+import Testing
+
+@testable import UnionServices
+
+@Suite("The store")
+struct StoreTests {
+    func open(_ path: String = ":memory:") async throws -> UnionStore {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return try await UnionStore.open(path: path, logger: logger)
+    }
+
+    @Test func migrationsRunOnceAndNumbersCountPerYear() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString).sqlite").path
+        let store = try await open(path)
+        let numbers = try await store.transaction { database in
+            [
+                try await ReceiptNumbers.next(prefix: "JY", year: 2026, in: database),
+                try await ReceiptNumbers.next(prefix: "JY", year: 2026, in: database),
+                try await ReceiptNumbers.next(prefix: "JY", year: 2027, in: database),
+                try await ReceiptNumbers.next(prefix: "RH", year: 2026, in: database),
+            ]
+        }
+        #expect(numbers == ["JY-2026-000001", "JY-2026-000002", "JY-2027-000001", "RH-2026-000001"])
+        await store.close()
+        let reopened = try await open(path)
+        let versions = try await reopened.read { database in
+            try await database.raw("SELECT version FROM schema_migrations ORDER BY version").all().map {
+                try $0.decode(column: "version", as: Int.self)
+            }
+        }
+        #expect(versions == [1, 2])
+        let next = try await reopened.transaction { try await ReceiptNumbers.next(prefix: "JY", year: 2026, in: $0) }
+        #expect(next == "JY-2026-000003")
+        await reopened.close()
+    }
+
+    @Test func aFailedTransactionLeavesNothingBehind() async throws {
+        struct Boom: Error {}
+        let store = try await open()
+        await #expect(throws: Boom.self) {
+            try await store.transaction { database in
+                _ = try await SuggestionBox.submit(openid: "o", content: "一条建议内容", messageKey: "k1", at: 1, year: 2026, in: database)
+                throw Boom()
+            }
+        }
+        #expect(try await SuggestionBox(store: store).list().isEmpty)
+        // The counter rolled back too: the next number is still 1.
+        let suggestion = try await store.transaction { database in
+            try await SuggestionBox.submit(openid: "o", content: "一条建议内容", messageKey: "k2", at: 1, year: 2026, in: database)
+        }
+        #expect(suggestion.number == "JY-2026-000001")
+        await store.close()
+    }
+
+    @Test func concurrentSubmissionsGetDistinctNumbers() async throws {
+        let store = try await open()
+        let numbers = try await withThrowingTaskGroup(of: String.self) { group in
+            for index in 0..<40 {
+                group.addTask {
+                    try await store.transaction { database in
+                        try await SuggestionBox.submit(
+                            openid: "o\(index)", content: "建议内容第\(index)条", messageKey: "key\(index)", at: 1, year: 2026, in: database
+                        ).number
+                    }
+                }
+            }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(Set(numbers).count == 40)
+        #expect(try await SuggestionBox(store: store).list().count == 40)
+        await store.close()
+    }
+
+    @Test func conversationsSurviveReopening() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("conv-\(UUID().uuidString).sqlite").path
+        let store = try await open(path)
+        let conversations = try await ConversationStore.load(from: store)
+        let progress = FormProgress(form: "join", step: 2, answers: ["name": "张三", "phone": "13812345678"], updatedAt: 99)
+        try await conversations.save(progress, for: "oA")
+        try await conversations.save(FormProgress(form: "join", updatedAt: 5), for: "oB")
+        try await conversations.clear("oB")
+        await store.close()
+        let reopened = try await open(path)
+        let loaded = try await ConversationStore.load(from: reopened)
+        #expect(loaded.entry(for: "oA")?.progress == progress)
+        #expect(loaded.entry(for: "oB") == nil)
+        await reopened.close()
+    }
+}
