@@ -9,7 +9,7 @@ public enum KeywordNormalizer {
 
     /// The normalised form of `text`.
     public static func normalize(_ text: String) -> String {
-        var folded = text.precomposedStringWithCompatibilityMapping.lowercased()
+        var folded = needsCompatibilityMapping(text) ? text.precomposedStringWithCompatibilityMapping.lowercased() : asciiLowercased(text)
         while let last = folded.last, last.isWhitespace || trailingPunctuation.contains(last), folded.count > 1 {
             folded.removeLast()
         }
@@ -17,5 +17,22 @@ public enum KeywordNormalizer {
             folded.removeFirst()
         }
         return folded.allSatisfy(\.isWhitespace) ? "" : folded
+    }
+
+    /// False when NFKC leaves `text` as it is and only ASCII letters need lower-casing: text made
+    /// of ASCII and CJK unified ideographs, which is most of what members send. Checking this is
+    /// far cheaper than the mapping itself.
+    static func needsCompatibilityMapping(_ text: String) -> Bool {
+        for scalar in text.unicodeScalars {
+            let value = scalar.value
+            if value < 0x80 || (0x4E00...0x9FFF).contains(value) { continue }
+            return true
+        }
+        return false
+    }
+
+    static func asciiLowercased(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) else { return text }
+        return String(decoding: text.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }, as: UTF8.self)
     }
 }

@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import UnionServices
 import WeChatWire
 
@@ -11,8 +12,10 @@ import WeChatWire
 ///   whole to late delivery, and later retries get `success` too, so nothing is said twice.
 /// - Extra replies (`reply_all`) and cards beyond the passive limit go to late delivery once.
 ///
-/// Entries are kept for `window` and at most `capacity` of them, oldest dropped first.
-actor DeliveryLedger {
+/// Entries are kept for `window` and at most `capacity` of them, oldest dropped first. A finished
+/// entry keeps only its outcome, and identical outcomes share one copy, so the ledger stays small
+/// even when it remembers every message of the last minutes.
+final class DeliveryLedger: Sendable {
     /// What a request should answer.
     struct Answer: Sendable {
         /// The outcome, or nil when the deadline passed (answer `success`).
@@ -25,16 +28,32 @@ actor DeliveryLedger {
 
     private struct Waiter {
         let deadline: ContinuousClock.Instant
-        let continuation: CheckedContinuation<HandlerOutcome?, Never>
+        let duplicate: Bool
+        let continuation: CheckedContinuation<Answer, Never>
+    }
+
+    private enum Phase {
+        case running(waiters: [Waiter])
+        case done(HandlerOutcome)
+        /// The deadline passed: the outcome goes (or went) to late delivery.
+        case handedOff
     }
 
     private struct Entry {
-        var outcome: HandlerOutcome?
-        var waiters: [Waiter] = []
-        var handedOff = false
-        let message: InboundMessage
+        var phase: Phase
         let createTime: Int64
         let inserted: ContinuousClock.Instant
+    }
+
+    private struct State {
+        var entries: [String: Entry] = [:]
+        /// Keys of running entries with waiters, so the sweeper never walks the whole ledger.
+        var waiting: Set<String> = []
+        var order: [String] = []
+        var orderHead = 0
+        /// Recent distinct outcomes, so identical replies share storage.
+        var interned: [HandlerOutcome: HandlerOutcome] = [:]
+        var sweeperStarted = false
     }
 
     private let handler: any MessageHandler
@@ -44,12 +63,8 @@ actor DeliveryLedger {
     private let window: Duration
     private let capacity: Int
     private let logger: Logger
-    private var entries: [String: Entry] = [:]
-    /// Keys whose entries have waiters, so the sweeper never walks the whole ledger.
-    private var waiting: Set<String> = []
-    private var order: [String] = []
-    private var orderHead = 0
-    private var sweeper: Task<Void, Never>?
+    private let state = Mutex(State())
+    private let sweeper = Mutex<Task<Void, Never>?>(nil)
 
     init(
         handler: any MessageHandler, lateDelivery: any LateDelivery, metrics: GatewayMetrics, deadline: Duration,
@@ -65,75 +80,95 @@ actor DeliveryLedger {
     }
 
     deinit {
-        sweeper?.cancel()
+        sweeper.withLock { $0?.cancel() }
     }
 
     /// Submits a message (or its retry) and waits for what to answer.
     func submit(_ message: InboundMessage, createTime: Int64) async -> Answer {
         let key = MessageKey.of(message)
-        let now = ContinuousClock.now
-        if let entry = entries[key] {
-            metrics.duplicate()
-            if entry.handedOff {
-                return Answer(outcome: nil, createTime: entry.createTime, duplicate: true)
-            }
-            if let outcome = entry.outcome {
-                return Answer(outcome: outcome, createTime: entry.createTime, duplicate: true)
-            }
-            let outcome = await wait(key: key, now: now)
-            return Answer(outcome: outcome, createTime: entry.createTime, duplicate: true)
-        }
-        evict(now: now)
-        entries[key] = Entry(message: message, createTime: createTime, inserted: now)
-        order.append(key)
-        let handler = self.handler
-        Task {
-            let outcome = await handler.handle(message)
-            self.complete(key, outcome, message: message)
-        }
-        startSweeperIfNeeded()
-        let outcome = await wait(key: key, now: now)
-        return Answer(outcome: outcome, createTime: createTime, duplicate: false)
-    }
-
-    private func wait(key: String, now: ContinuousClock.Instant) async -> HandlerOutcome? {
-        let deadline = now + self.deadline
         return await withCheckedContinuation { continuation in
-            entries[key]?.waiters.append(Waiter(deadline: deadline, continuation: continuation))
-            waiting.insert(key)
+            let now = ContinuousClock.now
+            let waiter = { (duplicate: Bool) in
+                Waiter(deadline: now + self.deadline, duplicate: duplicate, continuation: continuation)
+            }
+            enum Decision {
+                case answer(Answer)
+                case waiting
+                case start
+            }
+            let decision = state.withLock { state -> Decision in
+                if var entry = state.entries[key] {
+                    switch entry.phase {
+                    case .done(let outcome):
+                        return .answer(Answer(outcome: outcome, createTime: entry.createTime, duplicate: true))
+                    case .handedOff:
+                        return .answer(Answer(outcome: nil, createTime: entry.createTime, duplicate: true))
+                    case .running(var waiters):
+                        waiters.append(waiter(true))
+                        entry.phase = .running(waiters: waiters)
+                        state.entries[key] = entry
+                        state.waiting.insert(key)
+                        return .waiting
+                    }
+                }
+                Self.evict(&state, now: now, window: window, capacity: capacity)
+                state.entries[key] = Entry(phase: .running(waiters: [waiter(false)]), createTime: createTime, inserted: now)
+                state.waiting.insert(key)
+                state.order.append(key)
+                return .start
+            }
+            switch decision {
+            case .answer(let answer):
+                metrics.duplicate()
+                continuation.resume(returning: answer)
+            case .waiting:
+                metrics.duplicate()
+            case .start:
+                startSweeperIfNeeded()
+                let handler = self.handler
+                Task {
+                    let outcome = await handler.handle(message)
+                    self.complete(key, outcome, message: message)
+                }
+            }
         }
     }
 
     private func complete(_ key: String, _ outcome: HandlerOutcome, message: InboundMessage) {
-        guard var entry = entries[key] else {
-            // Evicted while running (only under extreme load): deliver late rather than lose it.
+        let (waiters, createTime, handedOff) = state.withLock { state -> ([Waiter], Int64, Bool) in
+            let shared = Self.intern(outcome, in: &state)
+            guard var entry = state.entries[key] else {
+                return ([], 0, true)  // evicted while running (only under extreme load): deliver late
+            }
+            state.waiting.remove(key)
+            switch entry.phase {
+            case .running(let waiters):
+                entry.phase = .done(shared)
+                state.entries[key] = entry
+                return (waiters, entry.createTime, false)
+            case .handedOff, .done:
+                return ([], entry.createTime, true)
+            }
+        }
+        for waiter in waiters {
+            waiter.continuation.resume(returning: Answer(outcome: outcome, createTime: createTime, duplicate: waiter.duplicate))
+        }
+        if handedOff {
             hand(outcome.replies, to: message, reason: .deadline)
             return
         }
-        entry.outcome = outcome
-        let waiters = entry.waiters
-        entry.waiters = []
-        entries[key] = entry
-        waiting.remove(key)
-        for waiter in waiters {
-            waiter.continuation.resume(returning: outcome)
-        }
-        if entry.handedOff {
-            hand(outcome.replies, to: entry.message, reason: .deadline)
-            return
-        }
         guard let first = outcome.replies.first else { return }
-        let overflow = first.fitted(answering: entry.message).overflow
+        let overflow = first.fitted(answering: message).overflow
         if !overflow.isEmpty {
-            hand(overflow.map { .news([$0]) }, to: entry.message, reason: .overflowArticles)
+            hand(overflow.map { .news([$0]) }, to: message, reason: .overflowArticles)
         }
         if outcome.replies.count > 1 {
-            hand(Array(outcome.replies.dropFirst()), to: entry.message, reason: .additionalReplies)
+            hand(Array(outcome.replies.dropFirst()), to: message, reason: .additionalReplies)
         }
     }
 
-    private func hand(_ bodies: [ReplyBody], to message: InboundMessage?, reason: LateReason) {
-        guard let message, !bodies.isEmpty else { return }
+    private func hand(_ bodies: [ReplyBody], to message: InboundMessage, reason: LateReason) {
+        guard !bodies.isEmpty else { return }
         metrics.lateDelivery(count: bodies.count)
         let lateDelivery = self.lateDelivery
         Task {
@@ -144,58 +179,79 @@ actor DeliveryLedger {
     /// Answers every waiter whose deadline has passed with nil, and marks its entry handed off.
     private func sweep() {
         let now = ContinuousClock.now
-        for key in waiting {
-            guard let entry = entries[key] else {
-                waiting.remove(key)
-                continue
+        var expired: [Waiter] = []
+        var handedOff = 0
+        state.withLock { state in
+            for key in state.waiting {
+                guard var entry = state.entries[key], case .running(let waiters) = entry.phase else {
+                    state.waiting.remove(key)
+                    continue
+                }
+                let late = waiters.filter { $0.deadline <= now }
+                guard !late.isEmpty else { continue }
+                expired += late
+                // The first deadline to pass hands the message off; its outcome goes to late delivery.
+                entry.phase = .handedOff
+                state.entries[key] = entry
+                state.waiting.remove(key)
+                handedOff += 1
+                expired += waiters.filter { $0.deadline > now }
             }
-            let expired = entry.waiters.filter { $0.deadline <= now }
-            guard !expired.isEmpty else { continue }
-            entries[key]?.waiters.removeAll { $0.deadline <= now }
-            if entries[key]?.waiters.isEmpty == true { waiting.remove(key) }
-            if entries[key]?.handedOff == false {
-                entries[key]?.handedOff = true
-                logger.warning("reply deadline passed; answering success and delivering later", metadata: ["msgType": "\(entry.message.msgType)"])
-            }
-            for waiter in expired {
-                waiter.continuation.resume(returning: nil)
-            }
+        }
+        if handedOff > 0 {
+            logger.warning("reply deadline passed; answering success and delivering later", metadata: ["messages": "\(handedOff)"])
+        }
+        for waiter in expired {
+            waiter.continuation.resume(returning: Answer(outcome: nil, createTime: 0, duplicate: waiter.duplicate))
         }
     }
 
     private func startSweeperIfNeeded() {
-        guard sweeper == nil else { return }
+        let start = state.withLock { state -> Bool in
+            defer { state.sweeperStarted = true }
+            return !state.sweeperStarted
+        }
+        guard start else { return }
         let tick = min(deadline / 10, .milliseconds(50))
-        sweeper = Task { [weak self] in
+        let task = Task { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: tick)
                 guard let self else { return }
-                await self.sweep()
+                self.sweep()
             }
         }
+        sweeper.withLock { $0 = task }
     }
 
-    private func evict(now: ContinuousClock.Instant) {
-        while orderHead < order.count {
-            let key = order[orderHead]
-            guard let entry = entries[key] else {
-                orderHead += 1
+    private static func intern(_ outcome: HandlerOutcome, in state: inout State) -> HandlerOutcome {
+        if let shared = state.interned[outcome] { return shared }
+        if state.interned.count >= 1024 { state.interned.removeAll(keepingCapacity: true) }
+        state.interned[outcome] = outcome
+        return outcome
+    }
+
+    private static func evict(_ state: inout State, now: ContinuousClock.Instant, window: Duration, capacity: Int) {
+        while state.orderHead < state.order.count {
+            let key = state.order[state.orderHead]
+            guard let entry = state.entries[key] else {
+                state.orderHead += 1
                 continue
             }
             let tooOld = now - entry.inserted > window
-            let tooMany = entries.count >= capacity
-            guard tooOld || tooMany else { break }
-            // A running entry dropped here still completes: `complete` delivers it late.
-            if entry.outcome == nil, !entry.waiters.isEmpty, !tooOld { break }
-            entries[key] = nil
-            orderHead += 1
+            guard tooOld || state.entries.count >= capacity else { break }
+            // A running entry has a waiter until its deadline hands it off; it is never dropped
+            // before that, so no request is left without an answer.
+            if case .running = entry.phase { break }
+            state.entries[key] = nil
+            state.waiting.remove(key)
+            state.orderHead += 1
         }
-        if orderHead > 4096, orderHead * 2 > order.count {
-            order.removeFirst(orderHead)
-            orderHead = 0
+        if state.orderHead > 4096, state.orderHead * 2 > state.order.count {
+            state.order.removeFirst(state.orderHead)
+            state.orderHead = 0
         }
     }
 
     /// How many messages are remembered, for tests.
-    var count: Int { entries.count }
+    var count: Int { state.withLock { $0.entries.count } }
 }
