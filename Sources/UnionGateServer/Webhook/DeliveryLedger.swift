@@ -51,8 +51,8 @@ final class DeliveryLedger: Sendable {
         var waiting: Set<String> = []
         var order: [String] = []
         var orderHead = 0
-        /// Recent distinct outcomes, so identical replies share storage.
-        var interned: [HandlerOutcome: HandlerOutcome] = [:]
+        /// Recent distinct single-text outcomes, so identical replies share storage.
+        var interned: [TextKey: HandlerOutcome] = [:]
         var sweeperStarted = false
     }
 
@@ -224,10 +224,30 @@ final class DeliveryLedger: Sendable {
     }
 
     private static func intern(_ outcome: HandlerOutcome, in state: inout State) -> HandlerOutcome {
-        if let shared = state.interned[outcome] { return shared }
+        // Most replies are one text that many members get alike (帮助, 福利 …).
+        guard outcome.replies.count == 1, case .text(let text) = outcome.replies[0] else { return outcome }
+        let key = TextKey(text: text, rule: outcome.ruleName)
+        if let shared = state.interned[key] { return shared }
         if state.interned.count >= 1024 { state.interned.removeAll(keepingCapacity: true) }
-        state.interned[outcome] = outcome
+        state.interned[key] = outcome
         return outcome
+    }
+
+    /// A text compared and hashed by its UTF-8 bytes: String's own hashing normalises Unicode,
+    /// which costs far more for a long Chinese reply than it is worth here.
+    struct TextKey: Hashable {
+        let text: String
+        let rule: String?
+
+        static func == (left: TextKey, right: TextKey) -> Bool {
+            left.rule == right.rule && left.text.utf8.elementsEqual(right.text.utf8)
+        }
+
+        func hash(into hasher: inout Hasher) {
+            var text = self.text
+            text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+            hasher.combine(rule?.utf8.count ?? -1)
+        }
     }
 
     private static func evict(_ state: inout State, now: ContinuousClock.Instant, window: Duration, capacity: Int) {

@@ -54,14 +54,22 @@ public struct XMLWriter: Sendable {
     /// Writes a CDATA section holding `value`, splitting it where it contains `]]>`.
     public mutating func cdata(_ value: String) {
         bytes.append(contentsOf: "<![CDATA[".utf8)
-        var pendingBrackets = 0
-        for byte in value.utf8 {
-            if byte == UInt8(ascii: ">") && pendingBrackets >= 2 {
-                // "]]>" would end the section: close it between "]]" and ">" and reopen.
-                bytes.append(contentsOf: "]]><![CDATA[".utf8)
+        var value = value
+        value.withUTF8 { text in
+            var start = 0
+            var index = 0
+            while index + 2 < text.count {
+                if text[index] == UInt8(ascii: "]"), text[index + 1] == UInt8(ascii: "]"), text[index + 2] == UInt8(ascii: ">") {
+                    // "]]>" would end the section: close it between "]]" and ">" and reopen.
+                    bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[start..<(index + 2)]))
+                    bytes.append(contentsOf: "]]><![CDATA[".utf8)
+                    start = index + 2
+                    index += 2
+                } else {
+                    index += 1
+                }
             }
-            pendingBrackets = byte == UInt8(ascii: "]") ? pendingBrackets + 1 : 0
-            bytes.append(byte)
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[start...]))
         }
         bytes.append(contentsOf: "]]>".utf8)
     }
