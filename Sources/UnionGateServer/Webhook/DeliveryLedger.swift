@@ -124,12 +124,8 @@ final class DeliveryLedger: Sendable {
             case .waiting:
                 metrics.duplicate()
             case .start:
-                let handler = self.handler
-                if let outcome = handler.handleImmediately(message) {
-                    complete(key, outcome, message: message)  // resumes this request's own waiter
-                    return
-                }
                 startSweeperIfNeeded()
+                let handler = self.handler
                 Task {
                     let outcome = await handler.handle(message)
                     self.complete(key, outcome, message: message)

@@ -25,20 +25,6 @@ public struct Dispatcher: MessageHandler {
         self.logger = logger
     }
 
-    public func handleImmediately(_ message: InboundMessage) -> HandlerOutcome? {
-        let engine = rules.engine
-        guard !engine.needsMembership, !services.mayIntercept(message.header.sender) else { return nil }
-        guard let decision = engine.decide(message, context: MatchContext(unixTime: clock())) else { return .silence }
-        var random = SystemRandomNumberGenerator()
-        let templates = decision.replies(using: &random)
-        var replies: [ReplyBody] = []
-        for template in templates {
-            if case .service = template { return nil }  // services may wait on the store
-            if let body = template.body(decision.values) { replies.append(body) }
-        }
-        return HandlerOutcome(replies: replies, ruleName: decision.rule.name)
-    }
-
     public func handle(_ message: InboundMessage) async -> HandlerOutcome {
         let engine = rules.engine
         let now = clock()

@@ -5,15 +5,6 @@ public protocol MessageHandler: Sendable {
     /// The replies to `message`: the first goes in the passive reply, the rest are sent later.
     /// Never throws: an internal error becomes a polite reply.
     func handle(_ message: InboundMessage) async -> HandlerOutcome
-
-    /// The outcome right away when it needs no waiting (no database, no service), or nil. The
-    /// server then skips starting a task for the deadline race, which is most of a plain
-    /// message's cost. The default says nil.
-    func handleImmediately(_ message: InboundMessage) -> HandlerOutcome?
-}
-
-extension MessageHandler {
-    public func handleImmediately(_ message: InboundMessage) -> HandlerOutcome? { nil }
 }
 
 /// What a handler made of a message.

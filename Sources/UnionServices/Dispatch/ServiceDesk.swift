@@ -7,17 +7,9 @@ public protocol ServiceDesk: Sendable {
     /// a form is answering its question. Returns nil to let the rules answer.
     func intercept(_ message: InboundMessage, rules: RuleEngine, at unixTime: Int64) async throws -> Interception?
 
-    /// Whether `openid` might be in the middle of something the desk intercepts; false lets the
-    /// dispatcher answer from the rules alone without waiting.
-    func mayIntercept(_ openid: String) -> Bool
-
     /// Performs `action` for `message`, which a rule handed over.
     func perform(_ action: ServiceAction, for message: InboundMessage, values: TemplateValues, rules: RuleEngine)
         async throws -> [ReplyBody]
-}
-
-extension ServiceDesk {
-    public func mayIntercept(_ openid: String) -> Bool { true }
 }
 
 /// Tells whether a member's join application was approved.

@@ -52,10 +52,6 @@ public struct UnionServiceDesk: ServiceDesk {
 
     // MARK: Conversations in progress
 
-    public func mayIntercept(_ openid: String) -> Bool {
-        conversations.entry(for: openid) != nil
-    }
-
     public func intercept(_ message: InboundMessage, rules: RuleEngine, at now: Int64) async throws -> Interception? {
         let openid = message.header.sender
         guard let entry = conversations.entry(for: openid) else { return nil }
