@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layers, one way:
-// WeChatWire (protocol, no server) → ReplyRules → UnionServices (services and storage)
+// WeChatWire (protocol, no server) → WeChatAPI (calls to WeChat) and ReplyRules → UnionServices (services and storage)
 // → UnionGateServer (HTTP) → `uniongate` (a thin command).
 let package = Package(
     name: "UnionGate",
@@ -29,6 +29,13 @@ let package = Package(
             ]
         ),
         .target(
+            name: "WeChatAPI",
+            dependencies: [
+                "WeChatWire",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "ReplyRules",
             dependencies: [
                 "WeChatWire",
@@ -39,6 +46,7 @@ let package = Package(
             name: "UnionServices",
             dependencies: [
                 "WeChatWire",
+                "WeChatAPI",
                 "ReplyRules",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -59,6 +67,7 @@ let package = Package(
             name: "uniongate",
             dependencies: [
                 "WeChatWire",
+                "WeChatAPI",
                 "ReplyRules",
                 "UnionServices",
                 "UnionGateServer",
@@ -101,6 +110,7 @@ let package = Package(
             name: "UnionGateServerTests",
             dependencies: [
                 "UnionGateServer",
+                "WeChatAPI",
                 "UnionServices",
                 "ReplyRules",
                 "WeChatWire",

@@ -5,6 +5,7 @@ import Logging
 import ReplyRules
 import UnionGateServer
 import UnionServices
+import WeChatAPI
 
 extension UnionGate {
     /// `uniongate serve`: runs the webhook server.
@@ -61,13 +62,25 @@ extension UnionGate {
             if let notice = secrets.startupNotice(publicURL: configuration.publicURL) {
                 print(notice)
             }
-            let services = try await UnionServiceDesk.open(store: store, publicURL: configuration.publicURL, logger: logger)
+            let held = HeldNotices()
+            let services = try await UnionServiceDesk.open(
+                store: store, publicURL: configuration.publicURL, logger: logger, held: held)
             let dispatcher = Dispatcher(rules: rules, services: services, membership: services.members, logger: logger)
+            // Late replies and notices always go to the outbox; it is sent when WeChat's API is configured.
+            var worker: OutboxWorker?
+            if let appId = configuration.appId, let secret = configuration.appSecret {
+                let client = WeChatAPIClient(
+                    baseURL: configuration.apiBaseURL, appId: appId, secret: secret, cache: StoreTokenCache(store: store),
+                    logger: logger)
+                worker = OutboxWorker(store: store, sender: client, held: held, logger: logger)
+            } else {
+                logger.warning("WECHAT_APP_ID or WECHAT_APP_SECRET is not set: late replies and notices wait in the outbox unsent")
+            }
             let gateway: Gateway
             do {
                 gateway = try Gateway(
                     configuration: configuration, store: store, rules: rules, secrets: secrets, handler: dispatcher,
-                    lateDelivery: LoggingLateDelivery(logger: logger), logger: logger)
+                    lateDelivery: OutboxLateDelivery(store: store, worker: worker, logger: logger), logger: logger)
             } catch let error as ConfigurationError {
                 printError("uniongate: \(error)")
                 throw ExitCode(1)
@@ -79,7 +92,7 @@ extension UnionGate {
                     "database": "\(configuration.databasePath)", "rules": "\(rules.engine.book.rules.count)",
                     "encryption": "\(configuration.encodingAESKey == nil ? "plain only" : "plain, compatible and safe")",
                 ])
-            try await gateway.buildApplication().runService()
+            try await gateway.buildApplication(outbox: worker).runService()
             await store.close()
         }
     }

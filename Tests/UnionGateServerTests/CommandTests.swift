@@ -6,7 +6,9 @@ import UnionServices
 @testable import UnionGateServer
 
 /// Runs the built `uniongate` executable, as staff and CI would.
-func runUniongate(_ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String) {
+func runUniongate(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws -> (
+    status: Int32, output: String
+) {
     let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     var candidates = [directory.appendingPathComponent("uniongate")]
     // On Linux the test bundle is a file beside the products; elsewhere it may be a folder.
@@ -17,6 +19,7 @@ func runUniongate(_ arguments: [String], input: String? = nil) throws -> (status
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let output = Pipe()
     process.standardOutput = output
     process.standardError = output

@@ -6,6 +6,7 @@ import ReplyRules
 import Synchronization
 import Testing
 import UnionServices
+import WeChatAPI
 import WeChatWire
 
 @testable import UnionGateServer
@@ -184,6 +185,7 @@ func withGateway(
     lateDelivery: RecordingLateDelivery = RecordingLateDelivery(),
     configure: (inout GatewayConfiguration) -> Void = { _ in },
     clock: @escaping @Sendable () -> Int64 = UnixTime.now,
+    wechatAPI: String? = nil,
     _ body: @Sendable (WeChatClient, Gateway) async throws -> Void
 ) async throws {
     var configuration = GatewayConfiguration()
@@ -198,14 +200,30 @@ func withGateway(
     let store = try await UnionStore.open(path: configuration.databasePath, logger: logger)
     let rules = try LiveRules(directory: configuration.repliesDirectory, logger: logger)
     let secrets = GatewaySecrets(wechatToken: testToken, adminToken: "admin", generated: [])
-    let unionDesk = try await UnionServiceDesk.open(store: store, publicURL: configuration.publicURL, logger: logger)
+    let held = HeldNotices()
+    let unionDesk = try await UnionServiceDesk.open(store: store, publicURL: configuration.publicURL, logger: logger, held: held)
+    // With a (fake) WeChat API, late replies go through the real outbox and its worker.
+    var worker: OutboxWorker?
+    var late: any LateDelivery = lateDelivery
+    if let wechatAPI {
+        var apiOptions = WeChatAPIClient.Options()
+        apiOptions.backoff = .milliseconds(5)
+        let client = WeChatAPIClient(
+            baseURL: wechatAPI, appId: FakeWeChatAPI.appId, secret: FakeWeChatAPI.secret, cache: StoreTokenCache(store: store),
+            options: apiOptions, logger: logger)
+        var workerOptions = OutboxWorker.Options()
+        workerOptions.interval = .milliseconds(50)
+        workerOptions.backoffSeconds = 0
+        worker = OutboxWorker(store: store, sender: client, held: held, options: workerOptions, logger: logger)
+        late = OutboxLateDelivery(store: store, worker: worker, logger: logger)
+    }
     let desk = services?(store) ?? unionDesk
     let dispatcher = Dispatcher(rules: rules, services: desk, membership: unionDesk.members, logger: logger, clock: clock)
     let gateway = try Gateway(
         configuration: configuration, store: store, rules: rules, secrets: secrets, handler: handler ?? dispatcher,
-        lateDelivery: lateDelivery, logger: logger, clock: clock)
+        lateDelivery: late, logger: logger, clock: clock)
     do {
-        try await gateway.buildApplication().test(.live) { client in
+        try await gateway.buildApplication(outbox: worker).test(.live) { client in
             try await body(WeChatClient(port: client.port!), gateway)
         }
     } catch {

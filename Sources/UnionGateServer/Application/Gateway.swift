@@ -89,11 +89,17 @@ public struct Gateway: Sendable {
     }
 
     /// The application: the routes plus the Replies watcher.
-    public func buildApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
-        Application(
+    ///
+    /// - Parameter outbox: the outbox worker to run beside the server, when WeChat's API is configured.
+    public func buildApplication(
+        outbox: OutboxWorker? = nil, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        var services: [any Service] = [RulesWatcher(rules: rules, interval: configuration.reloadInterval, metrics: metrics)]
+        if let outbox { services.append(OutboxService(worker: outbox)) }
+        return Application(
             router: buildRouter(),
             configuration: .init(address: .hostname(configuration.hostname, port: configuration.port), serverName: "UnionGate"),
-            services: [RulesWatcher(rules: rules, interval: configuration.reloadInterval, metrics: metrics)],
+            services: services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }
@@ -106,3 +112,16 @@ public struct ConfigurationError: Error, CustomStringConvertible {
     init(_ message: String) { self.message = message }
     public var description: String { message }
 }
+
+/// Runs the outbox worker for as long as the server runs.
+struct OutboxService: Service {
+    let worker: OutboxWorker
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await worker.run()
+        }
+    }
+}
+
+import ServiceLifecycle

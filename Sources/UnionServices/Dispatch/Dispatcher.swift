@@ -29,12 +29,14 @@ public struct Dispatcher: MessageHandler {
         let engine = rules.engine
         let now = clock()
         do {
-            var note: String?
+            let notices = try await services.takeHeldNotices(message.header.sender, at: now)
+            var note: String? = notices.isEmpty ? nil : notices.joined(separator: "\n\n")
             switch try await services.intercept(message, rules: engine, at: now) {
-            case .replies(let replies)?:
+            case .replies(var replies)?:
+                if let note, case .text(let first)? = replies.first { replies[0] = .text(note + "\n\n" + first) }
                 return HandlerOutcome(replies: replies, ruleName: "conversation")
             case .note(let text)?:
-                note = text
+                note = [note, text].compactMap { $0 }.joined(separator: "\n\n")
             case nil:
                 break
             }

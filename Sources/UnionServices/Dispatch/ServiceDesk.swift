@@ -7,9 +7,16 @@ public protocol ServiceDesk: Sendable {
     /// a form is answering its question. Returns nil to let the rules answer.
     func intercept(_ message: InboundMessage, rules: RuleEngine, at unixTime: Int64) async throws -> Interception?
 
+    /// Notices WeChat would not deliver earlier, to show the member now; taking them marks them delivered.
+    func takeHeldNotices(_ openid: String, at unixTime: Int64) async throws -> [String]
+
     /// Performs `action` for `message`, which a rule handed over.
     func perform(_ action: ServiceAction, for message: InboundMessage, values: TemplateValues, rules: RuleEngine)
         async throws -> [ReplyBody]
+}
+
+extension ServiceDesk {
+    public func takeHeldNotices(_ openid: String, at unixTime: Int64) async throws -> [String] { [] }
 }
 
 /// Tells whether a member's join application was approved.

@@ -34,14 +34,16 @@ public enum Outbox {
         _ bodies: [ReplyBody], to openid: String, account: String = "", reason: LateReason, at now: Int64,
         in database: any SQLDatabase
     ) async throws {
-        guard !bodies.isEmpty else { return }
-        let encoded = String(decoding: try JSONEncoder().encode(bodies.map(StoredReplyBody.init)), as: UTF8.self)
-        try await database.raw(
-            """
-            INSERT INTO outbox (openid, account, bodies, reason, next_attempt_at, created_at)
-            VALUES (\(bind: openid), \(bind: account), \(bind: encoded), \(bind: reason.rawValue), \(bind: now), \(bind: now))
-            """
-        ).run()
+        // One row a message, so that each is sent, retried and recorded on its own.
+        for body in bodies {
+            let encoded = String(decoding: try JSONEncoder().encode([StoredReplyBody(body)]), as: UTF8.self)
+            try await database.raw(
+                """
+                INSERT INTO outbox (openid, account, bodies, reason, next_attempt_at, created_at)
+                VALUES (\(bind: openid), \(bind: account), \(bind: encoded), \(bind: reason.rawValue), \(bind: now), \(bind: now))
+                """
+            ).run()
+        }
     }
 
     /// The newest messages first, optionally only those with `status`.

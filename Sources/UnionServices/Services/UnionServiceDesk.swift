@@ -13,6 +13,7 @@ public struct UnionServiceDesk: ServiceDesk {
     private let directory: any MembershipDirectory
     private let suggestions: SuggestionBox
     private let publicURL: String?
+    private let held: HeldNotices
     private let logger: Logger
 
     /// The name of the one-question form that asks for a suggestion's text.
@@ -24,20 +25,24 @@ public struct UnionServiceDesk: ServiceDesk {
     ///
     /// - Parameter publicURL: the gateway's public address, for the hotline page link.
     /// - Parameter extraMembers: who else counts as a member (for examples that play one).
+    /// - Parameter held: the members with held notices; loaded from the store here.
     public static func open(
-        store: UnionStore, publicURL: String?, logger: Logger, extraMembers: (any MembershipDirectory)? = nil
+        store: UnionStore, publicURL: String?, logger: Logger, extraMembers: (any MembershipDirectory)? = nil,
+        held: HeldNotices = HeldNotices()
     ) async throws -> UnionServiceDesk {
         let registry = MembershipRegistry(store: store)
+        try await held.load(from: store)
         return UnionServiceDesk(
             store: store, conversations: try await ConversationStore.load(from: store), membership: registry,
             directory: extraMembers.map { CombinedMembership([registry, $0]) } ?? registry,
-            suggestions: SuggestionBox(store: store), publicURL: publicURL, logger: logger)
+            suggestions: SuggestionBox(store: store), publicURL: publicURL, held: held, logger: logger)
     }
 
     private init(
         store: UnionStore, conversations: ConversationStore, membership: MembershipRegistry, directory: any MembershipDirectory,
-        suggestions: SuggestionBox, publicURL: String?, logger: Logger
+        suggestions: SuggestionBox, publicURL: String?, held: HeldNotices, logger: Logger
     ) {
+        self.held = held
         self.store = store
         self.conversations = conversations
         self.membership = membership
@@ -49,6 +54,10 @@ public struct UnionServiceDesk: ServiceDesk {
 
     /// Who counts as a member: approved applicants (and any extra members given).
     public var members: any MembershipDirectory { directory }
+
+    public func takeHeldNotices(_ openid: String, at unixTime: Int64) async throws -> [String] {
+        try await held.take(openid, store: store, at: unixTime)
+    }
 
     // MARK: Conversations in progress
 

@@ -1,0 +1,245 @@
+import Foundation
+import Logging
+import SQLKit
+import Synchronization
+import WeChatAPI
+import WeChatWire
+
+/// Sends one customer-service message. ``WeChatAPIClient`` is the real one.
+public protocol CustomMessageSender: Sendable {
+    /// Sends `body` to `openid`.
+    func send(_ body: ReplyBody, to openid: String) async throws
+}
+
+extension WeChatAPIClient: CustomMessageSender {
+    public func send(_ body: ReplyBody, to openid: String) async throws {
+        try await sendCustomMessage(body, to: openid)
+    }
+}
+
+/// Members with notices WeChat would not deliver (45015: outside the 48-hour window or
+/// unsubscribed). They are shown the notices the next time they write. Mirrored in memory so
+/// that other members cost no database read.
+public final class HeldNotices: Sendable {
+    private let members = Mutex<Set<String>>([])
+
+    /// Creates an empty set; ``load(from:)`` fills it from the store.
+    public init() {}
+
+    /// Loads the members with held notices.
+    public func load(from store: UnionStore) async throws {
+        let openids = try await store.read { database in
+            try await database.raw("SELECT DISTINCT openid FROM outbox WHERE status = 'held'").all().map {
+                try $0.decode(column: "openid", as: String.self)
+            }
+        }
+        members.withLock { $0.formUnion(openids) }
+    }
+
+    func add(_ openid: String) { _ = members.withLock { $0.insert(openid) } }
+    func remove(_ openid: String) { _ = members.withLock { $0.remove(openid) } }
+    func contains(_ openid: String) -> Bool { members.withLock { $0.contains(openid) } }
+
+    /// The texts of `openid`'s held notices, marked delivered in the same transaction.
+    func take(_ openid: String, store: UnionStore, at now: Int64) async throws -> [String] {
+        guard contains(openid) else { return [] }
+        let held = try await store.transaction { database -> [OutboxMessage] in
+            let rows = try await database.raw(
+                "SELECT * FROM outbox WHERE openid = \(bind: openid) AND status = 'held' ORDER BY id"
+            ).all().map(Outbox.decode)
+            try await database.raw(
+                """
+                UPDATE outbox SET status = 'sent', sent_at = \(bind: now), last_error = 'delivered in a reply'
+                WHERE openid = \(bind: openid) AND status = 'held'
+                """
+            ).run()
+            return rows
+        }
+        remove(openid)
+        return held.flatMap(\.bodies).compactMap { body in
+            if case .text(let text) = body { return text }
+            if case .news(let articles) = body { return articles.map(\.title).joined(separator: "\n") }
+            return nil
+        }
+    }
+}
+
+/// Sends the outbox through the customer-service API: retries with backoff, holds what WeChat
+/// will not deliver now (45015), and resumes after a restart. A send is recorded as soon as
+/// WeChat accepts it; a message caught mid-send by a crash is sent again (at least once).
+public final class OutboxWorker: Sendable {
+    /// How the worker paces itself.
+    public struct Options: Sendable {
+        /// How often the outbox is checked when nothing wakes the worker.
+        public var interval: Duration = .seconds(1)
+        /// Sends tried before a message is marked failed.
+        public var maxAttempts = 8
+        /// The first retry delay in seconds; it doubles, up to an hour.
+        public var backoffSeconds: Int64 = 5
+        /// Messages taken per round.
+        public var batch = 20
+
+        /// Creates default options.
+        public init() {}
+    }
+
+    private let store: UnionStore
+    private let sender: any CustomMessageSender
+    private let held: HeldNotices
+    private let options: Options
+    private let clock: @Sendable () -> Int64
+    private let logger: Logger
+    private let wakeStream: AsyncStream<Void>
+    private let wakeContinuation: AsyncStream<Void>.Continuation
+
+    /// Creates a worker.
+    public init(
+        store: UnionStore, sender: any CustomMessageSender, held: HeldNotices, options: Options = Options(), logger: Logger,
+        clock: @escaping @Sendable () -> Int64 = UnixTime.now
+    ) {
+        self.store = store
+        self.sender = sender
+        self.held = held
+        self.options = options
+        self.logger = logger
+        self.clock = clock
+        (wakeStream, wakeContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Asks the worker to look at the outbox now.
+    public func wake() {
+        wakeContinuation.yield()
+    }
+
+    /// Puts messages a crash caught mid-send back in the queue.
+    public func recoverInterrupted() async throws {
+        try await store.transaction { database in
+            try await database.raw(
+                "UPDATE outbox SET status = 'queued', last_error = 'interrupted while sending' WHERE status = 'sending'"
+            ).run()
+        }
+    }
+
+    /// Sends what is due; returns how many messages were tried.
+    @discardableResult
+    public func runOnce() async throws -> Int {
+        let now = clock()
+        let batch = options.batch
+        let claimed = try await store.transaction { database -> [OutboxMessage] in
+            let rows = try await database.raw(
+                """
+                SELECT * FROM outbox WHERE status = 'queued' AND next_attempt_at <= \(bind: now) ORDER BY id LIMIT \(bind: batch)
+                """
+            ).all().map(Outbox.decode)
+            for row in rows {
+                try await database.raw(
+                    "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = \(bind: row.id)"
+                ).run()
+            }
+            return rows
+        }
+        for message in claimed {
+            await send(message)
+        }
+        return claimed.count
+    }
+
+    private func send(_ message: OutboxMessage) async {
+        let attempts = message.attempts + 1
+        do {
+            for body in message.bodies {
+                try await sender.send(body, to: message.openid)
+            }
+            try await mark(message.id, status: "sent", error: nil, retryAt: nil)
+        } catch let error as WeChatAPIError where error.isOutsideWindow {
+            logger.notice("notice held: the member is outside the 48-hour window", metadata: ["outbox": "\(message.id)"])
+            try? await mark(message.id, status: "held", error: error.description, retryAt: nil)
+            held.add(message.openid)
+        } catch {
+            let failed = attempts >= options.maxAttempts
+            let delay = min(options.backoffSeconds << Int64(min(attempts - 1, 20)), 3600)
+            logger.warning(
+                "customer-service message not sent", metadata: ["outbox": "\(message.id)", "error": "\(error)", "final": "\(failed)"])
+            try? await mark(message.id, status: failed ? "failed" : "queued", error: "\(error)", retryAt: clock() + delay)
+        }
+    }
+
+    private func mark(_ id: Int, status: String, error: String?, retryAt: Int64?) async throws {
+        let now = clock()
+        try await store.transaction { database in
+            if status == "sent" {
+                try await database.raw("UPDATE outbox SET status = 'sent', sent_at = \(bind: now) WHERE id = \(bind: id)").run()
+            } else {
+                try await database.raw(
+                    """
+                    UPDATE outbox SET status = \(bind: status), last_error = \(bind: error),
+                        next_attempt_at = \(bind: retryAt ?? now) WHERE id = \(bind: id)
+                    """
+                ).run()
+            }
+        }
+    }
+
+    /// Runs until cancelled: every `interval`, or sooner when woken.
+    public func run() async {
+        do {
+            try await recoverInterrupted()
+        } catch {
+            logger.error("outbox recovery failed: \(error)")
+        }
+        await withTaskGroup(of: Void.self) { group in
+            let stream = wakeStream
+            let interval = options.interval
+            let continuation = wakeContinuation
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    continuation.yield()
+                }
+            }
+            group.addTask { [self] in
+                for await _ in stream {
+                    if Task.isCancelled { break }
+                    do {
+                        while try await runOnce() > 0 {}
+                    } catch {
+                        logger.error("outbox round failed: \(error)")
+                    }
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Stops ``run()``.
+    public func finish() {
+        wakeContinuation.finish()
+    }
+}
+
+/// Late delivery through the outbox: replies that missed the deadline and extra replies are
+/// queued and sent by the ``OutboxWorker``.
+public struct OutboxLateDelivery: LateDelivery {
+    let store: UnionStore
+    let worker: OutboxWorker?
+    let logger: Logger
+
+    /// Creates it; `worker` is woken after each enqueue.
+    public init(store: UnionStore, worker: OutboxWorker?, logger: Logger) {
+        self.store = store
+        self.worker = worker
+        self.logger = logger
+    }
+
+    public func deliver(_ bodies: [ReplyBody], to recipient: String, account: String, reason: LateReason) async {
+        do {
+            try await store.transaction { database in
+                try await Outbox.enqueue(bodies, to: recipient, account: account, reason: reason, at: UnixTime.now(), in: database)
+            }
+            worker?.wake()
+        } catch {
+            logger.error("late replies could not be queued", metadata: ["error": "\(error)", "count": "\(bodies.count)"])
+        }
+    }
+}

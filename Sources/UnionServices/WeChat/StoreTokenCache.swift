@@ -1,0 +1,66 @@
+import Foundation
+import SQLKit
+import WeChatAPI
+
+/// The access token kept in the store's settings, shared by every process on the store, with a
+/// refresh lease taken in a transaction so that one caller at a time refreshes.
+public struct StoreTokenCache: AccessTokenCache {
+    static let tokenKey = "wechat_access_token"
+    static let leaseKey = "wechat_token_lease"
+    let store: UnionStore
+
+    /// Creates the cache over `store`.
+    public init(store: UnionStore) {
+        self.store = store
+    }
+
+    public func token() async throws -> CachedToken? {
+        guard let text = try await store.setting(Self.tokenKey) else { return nil }
+        return try? JSONDecoder().decode(CachedToken.self, from: Data(text.utf8))
+    }
+
+    public func store(_ token: CachedToken) async throws {
+        let text = String(decoding: try JSONEncoder().encode(token), as: UTF8.self)
+        try await store.setSetting(Self.tokenKey, value: text)
+    }
+
+    public func acquireRefreshLease(holder: String, until: Int64, now: Int64) async throws -> Bool {
+        try await store.transaction { database in
+            if let row = try await database.raw("SELECT value FROM settings WHERE key = \(bind: Self.leaseKey)").first() {
+                let parts = try row.decode(column: "value", as: String.self).split(separator: "|")
+                if parts.count == 2, let expiry = Int64(parts[1]), expiry > now, parts[0] != holder {
+                    return false
+                }
+            }
+            try await database.raw(
+                """
+                INSERT INTO settings (key, value, updated_at) VALUES (\(bind: Self.leaseKey), \(bind: "\(holder)|\(until)"), \(bind: now))
+                ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+                """
+            ).run()
+            return true
+        }
+    }
+
+    public func releaseRefreshLease(holder: String) async throws {
+        try await store.transaction { database in
+            try await database.raw(
+                "DELETE FROM settings WHERE key = \(bind: Self.leaseKey) AND value LIKE \(bind: holder + "|%")"
+            ).run()
+        }
+    }
+}
+
+extension UnionStore {
+    /// Stores `value` under `key`, replacing what was there.
+    public func setSetting(_ key: String, value: String) async throws {
+        try await transaction { database in
+            try await database.raw(
+                """
+                INSERT INTO settings (key, value, updated_at) VALUES (\(bind: key), \(bind: value), \(bind: UnixTime.now()))
+                ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+                """
+            ).run()
+        }
+    }
+}

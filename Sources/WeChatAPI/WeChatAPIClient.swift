@@ -1,0 +1,239 @@
+import Foundation
+import Logging
+import WeChatWire
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// A client for WeChat's official-account API: the access token (via `stable_token`), the menu,
+/// and customer-service messages.
+///
+/// The token is cached in an ``AccessTokenCache`` shared by every process on the store and
+/// refreshed shortly before it expires by one caller at a time. A call answered 40001, 40014 or
+/// 42001 refreshes the token once and retries; -1 (busy) is retried with backoff a bounded number
+/// of times; every other error code is a ``WeChatAPIError``.
+public final class WeChatAPIClient: Sendable {
+    /// How the client behaves; defaults suit production, tests shorten the waits.
+    public struct Options: Sendable {
+        /// How long one request may take.
+        public var timeout: Duration = .seconds(10)
+        /// How many times a busy (-1) answer is retried.
+        public var busyRetries = 3
+        /// The first backoff after a busy answer; it doubles each time.
+        public var backoff: Duration = .milliseconds(300)
+        /// Refresh this long before the token expires.
+        public var refreshMargin: Int64 = 300
+        /// How long another caller's refresh is waited for.
+        public var leaseWait: Duration = .seconds(15)
+
+        /// Creates default options.
+        public init() {}
+    }
+
+    private let baseURL: String
+    private let appId: String
+    private let secret: String
+    private let cache: any AccessTokenCache
+    private let options: Options
+    private let session: URLSession
+    private let clock: @Sendable () -> Int64
+    private let holder = UUID().uuidString
+    private let logger: Logger
+
+    /// Creates a client.
+    ///
+    /// - Parameters:
+    ///   - baseURL: `WECHAT_API_BASE_URL`, by default `https://api.weixin.qq.com`.
+    ///   - clock: the current Unix time.
+    public init(
+        baseURL: String, appId: String, secret: String, cache: any AccessTokenCache, options: Options = Options(),
+        logger: Logger, clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+    ) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.appId = appId
+        self.secret = secret
+        self.cache = cache
+        self.options = options
+        self.logger = logger
+        self.clock = clock
+        let configuration = URLSessionConfiguration.ephemeral
+        let seconds = Double(options.timeout.components.seconds) + Double(options.timeout.components.attoseconds) / 1e18
+        configuration.timeoutIntervalForRequest = seconds
+        configuration.timeoutIntervalForResource = seconds
+        self.session = URLSession(configuration: configuration)
+    }
+
+    // MARK: Access token
+
+    /// A valid access token: the cached one, or a new one from `stable_token`.
+    ///
+    /// - Parameter rejected: a token WeChat just refused; it is never returned, and a forced
+    ///   refresh is asked for unless another caller already replaced it.
+    public func accessToken(rejected: String? = nil) async throws -> String {
+        func usable(_ cached: CachedToken?, at now: Int64) -> String? {
+            guard let cached, cached.token != rejected, cached.expiresAt - options.refreshMargin > now else { return nil }
+            return cached.token
+        }
+        if let token = usable(try await cache.token(), at: clock()) { return token }
+        let deadline = ContinuousClock.now + options.leaseWait
+        while true {
+            let now = clock()
+            if try await cache.acquireRefreshLease(holder: holder, until: now + 60, now: now) {
+                do {
+                    // Another caller may have refreshed while we waited for the lease.
+                    if let token = usable(try await cache.token(), at: now) {
+                        try await cache.releaseRefreshLease(holder: holder)
+                        return token
+                    }
+                    let token = try await fetchStableToken(force: rejected != nil)
+                    try await cache.store(token)
+                    try await cache.releaseRefreshLease(holder: holder)
+                    logger.info("WeChat access token refreshed", metadata: ["expiresIn": "\(token.expiresAt - now)"])
+                    return token.token
+                } catch {
+                    try? await cache.releaseRefreshLease(holder: holder)
+                    throw error
+                }
+            }
+            // Another caller is refreshing: a token that has not yet expired still works meanwhile.
+            if let cached = try await cache.token(), cached.token != rejected, cached.expiresAt > now {
+                return cached.token
+            }
+            guard ContinuousClock.now < deadline else {
+                throw WeChatAPIError(transport: "timed out waiting for another process to refresh the access token")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    private func fetchStableToken(force: Bool) async throws -> CachedToken {
+        let body: [String: Any] = [
+            "grant_type": "client_credential", "appid": appId, "secret": secret, "force_refresh": force,
+        ]
+        let json = try await send(path: "/cgi-bin/stable_token", query: [:], method: "POST", body: try JSONSerialization.data(withJSONObject: body))
+        guard let token = json["access_token"] as? String, !token.isEmpty else {
+            throw WeChatAPIError(transport: "stable_token answered without access_token")
+        }
+        let expiresIn = (json["expires_in"] as? NSNumber)?.int64Value ?? 7200
+        return CachedToken(token: token, expiresAt: clock() + expiresIn)
+    }
+
+    // MARK: Calls
+
+    /// Calls an API that takes `access_token`, handling token problems and busy answers.
+    /// Returns WeChat's JSON object.
+    @discardableResult
+    public func call(_ path: String, method: String = "POST", query: [String: String] = [:], json: Data? = nil) async throws
+        -> [String: Any]
+    {
+        var token = try await accessToken()
+        var refreshed = false
+        var busy = 0
+        while true {
+            var parameters = query
+            parameters["access_token"] = token
+            do {
+                return try await send(path: path, query: parameters, method: method, body: json)
+            } catch let error as WeChatAPIError where error.isTokenProblem && !refreshed {
+                logger.notice("WeChat rejected the access token; refreshing once", metadata: ["code": "\(error.code)"])
+                refreshed = true
+                token = try await accessToken(rejected: token)
+            } catch let error as WeChatAPIError where error.isBusy && busy < options.busyRetries {
+                busy += 1
+                try await Task.sleep(for: options.backoff * (1 << (busy - 1)))
+            }
+        }
+    }
+
+    private func send(path: String, query: [String: String], method: String, body: Data?) async throws -> [String: Any] {
+        guard var components = URLComponents(string: baseURL + path) else {
+            throw WeChatAPIError(transport: "invalid base URL \(baseURL)")
+        }
+        if !query.isEmpty {
+            components.queryItems = query.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
+        }
+        guard let url = components.url else { throw WeChatAPIError(transport: "invalid URL for \(path)") }
+        var request = URLRequest(url: url)
+        request.httpMethod = method
+        if let body {
+            request.httpBody = body
+            request.setValue("application/json; charset=utf-8", forHTTPHeaderField: "Content-Type")
+        }
+        let data: Data
+        do {
+            (data, _) = try await session.data(for: request)
+        } catch {
+            throw WeChatAPIError(transport: "\(path): \(error.localizedDescription)")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw WeChatAPIError(transport: "\(path) did not answer JSON")
+        }
+        if let code = (object["errcode"] as? NSNumber)?.intValue, code != 0 {
+            throw WeChatAPIError(code: code, message: object["errmsg"] as? String ?? "")
+        }
+        return object
+    }
+
+    // MARK: Menu
+
+    /// Publishes the menu (`{"button": […]}` as built by ``MenuJSON``).
+    public func createMenu(_ json: Data) async throws {
+        try await call("/cgi-bin/menu/create", json: json)
+    }
+
+    /// The menu WeChat has, as its JSON object.
+    public func menu() async throws -> [String: Any] {
+        try await call("/cgi-bin/menu/get", method: "GET")
+    }
+
+    /// Removes the menu.
+    public func deleteMenu() async throws {
+        try await call("/cgi-bin/menu/delete", method: "GET")
+    }
+
+    // MARK: Customer-service messages
+
+    /// Sends `body` to `openid` through the customer-service API. Text, one article (news),
+    /// image, voice, video and music are sent; other kinds are refused.
+    public func sendCustomMessage(_ body: ReplyBody, to openid: String) async throws {
+        try await call("/cgi-bin/message/custom/send", json: try CustomMessageJSON.encode(body, to: openid))
+    }
+}
+
+/// The customer-service API's message bodies.
+public enum CustomMessageJSON {
+    /// The JSON for sending `body` to `openid`.
+    public static func encode(_ body: ReplyBody, to openid: String) throws -> Data {
+        var message: [String: Any] = ["touser": openid]
+        switch body {
+        case .text(let text):
+            message["msgtype"] = "text"
+            message["text"] = ["content": text]
+        case .news(let articles):
+            guard let article = articles.first else { throw WeChatAPIError(code: 0, message: "a news message needs an article") }
+            message["msgtype"] = "news"
+            message["news"] = [
+                "articles": [["title": article.title, "description": article.description, "url": article.url, "picurl": article.picURL]]
+            ]
+        case .image(let mediaId):
+            message["msgtype"] = "image"
+            message["image"] = ["media_id": mediaId]
+        case .voice(let mediaId):
+            message["msgtype"] = "voice"
+            message["voice"] = ["media_id": mediaId]
+        case .video(let mediaId, let title, let description):
+            message["msgtype"] = "video"
+            message["video"] = ["media_id": mediaId, "title": title ?? "", "description": description ?? ""]
+        case .music(let music):
+            message["msgtype"] = "music"
+            message["music"] = [
+                "title": music.title ?? "", "description": music.description ?? "", "musicurl": music.musicURL ?? "",
+                "hqmusicurl": music.hqMusicURL ?? "", "thumb_media_id": music.thumbMediaId,
+            ]
+        case .transferToCustomerService:
+            throw WeChatAPIError(code: 0, message: "a transfer cannot be sent as a customer-service message")
+        }
+        return try JSONSerialization.data(withJSONObject: message, options: [.sortedKeys, .withoutEscapingSlashes])
+    }
+}

@@ -1,0 +1,145 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ReplyRules
+import UnionServices
+import WeChatAPI
+
+/// Options for commands that call WeChat's API.
+struct WeChatOptions: ParsableArguments {
+    @Option(name: .customLong("app-id"), help: "The AppID (default: WECHAT_APP_ID).") var appId: String?
+    @Option(name: .customLong("app-secret"), help: "The AppSecret (default: WECHAT_APP_SECRET).") var appSecret: String?
+    @Option(name: .customLong("api-base-url"), help: "WeChat's API address (default: WECHAT_API_BASE_URL or https://api.weixin.qq.com).")
+    var apiBaseURL: String?
+
+    func client(store: UnionStore, logger: Logger) throws -> WeChatAPIClient {
+        guard let appId = appId ?? EnvironmentVariables.value("WECHAT_APP_ID"),
+            let secret = appSecret ?? EnvironmentVariables.value("WECHAT_APP_SECRET")
+        else {
+            throw ValidationError("set WECHAT_APP_ID and WECHAT_APP_SECRET (or --app-id and --app-secret)")
+        }
+        let base = apiBaseURL ?? EnvironmentVariables.value("WECHAT_API_BASE_URL") ?? "https://api.weixin.qq.com"
+        return WeChatAPIClient(baseURL: base, appId: appId, secret: secret, cache: StoreTokenCache(store: store), logger: logger)
+    }
+}
+
+func quietLogger(_ label: String) -> Logger {
+    var logger = Logger(label: label)
+    logger.logLevel = EnvironmentVariables.value("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .error
+    return logger
+}
+
+/// Runs `body` with the store open, closing it however `body` ends.
+func withStore<Value>(_ options: DatabaseOptions, _ body: (UnionStore) async throws -> Value) async throws -> Value {
+    let store = try await UnionStore.open(path: options.database, logger: quietLogger("uniongate.store"))
+    do {
+        let value = try await body(store)
+        await store.close()
+        return value
+    } catch {
+        await store.close()
+        throw error
+    }
+}
+
+func loadMenu(_ replies: RepliesOptions) throws -> Menu {
+    let book: RuleBook
+    do {
+        book = try RuleBookLoader().load(directory: replies.replies)
+    } catch let problems as RuleProblems {
+        print(problems.description)
+        throw ExitCode(1)
+    }
+    guard let menu = book.menu else {
+        throw ValidationError("the Replies folder has no menu (menu: in a .yaml file)")
+    }
+    return menu
+}
+
+extension UnionGate {
+    /// `uniongate menu`: the account's custom menu.
+    struct MenuCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "menu", abstract: "Publish, show or delete the account's menu.", subcommands: [Push.self, Show.self, Delete.self])
+
+        struct Push: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Check the Replies menu and publish it to WeChat.")
+            @OptionGroup var replies: RepliesOptions
+            @OptionGroup var database: DatabaseOptions
+            @OptionGroup var wechat: WeChatOptions
+
+            func run() async throws {
+                let menu = try loadMenu(replies)
+                let buttons = MenuPublishing.buttons(menu, publicURL: EnvironmentVariables.value("UNIONGATE_PUBLIC_URL"))
+                try await withStore(database) { store in
+                    try await wechat.client(store: store, logger: quietLogger("uniongate.menu")).createMenu(try MenuJSON.encode(buttons))
+                }
+                print("菜单已发布（\(buttons.count) 个一级按钮）。微信客户端可能要几分钟后才显示新菜单。")
+                for button in buttons {
+                    print("  " + button.summary)
+                    for sub in button.subButtons { print("    " + sub.summary) }
+                }
+            }
+        }
+
+        struct Show: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Print WeChat's menu and how it differs from Replies.")
+            @OptionGroup var replies: RepliesOptions
+            @OptionGroup var database: DatabaseOptions
+            @OptionGroup var wechat: WeChatOptions
+
+            func run() async throws {
+                let answer = try await withStore(database) { store in
+                    try await wechat.client(store: store, logger: quietLogger("uniongate.menu")).menu()
+                }
+                let published = MenuJSON.decode(answer)
+                print(published.isEmpty ? "公众号上没有菜单。" : "公众号上的菜单：")
+                for button in published {
+                    print("  " + button.summary)
+                    for sub in button.subButtons { print("    " + sub.summary) }
+                }
+                let wanted = MenuPublishing.buttons(try loadMenu(replies), publicURL: EnvironmentVariables.value("UNIONGATE_PUBLIC_URL"))
+                let differences = MenuPublishing.differences(published: published, wanted: wanted)
+                print(differences.isEmpty ? "与 Replies 里的菜单一致。" : "与 Replies 里的菜单不同：")
+                for line in differences { print("  " + line) }
+            }
+        }
+
+        struct Delete: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Remove the account's menu.")
+            @OptionGroup var database: DatabaseOptions
+            @OptionGroup var wechat: WeChatOptions
+
+            func run() async throws {
+                try await withStore(database) { store in
+                    try await wechat.client(store: store, logger: quietLogger("uniongate.menu")).deleteMenu()
+                }
+                print("菜单已删除。")
+            }
+        }
+    }
+
+    /// `uniongate outbox`: messages waiting for, or sent through, the customer-service API.
+    struct OutboxCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "outbox", abstract: "List the outbox: queued, held, failed and sent messages.")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "Only queued, sending, sent, failed or held messages.") var status: String?
+
+        func run() async throws {
+            let messages = try await withStore(database) { store in
+                try await store.read { database in try await Outbox.list(status: status, in: database) }
+            }
+            let rows =
+                [["ID", "状态", "原因", "尝试", "时间", "内容", "错误"]]
+                + messages.map {
+                    [
+                        String($0.id), $0.status, $0.reason.rawValue, String($0.attempts), localTime($0.createdAt),
+                        String(visibleText(of: $0.bodies).prefix(30)), $0.lastError ?? "",
+                    ]
+                }
+            print(TextTable.render(rows))
+            print("共 \(messages.count) 条。")
+        }
+    }
+}
