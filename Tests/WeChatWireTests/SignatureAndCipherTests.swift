@@ -145,4 +145,18 @@ struct SignatureAndCipherTests {
             #expect(try cipher.decrypt(encrypted) == text)
         }
     }
+
+    @Test func base64MatchesFoundationForEveryLength() {
+        var random = SplitMix64(seed: 64)
+        for length in 0..<200 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &random) }
+            #expect(Base64.encode(bytes) == Data(bytes).base64EncodedString(), "length \(length)")
+        }
+    }
+
+    @Test func randomPrefixesDoNotRepeat() {
+        let prefixes = (0..<600).map { _ in RandomPool.take(16) }  // more than one refill
+        #expect(Set(prefixes).count == prefixes.count)
+        #expect(prefixes.allSatisfy { $0.count == 16 })
+    }
 }

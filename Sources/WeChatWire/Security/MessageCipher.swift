@@ -91,14 +91,7 @@ public struct MessageCipher: Sendable {
 
     /// Encrypts `message` with 16 fresh random bytes in front.
     public func encrypt(_ message: String) throws -> String {
-        // Two draws, not sixteen: each draw from the system generator is a system call.
-        var generator = SystemRandomNumberGenerator()
-        var random: [UInt8] = []
-        random.reserveCapacity(16)
-        for _ in 0..<2 {
-            let word = generator.next()
-            for shift in stride(from: 0, to: 64, by: 8) { random.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
-        }
+        let random = RandomPool.take(16)
         return try encrypt(message, randomPrefix: random)
     }
 
@@ -121,7 +114,7 @@ public struct MessageCipher: Sendable {
         plain.append(contentsOf: appIdBytes)
         plain.append(contentsOf: repeatElement(UInt8(padding), count: padding))
         let encrypted = try AES._CBC.encrypt(plain, using: key, iv: iv, noPadding: true)
-        return encrypted.base64EncodedString()
+        return Base64.encode(encrypted)
     }
 
     /// Decrypts an `Encrypt` value and returns the message it carries.
