@@ -31,8 +31,9 @@ public struct GatewayConfiguration: Sendable {
     public var bodyLimit: Int = 64 * 1024
     /// How long replies are kept for WeChat's retries.
     public var duplicateWindow: Duration = .seconds(300)
-    /// The most messages kept for retries.
-    public var duplicateCapacity: Int = 100_000
+    /// The most messages kept for retries. WeChat retries within about 15 s, so 50,000 covers
+    /// its retries up to some 3,000 messages a second, sustained; memory stays bounded above that.
+    public var duplicateCapacity: Int = 50_000
 
     /// Creates the default configuration.
     public init() {}
