@@ -1,0 +1,61 @@
+import Foundation
+import Logging
+import Testing
+import UnionServices
+import WeChatWire
+
+@testable import UnionGateServer
+
+@Suite("Crashes lose nothing a member was told was received")
+struct CrashTests {
+    /// Starts the real `uniongate serve` on a free port and returns the process and its port.
+    func startServer(database: String, environment: [String: String]) throws -> (Process, Int, Pipe) {
+        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let executable = [directory, directory.deletingLastPathComponent()].map { $0.appendingPathComponent("uniongate") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+        let process = Process()
+        process.executableURL = try #require(executable)
+        process.arguments = ["serve", "--port", "0", "--replies", shippedReplies, "--database", database]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        // Hummingbird logs the address it listens on; read until it does.
+        var seen = ""
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+            if let match = seen.firstMatch(of: /listening on 127\.0\.0\.1:(\d+)/), let port = Int(match.output.1) {
+                return (process, port, output)
+            }
+        }
+        process.terminate()
+        throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "server did not start: \(seen)"])
+    }
+
+    @Test func aSuggestionAcknowledgedBeforeSIGKILLIsStored() async throws {
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent("crash-\(UUID().uuidString).sqlite").path
+        let (process, port, _) = try startServer(
+            database: database, environment: ["WECHAT_TOKEN": testToken, "UNIONGATE_ADMIN_TOKEN": "admin", "LOG_LEVEL": "info"])
+        let client = WeChatClient(port: port)
+        var receipts: [String] = []
+        for index in 0..<5 {
+            let reply = try await client.replyText(Member().text("建议 第\(index)条：车间通风需要改善")) ?? ""
+            receipts.append(String(try #require(reply.firstMatch(of: /JY-\d{4}-\d{6}/)).output))
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let store = try await UnionStore.open(path: database, logger: logger)
+        let stored = try await SuggestionBox(store: store).list().map(\.number)
+        await store.close()
+        #expect(Set(stored) == Set(receipts))
+        #expect(stored.count == 5)
+    }
+}
