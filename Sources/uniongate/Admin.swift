@@ -10,6 +10,16 @@ func openStoreForAdmin(_ options: DatabaseOptions) async throws -> UnionStore {
     return try await UnionStore.open(path: options.database, logger: logger)
 }
 
+/// A `--status` value as `Status`, or a usage error naming the allowed values.
+func parseStatus<Status: RawRepresentable & CaseIterable>(_ text: String?, as type: Status.Type) throws -> Status?
+where Status.RawValue == String {
+    guard let text else { return nil }
+    guard let status = Status(rawValue: text) else {
+        throw ValidationError("status must be one of \(Status.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return status
+}
+
 /// The value of an admin action, with a refusal turned into a usage error the CLI prints.
 func adminResult<Value>(_ result: Result<Value, any Error>) throws -> Value {
     do {
@@ -48,13 +58,7 @@ extension UnionGate {
             @Flag(help: "Print CSV (UTF-8 with BOM, for Excel) instead of a table.") var csv = false
 
             func run() async throws {
-                var filter: MembershipApplication.Status?
-                if let status {
-                    guard let parsed = MembershipApplication.Status(rawValue: status) else {
-                        throw ValidationError("status must be pending, approved or rejected")
-                    }
-                    filter = parsed
-                }
+                let filter = try parseStatus(status, as: MembershipApplication.Status.self)
                 let store = try await openStoreForAdmin(database)
                 let list = try await MembershipRegistry(store: store).list(status: filter)
                 await store.close()
@@ -114,13 +118,7 @@ extension UnionGate {
             @Flag(help: "Print CSV (UTF-8 with BOM, for Excel) instead of a table.") var csv = false
 
             func run() async throws {
-                var filter: Suggestion.Status?
-                if let status {
-                    guard let parsed = Suggestion.Status(rawValue: status) else {
-                        throw ValidationError("status must be one of \(Suggestion.Status.allCases.map(\.rawValue).joined(separator: ", "))")
-                    }
-                    filter = parsed
-                }
+                let filter = try parseStatus(status, as: Suggestion.Status.self)
                 let store = try await openStoreForAdmin(database)
                 let list = try await SuggestionBox(store: store).list(status: filter)
                 await store.close()
@@ -146,10 +144,7 @@ extension UnionGate {
             @Option(help: "The union's reply to the member.") var reply: String?
 
             func run() async throws {
-                let parsed = try status.map { text -> Suggestion.Status in
-                    guard let value = Suggestion.Status(rawValue: text) else { throw ValidationError("unknown status \(text)") }
-                    return value
-                }
+                let parsed = try parseStatus(status, as: Suggestion.Status.self)
                 let store = try await openStoreForAdmin(database)
                 let result = await Result(catching: {
                     try await SuggestionBox(store: store).update(id, status: parsed, reply: reply, at: UnixTime.now())

@@ -1,7 +1,8 @@
 import Foundation
 import Logging
 import Testing
-import UnionServices
+@testable import UnionServices
+import WeChatWire
 
 @testable import UnionGateServer
 
@@ -106,5 +107,44 @@ struct CommandTests {
         #expect(configured.generated.isEmpty)
         #expect(configured.startupNotice(publicURL: nil) == nil)
         await second.close()
+    }
+
+    @Test func adminListsFromTheTerminal() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString).sqlite").path
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let store = try await UnionStore.open(path: path, logger: logger)
+        try await store.transaction { database in
+            _ = try await MembershipRegistry.submit(
+                openid: "oA", answers: ["name": "张三", "phone": "13812345678", "unit": "生产一部"], messageKey: "k1", at: 1_795_363_200,
+                year: 2026, in: database)
+            _ = try await SuggestionBox.submit(
+                openid: "oA", content: "食堂增加夜班供餐", messageKey: "k2", at: 1_795_363_200, year: 2026, in: database)
+        }
+        await store.close()
+
+        let table = try runUniongate(["members", "list", "--database", path])
+        #expect(table.status == 0, "\(table.output)")
+        #expect(table.output.contains("RH-2026-000001") && table.output.contains("张三") && table.output.contains("审核中"))
+        #expect(table.output.contains("共 1 条"))
+        let pending = try runUniongate(["members", "list", "--status", "approved", "--database", path])
+        #expect(pending.output.contains("共 0 条"))
+        let bad = try runUniongate(["members", "list", "--status", "maybe", "--database", path])
+        #expect(bad.status != 0)
+        #expect(bad.output.contains("pending, approved, rejected"))
+
+        let csv = try runUniongate(["suggestions", "list", "--csv", "--database", path])
+        #expect(csv.output.hasPrefix("\u{FEFF}编号,内容,状态"))
+        #expect(csv.output.contains("JY-2026-000001,食堂增加夜班供餐,已收到"))
+
+        let approve = try runUniongate(["members", "approve", "1", "--database", path])
+        #expect(approve.status == 0, "\(approve.output)")
+        #expect(approve.output.contains("已通过"))
+        let twice = try runUniongate(["members", "approve", "1", "--database", path])
+        #expect(twice.status != 0)
+        let update = try runUniongate(["suggestions", "update", "1", "--status", "adopted", "--reply", "已安排", "--database", path])
+        #expect(update.output.contains("已采纳"))
+        let outbox = try runUniongate(["outbox", "--database", path])
+        #expect(outbox.output.contains("queued") && outbox.output.contains("共 2 条"))
     }
 }

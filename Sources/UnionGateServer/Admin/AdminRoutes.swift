@@ -30,9 +30,8 @@ struct AdminRoutes: Sendable {
             var status: Suggestion.Status?
             if let text = body.status {
                 guard let parsed = Suggestion.Status(rawValue: text) else {
-                    return Self.error(
-                        .badRequest,
-                        "unknown status \(text); use one of \(Suggestion.Status.allCases.map(\.rawValue).joined(separator: ", "))")
+                    let allowed = Suggestion.Status.allCases.map(\.rawValue).joined(separator: ", ")
+                    return Self.error(.badRequest, "unknown status \(text); use one of \(allowed)")
                 }
                 status = parsed
             }
@@ -61,12 +60,10 @@ struct AdminRoutes: Sendable {
     private var offset: Int { rules.engine.book.settings.utcOffsetMinutes }
 
     private func listMembers(_ request: Request) async throws -> Response {
-        var status: MembershipApplication.Status?
-        if let text = request.uri.queryParameters.get("status") {
-            guard let parsed = MembershipApplication.Status(rawValue: text) else {
-                return Self.error(.badRequest, "unknown status \(text); use pending, approved or rejected")
-            }
-            status = parsed
+        let status: MembershipApplication.Status?
+        switch Self.statusFilter(MembershipApplication.Status.self, request) {
+        case .success(let filter): status = filter
+        case .failure(let refusal): return refusal.response
         }
         let list = try await registry.list(status: status)
         if Self.wantsCSV(request) {
@@ -76,18 +73,32 @@ struct AdminRoutes: Sendable {
     }
 
     private func listSuggestions(_ request: Request) async throws -> Response {
-        var status: Suggestion.Status?
-        if let text = request.uri.queryParameters.get("status") {
-            guard let parsed = Suggestion.Status(rawValue: text) else {
-                return Self.error(.badRequest, "unknown status \(text)")
-            }
-            status = parsed
+        let status: Suggestion.Status?
+        switch Self.statusFilter(Suggestion.Status.self, request) {
+        case .success(let filter): status = filter
+        case .failure(let refusal): return refusal.response
         }
         let list = try await suggestions.list(status: status)
         if Self.wantsCSV(request) {
             return Self.csv(CSVExport.suggestions(list, utcOffsetMinutes: offset), name: "suggestions")
         }
         return try Self.json(list.map(AdminRecords.SuggestionRecord.init))
+    }
+
+    struct Refusal: Error {
+        let response: Response
+    }
+
+    /// The `?status=` filter, nil when absent, or the 400 that names the allowed values.
+    static func statusFilter<Status: RawRepresentable & CaseIterable>(_ type: Status.Type, _ request: Request)
+        -> Result<Status?, Refusal> where Status.RawValue == String
+    {
+        guard let text = request.uri.queryParameters.get("status") else { return .success(nil) }
+        guard let status = Status(rawValue: text) else {
+            let allowed = Status.allCases.map(\.rawValue).joined(separator: ", ")
+            return .failure(Refusal(response: error(.badRequest, "unknown status \(text); use one of \(allowed)")))
+        }
+        return .success(status)
     }
 
     private func id(_ context: BasicRequestContext) throws -> Int {

@@ -59,7 +59,7 @@ enum Migrations {
                     number TEXT NOT NULL UNIQUE,
                     openid TEXT NOT NULL,
                     content TEXT NOT NULL,
-                    status TEXT NOT NULL CHECK (status IN ('received', 'reviewing', 'adopted', 'not_adopted', 'rewarded')),
+                    status TEXT NOT NULL CHECK (status IN ('received', 'under_review', 'adopted', 'not_adopted', 'rewarded')),
                     reply TEXT,
                     created_at INTEGER NOT NULL,
                     updated_at INTEGER NOT NULL,

@@ -43,17 +43,6 @@ public struct Suggestion: Sendable, Hashable {
             case .rewarded: "已采纳并奖励"
             }
         }
-
-        /// The value stored in the database (the schema's own spelling).
-        var stored: String { self == .reviewing ? "reviewing" : rawValue }
-
-        init?(stored: String) {
-            if stored == "reviewing" {
-                self = .reviewing
-            } else {
-                self.init(rawValue: stored)
-            }
-        }
     }
 }
 
@@ -118,7 +107,7 @@ public struct SuggestionBox: Sendable {
         try await store.read { database in
             if let status {
                 return try await database.raw(
-                    "SELECT * FROM suggestions WHERE status = \(bind: status.stored) ORDER BY id DESC"
+                    "SELECT * FROM suggestions WHERE status = \(bind: status.rawValue) ORDER BY id DESC"
                 ).all().map(Self.decode)
             }
             return try await database.raw("SELECT * FROM suggestions ORDER BY id DESC").all().map(Self.decode)
@@ -142,7 +131,7 @@ public struct SuggestionBox: Sendable {
             suggestion.updatedAt = now
             try await database.raw(
                 """
-                UPDATE suggestions SET status = \(bind: suggestion.status.stored), reply = \(bind: suggestion.reply),
+                UPDATE suggestions SET status = \(bind: suggestion.status.rawValue), reply = \(bind: suggestion.reply),
                     updated_at = \(bind: now) WHERE id = \(bind: id)
                 """
             ).run()
@@ -158,7 +147,7 @@ public struct SuggestionBox: Sendable {
         Suggestion(
             id: try row.decode(column: "id", as: Int.self), number: try row.decode(column: "number", as: String.self),
             openid: try row.decode(column: "openid", as: String.self), content: try row.decode(column: "content", as: String.self),
-            status: Suggestion.Status(stored: try row.decode(column: "status", as: String.self)) ?? .received,
+            status: Suggestion.Status(rawValue: try row.decode(column: "status", as: String.self)) ?? .received,
             reply: try row.decode(column: "reply", as: String?.self), createdAt: try row.decode(column: "created_at", as: Int64.self),
             updatedAt: try row.decode(column: "updated_at", as: Int64.self))
     }
