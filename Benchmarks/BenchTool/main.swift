@@ -34,10 +34,12 @@ case "requests":
     for index in 0..<count {
         let message = InboundMessage(
             header: MessageHeader(
-                account: "gh_bench", sender: "oBenchMember\(index % 5000)", createTime: 1_700_000_000, msgId: base + UInt64(index)),
+                account: "gh_bench", sender: "oBenchMember\(index % 5000)", createTime: 1_700_000_000,
+                msgId: base + UInt64(index)),
             kind: .text(TextMessage(content: environment["BENCH_KEYWORD"] ?? "帮助")))
         let request = try wechat.request(for: message, mode: mode, timestamp: "1700000000", nonce: "\(index)")
-        let query = request.query.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
+        let query = request.query.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
+            separator: "&")
         out += query + "\t" + request.body.replacingOccurrences(of: "\n", with: " ") + "\n"
     }
     try out.write(toFile: arguments[4], atomically: true, encoding: .utf8)
@@ -47,7 +49,8 @@ case "rules":
     var yaml = "rules:\n"
     let modes = ["exact", "contains", "prefix"]
     for index in 0..<count {
-        yaml += "  - { name: generated\(index), keywords: [\"生成关键词\(index)号\", \"gen\(index)x\"], match: \(modes[index % 3]), reply: \"第\(index)条\" }\n"
+        yaml +=
+            "  - { name: generated\(index), keywords: [\"生成关键词\(index)号\", \"gen\(index)x\"], match: \(modes[index % 3]), reply: \"第\(index)条\" }\n"
     }
     try yaml.write(toFile: arguments[3] + "/generated.yaml", atomically: true, encoding: .utf8)
 

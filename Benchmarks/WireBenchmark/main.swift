@@ -61,11 +61,15 @@ let safeBody = Array(safeRequest.body.utf8)
 print("UnionGate wire benchmark (release build, per message)")
 let plain = try measure("plain: signature + parse + render text reply", iterations: 50_000) {
     let opened = try codec.open(plainBody, query: plainRequest.query)
-    return try codec.seal(reply, answering: opened, createTime: 1_700_000_001, timestamp: "1700000000", nonce: "1320562132").utf8.count
+    return try codec.seal(
+        reply, answering: opened, createTime: 1_700_000_001, timestamp: "1700000000", nonce: "1320562132"
+    ).utf8.count
 }
 let safe = try measure("safe: signatures + decrypt + parse + render + encrypt", iterations: 20_000) {
     let opened = try codec.open(safeBody, query: safeRequest.query)
-    return try codec.seal(reply, answering: opened, createTime: 1_700_000_001, timestamp: "1700000000", nonce: "1320562132").utf8.count
+    return try codec.seal(
+        reply, answering: opened, createTime: 1_700_000_001, timestamp: "1700000000", nonce: "1320562132"
+    ).utf8.count
 }
 _ = try measure("parse only: text message", iterations: 100_000) {
     try InboundMessage.parse(plainBody).header.createTime == 0 ? 1 : 0
@@ -73,10 +77,12 @@ _ = try measure("parse only: text message", iterations: 100_000) {
 
 // Hostile documents are refused before any work proportional to what they ask for.
 let xxe = Array(
-    "<?xml version=\"1.0\"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]><xml><Content>&xxe;</Content></xml>".utf8)
+    "<?xml version=\"1.0\"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]><xml><Content>&xxe;</Content></xml>"
+        .utf8)
 var laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">"
 for level in 1...9 {
-    laughs += "<!ENTITY lol\(level) \"" + String(repeating: "&lol\(level == 1 ? "" : String(level - 1));", count: 10) + "\">"
+    laughs +=
+        "<!ENTITY lol\(level) \"" + String(repeating: "&lol\(level == 1 ? "" : String(level - 1));", count: 10) + "\">"
 }
 laughs += "]><xml><Content>&lol9;</Content></xml>"
 let laughBytes = Array(laughs.utf8)

@@ -20,7 +20,8 @@ public struct APIMenuButton: Sendable, Hashable {
 
     /// Creates a button.
     public init(
-        name: String, type: String? = nil, key: String? = nil, url: String? = nil, appId: String? = nil, pagePath: String? = nil,
+        name: String, type: String? = nil, key: String? = nil, url: String? = nil, appId: String? = nil,
+        pagePath: String? = nil,
         subButtons: [APIMenuButton] = []
     ) {
         self.name = name
@@ -83,7 +84,8 @@ public struct APIMenuButton: Sendable, Hashable {
 public enum MenuJSON {
     /// `{"button": […]}` for `buttons`.
     public static func encode(_ buttons: [APIMenuButton]) throws -> Data {
-        try JSONSerialization.data(withJSONObject: ["button": buttons.map(\.object)], options: [.sortedKeys, .withoutEscapingSlashes])
+        try JSONSerialization.data(
+            withJSONObject: ["button": buttons.map(\.object)], options: [.sortedKeys, .withoutEscapingSlashes])
     }
 
     /// The buttons in WeChat's `menu/get` answer (`{"menu": {"button": […]}}`).

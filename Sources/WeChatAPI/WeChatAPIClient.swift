@@ -72,7 +72,9 @@ public final class WeChatAPIClient: Sendable {
     ///   refresh is asked for unless another caller already replaced it.
     public func accessToken(rejected: String? = nil) async throws -> String {
         func usable(_ cached: CachedToken?, at now: Int64) -> String? {
-            guard let cached, cached.token != rejected, cached.expiresAt - options.refreshMargin > now else { return nil }
+            guard let cached, cached.token != rejected, cached.expiresAt - options.refreshMargin > now else {
+                return nil
+            }
             return cached.token
         }
         if let token = usable(try await cache.token(), at: clock()) { return token }
@@ -111,7 +113,9 @@ public final class WeChatAPIClient: Sendable {
         let body: [String: Any] = [
             "grant_type": "client_credential", "appid": appId, "secret": secret, "force_refresh": force,
         ]
-        let json = try await send(path: "/cgi-bin/stable_token", query: [:], method: "POST", body: try JSONSerialization.data(withJSONObject: body))
+        let json = try await send(
+            path: "/cgi-bin/stable_token", query: [:], method: "POST",
+            body: try JSONSerialization.data(withJSONObject: body))
         guard let token = json["access_token"] as? String, !token.isEmpty else {
             throw WeChatAPIError(transport: "stable_token answered without access_token")
         }
@@ -124,7 +128,8 @@ public final class WeChatAPIClient: Sendable {
     /// Calls an API that takes `access_token`, handling token problems and busy answers.
     /// Returns WeChat's JSON object.
     @discardableResult
-    public func call(_ path: String, method: String = "POST", query: [String: String] = [:], json: Data? = nil) async throws
+    public func call(_ path: String, method: String = "POST", query: [String: String] = [:], json: Data? = nil)
+        async throws
         -> [String: Any]
     {
         var token = try await accessToken()
@@ -146,7 +151,8 @@ public final class WeChatAPIClient: Sendable {
         }
     }
 
-    private func send(path: String, query: [String: String], method: String, body: Data?) async throws -> [String: Any] {
+    private func send(path: String, query: [String: String], method: String, body: Data?) async throws -> [String: Any]
+    {
         guard var components = URLComponents(string: baseURL + path) else {
             throw WeChatAPIError(transport: "invalid base URL \(baseURL)")
         }
@@ -211,10 +217,17 @@ public enum CustomMessageJSON {
             message["msgtype"] = "text"
             message["text"] = ["content": text]
         case .news(let articles):
-            guard let article = articles.first else { throw WeChatAPIError(code: 0, message: "a news message needs an article") }
+            guard let article = articles.first else {
+                throw WeChatAPIError(code: 0, message: "a news message needs an article")
+            }
             message["msgtype"] = "news"
             message["news"] = [
-                "articles": [["title": article.title, "description": article.description, "url": article.url, "picurl": article.picURL]]
+                "articles": [
+                    [
+                        "title": article.title, "description": article.description, "url": article.url,
+                        "picurl": article.picURL,
+                    ]
+                ]
             ]
         case .image(let mediaId):
             message["msgtype"] = "image"

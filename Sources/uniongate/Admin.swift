@@ -49,7 +49,8 @@ extension UnionGate {
     /// `uniongate members`: join applications.
     struct Members: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List, approve and reject join applications.", subcommands: [List.self, Approve.self, Reject.self])
+            abstract: "List, approve and reject join applications.",
+            subcommands: [List.self, Approve.self, Reject.self])
 
         struct List: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "List join applications (newest first).")
@@ -69,7 +70,10 @@ extension UnionGate {
                 let rows =
                     [["ID", "编号", "姓名", "手机号", "单位/部门", "状态", "申请时间"]]
                     + list.map {
-                        [String($0.id), $0.number, $0.name, $0.phone, $0.unit, $0.status.chinese, localTime($0.createdAt)]
+                        [
+                            String($0.id), $0.number, $0.name, $0.phone, $0.unit, $0.status.chinese,
+                            localTime($0.createdAt),
+                        ]
                     }
                 print(TextTable.render(rows))
                 print("共 \(list.count) 条。")
@@ -77,13 +81,16 @@ extension UnionGate {
         }
 
         struct Approve: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Approve a pending application; the member is notified.")
+            static let configuration = CommandConfiguration(
+                abstract: "Approve a pending application; the member is notified.")
             @OptionGroup var database: DatabaseOptions
             @Argument(help: "The application's ID (see `members list`).") var id: Int
 
             func run() async throws {
                 let store = try await openStoreForAdmin(database)
-                let result = await Result(catching: { try await MembershipRegistry(store: store).approve(id, at: UnixTime.now()) })
+                let result = await Result(catching: {
+                    try await MembershipRegistry(store: store).approve(id, at: UnixTime.now())
+                })
                 await store.close()
                 let application = try adminResult(result)
                 print("已通过：\(application.number) \(application.name)。通知已加入发送队列。")
@@ -91,14 +98,17 @@ extension UnionGate {
         }
 
         struct Reject: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Reject a pending application with a reason; the member is notified.")
+            static let configuration = CommandConfiguration(
+                abstract: "Reject a pending application with a reason; the member is notified.")
             @OptionGroup var database: DatabaseOptions
             @Argument(help: "The application's ID (see `members list`).") var id: Int
             @Option(help: "The reason the member is told.") var reason: String
 
             func run() async throws {
                 let store = try await openStoreForAdmin(database)
-                let result = await Result(catching: { try await MembershipRegistry(store: store).reject(id, reason: reason, at: UnixTime.now()) })
+                let result = await Result(catching: {
+                    try await MembershipRegistry(store: store).reject(id, reason: reason, at: UnixTime.now())
+                })
                 await store.close()
                 let application = try adminResult(result)
                 print("未通过：\(application.number) \(application.name)。通知已加入发送队列。")
@@ -129,7 +139,10 @@ extension UnionGate {
                 let rows =
                     [["ID", "编号", "状态", "提交时间", "内容"]]
                     + list.map {
-                        [String($0.id), $0.number, $0.status.chinese, localTime($0.createdAt), String($0.content.prefix(40))]
+                        [
+                            String($0.id), $0.number, $0.status.chinese, localTime($0.createdAt),
+                            String($0.content.prefix(40)),
+                        ]
                     }
                 print(TextTable.render(rows))
                 print("共 \(list.count) 条。")
@@ -137,7 +150,8 @@ extension UnionGate {
         }
 
         struct Update: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Change a suggestion's status and/or reply; the member is notified.")
+            static let configuration = CommandConfiguration(
+                abstract: "Change a suggestion's status and/or reply; the member is notified.")
             @OptionGroup var database: DatabaseOptions
             @Argument(help: "The suggestion's ID (see `suggestions list`).") var id: Int
             @Option(help: "received, under_review, adopted, not_adopted or rewarded.") var status: String?

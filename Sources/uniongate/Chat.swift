@@ -50,7 +50,8 @@ extension UnionGate {
                 }
                 rules.reloadIfChanged()
                 messageId += 1
-                let message = action.message(account: "gh_terminal", sender: openid, createTime: UnixTime.now(), msgId: messageId)
+                let message = action.message(
+                    account: "gh_terminal", sender: openid, createTime: UnixTime.now(), msgId: messageId)
                 // Through the wire format both ways, so staff see exactly what members would.
                 let received = try InboundMessage.parse(message.xml())
                 let outcome = await dispatcher.handle(received)
@@ -94,7 +95,8 @@ enum ChatTranscript {
     static func describe(_ body: ReplyBody) -> String {
         switch body {
         case .news(let articles):
-            articles.map { "【\($0.title)】\($0.description)\($0.url.isEmpty ? "" : " \($0.url)")" }.joined(separator: "\n")
+            articles.map { "【\($0.title)】\($0.description)\($0.url.isEmpty ? "" : " \($0.url)")" }.joined(
+                separator: "\n")
         default:
             visibleText(of: [body])
         }

@@ -8,7 +8,9 @@ extension UnionGate {
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check the Replies folder and run its conversation examples.",
-            discussion: "Prints every problem as path:line: message and exits non-zero if there is any error or failed example.")
+            discussion:
+                "Prints every problem as path:line: message and exits non-zero if there is any error or failed example."
+        )
 
         @OptionGroup var replies: RepliesOptions
 

@@ -9,7 +9,9 @@ import WeChatAPI
 struct WeChatOptions: ParsableArguments {
     @Option(name: .customLong("app-id"), help: "The AppID (default: WECHAT_APP_ID).") var appId: String?
     @Option(name: .customLong("app-secret"), help: "The AppSecret (default: WECHAT_APP_SECRET).") var appSecret: String?
-    @Option(name: .customLong("api-base-url"), help: "WeChat's API address (default: WECHAT_API_BASE_URL or https://api.weixin.qq.com).")
+    @Option(
+        name: .customLong("api-base-url"),
+        help: "WeChat's API address (default: WECHAT_API_BASE_URL or https://api.weixin.qq.com).")
     var apiBaseURL: String?
 
     func client(store: UnionStore, logger: Logger) throws -> WeChatAPIClient {
@@ -19,7 +21,8 @@ struct WeChatOptions: ParsableArguments {
             throw ValidationError("set WECHAT_APP_ID and WECHAT_APP_SECRET (or --app-id and --app-secret)")
         }
         let base = apiBaseURL ?? EnvironmentVariables.value("WECHAT_API_BASE_URL") ?? "https://api.weixin.qq.com"
-        return WeChatAPIClient(baseURL: base, appId: appId, secret: secret, cache: StoreTokenCache(store: store), logger: logger)
+        return WeChatAPIClient(
+            baseURL: base, appId: appId, secret: secret, cache: StoreTokenCache(store: store), logger: logger)
     }
 }
 
@@ -60,19 +63,23 @@ extension UnionGate {
     /// `uniongate menu`: the account's custom menu.
     struct MenuCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "menu", abstract: "Publish, show or delete the account's menu.", subcommands: [Push.self, Show.self, Delete.self])
+            commandName: "menu", abstract: "Publish, show or delete the account's menu.",
+            subcommands: [Push.self, Show.self, Delete.self])
 
         struct Push: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Check the Replies menu and publish it to WeChat.")
+            static let configuration = CommandConfiguration(
+                abstract: "Check the Replies menu and publish it to WeChat.")
             @OptionGroup var replies: RepliesOptions
             @OptionGroup var database: DatabaseOptions
             @OptionGroup var wechat: WeChatOptions
 
             func run() async throws {
                 let menu = try loadMenu(replies)
-                let buttons = MenuPublishing.buttons(menu, publicURL: EnvironmentVariables.value("UNIONGATE_PUBLIC_URL"))
+                let buttons = MenuPublishing.buttons(
+                    menu, publicURL: EnvironmentVariables.value("UNIONGATE_PUBLIC_URL"))
                 try await withStore(database) { store in
-                    try await wechat.client(store: store, logger: quietLogger("uniongate.menu")).createMenu(try MenuJSON.encode(buttons))
+                    try await wechat.client(store: store, logger: quietLogger("uniongate.menu")).createMenu(
+                        try MenuJSON.encode(buttons))
                 }
                 print("菜单已发布（\(buttons.count) 个一级按钮）。微信客户端可能要几分钟后才显示新菜单。")
                 for button in buttons {
@@ -83,7 +90,8 @@ extension UnionGate {
         }
 
         struct Show: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Print WeChat's menu and how it differs from Replies.")
+            static let configuration = CommandConfiguration(
+                abstract: "Print WeChat's menu and how it differs from Replies.")
             @OptionGroup var replies: RepliesOptions
             @OptionGroup var database: DatabaseOptions
             @OptionGroup var wechat: WeChatOptions
@@ -98,7 +106,8 @@ extension UnionGate {
                     print("  " + button.summary)
                     for sub in button.subButtons { print("    " + sub.summary) }
                 }
-                let wanted = MenuPublishing.buttons(try loadMenu(replies), publicURL: EnvironmentVariables.value("UNIONGATE_PUBLIC_URL"))
+                let wanted = MenuPublishing.buttons(
+                    try loadMenu(replies), publicURL: EnvironmentVariables.value("UNIONGATE_PUBLIC_URL"))
                 let differences = MenuPublishing.differences(published: published, wanted: wanted)
                 print(differences.isEmpty ? "与 Replies 里的菜单一致。" : "与 Replies 里的菜单不同：")
                 for line in differences { print("  " + line) }

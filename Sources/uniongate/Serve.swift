@@ -27,7 +27,8 @@ extension UnionGate {
         @OptionGroup var replies: RepliesOptions
         @OptionGroup var database: DatabaseOptions
 
-        @Option(name: .long, help: "Seconds a reply may take before WeChat is answered 'success' and the reply sent later.")
+        @Option(
+            name: .long, help: "Seconds a reply may take before WeChat is answered 'success' and the reply sent later.")
         var replyDeadline: Double = 4.5
 
         func run() async throws {
@@ -70,11 +71,13 @@ extension UnionGate {
             var worker: OutboxWorker?
             if let appId = configuration.appId, let secret = configuration.appSecret {
                 let client = WeChatAPIClient(
-                    baseURL: configuration.apiBaseURL, appId: appId, secret: secret, cache: StoreTokenCache(store: store),
+                    baseURL: configuration.apiBaseURL, appId: appId, secret: secret,
+                    cache: StoreTokenCache(store: store),
                     logger: logger)
                 worker = OutboxWorker(store: store, sender: client, held: held, logger: logger)
             } else {
-                logger.warning("WECHAT_APP_ID or WECHAT_APP_SECRET is not set: late replies and notices wait in the outbox unsent")
+                logger.warning(
+                    "WECHAT_APP_ID or WECHAT_APP_SECRET is not set: late replies and notices wait in the outbox unsent")
             }
             let gateway: Gateway
             do {
@@ -88,9 +91,11 @@ extension UnionGate {
             logger.info(
                 "UnionGate starting",
                 metadata: [
-                    "address": "\(configuration.hostname):\(configuration.port)", "replies": "\(configuration.repliesDirectory)",
+                    "address": "\(configuration.hostname):\(configuration.port)",
+                    "replies": "\(configuration.repliesDirectory)",
                     "database": "\(configuration.databasePath)", "rules": "\(rules.engine.book.rules.count)",
-                    "encryption": "\(configuration.encodingAESKey == nil ? "plain only" : "plain, compatible and safe")",
+                    "encryption":
+                        "\(configuration.encodingAESKey == nil ? "plain only" : "plain, compatible and safe")",
                 ])
             try await gateway.buildApplication(outbox: worker).runService()
             await store.close()

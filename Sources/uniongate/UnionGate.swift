@@ -7,7 +7,9 @@ struct UnionGate: AsyncParsableCommand {
         commandName: "uniongate",
         abstract: "The server behind a trade union's WeChat official account.",
         version: "0.2.0",
-        subcommands: [Serve.self, Check.self, Chat.self, Members.self, Suggestions.self, MenuCommand.self, OutboxCommand.self]
+        subcommands: [
+            Serve.self, Check.self, Chat.self, Members.self, Suggestions.self, MenuCommand.self, OutboxCommand.self,
+        ]
     )
 }
 

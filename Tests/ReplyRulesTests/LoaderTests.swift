@@ -124,7 +124,9 @@ struct LoaderTests {
     }
 
     @Test func warnsAboutAKeywordAnEarlierRuleAlreadyAnswers() throws {
-        let book = try load([("a.yaml", "rules:\n  - keywords: [福利]\n    reply: a\n  - name: 第二\n    keywords: [福利]\n    reply: b\n")])
+        let book = try load([
+            ("a.yaml", "rules:\n  - keywords: [福利]\n    reply: a\n  - name: 第二\n    keywords: [福利]\n    reply: b\n")
+        ])
         #expect(book.warnings.count == 1)
         #expect(book.warnings.first?.line == 4)
     }
@@ -166,7 +168,8 @@ struct LoaderTests {
             replies[1] == [
                 .articles([
                     ArticleTemplate(
-                        title: TextTemplate(literal: "标题"), description: TextTemplate(literal: "说明"), picURL: "https://p/1.jpg",
+                        title: TextTemplate(literal: "标题"), description: TextTemplate(literal: "说明"),
+                        picURL: "https://p/1.jpg",
                         url: "https://u/1")
                 ])
             ])
@@ -203,9 +206,12 @@ struct LoaderTests {
                 reply: y
             """
         let book = try load([("r.yaml", yaml)])
-        #expect(book.rules[0].conditions == Conditions(days: [1, 2, 3, 4, 5], hours: [540..<720, 1320..<1440, 0..<360], members: true))
+        #expect(
+            book.rules[0].conditions
+                == Conditions(days: [1, 2, 3, 4, 5], hours: [540..<720, 1320..<1440, 0..<360], members: true))
         #expect(book.rules[1].conditions.days == [6, 7])
-        let bad = problems([("r.yaml", "rules:\n  - keywords: [a]\n    when: { hours: 9-5, days: 周八 }\n    reply: x\n")])
+        let bad = problems([("r.yaml", "rules:\n  - keywords: [a]\n    when: { hours: 9-5, days: 周八 }\n    reply: x\n")]
+        )
         #expect(bad.count == 2)
     }
 

@@ -91,7 +91,9 @@ struct MatchingTests {
         #expect(rules.replyText(event(.subscribe(scene: "factory3", ticket: "t"))) == "三厂欢迎你")
         #expect(rules.replyText(event(.subscribe(scene: "other", ticket: "t"))) == "欢迎")
         #expect(rules.replyText(event(.subscribe(scene: nil, ticket: nil))) == "欢迎")
-        #expect(rules.decide(event(.subscribe(scene: nil, ticket: nil)), context: MatchContext(unixTime: 0))?.reason == .welcome)
+        #expect(
+            rules.decide(event(.subscribe(scene: nil, ticket: nil)), context: MatchContext(unixTime: 0))?.reason
+                == .welcome)
         #expect(rules.replyText(event(.scan(scene: "factory3", ticket: nil))) == "已扫三厂")
         #expect(rules.replyText(event(.scan(scene: "x", ticket: nil))) == "已扫码")
         #expect(rules.replyText(event(.click(key: "JOIN_UNION"))) == "入会菜单")
@@ -145,7 +147,10 @@ struct MatchingTests {
         let leap = LocalTime(unixSeconds: 951_782_400, utcOffsetMinutes: 0)  // 2000-02-29 00:00 UTC, a Tuesday
         #expect([leap.year, leap.month, leap.day, leap.weekday] == [2000, 2, 29, 2])
         let before = LocalTime(unixSeconds: -1, utcOffsetMinutes: 0)
-        #expect([before.year, before.month, before.day, before.hour, before.minute, before.weekday] == [1969, 12, 31, 23, 59, 3])
+        #expect(
+            [before.year, before.month, before.day, before.hour, before.minute, before.weekday] == [
+                1969, 12, 31, 23, 59, 3,
+            ])
     }
 }
 

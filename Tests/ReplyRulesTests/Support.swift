@@ -28,7 +28,8 @@ func text(_ content: String, from sender: String = "oMember", msgId: UInt64 = 1)
 }
 
 func event(_ event: InboundEvent) -> InboundMessage {
-    InboundMessage(header: MessageHeader(account: "gh_union", sender: "oMember", createTime: 1_700_000_000), kind: .event(event))
+    InboundMessage(
+        header: MessageHeader(account: "gh_union", sender: "oMember", createTime: 1_700_000_000), kind: .event(event))
 }
 
 /// 2026-11-23 (a Monday) at the given Beijing time, in Unix seconds.
@@ -40,7 +41,9 @@ func monday(_ hour: Int, _ minute: Int = 0) -> Int64 {
 extension RuleEngine {
     /// The reply texts for `message`, as the member would read them (service hand-overs shown by name).
     func replyText(_ message: InboundMessage, at time: Int64 = 1_700_000_000, member: Bool = false) -> String? {
-        guard let decision = decide(message, context: MatchContext(unixTime: time, isMember: member)) else { return nil }
+        guard let decision = decide(message, context: MatchContext(unixTime: time, isMember: member)) else {
+            return nil
+        }
         var random = SystemRandomNumberGenerator()
         return decision.replies(using: &random).map { template -> String in
             if case .service(let action) = template { return "service:\(action)" }

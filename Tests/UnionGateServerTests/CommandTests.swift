@@ -74,7 +74,8 @@ struct CommandTests {
     }
 
     @Test func chatTalksThroughTheSameRules() throws {
-        let database = FileManager.default.temporaryDirectory.appendingPathComponent("chat-\(UUID().uuidString).sqlite").path
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent("chat-\(UUID().uuidString).sqlite")
+            .path
         let (status, output) = try runUniongate(
             ["chat", "--replies", shippedReplies, "--database", database, "--openid", "o-test"],
             input: "帮助\n/click DIAL_HOTLINE\n/subscribe\n/nonsense\n/quit\n")
@@ -87,7 +88,8 @@ struct CommandTests {
     }
 
     @Test func generatedTokensSurviveARestart() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tokens-\(UUID().uuidString).sqlite").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tokens-\(UUID().uuidString).sqlite")
+            .path
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let first = try await UnionStore.open(path: path, logger: logger)
@@ -96,7 +98,9 @@ struct CommandTests {
         #expect(generated.generated == [.wechatToken, .adminToken])
         #expect(generated.wechatToken.count == 32)
         #expect(generated.wechatToken.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) })
-        #expect(generated.startupNotice(publicURL: "https://union.example")?.contains("https://union.example/wechat") == true)
+        #expect(
+            generated.startupNotice(publicURL: "https://union.example")?.contains("https://union.example/wechat")
+                == true)
 
         let second = try await UnionStore.open(path: path, logger: logger)
         let again = try await GatewaySecrets.resolve(wechatToken: nil, adminToken: nil, store: second)
@@ -116,7 +120,8 @@ struct CommandTests {
         let store = try await UnionStore.open(path: path, logger: logger)
         try await store.transaction { database in
             _ = try await MembershipRegistry.submit(
-                openid: "oA", answers: ["name": "张三", "phone": "13812345678", "unit": "生产一部"], messageKey: "k1", at: 1_795_363_200,
+                openid: "oA", answers: ["name": "张三", "phone": "13812345678", "unit": "生产一部"], messageKey: "k1",
+                at: 1_795_363_200,
                 year: 2026, in: database)
             _ = try await SuggestionBox.submit(
                 openid: "oA", content: "食堂增加夜班供餐", messageKey: "k2", at: 1_795_363_200, year: 2026, in: database)
@@ -142,7 +147,9 @@ struct CommandTests {
         #expect(approve.output.contains("已通过"))
         let twice = try runUniongate(["members", "approve", "1", "--database", path])
         #expect(twice.status != 0)
-        let update = try runUniongate(["suggestions", "update", "1", "--status", "adopted", "--reply", "已安排", "--database", path])
+        let update = try runUniongate([
+            "suggestions", "update", "1", "--status", "adopted", "--reply", "已安排", "--database", path,
+        ])
         #expect(update.output.contains("已采纳"))
         let outbox = try runUniongate(["outbox", "--database", path])
         #expect(outbox.output.contains("queued") && outbox.output.contains("共 2 条"))

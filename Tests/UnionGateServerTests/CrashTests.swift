@@ -11,8 +11,10 @@ struct CrashTests {
     /// Starts the real `uniongate serve` on a free port and returns the process and its port.
     func startServer(database: String, environment: [String: String]) throws -> (Process, Int, Pipe) {
         let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let executable = [directory, directory.deletingLastPathComponent()].map { $0.appendingPathComponent("uniongate") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+        let executable = [directory, directory.deletingLastPathComponent()].map {
+            $0.appendingPathComponent("uniongate")
+        }
+        .first { FileManager.default.isExecutableFile(atPath: $0.path) }
         let process = Process()
         process.executableURL = try #require(executable)
         process.arguments = ["serve", "--port", "0", "--replies", shippedReplies, "--database", database]
@@ -37,9 +39,12 @@ struct CrashTests {
     }
 
     @Test func aSuggestionAcknowledgedBeforeSIGKILLIsStored() async throws {
-        let database = FileManager.default.temporaryDirectory.appendingPathComponent("crash-\(UUID().uuidString).sqlite").path
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "crash-\(UUID().uuidString).sqlite"
+        ).path
         let (process, port, _) = try startServer(
-            database: database, environment: ["WECHAT_TOKEN": testToken, "UNIONGATE_ADMIN_TOKEN": "admin", "LOG_LEVEL": "info"])
+            database: database,
+            environment: ["WECHAT_TOKEN": testToken, "UNIONGATE_ADMIN_TOKEN": "admin", "LOG_LEVEL": "info"])
         let client = WeChatClient(port: port)
         var receipts: [String] = []
         for index in 0..<5 {

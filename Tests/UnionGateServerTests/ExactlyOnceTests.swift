@@ -50,7 +50,9 @@ struct ExactlyOnceTests {
     @Test func aSlowHandlerIsAnsweredSuccessThenDeliveredLateOnce() async throws {
         let handler = GatedHandler(replies: [.text("慢的回复")])
         let late = RecordingLateDelivery()
-        try await withGateway(handler: handler, lateDelivery: late, configure: { $0.replyDeadline = .milliseconds(200) }) {
+        try await withGateway(
+            handler: handler, lateDelivery: late, configure: { $0.replyDeadline = .milliseconds(200) }
+        ) {
             client, gateway in
             let member = Member()
             let message = member.text("入会")

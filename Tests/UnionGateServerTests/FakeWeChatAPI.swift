@@ -51,7 +51,8 @@ final class FakeWeChatAPI: Sendable {
 
     static func json(_ object: [String: Any]) -> Response {
         let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data()
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     static func error(_ code: Int) -> Response {
@@ -63,7 +64,8 @@ final class FakeWeChatAPI: Sendable {
         router.post("/cgi-bin/stable_token") { request, _ -> Response in
             var request = request
             let body = try await request.collectBody(upTo: 65536)
-            let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]) ?? [:]
+            let object =
+                (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]) ?? [:]
             guard object["appid"] as? String == Self.appId, object["secret"] as? String == Self.secret,
                 object["grant_type"] as? String == "client_credential"
             else { return Self.error(40013) }

@@ -104,7 +104,8 @@ final class GatedHandler: MessageHandler {
 /// Talks to a live gateway over HTTP, playing WeChat.
 struct WeChatClient: Sendable {
     let port: Int
-    let wechat = SimulatedWeChat(token: testToken, cipher: try! MessageCipher(encodingAESKey: testKey, appId: testAppId))
+    let wechat = SimulatedWeChat(
+        token: testToken, cipher: try! MessageCipher(encodingAESKey: testKey, appId: testAppId))
     let session = URLSession(configuration: .ephemeral)
 
     struct HTTPResult: Sendable {
@@ -113,7 +114,10 @@ struct WeChatClient: Sendable {
         let contentType: String?
     }
 
-    func request(_ method: String, _ path: String, query: [String: String] = [:], body: Data? = nil, headers: [String: String] = [:])
+    func request(
+        _ method: String, _ path: String, query: [String: String] = [:], body: Data? = nil,
+        headers: [String: String] = [:]
+    )
         async throws -> HTTPResult
     {
         var components = URLComponents()
@@ -164,7 +168,11 @@ final class Member: Sendable {
         self.openid = openid
     }
 
-    private func nextId() -> UInt64 { counter.withLock { $0 += 1; return $0 } }
+    private func nextId() -> UInt64 {
+        counter.withLock {
+            $0 += 1; return $0
+        }
+    }
 
     func text(_ content: String) -> InboundMessage {
         InboundMessage(
@@ -173,7 +181,8 @@ final class Member: Sendable {
     }
 
     func event(_ event: InboundEvent, at time: Int64 = 1_700_000_000) -> InboundMessage {
-        InboundMessage(header: MessageHeader(account: "gh_union", sender: openid, createTime: time), kind: .event(event))
+        InboundMessage(
+            header: MessageHeader(account: "gh_union", sender: openid, createTime: time), kind: .event(event))
     }
 }
 
@@ -201,7 +210,8 @@ func withGateway(
     let rules = try LiveRules(directory: configuration.repliesDirectory, logger: logger)
     let secrets = GatewaySecrets(wechatToken: testToken, adminToken: "admin", generated: [])
     let held = HeldNotices()
-    let unionDesk = try await UnionServiceDesk.open(store: store, publicURL: configuration.publicURL, logger: logger, held: held)
+    let unionDesk = try await UnionServiceDesk.open(
+        store: store, publicURL: configuration.publicURL, logger: logger, held: held)
     // With a (fake) WeChat API, late replies go through the real outbox and its worker.
     var worker: OutboxWorker?
     var late: any LateDelivery = lateDelivery
@@ -209,7 +219,8 @@ func withGateway(
         var apiOptions = WeChatAPIClient.Options()
         apiOptions.backoff = .milliseconds(5)
         let client = WeChatAPIClient(
-            baseURL: wechatAPI, appId: FakeWeChatAPI.appId, secret: FakeWeChatAPI.secret, cache: StoreTokenCache(store: store),
+            baseURL: wechatAPI, appId: FakeWeChatAPI.appId, secret: FakeWeChatAPI.secret,
+            cache: StoreTokenCache(store: store),
             options: apiOptions, logger: logger)
         var workerOptions = OutboxWorker.Options()
         workerOptions.interval = .milliseconds(50)
@@ -218,7 +229,8 @@ func withGateway(
         late = OutboxLateDelivery(store: store, worker: worker, logger: logger)
     }
     let desk = services?(store) ?? unionDesk
-    let dispatcher = Dispatcher(rules: rules, services: desk, membership: unionDesk.members, logger: logger, clock: clock)
+    let dispatcher = Dispatcher(
+        rules: rules, services: desk, membership: unionDesk.members, logger: logger, clock: clock)
     let gateway = try Gateway(
         configuration: configuration, store: store, rules: rules, secrets: secrets, handler: handler ?? dispatcher,
         lateDelivery: late, logger: logger, clock: clock)
@@ -234,7 +246,8 @@ func withGateway(
 }
 
 /// Waits until `condition` holds, checking every 20 ms, for at most `timeout`.
-func eventually(timeout: Duration = .seconds(10), _ condition: @Sendable () async throws -> Bool) async rethrows -> Bool {
+func eventually(timeout: Duration = .seconds(10), _ condition: @Sendable () async throws -> Bool) async rethrows -> Bool
+{
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return true }
@@ -263,7 +276,9 @@ final class TestClock: Sendable {
 
 extension WeChatClient {
     /// An admin API call with the test admin token (or another `token`).
-    func admin(_ method: String, _ path: String, query: [String: String] = [:], json: String? = nil, token: String? = "admin")
+    func admin(
+        _ method: String, _ path: String, query: [String: String] = [:], json: String? = nil, token: String? = "admin"
+    )
         async throws -> HTTPResult
     {
         var headers: [String: String] = [:]

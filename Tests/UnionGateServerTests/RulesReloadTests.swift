@@ -14,14 +14,16 @@ struct RulesReloadTests {
 
     @Test func aSavedChangeTakesEffectAndABrokenFileKeepsTheLastGoodRules() async throws {
         let directory = try temporaryReplies(["rules.yaml": rule("旧的回复")])
-        try await withGateway(replies: directory, configure: { $0.reloadInterval = .milliseconds(50) }) { client, gateway in
+        try await withGateway(replies: directory, configure: { $0.reloadInterval = .milliseconds(50) }) {
+            client, gateway in
             let member = Member()
             #expect(try await client.replyText(member.text("测试")) == "旧的回复")
 
             try rule("新的回复，长度不同").write(toFile: directory + "/rules.yaml", atomically: true, encoding: .utf8)
             #expect(try await eventually { try await client.replyText(member.text("测试")) == "新的回复，长度不同" })
 
-            try "rules:\n  - { keywords: [测试], reply: \"坏\"\n".write(toFile: directory + "/rules.yaml", atomically: true, encoding: .utf8)
+            try "rules:\n  - { keywords: [测试], reply: \"坏\"\n".write(
+                toFile: directory + "/rules.yaml", atomically: true, encoding: .utf8)
             #expect(await eventually { gateway.metrics.render().contains("uniongate_rules_reload_failures_total 1") })
             #expect(try await client.replyText(member.text("测试")) == "新的回复，长度不同")
 
@@ -45,7 +47,10 @@ struct RulesReloadTests {
             Issue.record("a broken file was accepted")
             return
         }
-        #expect(problems.map(\.description) == ["\(directory)/rules.yaml:3: 未知的服务「nope」（可用：hotline、join、join_status、my_suggestions、suggestion、welfare，或 form: 表单名称）"])
+        #expect(
+            problems.map(\.description) == [
+                "\(directory)/rules.yaml:3: 未知的服务「nope」（可用：hotline、join、join_status、my_suggestions、suggestion、welfare，或 form: 表单名称）"
+            ])
         #expect(rules.generation == 1)
         // The same broken file is not retried until it is saved again; a forced reload (SIGHUP) retries.
         #expect(rules.reloadIfChanged() == .unchanged)

@@ -67,7 +67,9 @@ struct ServicesTests {
     }
 
     @Test func aRestartMidFormResumesWhereTheMemberWas() async throws {
-        let database = FileManager.default.temporaryDirectory.appendingPathComponent("restart-\(UUID().uuidString).sqlite").path
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "restart-\(UUID().uuidString).sqlite"
+        ).path
         let member = Member()
         try await withGateway(configure: { $0.databasePath = database }) { client, _ in
             let replies = try await client.conversation(member, ["入会", "张三"])
@@ -93,12 +95,17 @@ struct ServicesTests {
     }
 
     @Test func aSuggestionRetriedByWeChatIsStoredOnce() async throws {
-        let database = FileManager.default.temporaryDirectory.appendingPathComponent("retry-\(UUID().uuidString).sqlite").path
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "retry-\(UUID().uuidString).sqlite"
+        ).path
         let member = Member()
         let message = member.text("建议：夜班食堂增加热饭供应")
-        let first = try await withGatewayResult(database: database) { client in try await client.post(message, mode: .safe) }
-        let receipt = try #require(try SimulatedWeChat(token: testToken, cipher: MessageCipher(encodingAESKey: testKey, appId: testAppId))
-            .openReply(first.body))
+        let first = try await withGatewayResult(database: database) { client in
+            try await client.post(message, mode: .safe)
+        }
+        let receipt = try #require(
+            try SimulatedWeChat(token: testToken, cipher: MessageCipher(encodingAESKey: testKey, appId: testAppId))
+                .openReply(first.body))
         guard case .text(let text) = receipt.body else {
             Issue.record("expected text")
             return
@@ -135,7 +142,9 @@ struct ServicesTests {
             #expect(mine?.contains("已安排后勤处理") == true)
             let bad = try await client.admin("PATCH", "/admin/api/suggestions/\(id)", json: #"{"status":"done"}"#)
             #expect(bad.status == 400)
-            #expect(try await client.admin("PATCH", "/admin/api/suggestions/999999", json: #"{"status":"adopted"}"#).status == 404)
+            #expect(
+                try await client.admin("PATCH", "/admin/api/suggestions/999999", json: #"{"status":"adopted"}"#).status
+                    == 404)
         }
     }
 
@@ -187,12 +196,16 @@ struct ServicesTests {
             #expect(approved.body.contains("\"status\":\"approved\""))
             #expect(try await client.admin("POST", "/admin/api/members/\(zhang)/approve").status == 409)
             #expect(try await client.admin("POST", "/admin/api/members/\(li)/reject", json: "{}").status == 400)
-            #expect(try await client.admin("POST", "/admin/api/members/\(li)/reject", json: #"{"reason":"非本单位职工"}"#).status == 200)
+            #expect(
+                try await client.admin("POST", "/admin/api/members/\(li)/reject", json: #"{"reason":"非本单位职工"}"#).status
+                    == 200)
             #expect(try await client.admin("POST", "/admin/api/members/424242/approve").status == 404)
 
             let outbox = try await client.adminList("/admin/api/outbox")
             #expect(outbox.count == 2)
-            let notices = outbox.map { ($0["openid"] as? String ?? "", $0["preview"] as? String ?? "", $0["status"] as? String ?? "") }
+            let notices = outbox.map {
+                ($0["openid"] as? String ?? "", $0["preview"] as? String ?? "", $0["status"] as? String ?? "")
+            }
             #expect(notices.contains { $0.0 == member.openid && $0.1.contains("审核通过") && $0.2 == "queued" })
             #expect(notices.contains { $0.0 == other.openid && $0.1.contains("非本单位职工") })
 
@@ -207,7 +220,11 @@ struct ServicesTests {
         try await withGateway { client, _ in
             let member = Member()
             let replies = try await client.conversation(
-                member, ["法律援助", "李四", "139 1234 5678", "3", "上个月在车间受伤，单位不给认定工伤", "修改", "李四", "13912345678", "工伤认定", "单位不给认定工伤，想咨询", "确认"])
+                member,
+                [
+                    "法律援助", "李四", "139 1234 5678", "3", "上个月在车间受伤，单位不给认定工伤", "修改", "李四", "13912345678", "工伤认定",
+                    "单位不给认定工伤，想咨询", "确认",
+                ])
             #expect(replies[0].contains("职工法律援助申请"))
             #expect(replies[3].contains("简要说明"))
             #expect(replies[4].contains("请核对"))
@@ -229,7 +246,10 @@ struct ServicesTests {
 
     @Test func theAdminAPINeedsTheToken() async throws {
         try await withGateway { client, _ in
-            for path in ["/admin/api/members", "/admin/api/suggestions", "/admin/api/forms/法律援助/submissions", "/admin/api/outbox"] {
+            for path in [
+                "/admin/api/members", "/admin/api/suggestions", "/admin/api/forms/法律援助/submissions",
+                "/admin/api/outbox",
+            ] {
                 let missing = try await client.admin("GET", path, token: nil)
                 let wrong = try await client.admin("GET", path, token: "wrong")
                 let padded = try await client.admin("GET", path, token: "admin2")
@@ -283,7 +303,9 @@ struct ServicesTests {
 }
 
 /// Runs a gateway on `database`, returns what `body` returns.
-func withGatewayResult<Value: Sendable>(database: String, _ body: @escaping @Sendable (WeChatClient) async throws -> Value) async throws -> Value {
+func withGatewayResult<Value: Sendable>(
+    database: String, _ body: @escaping @Sendable (WeChatClient) async throws -> Value
+) async throws -> Value {
     let box = ResultBox<Value>()
     try await withGateway(configure: { $0.databasePath = database }) { client, _ in
         box.set(try await body(client))

@@ -46,7 +46,8 @@ struct WebhookTests {
             let member = Member()
             let welcome = try await client.replyText(member.event(.subscribe(scene: nil, ticket: nil)))
             #expect(welcome?.contains("欢迎关注") == true)
-            let sceneWelcome = try await client.replyText(member.event(.subscribe(scene: "factory", ticket: "t"), at: 2))
+            let sceneWelcome = try await client.replyText(
+                member.event(.subscribe(scene: "factory", ticket: "t"), at: 2))
             #expect(sceneWelcome?.contains("欢迎关注") == true)
             let menu = try await client.replyText(member.event(.click(key: "DIAL_HOTLINE")))
             #expect(menu?.contains("12351") == true)
@@ -70,38 +71,48 @@ struct WebhookTests {
             var signed = try client.wechat.request(for: member.text("帮助"), mode: .plain, timestamp: "1", nonce: "n")
             var forged = signed.query
             forged.signature = Signature.compute(token: "wrong", timestamp: "1", nonce: "n")
-            #expect(try await client.request("POST", "/wechat", query: forged.parameters, body: Data(signed.body.utf8)).status == 403)
+            #expect(
+                try await client.request("POST", "/wechat", query: forged.parameters, body: Data(signed.body.utf8))
+                    .status == 403)
 
             let safe = try client.wechat.request(for: member.text("帮助"), mode: .safe, timestamp: "1", nonce: "n")
             var badMessageSignature = safe.query
             badMessageSignature.msgSignature = String(repeating: "0", count: 40)
             #expect(
-                try await client.request("POST", "/wechat", query: badMessageSignature.parameters, body: Data(safe.body.utf8)).status
+                try await client.request(
+                    "POST", "/wechat", query: badMessageSignature.parameters, body: Data(safe.body.utf8)
+                ).status
                     == 403)
 
-            let malformed = try await client.request("POST", "/wechat", query: signed.query.parameters, body: Data("<xml><a></xml>".utf8))
+            let malformed = try await client.request(
+                "POST", "/wechat", query: signed.query.parameters, body: Data("<xml><a></xml>".utf8))
             #expect(malformed.status == 400)
             #expect(malformed.body.isEmpty)
 
             let xxe = """
                 <?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]><xml><ToUserName>a</ToUserName><Content>&x;</Content></xml>
                 """
-            let hostile = try await client.request("POST", "/wechat", query: signed.query.parameters, body: Data(xxe.utf8))
+            let hostile = try await client.request(
+                "POST", "/wechat", query: signed.query.parameters, body: Data(xxe.utf8))
             #expect(hostile.status == 400)
             #expect(!hostile.body.contains("root:"))
 
             let huge = Data(repeating: UInt8(ascii: "a"), count: 100 * 1024)
-            #expect(try await client.request("POST", "/wechat", query: signed.query.parameters, body: huge).status == 413)
+            #expect(
+                try await client.request("POST", "/wechat", query: signed.query.parameters, body: huge).status == 413)
 
             var garbage = safe.query
             let junk = "AAAA" + String(repeating: "B", count: 60)
             garbage.msgSignature = Signature.compute(token: testToken, timestamp: "1", nonce: "n", encrypted: junk)
             let junkBody = "<xml><ToUserName>gh</ToUserName><Encrypt>\(junk)</Encrypt></xml>"
-            #expect(try await client.request("POST", "/wechat", query: garbage.parameters, body: Data(junkBody.utf8)).status == 400)
+            #expect(
+                try await client.request("POST", "/wechat", query: garbage.parameters, body: Data(junkBody.utf8)).status
+                    == 400)
 
             // After all that, the gateway still answers.
             signed = try client.wechat.request(for: member.text("热线"), mode: .plain, timestamp: "2", nonce: "m")
-            let fine = try await client.request("POST", "/wechat", query: signed.query.parameters, body: Data(signed.body.utf8))
+            let fine = try await client.request(
+                "POST", "/wechat", query: signed.query.parameters, body: Data(signed.body.utf8))
             #expect(fine.status == 200)
             #expect(fine.body.contains("12351"))
 
@@ -135,8 +146,12 @@ struct WebhookTests {
     @Test func aFailingServiceGetsAnApologyNotAnError() async throws {
         struct BrokenDesk: ServiceDesk {
             struct Failure: Error {}
-            func intercept(_ message: InboundMessage, rules: RuleEngine, at unixTime: Int64) async throws -> Interception? { nil }
-            func perform(_ action: ServiceAction, for message: InboundMessage, values: TemplateValues, rules: RuleEngine)
+            func intercept(_ message: InboundMessage, rules: RuleEngine, at unixTime: Int64) async throws
+                -> Interception?
+            { nil }
+            func perform(
+                _ action: ServiceAction, for message: InboundMessage, values: TemplateValues, rules: RuleEngine
+            )
                 async throws -> [ReplyBody]
             { throw Failure() }
         }

@@ -30,7 +30,10 @@ struct FormConversationTests {
             (progress, reply) = try #require(ask(dialogue.respond(to: answer, progress: progress, at: 101)))
             #expect(progress.step == expectedStep, "after \(answer)")
         }
-        #expect(progress.answers == ["name": "张三", "phone": "13812345678", "count": "2", "day": "2026-12-01", "kind": "乒乓球", "note": ""])
+        #expect(
+            progress.answers == [
+                "name": "张三", "phone": "13812345678", "count": "2", "day": "2026-12-01", "kind": "乒乓球", "note": "",
+            ])
         #expect(reply.contains("请核对") && reply.contains("备注：（无）") && reply.contains("确认"))
         #expect(progress.updatedAt == 101)
         #expect(dialogue.respond(to: "确认", progress: progress, at: 102) == .submit(answers: progress.answers))
@@ -68,10 +71,13 @@ struct FormConversationTests {
 
     @Test func withoutConfirmationTheLastAnswerSubmits() {
         let single = FormDefinition(
-            name: "s", title: "建议", fields: [FormField(key: "content", label: "内容", kind: .text(minLength: 1, maxLength: 10))],
+            name: "s", title: "建议",
+            fields: [FormField(key: "content", label: "内容", kind: .text(minLength: 1, maxLength: 10))],
             prefix: "JY", done: "", source: SourceLocation(path: "", line: 0))
         let dialogue = FormConversation(form: single, confirms: false)
-        #expect(dialogue.respond(to: "多开灯", progress: FormProgress(form: "s", updatedAt: 0), at: 1) == .submit(answers: ["content": "多开灯"]))
+        #expect(
+            dialogue.respond(to: "多开灯", progress: FormProgress(form: "s", updatedAt: 0), at: 1)
+                == .submit(answers: ["content": "多开灯"]))
     }
 }
 

@@ -14,7 +14,8 @@ struct StoreTests {
     }
 
     @Test func migrationsRunOnceAndNumbersCountPerYear() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString).sqlite").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString).sqlite")
+            .path
         let store = try await open(path)
         let numbers = try await store.transaction { database in
             [
@@ -43,14 +44,16 @@ struct StoreTests {
         let store = try await open()
         await #expect(throws: Boom.self) {
             try await store.transaction { database in
-                _ = try await SuggestionBox.submit(openid: "o", content: "一条建议内容", messageKey: "k1", at: 1, year: 2026, in: database)
+                _ = try await SuggestionBox.submit(
+                    openid: "o", content: "一条建议内容", messageKey: "k1", at: 1, year: 2026, in: database)
                 throw Boom()
             }
         }
         #expect(try await SuggestionBox(store: store).list().isEmpty)
         // The counter rolled back too: the next number is still 1.
         let suggestion = try await store.transaction { database in
-            try await SuggestionBox.submit(openid: "o", content: "一条建议内容", messageKey: "k2", at: 1, year: 2026, in: database)
+            try await SuggestionBox.submit(
+                openid: "o", content: "一条建议内容", messageKey: "k2", at: 1, year: 2026, in: database)
         }
         #expect(suggestion.number == "JY-2026-000001")
         await store.close()
@@ -63,7 +66,8 @@ struct StoreTests {
                 group.addTask {
                     try await store.transaction { database in
                         try await SuggestionBox.submit(
-                            openid: "o\(index)", content: "建议内容第\(index)条", messageKey: "key\(index)", at: 1, year: 2026, in: database
+                            openid: "o\(index)", content: "建议内容第\(index)条", messageKey: "key\(index)", at: 1,
+                            year: 2026, in: database
                         ).number
                     }
                 }
@@ -76,10 +80,12 @@ struct StoreTests {
     }
 
     @Test func conversationsSurviveReopening() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("conv-\(UUID().uuidString).sqlite").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("conv-\(UUID().uuidString).sqlite")
+            .path
         let store = try await open(path)
         let conversations = try await ConversationStore.load(from: store)
-        let progress = FormProgress(form: "join", step: 2, answers: ["name": "张三", "phone": "13812345678"], updatedAt: 99)
+        let progress = FormProgress(
+            form: "join", step: 2, answers: ["name": "张三", "phone": "13812345678"], updatedAt: 99)
         try await conversations.save(progress, for: "oA")
         try await conversations.save(FormProgress(form: "join", updatedAt: 5), for: "oB")
         try await conversations.clear("oB")

@@ -5,7 +5,9 @@ import Testing
 @Suite("Inbound messages")
 struct InboundMessageTests {
     func message(_ body: String) throws -> InboundMessage {
-        try InboundMessage.parse("<xml><ToUserName><![CDATA[gh_union]]></ToUserName><FromUserName><![CDATA[oMember1]]></FromUserName><CreateTime>1700000000</CreateTime>\(body)</xml>")
+        try InboundMessage.parse(
+            "<xml><ToUserName><![CDATA[gh_union]]></ToUserName><FromUserName><![CDATA[oMember1]]></FromUserName><CreateTime>1700000000</CreateTime>\(body)</xml>"
+        )
     }
 
     func event(_ body: String) throws -> InboundEvent {
@@ -26,7 +28,8 @@ struct InboundMessageTests {
         #expect(
             parsed.header
                 == MessageHeader(
-                    account: "gh_union", sender: "oMember1", createTime: 1_700_000_000, msgId: 6_054_768_590_064_713_728,
+                    account: "gh_union", sender: "oMember1", createTime: 1_700_000_000,
+                    msgId: 6_054_768_590_064_713_728,
                     msgDataId: "9", idx: "1"))
         #expect(parsed.kind == .text(TextMessage(content: "入会")))
         #expect(!parsed.isEvent)
@@ -34,7 +37,8 @@ struct InboundMessageTests {
 
     @Test func readsEveryMessageType() throws {
         #expect(
-            try message("<MsgType>text</MsgType><Content>A</Content><bizmsgmenuid>101</bizmsgmenuid><MsgId>1</MsgId>").kind
+            try message("<MsgType>text</MsgType><Content>A</Content><bizmsgmenuid>101</bizmsgmenuid><MsgId>1</MsgId>")
+                .kind
                 == .text(TextMessage(content: "A", menuOptionId: "101")))
         #expect(
             try message("<MsgType>image</MsgType><PicUrl>http://p</PicUrl><MediaId>m</MediaId><MsgId>1</MsgId>").kind
@@ -47,11 +51,14 @@ struct InboundMessageTests {
             try message("<MsgType>voice</MsgType><MediaId>m</MediaId><Format>speex</Format><MsgId>1</MsgId>").kind
                 == .voice(VoiceMessage(mediaId: "m", format: "speex")))
         #expect(
-            try message("<MsgType>video</MsgType><MediaId>m</MediaId><ThumbMediaId>t</ThumbMediaId><MsgId>1</MsgId>").kind
+            try message("<MsgType>video</MsgType><MediaId>m</MediaId><ThumbMediaId>t</ThumbMediaId><MsgId>1</MsgId>")
+                .kind
                 == .video(VideoMessage(mediaId: "m", thumbMediaId: "t")))
         #expect(
-            try message("<MsgType>shortvideo</MsgType><MediaId>m</MediaId><ThumbMediaId>t</ThumbMediaId><MsgId>1</MsgId>")
-                .kind == .shortVideo(VideoMessage(mediaId: "m", thumbMediaId: "t")))
+            try message(
+                "<MsgType>shortvideo</MsgType><MediaId>m</MediaId><ThumbMediaId>t</ThumbMediaId><MsgId>1</MsgId>"
+            )
+            .kind == .shortVideo(VideoMessage(mediaId: "m", thumbMediaId: "t")))
         #expect(
             try message(
                 "<MsgType>location</MsgType><Location_X>23.134521</Location_X><Location_Y>113.358803</Location_Y><Scale>20</Scale><Label><![CDATA[广州]]></Label><MsgId>1</MsgId>"
@@ -83,7 +90,9 @@ struct InboundMessageTests {
     }
 
     @Test func comparesEventNamesCaseInsensitively() throws {
-        #expect(try event("<Event>SCAN</Event><EventKey>123</EventKey><Ticket>T</Ticket>") == .scan(scene: "123", ticket: "T"))
+        #expect(
+            try event("<Event>SCAN</Event><EventKey>123</EventKey><Ticket>T</Ticket>")
+                == .scan(scene: "123", ticket: "T"))
         #expect(try event("<Event>scan</Event><EventKey>123</EventKey>") == .scan(scene: "123", ticket: nil))
         #expect(try event("<Event>click</Event><EventKey>JOIN_UNION</EventKey>") == .click(key: "JOIN_UNION"))
         #expect(try event("<Event>CLICK</Event><EventKey>JOIN_UNION</EventKey>") == .click(key: "JOIN_UNION"))
@@ -92,7 +101,9 @@ struct InboundMessageTests {
 
     @Test func readsMenuAndReportEvents() throws {
         #expect(
-            try event("<Event>LOCATION</Event><Latitude>23.1</Latitude><Longitude>113.3</Longitude><Precision>119.38</Precision>")
+            try event(
+                "<Event>LOCATION</Event><Latitude>23.1</Latitude><Longitude>113.3</Longitude><Precision>119.38</Precision>"
+            )
                 == .location(latitude: 23.1, longitude: 113.3, precision: 119.38))
         #expect(
             try event("<Event>VIEW</Event><EventKey>https://union.example/hotline</EventKey><MenuId>42</MenuId>")
@@ -112,7 +123,10 @@ struct InboundMessageTests {
         #expect(
             try event(
                 "<Event>location_select</Event><EventKey>L</EventKey><SendLocationInfo><Location_X>23</Location_X><Location_Y>113</Location_Y><Scale>15</Scale><Label>广州市</Label><Poiname>工会</Poiname></SendLocationInfo>"
-            ) == .locationSelect(key: "L", location: SelectedLocation(latitude: 23, longitude: 113, scale: 15, label: "广州市", poiName: "工会")))
+            )
+                == .locationSelect(
+                    key: "L",
+                    location: SelectedLocation(latitude: 23, longitude: 113, scale: 15, label: "广州市", poiName: "工会")))
         #expect(
             try event("<Event>view_miniprogram</Event><EventKey>pages/index</EventKey><MenuId>7</MenuId>")
                 == .viewMiniProgram(pagePath: "pages/index", menuId: "7"))
@@ -122,11 +136,16 @@ struct InboundMessageTests {
         #expect(
             try event(
                 "<Event>MASSSENDJOBFINISH</Event><MsgID>1988</MsgID><Status>sendsuccess</Status><TotalCount>100</TotalCount><FilterCount>80</FilterCount><SentCount>75</SentCount><ErrorCount>5</ErrorCount>"
-            ) == .massSendJobFinished(msgId: 1988, status: "sendsuccess", counts: MassSendCounts(total: 100, filtered: 80, sent: 75, failed: 5)))
+            )
+                == .massSendJobFinished(
+                    msgId: 1988, status: "sendsuccess",
+                    counts: MassSendCounts(total: 100, filtered: 80, sent: 75, failed: 5)))
     }
 
     @Test func keepsUnknownEventsWithTheirNameAndFields() throws {
-        let unknown = try event("<Event>subscribe_msg_popup_event</Event><SubscribeMsgPopupEvent><List><TemplateId>t</TemplateId></List></SubscribeMsgPopupEvent>")
+        let unknown = try event(
+            "<Event>subscribe_msg_popup_event</Event><SubscribeMsgPopupEvent><List><TemplateId>t</TemplateId></List></SubscribeMsgPopupEvent>"
+        )
         guard case .unknown(let name, let fields) = unknown else {
             Issue.record("expected an unknown event, got \(unknown)")
             return
@@ -145,7 +164,8 @@ struct InboundMessageTests {
 
     @Test func refusesDocumentsThatAreNotMessages() throws {
         let noSender = try #require(throws: MessageParseError.self) {
-            try InboundMessage.parse("<xml><ToUserName>a</ToUserName><CreateTime>1</CreateTime><MsgType>text</MsgType></xml>")
+            try InboundMessage.parse(
+                "<xml><ToUserName>a</ToUserName><CreateTime>1</CreateTime><MsgType>text</MsgType></xml>")
         }
         #expect(noSender.code == .missingField)
         #expect(noSender.field == "FromUserName")
@@ -154,7 +174,8 @@ struct InboundMessageTests {
     @Test func refusesNumbersThatAreNotNumbers() throws {
         let error = try #require(throws: MessageParseError.self) {
             try InboundMessage.parse(
-                "<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><CreateTime>soon</CreateTime><MsgType>text</MsgType></xml>")
+                "<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><CreateTime>soon</CreateTime><MsgType>text</MsgType></xml>"
+            )
         }
         #expect(error.code == .invalidField)
         #expect(error.field == "CreateTime")

@@ -17,7 +17,9 @@ struct PassiveReplyTests {
     }
 
     func articles(_ count: Int) -> [Article] {
-        (1...count).map { Article(title: "福利\($0)", description: "说明\($0)", picURL: "https://p/\($0).jpg", url: "https://u/\($0)") }
+        (1...count).map {
+            Article(title: "福利\($0)", description: "说明\($0)", picURL: "https://p/\($0).jpg", url: "https://u/\($0)")
+        }
     }
 
     @Test func swapsTheAddressesAndStampsSeconds() throws {
@@ -39,7 +41,9 @@ struct PassiveReplyTests {
             .voice(mediaId: "v1"),
             .video(mediaId: "vid", title: "标题", description: "说明"),
             .video(mediaId: "vid", title: nil, description: nil),
-            .music(Music(title: "歌", description: "d", musicURL: "https://m", hqMusicURL: "https://hq", thumbMediaId: "th")),
+            .music(
+                Music(title: "歌", description: "d", musicURL: "https://m", hqMusicURL: "https://hq", thumbMediaId: "th")
+            ),
             .news(articles(3)),
             .transferToCustomerService(agent: nil),
             .transferToCustomerService(agent: "kf2001@union"),
@@ -98,7 +102,8 @@ struct PassiveReplyTests {
     }
 
     @Test func refusesRepliesWithAWrongArticleCount() {
-        let xml = "<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><CreateTime>1</CreateTime><MsgType>news</MsgType><ArticleCount>2</ArticleCount><Articles><item><Title>x</Title></item></Articles></xml>"
+        let xml =
+            "<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><CreateTime>1</CreateTime><MsgType>news</MsgType><ArticleCount>2</ArticleCount><Articles><item><Title>x</Title></item></Articles></xml>"
         #expect(throws: MessageParseError.self) { try ReplyMessage(xml: xml) }
     }
 }

@@ -21,7 +21,8 @@ struct MessageGenerator {
     var random: SplitMix64
 
     static let pieces: [String] = [
-        "a", "Z", "9", " ", "\n", "\t", "\r", "入会", "建议", "福利", "😀", "👨‍👩‍👧", "é", "<", ">", "&", "\"", "'", "]]>", "]", "]]",
+        "a", "Z", "9", " ", "\n", "\t", "\r", "入会", "建议", "福利", "😀", "👨‍👩‍👧", "é", "<", ">", "&", "\"", "'", "]]>", "]",
+        "]]",
         "<![CDATA[", "&amp;", "\u{01}", "\u{1F}", "\u{7F}", "\u{0}", "&#20013;",
     ]
 
@@ -67,25 +68,29 @@ struct MessageGenerator {
         case 4: return .click(key: string())
         case 5: return .view(url: string(), menuId: optionalString())
         case 6:
-            return .scanCode(key: string(), scanType: string(), scanResult: string(), waitForMessage: Bool.random(using: &random))
+            return .scanCode(
+                key: string(), scanType: string(), scanResult: string(), waitForMessage: Bool.random(using: &random))
         case 7:
             let sums = (0..<Int.random(in: 0...3, using: &random)).map { _ in identifier(prefix: "md5") }
             return .pictures(
-                key: string(), source: PictureSource.allCases.randomElement(using: &random)!, count: int(), md5Sums: sums)
+                key: string(), source: PictureSource.allCases.randomElement(using: &random)!, count: int(),
+                md5Sums: sums)
         case 8:
             return .locationSelect(
                 key: string(),
                 location: SelectedLocation(
                     latitude: double(), longitude: double(), scale: int(), label: string(), poiName: optionalString()))
         case 9: return .viewMiniProgram(pagePath: string(), menuId: optionalString())
-        case 10: return .templateSendJobFinished(msgId: UInt64.random(in: 0...UInt64.max, using: &random), status: string())
+        case 10:
+            return .templateSendJobFinished(msgId: UInt64.random(in: 0...UInt64.max, using: &random), status: string())
         case 11:
             return .massSendJobFinished(
                 msgId: UInt64(int()), status: string(),
                 counts: MassSendCounts(total: int(), filtered: int(), sent: int(), failed: int()))
         default:
             return .unknown(
-                name: identifier(prefix: "kf_event_"), fields: leafFields(excluding: InboundMessage.headerFields.union(["Event"])))
+                name: identifier(prefix: "kf_event_"),
+                fields: leafFields(excluding: InboundMessage.headerFields.union(["Event"])))
         }
     }
 
@@ -95,17 +100,23 @@ struct MessageGenerator {
         case 0: kind = .text(TextMessage(content: string(maxPieces: 40), menuOptionId: optionalString()))
         case 1: kind = .image(ImageMessage(picURL: string(), mediaId: string()))
         case 2:
-            kind = .voice(VoiceMessage(mediaId: string(), format: string(), mediaId16K: optionalString(), recognition: optionalString()))
+            kind = .voice(
+                VoiceMessage(
+                    mediaId: string(), format: string(), mediaId16K: optionalString(), recognition: optionalString()))
         case 3: kind = .video(VideoMessage(mediaId: string(), thumbMediaId: string()))
         case 4: kind = .shortVideo(VideoMessage(mediaId: string(), thumbMediaId: string()))
-        case 5: kind = .location(LocationMessage(latitude: double(), longitude: double(), scale: int(), label: string()))
+        case 5:
+            kind = .location(LocationMessage(latitude: double(), longitude: double(), scale: int(), label: string()))
         case 6: kind = .link(LinkMessage(title: string(), description: string(), url: string()))
-        case 7: kind = .unknown(msgType: identifier(prefix: "newtype"), fields: leafFields(excluding: InboundMessage.headerFields))
+        case 7:
+            kind = .unknown(
+                msgType: identifier(prefix: "newtype"), fields: leafFields(excluding: InboundMessage.headerFields))
         default: kind = .event(event())
         }
         let isEvent = if case .event = kind { true } else { false }
         let header = MessageHeader(
-            account: identifier(prefix: "gh_"), sender: string(), createTime: Int64.random(in: 0...4_000_000_000, using: &random),
+            account: identifier(prefix: "gh_"), sender: string(),
+            createTime: Int64.random(in: 0...4_000_000_000, using: &random),
             msgId: isEvent ? nil : UInt64.random(in: 0...UInt64.max, using: &random),
             msgDataId: Bool.random(using: &random) ? identifier(prefix: "") : nil,
             idx: Bool.random(using: &random) ? identifier(prefix: "") : nil)
@@ -124,10 +135,13 @@ struct Mutator {
             bytes = Array(bytes.prefix(Int.random(in: 0...bytes.count, using: &random)))
         case 1:  // flip bits
             for _ in 0..<Int.random(in: 1...8, using: &random) where !bytes.isEmpty {
-                bytes[Int.random(in: 0..<bytes.count, using: &random)] ^= UInt8(1) << UInt8.random(in: 0...7, using: &random)
+                bytes[Int.random(in: 0..<bytes.count, using: &random)] ^=
+                    UInt8(1) << UInt8.random(in: 0...7, using: &random)
             }
         case 2:  // insert random bytes
-            let insert = (0..<Int.random(in: 1...16, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+            let insert = (0..<Int.random(in: 1...16, using: &random)).map { _ in
+                UInt8.random(in: 0...255, using: &random)
+            }
             bytes.insert(contentsOf: insert, at: Int.random(in: 0...bytes.count, using: &random))
         case 3:  // duplicate a slice
             let start = Int.random(in: 0...bytes.count, using: &random)
@@ -144,7 +158,10 @@ struct Mutator {
         case 6:  // pure noise
             bytes = (0..<Int.random(in: 0...512, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
         case 7:  // markup noise
-            let tokens = ["<", ">", "</", "/>", "&", ";", "<![CDATA[", "]]>", "<!--", "-->", "<?", "?>", "<!DOCTYPE", "&#x", "\"", "="]
+            let tokens = [
+                "<", ">", "</", "/>", "&", ";", "<![CDATA[", "]]>", "<!--", "-->", "<?", "?>", "<!DOCTYPE", "&#x", "\"",
+                "=",
+            ]
             for _ in 0..<Int.random(in: 1...6, using: &random) {
                 let token = Array(tokens.randomElement(using: &random)!.utf8)
                 bytes.insert(contentsOf: token, at: Int.random(in: 0...bytes.count, using: &random))
@@ -225,14 +242,17 @@ struct RandomizedTests {
 
     @Test func randomBytesThroughTheWholeCodec() throws {
         let codec = WebhookCodec(
-            token: "t", cipher: try MessageCipher(encodingAESKey: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", appId: "wx"))
+            token: "t",
+            cipher: try MessageCipher(encodingAESKey: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", appId: "wx"))
         var random = SplitMix64(seed: 7)
         var query = WebhookQuery([:])
         query.timestamp = "1"
         query.nonce = "2"
         query.signature = Signature.compute(token: "t", timestamp: "1", nonce: "2")
         for round in 0..<2000 {
-            let bytes = (0..<Int.random(in: 0...300, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+            let bytes = (0..<Int.random(in: 0...300, using: &random)).map { _ in
+                UInt8.random(in: 0...255, using: &random)
+            }
             query.encryptType = round.isMultiple(of: 2) ? "aes" : nil
             query.msgSignature = round.isMultiple(of: 2) ? "0" : nil
             #expect(throws: (any Error).self) { try codec.open(bytes, query: query) }

@@ -44,7 +44,8 @@ struct SignatureAndCipherTests {
             if let token = vector.token, let timestamp = vector.timestamp, let nonce = vector.nonce,
                 let expected = vector.msgSignature
             {
-                let signature = Signature.compute(token: token, timestamp: timestamp, nonce: nonce, encrypted: encrypted)
+                let signature = Signature.compute(
+                    token: token, timestamp: timestamp, nonce: nonce, encrypted: encrypted)
                 #expect(signature == expected, "\(vector.name)")
             }
         }
@@ -91,7 +92,9 @@ struct SignatureAndCipherTests {
         #expect(lenient == strict)
         #expect(lenient.count == 32)
         #expect(cipherCode { _ = try MessageCipher(encodingAESKey: "short", appId: "wx") } == .invalidKey)
-        #expect(cipherCode { _ = try MessageCipher(encodingAESKey: String(key.dropLast()) + "!", appId: "wx") } == .invalidKey)
+        #expect(
+            cipherCode { _ = try MessageCipher(encodingAESKey: String(key.dropLast()) + "!", appId: "wx") }
+                == .invalidKey)
         #expect(cipherCode { _ = try MessageCipher(encodingAESKey: key + "=", appId: "wx") } == .invalidKey)
     }
 

@@ -68,32 +68,38 @@ struct WebhookCodecTests {
         request.query.signature = Signature.compute(token: "wrong", timestamp: "1700000001", nonce: "n1")
         #expect(webhookCode { _ = try codec().open(Array(request.body.utf8), query: request.query) } == .badSignature)
         request.query.signature = nil
-        #expect(webhookCode { _ = try codec().open(Array(request.body.utf8), query: request.query) } == .missingParameter)
+        #expect(
+            webhookCode { _ = try codec().open(Array(request.body.utf8), query: request.query) } == .missingParameter)
     }
 
     @Test func refusesAForgedMessageSignature() throws {
         var request = try wechat().request(for: message, mode: .safe, timestamp: "1700000001", nonce: "n1")
-        request.query.msgSignature = Signature.compute(token: token, timestamp: "1700000001", nonce: "n1", encrypted: "other")
+        request.query.msgSignature = Signature.compute(
+            token: token, timestamp: "1700000001", nonce: "n1", encrypted: "other")
         let error = try #require(throws: WebhookError.self) {
             try codec().open(Array(request.body.utf8), query: request.query)
         }
         #expect(error.code == .badMessageSignature)
         #expect(error.isAuthenticationFailure)
         request.query.msgSignature = nil
-        #expect(webhookCode { _ = try codec().open(Array(request.body.utf8), query: request.query) } == .missingParameter)
+        #expect(
+            webhookCode { _ = try codec().open(Array(request.body.utf8), query: request.query) } == .missingParameter)
     }
 
     @Test func refusesEncryptedMessagesWithoutAKey() throws {
         let request = try wechat().request(for: message, mode: .safe, timestamp: "1", nonce: "n")
         let plainOnly = WebhookCodec(token: token)
-        #expect(webhookCode { _ = try plainOnly.open(Array(request.body.utf8), query: request.query) } == .encryptionNotConfigured)
+        #expect(
+            webhookCode { _ = try plainOnly.open(Array(request.body.utf8), query: request.query) }
+                == .encryptionNotConfigured)
     }
 
     @Test func refusesMismatchedEnvelopes() throws {
         // A safe-mode body without encrypt_type.
         var request = try wechat().request(for: message, mode: .safe, timestamp: "1", nonce: "n")
         request.query.encryptType = nil
-        #expect(webhookCode { _ = try codec().open(Array(request.body.utf8), query: request.query) } == .malformedEnvelope)
+        #expect(
+            webhookCode { _ = try codec().open(Array(request.body.utf8), query: request.query) } == .malformedEnvelope)
         // encrypt_type=aes on a plain body.
         var plain = try wechat().request(for: message, mode: .plain, timestamp: "1", nonce: "n")
         plain.query.encryptType = "aes"
@@ -117,7 +123,9 @@ struct WebhookCodecTests {
         var plainQuery = query
         plainQuery.encryptType = nil
         plainQuery.msgSignature = nil
-        #expect(throws: XMLReadError.self) { try codec().open(Array("<xml><!DOCTYPE x></xml>".utf8), query: plainQuery) }
+        #expect(throws: XMLReadError.self) {
+            try codec().open(Array("<xml><!DOCTYPE x></xml>".utf8), query: plainQuery)
+        }
     }
 
     @Test func envelopeEscapesAnOddTimestamp() throws {
@@ -133,7 +141,8 @@ struct WebhookCodecTests {
         let request = try wechat().request(for: click, mode: .safe, timestamp: "1", nonce: "n")
         let opened = try codec().open(Array(request.body.utf8), query: request.query)
         let cards = (1...9).map { Article(title: "卡片\($0)") }
-        let body = try codec().seal(.message(.news(cards)), answering: opened, createTime: 2, timestamp: "1", nonce: "n")
+        let body = try codec().seal(
+            .message(.news(cards)), answering: opened, createTime: 2, timestamp: "1", nonce: "n")
         #expect(try wechat().openReply(body)?.body == .news(Array(cards.prefix(8))))
     }
 }

@@ -45,7 +45,8 @@ struct XMLReaderTests {
     }
 
     @Test func skipsDeclarationCommentsInstructionsAndBOM() throws {
-        let document = "\u{FEFF}<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- hi -->\n<xml><!-- c --><A>1<?pi x?>2</A></xml>\n<!-- end -->\n"
+        let document =
+            "\u{FEFF}<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- hi -->\n<xml><!-- c --><A>1<?pi x?>2</A></xml>\n<!-- end -->\n"
         let root = try reader.read(document)
         #expect(root.text(of: "A") == "12")
     }

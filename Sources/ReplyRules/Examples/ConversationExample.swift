@@ -34,7 +34,10 @@ public struct ConversationExample: Sendable, Hashable {
         public var source: SourceLocation
 
         /// Creates a step.
-        public init(input: Input, expect: [String], expectNot: [String] = [], expectSilence: Bool = false, source: SourceLocation) {
+        public init(
+            input: Input, expect: [String], expectNot: [String] = [], expectSilence: Bool = false,
+            source: SourceLocation
+        ) {
             self.input = input
             self.expect = expect
             self.expectNot = expectNot
@@ -69,10 +72,12 @@ extension ConversationExample.Input {
         switch self {
         case .text(let text): return InboundMessage(header: withId, kind: .text(TextMessage(content: text)))
         case .image:
-            return InboundMessage(header: withId, kind: .image(ImageMessage(picURL: "https://example.invalid/p.jpg", mediaId: "m")))
+            return InboundMessage(
+                header: withId, kind: .image(ImageMessage(picURL: "https://example.invalid/p.jpg", mediaId: "m")))
         case .click(let key): return InboundMessage(header: header, kind: .event(.click(key: key)))
         case .view(let url): return InboundMessage(header: header, kind: .event(.view(url: url, menuId: nil)))
-        case .subscribe(let scene): return InboundMessage(header: header, kind: .event(.subscribe(scene: scene, ticket: nil)))
+        case .subscribe(let scene):
+            return InboundMessage(header: header, kind: .event(.subscribe(scene: scene, ticket: nil)))
         case .scan(let scene): return InboundMessage(header: header, kind: .event(.scan(scene: scene, ticket: nil)))
         }
     }

@@ -33,7 +33,10 @@ extension BookReader {
             guard
                 let fields = problems.mapping(
                     item, what: "福利项目", allowed: ["title", "description", "picture", "url", "members_only"]),
-                let titleNode = fields["title"] ?? { problems.error(item, "福利项目缺少标题（title）"); return nil }(),
+                let titleNode = fields["title"]
+                    ?? {
+                        problems.error(item, "福利项目缺少标题（title）"); return nil
+                    }(),
                 let title = problems.text(titleNode, what: "福利标题")
             else { continue }
             let description = fields["description"].flatMap { problems.text($0, what: "福利说明") } ?? ""
@@ -44,7 +47,8 @@ extension BookReader {
             }
             let membersOnly = fields["members_only"].flatMap { problems.bool($0, what: "members_only") } ?? false
             welfare.items.append(
-                WelfareItem(title: title, description: description, picURL: picture, url: url, membersOnly: membersOnly))
+                WelfareItem(title: title, description: description, picURL: picture, url: url, membersOnly: membersOnly)
+            )
         }
         if welfare.items.isEmpty, !items.isEmpty {
             return
@@ -59,7 +63,9 @@ extension BookReader {
             guard
                 let fields = problems.mapping(
                     item, what: "表单",
-                    allowed: ["name", "title", "intro", "fields", "prefix", "done", "members_only", "keywords", "click"])
+                    allowed: [
+                        "name", "title", "intro", "fields", "prefix", "done", "members_only", "keywords", "click",
+                    ])
             else { continue }
             guard let nameNode = fields["name"], let name = problems.text(nameNode, what: "表单名称") else {
                 if fields["name"] == nil { problems.error(item, "表单缺少名称（name）") }
@@ -96,7 +102,8 @@ extension BookReader {
             let form = FormDefinition(
                 name: name, title: fields["title"].flatMap { problems.text($0, what: "表单标题") } ?? name,
                 intro: fields["intro"].flatMap { problems.text($0, what: "开场白") }, fields: formFields, prefix: prefix,
-                done: done, membersOnly: fields["members_only"].flatMap { problems.bool($0, what: "members_only") } ?? false,
+                done: done,
+                membersOnly: fields["members_only"].flatMap { problems.bool($0, what: "members_only") } ?? false,
                 keywords: keywords, click: click, source: item.location)
             forms[name] = form
             // A form's own keywords and menu key become rules, so staff need not write them twice.
@@ -108,7 +115,9 @@ extension BookReader {
             }
             if let click {
                 rules.append(
-                    ReplyRule(name: "菜单-表单-\(name)", source: item.location, trigger: .click(key: click), replies: [.service(.form(name))]))
+                    ReplyRule(
+                        name: "菜单-表单-\(name)", source: item.location, trigger: .click(key: click),
+                        replies: [.service(.form(name))]))
             }
         }
     }
@@ -122,7 +131,10 @@ extension BookReader {
             guard
                 let fields = problems.mapping(
                     item, what: "问题", allowed: ["key", "label", "type", "hint", "optional", "choices", "min", "max"]),
-                let labelNode = fields["label"] ?? { problems.error(item, "问题缺少名称（label）"); return nil }(),
+                let labelNode = fields["label"]
+                    ?? {
+                        problems.error(item, "问题缺少名称（label）"); return nil
+                    }(),
                 let label = problems.text(labelNode, what: "问题名称")
             else { continue }
             let key = fields["key"].flatMap { problems.text($0, what: "字段名（key）") } ?? label

@@ -118,7 +118,8 @@ struct BookReader {
         do {
             root = try Yams.compose(yaml: text)
         } catch let error as YamlError {
-            problems.error(at: SourceLocation(path: path, line: Self.line(of: error)), "YAML 格式错误：\(Self.problem(of: error))")
+            problems.error(
+                at: SourceLocation(path: path, line: Self.line(of: error)), "YAML 格式错误：\(Self.problem(of: error))")
             return
         } catch {
             problems.error(at: SourceLocation(path: path, line: 1), "YAML 格式错误：\(error)")
@@ -238,7 +239,8 @@ struct BookReader {
     // MARK: Rules
 
     static let ruleKeys: Set<String> = [
-        "name", "priority", "keywords", "match", "subscribe", "scan", "click", "view", "when", "reply", "replies", "pick",
+        "name", "priority", "keywords", "match", "subscribe", "scan", "click", "view", "when", "reply", "replies",
+        "pick",
     ]
     static let triggerKeys = ["keywords", "subscribe", "scan", "click", "view"]
     /// Values that mean "any scene" or "any address".
@@ -268,7 +270,8 @@ struct BookReader {
             for reply in replies { checkNoCaptures(reply, at: node, owner: name) }
         }
         return ReplyRule(
-            name: name, source: node.location, priority: priority, trigger: trigger, conditions: conditions, replies: replies,
+            name: name, source: node.location, priority: priority, trigger: trigger, conditions: conditions,
+            replies: replies,
             pick: pick)
     }
 
@@ -354,7 +357,9 @@ struct BookReader {
     }
 
     mutating func readConditions(_ node: YAMLNode) -> Conditions? {
-        guard let fields = problems.mapping(node, what: "条件（when）", allowed: ["days", "hours", "members"]) else { return nil }
+        guard let fields = problems.mapping(node, what: "条件（when）", allowed: ["days", "hours", "members"]) else {
+            return nil
+        }
         var conditions = Conditions()
         if let daysNode = fields["days"] {
             var days = Set<Int>()
@@ -395,7 +400,9 @@ struct BookReader {
         let normalized = text.replacingOccurrences(of: "：", with: ":").replacingOccurrences(of: "—", with: "-")
             .replacingOccurrences(of: "–", with: "-").replacingOccurrences(of: "至", with: "-")
         let parts = normalized.split(separator: "-").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard parts.count == 2, let start = minutes(parts[0]), let end = minutes(parts[1]), start != end else { return nil }
+        guard parts.count == 2, let start = minutes(parts[0]), let end = minutes(parts[1]), start != end else {
+            return nil
+        }
         return start < end ? [start..<end] : [start..<1440, 0..<end]
     }
 
@@ -410,7 +417,9 @@ struct BookReader {
     // MARK: Replies
 
     /// `reply:` (one) or `replies:` (several, with `pick:`).
-    mutating func readReplies(_ fields: [String: YAMLNode], owner: String, at node: YAMLNode) -> ([ReplyTemplate], ReplyRule.Pick)? {
+    mutating func readReplies(_ fields: [String: YAMLNode], owner: String, at node: YAMLNode) -> (
+        [ReplyTemplate], ReplyRule.Pick
+    )? {
         if fields["reply"] != nil, fields["replies"] != nil {
             problems.error(node, "\(owner)不能同时有 reply 和 replies")
             return nil
@@ -565,11 +574,14 @@ struct BookReader {
                 continue
             }
             let description =
-                fields["description"].flatMap { node in problems.text(node, what: "图文说明").flatMap { template($0, at: node) } }
+                fields["description"].flatMap { node in
+                    problems.text(node, what: "图文说明").flatMap { template($0, at: node) }
+                }
                 ?? TextTemplate(literal: "")
             let picture = fields["picture"].flatMap { problems.text($0, what: "图片网址") } ?? ""
             let url = fields["url"].flatMap { problems.text($0, what: "链接网址") } ?? ""
-            for (value, field) in [(picture, "picture"), (url, "url")] where !value.isEmpty && !Self.isWebAddress(value) {
+            for (value, field) in [(picture, "picture"), (url, "url")] where !value.isEmpty && !Self.isWebAddress(value)
+            {
                 problems.error(fields[field]!, "\(field) 应以 http:// 或 https:// 开头")
             }
             articles.append(ArticleTemplate(title: title, description: description, picURL: picture, url: url))
@@ -605,11 +617,13 @@ struct BookReader {
         if name.utf8.count > limit {
             problems.error(
                 nameNode,
-                "按钮名称「\(name)」太长：\(topLevel ? "一级" : "二级")按钮最多 \(limit) 字节（约 \(limit / 3) 个汉字），这里是 \(name.utf8.count) 字节")
+                "按钮名称「\(name)」太长：\(topLevel ? "一级" : "二级")按钮最多 \(limit) 字节（约 \(limit / 3) 个汉字），这里是 \(name.utf8.count) 字节"
+            )
         }
         let kinds = ["click", "view", "miniprogram", "buttons"].filter { fields[$0] != nil }
         guard kinds.count == 1 else {
-            problems.error(node, kinds.isEmpty ? "按钮「\(name)」缺少动作：click、view、miniprogram 或 buttons" : "按钮「\(name)」只能有一种动作")
+            problems.error(
+                node, kinds.isEmpty ? "按钮「\(name)」缺少动作：click、view、miniprogram 或 buttons" : "按钮「\(name)」只能有一种动作")
             return nil
         }
         let value = fields[kinds[0]]!
@@ -634,7 +648,8 @@ struct BookReader {
                 return nil
             }
             checkURL(url, at: value)
-            return MenuButton(name: name, action: .miniProgram(appId: appId, pagePath: pagePath, url: url), source: node.location)
+            return MenuButton(
+                name: name, action: .miniProgram(appId: appId, pagePath: pagePath, url: url), source: node.location)
         default:
             guard topLevel else {
                 problems.error(value, "二级按钮不能再有子菜单")
@@ -684,7 +699,8 @@ struct BookReader {
             for keyword in keywords {
                 let key = "\(rule.priority)|\(KeywordNormalizer.normalize(keyword))"
                 if let earlier = seen[key] {
-                    problems.warning(at: rule.source, "关键词「\(keyword)」已由规则「\(earlier.name)」（\(earlier.source)）回复，本规则不会被用到")
+                    problems.warning(
+                        at: rule.source, "关键词「\(keyword)」已由规则「\(earlier.name)」（\(earlier.source)）回复，本规则不会被用到")
                 } else {
                     seen[key] = rule
                 }
@@ -704,13 +720,15 @@ struct BookReader {
                 continue
             }
             let digits = number.filter(\.isNumber)
-            guard number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "-" || $0 == " " || $0 == "+") }), digits.count >= 3
+            guard number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "-" || $0 == " " || $0 == "+") }),
+                digits.count >= 3
             else {
                 problems.warning(numberNode, "热线「\(name)」的号码「\(number)」尚未填写或无效，会员看不到这一条")
                 continue
             }
             hotline.append(
-                HotlineNumber(name: name, number: number, hours: fields["hours"].flatMap { problems.text($0, what: "服务时间") }))
+                HotlineNumber(
+                    name: name, number: number, hours: fields["hours"].flatMap { problems.text($0, what: "服务时间") }))
         }
     }
 
@@ -730,7 +748,9 @@ struct BookReader {
             }
             let items = problems.list(stepsNode)
             let steps = items.compactMap { item -> ConversationExample.Step? in
-                guard let stepFields = problems.mapping(item, what: "示例步骤", allowed: Set(Self.inputKeys + ["expect", "expect_not", "silent"]))
+                guard
+                    let stepFields = problems.mapping(
+                        item, what: "示例步骤", allowed: Set(Self.inputKeys + ["expect", "expect_not", "silent"]))
                 else { return nil }
                 return readStep(stepFields, at: item)
             }
@@ -775,6 +795,7 @@ struct BookReader {
             problems.error(node, "示例要写 expect（回复应包含的文字）、expect_not 或 silent: true")
             return nil
         }
-        return ConversationExample.Step(input: input, expect: expect, expectNot: expectNot, expectSilence: silent, source: node.location)
+        return ConversationExample.Step(
+            input: input, expect: expect, expectNot: expectNot, expectSilence: silent, source: node.location)
     }
 }

@@ -9,7 +9,9 @@ public enum KeywordNormalizer {
 
     /// The normalised form of `text`.
     public static func normalize(_ text: String) -> String {
-        var folded = needsCompatibilityMapping(text) ? text.precomposedStringWithCompatibilityMapping.lowercased() : asciiLowercased(text)
+        var folded =
+            needsCompatibilityMapping(text)
+            ? text.precomposedStringWithCompatibilityMapping.lowercased() : asciiLowercased(text)
         while let last = folded.last, last.isWhitespace || trailingPunctuation.contains(last), folded.count > 1 {
             folded.removeLast()
         }

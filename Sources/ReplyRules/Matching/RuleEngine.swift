@@ -150,7 +150,8 @@ public struct RuleEngine: Sendable {
         var regexNext = 0
         var previous = -1
         while next < candidates.count || regexNext < regexRanks.count {
-            let takeRegex = regexNext < regexRanks.count && (next >= candidates.count || regexRanks[regexNext] < candidates[next])
+            let takeRegex =
+                regexNext < regexRanks.count && (next >= candidates.count || regexRanks[regexNext] < candidates[next])
             let rank = takeRegex ? regexRanks[regexNext] : candidates[next]
             if takeRegex { regexNext += 1 } else { next += 1 }
             if rank == previous { continue }

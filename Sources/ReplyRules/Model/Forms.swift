@@ -133,7 +133,9 @@ public struct WelfareItem: Sendable, Hashable {
     public var membersOnly: Bool
 
     /// Creates an item.
-    public init(title: String, description: String = "", picURL: String = "", url: String = "", membersOnly: Bool = false) {
+    public init(
+        title: String, description: String = "", picURL: String = "", url: String = "", membersOnly: Bool = false
+    ) {
         self.title = title
         self.description = description
         self.picURL = picURL

@@ -19,7 +19,8 @@ public struct ReplyRule: Sendable {
 
     /// Creates a rule.
     public init(
-        name: String, source: SourceLocation, priority: Int = 0, trigger: Trigger, conditions: Conditions = Conditions(),
+        name: String, source: SourceLocation, priority: Int = 0, trigger: Trigger,
+        conditions: Conditions = Conditions(),
         replies: [ReplyTemplate], pick: Pick = .all
     ) {
         self.name = name

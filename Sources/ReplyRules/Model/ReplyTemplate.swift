@@ -258,7 +258,8 @@ extension ReplyTemplate {
                 })
         case .image(let mediaId): .image(mediaId: mediaId)
         case .voice(let mediaId): .voice(mediaId: mediaId)
-        case .video(let mediaId, let title, let description): .video(mediaId: mediaId, title: title, description: description)
+        case .video(let mediaId, let title, let description):
+            .video(mediaId: mediaId, title: title, description: description)
         case .transferToCustomerService: .transferToCustomerService(agent: nil)
         case .service, .silence: nil
         }

@@ -29,7 +29,8 @@ public struct RuleBook: Sendable {
     public init(
         rules: [ReplyRule] = [], welcome: ReplyRule? = nil, fallback: ReplyRule? = nil, menu: Menu? = nil,
         hotline: [HotlineNumber] = [], settings: Settings = Settings(), examples: [ConversationExample] = [],
-        join: JoinSettings = JoinSettings(), welfare: WelfareCatalogue = WelfareCatalogue(), forms: [String: FormDefinition] = [:],
+        join: JoinSettings = JoinSettings(), welfare: WelfareCatalogue = WelfareCatalogue(),
+        forms: [String: FormDefinition] = [:],
         warnings: [RuleProblem] = []
     ) {
         self.join = join

@@ -22,7 +22,9 @@ struct AdminRoutes: Sendable {
         }
         api.post("members/:id/reject") { request, context in
             let body = try await Self.decodeBody(RejectBody.self, from: request)
-            return try await decide { try await registry.reject(try id(context), reason: body.reason ?? "", at: clock()) }
+            return try await decide {
+                try await registry.reject(try id(context), reason: body.reason ?? "", at: clock())
+            }
         }
         api.get("suggestions") { request, _ in try await listSuggestions(request) }
         api.patch("suggestions/:id") { request, context in
@@ -36,7 +38,8 @@ struct AdminRoutes: Sendable {
                 status = parsed
             }
             return try await respond {
-                AdminRecords.SuggestionRecord(try await suggestions.update(try id(context), status: status, reply: body.reply, at: clock()))
+                AdminRecords.SuggestionRecord(
+                    try await suggestions.update(try id(context), status: status, reply: body.reply, at: clock()))
             }
         }
         api.get("forms/:form/submissions") { request, context in
@@ -46,7 +49,8 @@ struct AdminRoutes: Sendable {
             let list = try await submissions.list(form: form)
             if Self.wantsCSV(request) {
                 let definition = rules.engine.book.forms[form]
-                return Self.csv(CSVExport.submissions(list, form: definition, utcOffsetMinutes: offset), name: "form-\(form)")
+                return Self.csv(
+                    CSVExport.submissions(list, form: definition, utcOffsetMinutes: offset), name: "form-\(form)")
             }
             return try Self.json(list.map(AdminRecords.Submission.init))
         }
@@ -160,7 +164,9 @@ struct AdminRoutes: Sendable {
     static func csv(_ text: String, name: String) -> Response {
         Response(
             status: .ok,
-            headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"\(name).csv\""],
+            headers: [
+                .contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"\(name).csv\"",
+            ],
             body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 }
@@ -170,12 +176,16 @@ struct BearerTokenMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
     let token: String
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         let header = request.headers[.authorization] ?? ""
         let prefix = "Bearer "
-        guard header.hasPrefix(prefix), Self.equal(Array(header.utf8.dropFirst(prefix.utf8.count)), Array(token.utf8)) else {
+        guard header.hasPrefix(prefix), Self.equal(Array(header.utf8.dropFirst(prefix.utf8.count)), Array(token.utf8))
+        else {
             return Response(
-                status: .unauthorized, headers: [.wwwAuthenticate: "Bearer", .contentType: "application/json; charset=utf-8"],
+                status: .unauthorized,
+                headers: [.wwwAuthenticate: "Bearer", .contentType: "application/json; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: "{\"error\":\"missing or wrong admin token\"}")))
         }
         return try await next(request, context)

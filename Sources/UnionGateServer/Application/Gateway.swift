@@ -42,7 +42,8 @@ public struct Gateway: Sendable {
         var cipher: MessageCipher?
         if let key = configuration.encodingAESKey, !key.isEmpty {
             guard let appId = configuration.appId, !appId.isEmpty else {
-                throw ConfigurationError("WECHAT_ENCODING_AES_KEY is set but WECHAT_APP_ID is not: encrypted modes need both")
+                throw ConfigurationError(
+                    "WECHAT_ENCODING_AES_KEY is set but WECHAT_APP_ID is not: encrypted modes need both")
             }
             do {
                 cipher = try MessageCipher(encodingAESKey: key, appId: appId)
@@ -51,7 +52,8 @@ public struct Gateway: Sendable {
             }
         }
         self.codec = WebhookCodec(
-            token: secrets.wechatToken, cipher: cipher, reader: XMLReader(limits: .init(maxBytes: configuration.bodyLimit)))
+            token: secrets.wechatToken, cipher: cipher,
+            reader: XMLReader(limits: .init(maxBytes: configuration.bodyLimit)))
         self.ledger = DeliveryLedger(
             handler: handler, lateDelivery: lateDelivery, metrics: metrics, deadline: configuration.replyDeadline,
             window: configuration.duplicateWindow, capacity: configuration.duplicateCapacity, logger: logger)
@@ -64,7 +66,8 @@ public struct Gateway: Sendable {
     public func buildRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         let webhook = WebhookResponder(
-            codec: codec, ledger: ledger, metrics: metrics, bodyLimit: configuration.bodyLimit, clock: clock, logger: logger)
+            codec: codec, ledger: ledger, metrics: metrics, bodyLimit: configuration.bodyLimit, clock: clock,
+            logger: logger)
         router.get("/wechat") { request, _ in webhook.verify(request) }
         router.post("/wechat") { request, _ in await webhook.receive(request) }
         router.get("/healthz") { _, _ in WebhookResponder.text("ok") }
@@ -73,10 +76,12 @@ public struct Gateway: Sendable {
             let book = rules.engine.book
             return Response(
                 status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(string: HotlinePage.html(book.hotline, unionName: book.settings.unionName))))
+                body: .init(
+                    byteBuffer: ByteBuffer(string: HotlinePage.html(book.hotline, unionName: book.settings.unionName))))
         }
         AdminRoutes(
-            adminToken: secrets.adminToken, registry: MembershipRegistry(store: store), suggestions: SuggestionBox(store: store),
+            adminToken: secrets.adminToken, registry: MembershipRegistry(store: store),
+            suggestions: SuggestionBox(store: store),
             submissions: FormSubmissions(store: store), store: store, rules: rules, clock: clock
         ).register(on: router)
         let metrics = self.metrics
@@ -94,11 +99,14 @@ public struct Gateway: Sendable {
     public func buildApplication(
         outbox: OutboxWorker? = nil, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        var services: [any Service] = [RulesWatcher(rules: rules, interval: configuration.reloadInterval, metrics: metrics)]
+        var services: [any Service] = [
+            RulesWatcher(rules: rules, interval: configuration.reloadInterval, metrics: metrics)
+        ]
         if let outbox { services.append(OutboxService(worker: outbox)) }
         return Application(
             router: buildRouter(),
-            configuration: .init(address: .hostname(configuration.hostname, port: configuration.port), serverName: "UnionGate"),
+            configuration: .init(
+                address: .hostname(configuration.hostname, port: configuration.port), serverName: "UnionGate"),
             services: services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)

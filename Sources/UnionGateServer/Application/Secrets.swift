@@ -20,7 +20,9 @@ public struct GatewaySecrets: Sendable {
 
     /// Resolves both tokens: the configured value if there is one, otherwise the stored one,
     /// generating and storing it the first time.
-    public static func resolve(wechatToken: String?, adminToken: String?, store: UnionStore) async throws -> GatewaySecrets {
+    public static func resolve(wechatToken: String?, adminToken: String?, store: UnionStore) async throws
+        -> GatewaySecrets
+    {
         var generated = Set<Kind>()
         func resolve(_ configured: String?, key: String, length: Int, kind: Kind) async throws -> String {
             if let configured, !configured.isEmpty { return configured }
@@ -60,7 +62,9 @@ public struct GatewaySecrets: Sendable {
                 "Admin API: send the header  Authorization: Bearer \(adminToken)",
             ]
         }
-        lines += ["Set the environment variables to choose your own.", "==========================================", ""]
+        lines += [
+            "Set the environment variables to choose your own.", "==========================================", "",
+        ]
         return lines.joined(separator: "\n")
     }
 }

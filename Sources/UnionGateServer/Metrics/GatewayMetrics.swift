@@ -93,7 +93,8 @@ public final class GatewayMetrics: Sendable {
         out += "uniongate_reply_seconds_bucket{le=\"+Inf\"} \(state.latencyCount)\n"
         out += "uniongate_reply_seconds_sum \(state.latencySum)\n"
         out += "uniongate_reply_seconds_count \(state.latencyCount)\n"
-        out += "# HELP uniongate_rule_hits_total Messages answered, by rule.\n# TYPE uniongate_rule_hits_total counter\n"
+        out +=
+            "# HELP uniongate_rule_hits_total Messages answered, by rule.\n# TYPE uniongate_rule_hits_total counter\n"
         for (rule, hits) in state.ruleHits.sorted(by: { $0.key < $1.key }) {
             out += "uniongate_rule_hits_total{rule=\"\(Self.escape(rule))\"} \(hits)\n"
         }
@@ -103,7 +104,10 @@ public final class GatewayMetrics: Sendable {
             ("uniongate_signature_failures_total", "Requests whose signature did not match.", state.signatureFailures),
             ("uniongate_late_deliveries_total", "Replies handed to late delivery.", state.lateDeliveries),
             ("uniongate_rules_reloads_total", "Successful reloads of the Replies folder.", state.rulesReloads),
-            ("uniongate_rules_reload_failures_total", "Reloads refused because a rule file had errors.", state.rulesReloadFailures),
+            (
+                "uniongate_rules_reload_failures_total", "Reloads refused because a rule file had errors.",
+                state.rulesReloadFailures
+            ),
         ]
         for (name, help, value) in counters {
             out += "# HELP \(name) \(help)\n# TYPE \(name) counter\n\(name) \(value)\n"

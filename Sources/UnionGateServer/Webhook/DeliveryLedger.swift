@@ -112,7 +112,8 @@ final class DeliveryLedger: Sendable {
                     }
                 }
                 Self.evict(&state, now: now, window: window, capacity: capacity)
-                state.entries[key] = Entry(phase: .running(waiters: [waiter(false)]), createTime: createTime, inserted: now)
+                state.entries[key] = Entry(
+                    phase: .running(waiters: [waiter(false)]), createTime: createTime, inserted: now)
                 state.waiting.insert(key)
                 state.order.append(key)
                 return .start
@@ -151,7 +152,8 @@ final class DeliveryLedger: Sendable {
             }
         }
         for waiter in waiters {
-            waiter.continuation.resume(returning: Answer(outcome: outcome, createTime: createTime, duplicate: waiter.duplicate))
+            waiter.continuation.resume(
+                returning: Answer(outcome: outcome, createTime: createTime, duplicate: waiter.duplicate))
         }
         if handedOff {
             hand(outcome.replies, to: message, reason: .deadline)
@@ -172,7 +174,8 @@ final class DeliveryLedger: Sendable {
         metrics.lateDelivery(count: bodies.count)
         let lateDelivery = self.lateDelivery
         Task {
-            await lateDelivery.deliver(bodies, to: message.header.sender, account: message.header.account, reason: reason)
+            await lateDelivery.deliver(
+                bodies, to: message.header.sender, account: message.header.account, reason: reason)
         }
     }
 
@@ -199,7 +202,8 @@ final class DeliveryLedger: Sendable {
             }
         }
         if handedOff > 0 {
-            logger.warning("reply deadline passed; answering success and delivering later", metadata: ["messages": "\(handedOff)"])
+            logger.warning(
+                "reply deadline passed; answering success and delivering later", metadata: ["messages": "\(handedOff)"])
         }
         for waiter in expired {
             waiter.continuation.resume(returning: Answer(outcome: nil, createTime: 0, duplicate: waiter.duplicate))

@@ -102,6 +102,7 @@ struct WebhookResponder: Sendable {
 
     static func text(_ text: String) -> Response {
         Response(
-            status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
+            status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 }

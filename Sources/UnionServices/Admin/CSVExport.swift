@@ -13,7 +13,8 @@ public enum CSVExport {
         for application in applications {
             rows.append(
                 [
-                    application.number, application.name, application.phone, application.unit, application.status.chinese,
+                    application.number, application.name, application.phone, application.unit,
+                    application.status.chinese,
                     application.reason ?? "", local(application.createdAt, utcOffsetMinutes),
                     application.decidedAt.map { local($0, utcOffsetMinutes) } ?? "", application.openid,
                 ] + extraKeys.map { application.extra[$0] ?? "" })
@@ -27,14 +28,17 @@ public enum CSVExport {
         for suggestion in suggestions {
             rows.append([
                 suggestion.number, suggestion.content, suggestion.status.chinese, suggestion.reply ?? "",
-                local(suggestion.createdAt, utcOffsetMinutes), local(suggestion.updatedAt, utcOffsetMinutes), suggestion.openid,
+                local(suggestion.createdAt, utcOffsetMinutes), local(suggestion.updatedAt, utcOffsetMinutes),
+                suggestion.openid,
             ])
         }
         return document(rows)
     }
 
     /// A form's submissions, with a column for each question (labels from the form when known).
-    public static func submissions(_ submissions: [FormSubmission], form: FormDefinition?, utcOffsetMinutes: Int = 480) -> String {
+    public static func submissions(_ submissions: [FormSubmission], form: FormDefinition?, utcOffsetMinutes: Int = 480)
+        -> String
+    {
         let keys = form?.fields.map(\.key) ?? Array(Set(submissions.flatMap(\.answers.keys))).sorted()
         let labels = form?.fields.map(\.label) ?? keys
         var rows = [["编号"] + labels + ["提交时间", "openid"]]

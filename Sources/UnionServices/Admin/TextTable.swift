@@ -12,7 +12,8 @@ public enum TextTable {
         return rows.map { row in
             row.enumerated().map { index, cell in
                 let text = cell.replacingOccurrences(of: "\n", with: " ")
-                return index == row.count - 1 ? text : text + String(repeating: " ", count: widths[index] - width(text) + 2)
+                return index == row.count - 1
+                    ? text : text + String(repeating: " ", count: widths[index] - width(text) + 2)
             }.joined()
         }.joined(separator: "\n")
     }
@@ -22,8 +23,10 @@ public enum TextTable {
         text.unicodeScalars.reduce(0) { total, scalar in
             let value = scalar.value
             let wide =
-                (0x1100...0x115F).contains(value) || (0x2E80...0xA4CF).contains(value) || (0xAC00...0xD7A3).contains(value)
-                || (0xF900...0xFAFF).contains(value) || (0xFE30...0xFE4F).contains(value) || (0xFF00...0xFF60).contains(value)
+                (0x1100...0x115F).contains(value) || (0x2E80...0xA4CF).contains(value)
+                || (0xAC00...0xD7A3).contains(value)
+                || (0xF900...0xFAFF).contains(value) || (0xFE30...0xFE4F).contains(value)
+                || (0xFF00...0xFF60).contains(value)
                 || (0xFFE0...0xFFE6).contains(value) || (0x1F300...0x1FAFF).contains(value)
             return total + (wide ? 2 : 1)
         }

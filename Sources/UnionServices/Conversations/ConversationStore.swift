@@ -34,7 +34,8 @@ public final class ConversationStore: Sendable {
                 let answers = try JSONDecoder().decode(
                     [String: String].self, from: Data(try row.decode(column: "answers", as: String.self).utf8))
                 let progress = FormProgress(
-                    form: try row.decode(column: "form", as: String.self), step: try row.decode(column: "step", as: Int.self),
+                    form: try row.decode(column: "form", as: String.self),
+                    step: try row.decode(column: "step", as: Int.self),
                     answers: answers, updatedAt: try row.decode(column: "updated_at", as: Int64.self))
                 return (
                     try row.decode(column: "openid", as: String.self),
@@ -82,7 +83,9 @@ public final class ConversationStore: Sendable {
 
     /// Marks the conversation finished by the message `key` with `reply`, inside the caller's
     /// transaction. Call ``didFinish(_:progress:key:reply:)`` after the commit.
-    static func finish(_ openid: String, key: String, reply: String, at now: Int64, in database: any SQLDatabase) async throws {
+    static func finish(_ openid: String, key: String, reply: String, at now: Int64, in database: any SQLDatabase)
+        async throws
+    {
         try await database.raw(
             """
             UPDATE conversations SET finished_key = \(bind: key), finished_reply = \(bind: reply), updated_at = \(bind: now)

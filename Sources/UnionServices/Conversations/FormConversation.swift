@@ -110,7 +110,7 @@ public struct FormConversation: Sendable {
     func question(at step: Int) -> String {
         let field = form.fields[step]
         let count = form.fields.count > 1 ? "（\(step + 1)/\(form.fields.count)）" : ""
-        var lines = ["\(count)请回复\(field.label)：" ]
+        var lines = ["\(count)请回复\(field.label)："]
         switch field.kind {
         case .choice(let choices):
             lines += choices.enumerated().map { "\($0.offset + 1). \($0.element)" }
@@ -153,7 +153,8 @@ public enum FormAnswer {
         switch field.kind {
         case .text(let minLength, let maxLength):
             guard text.count >= minLength, text.count <= maxLength else {
-                return .failure(Problem(message: "「\(field.label)」需要 \(minLength)–\(maxLength) 个字，您填了 \(text.count) 个。"))
+                return .failure(
+                    Problem(message: "「\(field.label)」需要 \(minLength)–\(maxLength) 个字，您填了 \(text.count) 个。"))
             }
             return .success(text)
         case .phone:

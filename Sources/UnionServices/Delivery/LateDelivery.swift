@@ -34,7 +34,8 @@ public struct LoggingLateDelivery: LateDelivery {
             "late delivery not configured yet; replies not sent",
             metadata: [
                 "reason": "\(reason.rawValue)", "count": "\(bodies.count)",
-                "kinds": "\(bodies.map(\.msgType).joined(separator: ","))", "recipient": "\(PersonalData.maskOpenID(recipient))",
+                "kinds": "\(bodies.map(\.msgType).joined(separator: ","))",
+                "recipient": "\(PersonalData.maskOpenID(recipient))",
             ])
     }
 }

@@ -66,7 +66,9 @@ public struct Dispatcher: MessageHandler {
         } catch {
             logger.error(
                 "handler failed; the member gets an apology",
-                metadata: ["error": "\(PersonalData.maskPhones(String(describing: error)))", "msgType": "\(message.msgType)"])
+                metadata: [
+                    "error": "\(PersonalData.maskPhones(String(describing: error)))", "msgType": "\(message.msgType)",
+                ])
             return HandlerOutcome(replies: [.text(Apology.text)], ruleName: "error")
         }
     }

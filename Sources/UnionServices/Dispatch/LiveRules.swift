@@ -71,7 +71,8 @@ public final class LiveRules: Sendable {
                 return state.generation
             }
             for warning in book.warnings { logger.warning("\(warning)") }
-            logger.info("reply rules reloaded", metadata: ["rules": "\(book.rules.count)", "generation": "\(generation)"])
+            logger.info(
+                "reply rules reloaded", metadata: ["rules": "\(book.rules.count)", "generation": "\(generation)"])
             return .reloaded
         } catch let problems as RuleProblems {
             for problem in problems.problems {

@@ -26,7 +26,9 @@ public enum ExampleRunner {
 
     /// Runs `examples` through `handler`, which should see the members from ``memberOpenIDs(_:)``
     /// as members. Returns the failures; an empty list means every example passed.
-    public static func run(_ examples: [ConversationExample], handler: any MessageHandler, startTime: Int64) async -> [Failure] {
+    public static func run(_ examples: [ConversationExample], handler: any MessageHandler, startTime: Int64) async
+        -> [Failure]
+    {
         var failures: [Failure] = []
         var messageId: UInt64 = 1
         var time = startTime
@@ -35,7 +37,8 @@ public enum ExampleRunner {
             for (stepIndex, step) in example.steps.enumerated() {
                 time += 1
                 messageId += 1
-                let message = step.input.message(account: "gh_example", sender: sender, createTime: time, msgId: messageId)
+                let message = step.input.message(
+                    account: "gh_example", sender: sender, createTime: time, msgId: messageId)
                 let outcome = await handler.handle(message)
                 let text = visibleText(of: outcome.replies)
                 let label = example.steps.count > 1 ? "示例「\(example.name)」第 \(stepIndex + 1) 步" : "示例「\(example.name)」"
@@ -44,7 +47,8 @@ public enum ExampleRunner {
                     failures.append(Failure(source: step.source, message: "\(label)：回复中没有「\(expected)」。实际回复：\(shown)"))
                 }
                 for unexpected in step.expectNot where text.contains(unexpected) {
-                    failures.append(Failure(source: step.source, message: "\(label)：回复中不应出现「\(unexpected)」。实际回复：\(shown)"))
+                    failures.append(
+                        Failure(source: step.source, message: "\(label)：回复中不应出现「\(unexpected)」。实际回复：\(shown)"))
                 }
                 if step.expectSilence, !outcome.replies.isEmpty {
                     failures.append(Failure(source: step.source, message: "\(label)：应当没有回复。实际回复：\(shown)"))

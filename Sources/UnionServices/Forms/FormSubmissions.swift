@@ -29,10 +29,13 @@ public struct FormSubmissions: Sendable {
     /// Stores a submission inside the caller's transaction; a retry of the same message returns
     /// the first submission.
     static func submit(
-        form: String, prefix: String, openid: String, answers: [String: String], messageKey: String, at now: Int64, year: Int,
+        form: String, prefix: String, openid: String, answers: [String: String], messageKey: String, at now: Int64,
+        year: Int,
         in database: any SQLDatabase
     ) async throws -> FormSubmission {
-        if let existing = try await database.raw("SELECT * FROM form_submissions WHERE message_key = \(bind: messageKey)").first() {
+        if let existing = try await database.raw(
+            "SELECT * FROM form_submissions WHERE message_key = \(bind: messageKey)"
+        ).first() {
             return try decode(existing)
         }
         let number = try await ReceiptNumbers.next(prefix: prefix, year: year, in: database)
@@ -43,7 +46,8 @@ public struct FormSubmissions: Sendable {
             VALUES (\(bind: form), \(bind: number), \(bind: openid), \(bind: encoded), \(bind: now), \(bind: messageKey))
             """
         ).run()
-        guard let row = try await database.raw("SELECT * FROM form_submissions WHERE number = \(bind: number)").first() else {
+        guard let row = try await database.raw("SELECT * FROM form_submissions WHERE number = \(bind: number)").first()
+        else {
             throw StoreError("submission \(number) vanished after it was written")
         }
         return try decode(row)
@@ -52,15 +56,18 @@ public struct FormSubmissions: Sendable {
     /// The submissions of `form`, newest first.
     public func list(form: String) async throws -> [FormSubmission] {
         try await store.read { database in
-            try await database.raw("SELECT * FROM form_submissions WHERE form = \(bind: form) ORDER BY id DESC").all().map(Self.decode)
+            try await database.raw("SELECT * FROM form_submissions WHERE form = \(bind: form) ORDER BY id DESC").all()
+                .map(Self.decode)
         }
     }
 
     static func decode(_ row: any SQLRow) throws -> FormSubmission {
         FormSubmission(
             id: try row.decode(column: "id", as: Int.self), form: try row.decode(column: "form", as: String.self),
-            number: try row.decode(column: "number", as: String.self), openid: try row.decode(column: "openid", as: String.self),
-            answers: try JSONDecoder().decode([String: String].self, from: Data(try row.decode(column: "answers", as: String.self).utf8)),
+            number: try row.decode(column: "number", as: String.self),
+            openid: try row.decode(column: "openid", as: String.self),
+            answers: try JSONDecoder().decode(
+                [String: String].self, from: Data(try row.decode(column: "answers", as: String.self).utf8)),
             createdAt: try row.decode(column: "created_at", as: Int64.self))
     }
 }

@@ -109,14 +109,16 @@ public struct MembershipRegistry: MembershipDirectory {
                     "SELECT * FROM membership_applications WHERE status = \(bind: status.rawValue) ORDER BY id DESC"
                 ).all().map(Self.decode)
             }
-            return try await database.raw("SELECT * FROM membership_applications ORDER BY id DESC").all().map(Self.decode)
+            return try await database.raw("SELECT * FROM membership_applications ORDER BY id DESC").all().map(
+                Self.decode)
         }
     }
 
     /// Stores a new pending application inside the caller's transaction. A second call with the
     /// same `messageKey` (a WeChat retry) returns the first application and stores nothing.
     static func submit(
-        openid: String, answers: [String: String], messageKey: String, at now: Int64, year: Int, in database: any SQLDatabase
+        openid: String, answers: [String: String], messageKey: String, at now: Int64, year: Int,
+        in database: any SQLDatabase
     ) async throws -> MembershipApplication {
         if let existing = try await database.raw(
             "SELECT * FROM membership_applications WHERE message_key = \(bind: messageKey)"
@@ -134,7 +136,10 @@ public struct MembershipRegistry: MembershipDirectory {
                     \(bind: answers["unit"] ?? ""), \(bind: extraJSON), 'pending', \(bind: now), \(bind: messageKey))
             """
         ).run()
-        guard let row = try await database.raw("SELECT * FROM membership_applications WHERE number = \(bind: number)").first() else {
+        guard
+            let row = try await database.raw("SELECT * FROM membership_applications WHERE number = \(bind: number)")
+                .first()
+        else {
             throw StoreError("application \(number) vanished after it was written")
         }
         return try decode(row)
@@ -161,12 +166,15 @@ public struct MembershipRegistry: MembershipDirectory {
         notice: @escaping @Sendable (MembershipApplication) -> String
     ) async throws -> MembershipApplication {
         try await store.transaction { database in
-            guard let row = try await database.raw("SELECT * FROM membership_applications WHERE id = \(bind: id)").first() else {
+            guard
+                let row = try await database.raw("SELECT * FROM membership_applications WHERE id = \(bind: id)").first()
+            else {
                 throw AdminActionError(.notFound, "no application with id \(id)")
             }
             var application = try Self.decode(row)
             guard application.status == .pending else {
-                throw AdminActionError(.conflict, "application \(application.number) is already \(application.status.rawValue)")
+                throw AdminActionError(
+                    .conflict, "application \(application.number) is already \(application.status.rawValue)")
             }
             try await database.raw(
                 """
@@ -177,21 +185,27 @@ public struct MembershipRegistry: MembershipDirectory {
             application.status = status
             application.reason = reason
             application.decidedAt = now
-            try await Outbox.enqueue([.text(notice(application))], to: application.openid, reason: .notice, at: now, in: database)
+            try await Outbox.enqueue(
+                [.text(notice(application))], to: application.openid, reason: .notice, at: now, in: database)
             return application
         }
     }
 
     static func decode(_ row: any SQLRow) throws -> MembershipApplication {
         let extra =
-            (try? JSONDecoder().decode([String: String].self, from: Data(try row.decode(column: "extra", as: String.self).utf8))) ?? [:]
+            (try? JSONDecoder().decode(
+                [String: String].self, from: Data(try row.decode(column: "extra", as: String.self).utf8))) ?? [:]
         return MembershipApplication(
             id: try row.decode(column: "id", as: Int.self), number: try row.decode(column: "number", as: String.self),
-            openid: try row.decode(column: "openid", as: String.self), name: try row.decode(column: "name", as: String.self),
-            phone: try row.decode(column: "phone", as: String.self), unit: try row.decode(column: "unit", as: String.self),
+            openid: try row.decode(column: "openid", as: String.self),
+            name: try row.decode(column: "name", as: String.self),
+            phone: try row.decode(column: "phone", as: String.self),
+            unit: try row.decode(column: "unit", as: String.self),
             extra: extra,
-            status: MembershipApplication.Status(rawValue: try row.decode(column: "status", as: String.self)) ?? .pending,
-            reason: try row.decode(column: "reason", as: String?.self), createdAt: try row.decode(column: "created_at", as: Int64.self),
+            status: MembershipApplication.Status(rawValue: try row.decode(column: "status", as: String.self))
+                ?? .pending,
+            reason: try row.decode(column: "reason", as: String?.self),
+            createdAt: try row.decode(column: "created_at", as: Int64.self),
             decidedAt: try row.decode(column: "decided_at", as: Int64?.self))
     }
 }

@@ -47,7 +47,9 @@ public enum Outbox {
     }
 
     /// The newest messages first, optionally only those with `status`.
-    public static func list(status: String? = nil, limit: Int = 200, in database: any SQLDatabase) async throws -> [OutboxMessage] {
+    public static func list(status: String? = nil, limit: Int = 200, in database: any SQLDatabase) async throws
+        -> [OutboxMessage]
+    {
         let rows: [any SQLRow]
         if let status {
             rows = try await database.raw(
@@ -60,14 +62,17 @@ public enum Outbox {
     }
 
     static func decode(_ row: any SQLRow) throws -> OutboxMessage {
-        let stored = try JSONDecoder().decode([StoredReplyBody].self, from: Data(try row.decode(column: "bodies", as: String.self).utf8))
+        let stored = try JSONDecoder().decode(
+            [StoredReplyBody].self, from: Data(try row.decode(column: "bodies", as: String.self).utf8))
         return OutboxMessage(
             id: try row.decode(column: "id", as: Int.self), openid: try row.decode(column: "openid", as: String.self),
             account: try row.decode(column: "account", as: String.self), bodies: stored.map(\.body),
             reason: LateReason(rawValue: try row.decode(column: "reason", as: String.self)) ?? .notice,
-            status: try row.decode(column: "status", as: String.self), attempts: try row.decode(column: "attempts", as: Int.self),
+            status: try row.decode(column: "status", as: String.self),
+            attempts: try row.decode(column: "attempts", as: Int.self),
             lastError: try row.decode(column: "last_error", as: String?.self),
-            createdAt: try row.decode(column: "created_at", as: Int64.self), sentAt: try row.decode(column: "sent_at", as: Int64?.self))
+            createdAt: try row.decode(column: "created_at", as: Int64.self),
+            sentAt: try row.decode(column: "sent_at", as: Int64?.self))
     }
 }
 

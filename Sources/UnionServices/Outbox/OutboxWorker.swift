@@ -94,7 +94,8 @@ public final class OutboxWorker: Sendable {
 
     /// Creates a worker.
     public init(
-        store: UnionStore, sender: any CustomMessageSender, held: HeldNotices, options: Options = Options(), logger: Logger,
+        store: UnionStore, sender: any CustomMessageSender, held: HeldNotices, options: Options = Options(),
+        logger: Logger,
         clock: @escaping @Sendable () -> Int64 = UnixTime.now
     ) {
         self.store = store
@@ -152,15 +153,18 @@ public final class OutboxWorker: Sendable {
             }
             try await mark(message.id, status: "sent", error: nil, retryAt: nil)
         } catch let error as WeChatAPIError where error.isOutsideWindow {
-            logger.notice("notice held: the member is outside the 48-hour window", metadata: ["outbox": "\(message.id)"])
+            logger.notice(
+                "notice held: the member is outside the 48-hour window", metadata: ["outbox": "\(message.id)"])
             try? await mark(message.id, status: "held", error: error.description, retryAt: nil)
             held.add(message.openid)
         } catch {
             let failed = attempts >= options.maxAttempts
             let delay = min(options.backoffSeconds << Int64(min(attempts - 1, 20)), 3600)
             logger.warning(
-                "customer-service message not sent", metadata: ["outbox": "\(message.id)", "error": "\(error)", "final": "\(failed)"])
-            try? await mark(message.id, status: failed ? "failed" : "queued", error: "\(error)", retryAt: clock() + delay)
+                "customer-service message not sent",
+                metadata: ["outbox": "\(message.id)", "error": "\(error)", "final": "\(failed)"])
+            try? await mark(
+                message.id, status: failed ? "failed" : "queued", error: "\(error)", retryAt: clock() + delay)
         }
     }
 
@@ -168,7 +172,9 @@ public final class OutboxWorker: Sendable {
         let now = clock()
         try await store.transaction { database in
             if status == "sent" {
-                try await database.raw("UPDATE outbox SET status = 'sent', sent_at = \(bind: now) WHERE id = \(bind: id)").run()
+                try await database.raw(
+                    "UPDATE outbox SET status = 'sent', sent_at = \(bind: now) WHERE id = \(bind: id)"
+                ).run()
             } else {
                 try await database.raw(
                     """
@@ -235,11 +241,13 @@ public struct OutboxLateDelivery: LateDelivery {
     public func deliver(_ bodies: [ReplyBody], to recipient: String, account: String, reason: LateReason) async {
         do {
             try await store.transaction { database in
-                try await Outbox.enqueue(bodies, to: recipient, account: account, reason: reason, at: UnixTime.now(), in: database)
+                try await Outbox.enqueue(
+                    bodies, to: recipient, account: account, reason: reason, at: UnixTime.now(), in: database)
             }
             worker?.wake()
         } catch {
-            logger.error("late replies could not be queued", metadata: ["error": "\(error)", "count": "\(bodies.count)"])
+            logger.error(
+                "late replies could not be queued", metadata: ["error": "\(error)", "count": "\(bodies.count)"])
         }
     }
 }

@@ -39,7 +39,8 @@ public struct UnionServiceDesk: ServiceDesk {
     }
 
     private init(
-        store: UnionStore, conversations: ConversationStore, membership: MembershipRegistry, directory: any MembershipDirectory,
+        store: UnionStore, conversations: ConversationStore, membership: MembershipRegistry,
+        directory: any MembershipDirectory,
         suggestions: SuggestionBox, publicURL: String?, held: HeldNotices, logger: Logger
     ) {
         self.held = held
@@ -80,20 +81,27 @@ public struct UnionServiceDesk: ServiceDesk {
         let timeout = Int64(book.settings.conversationTimeoutMinutes) * 60
         if now - entry.progress.updatedAt > timeout {
             try await conversations.clear(openid)
-            return .note("您之前填写的「\(form.form.title)」超过 \(book.settings.conversationTimeoutMinutes) 分钟没有回复，已自动取消，没有保存。如需办理请重新开始。")
+            return .note(
+                "您之前填写的「\(form.form.title)」超过 \(book.settings.conversationTimeoutMinutes) 分钟没有回复，已自动取消，没有保存。如需办理请重新开始。")
         }
         guard case .text(let text) = message.kind else {
             if message.isEvent { return nil }  // menu taps and other events go to the rules
             return .replies([.text("请用文字回复。\n\n" + form.prompt(for: entry.progress))])
         }
         if Self.hotlineWords.contains(KeywordNormalizer.normalize(text.content)) {
-            return .replies([.text(HotlineText.render(book.hotline, publicURL: publicURL) + "\n\n" + form.prompt(for: entry.progress))])
+            return .replies([
+                .text(
+                    HotlineText.render(book.hotline, publicURL: publicURL) + "\n\n" + form.prompt(for: entry.progress))
+            ])
         }
-        return .replies(try await advance(form, progress: entry.progress, text: text.content, message: message, book: book, at: now))
+        return .replies(
+            try await advance(form, progress: entry.progress, text: text.content, message: message, book: book, at: now)
+        )
     }
 
     private func advance(
-        _ form: FormConversation, progress: FormProgress, text: String, message: InboundMessage, book: RuleBook, at now: Int64
+        _ form: FormConversation, progress: FormProgress, text: String, message: InboundMessage, book: RuleBook,
+        at now: Int64
     ) async throws -> [ReplyBody] {
         let openid = message.header.sender
         switch form.respond(to: text, progress: progress, at: now) {
@@ -111,7 +119,9 @@ public struct UnionServiceDesk: ServiceDesk {
 
     /// Stores a finished form and marks the conversation finished, in one transaction; the
     /// reply is returned only after the commit.
-    private func submit(_ form: FormDefinition, answers: [String: String], message: InboundMessage, book: RuleBook, at now: Int64)
+    private func submit(
+        _ form: FormDefinition, answers: [String: String], message: InboundMessage, book: RuleBook, at now: Int64
+    )
         async throws -> String
     {
         let openid = message.header.sender
@@ -126,11 +136,13 @@ public struct UnionServiceDesk: ServiceDesk {
                 reply = "入会申请已提交！申请编号：\(application.number)。\n工会审核后会通知您，回复「入会进度」可随时查看。"
             case Self.suggestionForm:
                 let suggestion = try await SuggestionBox.submit(
-                    openid: openid, content: answers["content"] ?? "", messageKey: key, at: now, year: year, in: database)
+                    openid: openid, content: answers["content"] ?? "", messageKey: key, at: now, year: year,
+                    in: database)
                 reply = Self.suggestionReceived(suggestion)
             default:
                 let submission = try await FormSubmissions.submit(
-                    form: form.name, prefix: form.prefix, openid: openid, answers: answers, messageKey: key, at: now, year: year,
+                    form: form.name, prefix: form.prefix, openid: openid, answers: answers, messageKey: key, at: now,
+                    year: year,
                     in: database)
                 reply = form.done.replacingOccurrences(of: "{number}", with: submission.number)
             }
@@ -138,7 +150,8 @@ public struct UnionServiceDesk: ServiceDesk {
             return reply
         }
         conversations.didFinish(openid, progress: FormProgress(form: form.name, updatedAt: now), key: key, reply: reply)
-        logger.info("form submitted", metadata: ["form": "\(form.name)", "member": "\(PersonalData.maskOpenID(openid))"])
+        logger.info(
+            "form submitted", metadata: ["form": "\(form.name)", "member": "\(PersonalData.maskOpenID(openid))"])
         return reply
     }
 
@@ -200,7 +213,8 @@ public struct UnionServiceDesk: ServiceDesk {
     }
 
     private func start(_ form: FormConversation, openid: String, at now: Int64) async throws -> [ReplyBody] {
-        if let entry = conversations.entry(for: openid), entry.finishedKey == nil, entry.progress.form == form.form.name {
+        if let entry = conversations.entry(for: openid), entry.finishedKey == nil, entry.progress.form == form.form.name
+        {
             return [.text("您正在填写「\(form.form.title)」。\n\n" + form.prompt(for: entry.progress))]
         }
         guard case .ask(let progress, let reply) = form.start(at: now) else { return [] }
@@ -223,11 +237,14 @@ public struct UnionServiceDesk: ServiceDesk {
     }
 
     /// `建议 <text>` submits at once; `建议` alone (or the menu) asks for the text.
-    private func suggestion(_ content: String, message: InboundMessage, book: RuleBook, at now: Int64) async throws -> [ReplyBody] {
+    private func suggestion(_ content: String, message: InboundMessage, book: RuleBook, at now: Int64) async throws
+        -> [ReplyBody]
+    {
         let text = Self.suggestionText(content)
         let openid = message.header.sender
         guard !text.isEmpty else {
-            return try await start(FormConversation(form: Self.suggestionDefinition, confirms: false), openid: openid, at: now)
+            return try await start(
+                FormConversation(form: Self.suggestionDefinition, confirms: false), openid: openid, at: now)
         }
         if let problem = SuggestionBox.problem(with: text) {
             return [.text(problem)]
@@ -235,9 +252,12 @@ public struct UnionServiceDesk: ServiceDesk {
         let year = LocalTime(unixSeconds: now, utcOffsetMinutes: book.settings.utcOffsetMinutes).year
         let key = MessageKey.of(message)
         let suggestion = try await store.transaction { database in
-            try await SuggestionBox.submit(openid: openid, content: text, messageKey: key, at: now, year: year, in: database)
+            try await SuggestionBox.submit(
+                openid: openid, content: text, messageKey: key, at: now, year: year, in: database)
         }
-        logger.info("suggestion received", metadata: ["number": "\(suggestion.number)", "member": "\(PersonalData.maskOpenID(openid))"])
+        logger.info(
+            "suggestion received",
+            metadata: ["number": "\(suggestion.number)", "member": "\(PersonalData.maskOpenID(openid))"])
         return [.text(Self.suggestionReceived(suggestion))]
     }
 
@@ -262,7 +282,8 @@ public struct UnionServiceDesk: ServiceDesk {
         var lines = ["您最近的合理化建议："]
         for suggestion in recent {
             let date = LocalTime(unixSeconds: suggestion.createdAt, utcOffsetMinutes: book.settings.utcOffsetMinutes)
-            let preview = suggestion.content.count > 20 ? String(suggestion.content.prefix(20)) + "…" : suggestion.content
+            let preview =
+                suggestion.content.count > 20 ? String(suggestion.content.prefix(20)) + "…" : suggestion.content
             lines.append("")
             lines.append("\(suggestion.number)（\(date.month)月\(date.day)日）\(suggestion.status.chinese)")
             lines.append(preview)

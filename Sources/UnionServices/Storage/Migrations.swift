@@ -131,7 +131,8 @@ enum Migrations {
         }
         let newest = applied.max() ?? 0
         if let latest = all.last, newest > latest.version {
-            throw StoreError("the database was written by a newer UnionGate (schema \(newest), this build knows \(latest.version))")
+            throw StoreError(
+                "the database was written by a newer UnionGate (schema \(newest), this build knows \(latest.version))")
         }
         for migration in all where !applied.contains(migration.version) {
             try await store.transaction { database in
@@ -142,7 +143,9 @@ enum Migrations {
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: UnixTime.now()))"
                 ).run()
             }
-            logger.info("applied database migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+            logger.info(
+                "applied database migration",
+                metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
         }
     }
 }

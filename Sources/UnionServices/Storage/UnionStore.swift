@@ -70,7 +70,9 @@ public final class UnionStore: Sendable {
     }
 
     /// Runs `body`, which only reads, without interleaving with a transaction.
-    public func read<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result {
+    public func read<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws
+        -> Result
+    {
         await mutex.lock()
         do {
             let result = try await body(database)

@@ -74,10 +74,14 @@ public struct SuggestionBox: Sendable {
 
     /// Stores a suggestion inside the caller's transaction. A retry of the same message (same
     /// `messageKey`) returns the first suggestion and stores nothing.
-    static func submit(openid: String, content: String, messageKey: String, at now: Int64, year: Int, in database: any SQLDatabase)
+    static func submit(
+        openid: String, content: String, messageKey: String, at now: Int64, year: Int, in database: any SQLDatabase
+    )
         async throws -> Suggestion
     {
-        if let existing = try await database.raw("SELECT * FROM suggestions WHERE message_key = \(bind: messageKey)").first() {
+        if let existing = try await database.raw("SELECT * FROM suggestions WHERE message_key = \(bind: messageKey)")
+            .first()
+        {
             return try decode(existing)
         }
         let number = try await ReceiptNumbers.next(prefix: "JY", year: year, in: database)
@@ -87,7 +91,8 @@ public struct SuggestionBox: Sendable {
             VALUES (\(bind: number), \(bind: openid), \(bind: content), 'received', \(bind: now), \(bind: now), \(bind: messageKey))
             """
         ).run()
-        guard let row = try await database.raw("SELECT * FROM suggestions WHERE number = \(bind: number)").first() else {
+        guard let row = try await database.raw("SELECT * FROM suggestions WHERE number = \(bind: number)").first()
+        else {
             throw StoreError("suggestion \(number) vanished after it was written")
         }
         return try decode(row)
@@ -116,7 +121,8 @@ public struct SuggestionBox: Sendable {
 
     /// Changes a suggestion's status and the union's reply, and queues the notice to the member,
     /// in one transaction. Either may be left out.
-    public func update(_ id: Int, status: Suggestion.Status?, reply: String?, at now: Int64) async throws -> Suggestion {
+    public func update(_ id: Int, status: Suggestion.Status?, reply: String?, at now: Int64) async throws -> Suggestion
+    {
         let reply = reply?.trimmingCharacters(in: .whitespacesAndNewlines)
         guard status != nil || (reply?.isEmpty == false) else {
             throw AdminActionError(.invalid, "give a status, a reply, or both")
@@ -146,9 +152,11 @@ public struct SuggestionBox: Sendable {
     static func decode(_ row: any SQLRow) throws -> Suggestion {
         Suggestion(
             id: try row.decode(column: "id", as: Int.self), number: try row.decode(column: "number", as: String.self),
-            openid: try row.decode(column: "openid", as: String.self), content: try row.decode(column: "content", as: String.self),
+            openid: try row.decode(column: "openid", as: String.self),
+            content: try row.decode(column: "content", as: String.self),
             status: Suggestion.Status(rawValue: try row.decode(column: "status", as: String.self)) ?? .received,
-            reply: try row.decode(column: "reply", as: String?.self), createdAt: try row.decode(column: "created_at", as: Int64.self),
+            reply: try row.decode(column: "reply", as: String?.self),
+            createdAt: try row.decode(column: "created_at", as: Int64.self),
             updatedAt: try row.decode(column: "updated_at", as: Int64.self))
     }
 }

@@ -26,7 +26,8 @@ public struct StoreTokenCache: AccessTokenCache {
 
     public func acquireRefreshLease(holder: String, until: Int64, now: Int64) async throws -> Bool {
         try await store.transaction { database in
-            if let row = try await database.raw("SELECT value FROM settings WHERE key = \(bind: Self.leaseKey)").first() {
+            if let row = try await database.raw("SELECT value FROM settings WHERE key = \(bind: Self.leaseKey)").first()
+            {
                 let parts = try row.decode(column: "value", as: String.self).split(separator: "|")
                 if parts.count == 2, let expiry = Int64(parts[1]), expiry > now, parts[0] != holder {
                     return false

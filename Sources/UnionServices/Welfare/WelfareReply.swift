@@ -14,7 +14,9 @@ public enum WelfareReply {
             if hidden.isEmpty { return [.text("工会福利正在整理中，敬请期待。如需帮助，请拨打 12351。")] }
             return [.text(invitation)]
         }
-        let cards = visible.map { Article(title: $0.title, description: $0.description, picURL: $0.picURL, url: $0.url) }
+        let cards = visible.map {
+            Article(title: $0.title, description: $0.description, picURL: $0.picURL, url: $0.url)
+        }
         if asEvent {
             var replies: [ReplyBody] = [.news(Array(cards.prefix(ReplyLimits.maxArticlesAnsweringEvent)))]
             if !hidden.isEmpty { replies.append(.text(invitation)) }

@@ -99,7 +99,8 @@ extension InboundMessage {
                     scale: try fields.integer("Scale"), label: fields.text("Label")))
         case "link":
             kind = .link(
-                LinkMessage(title: fields.text("Title"), description: fields.text("Description"), url: fields.text("Url")))
+                LinkMessage(
+                    title: fields.text("Title"), description: fields.text("Description"), url: fields.text("Url")))
         case "event":
             kind = .event(try InboundEvent(fields))
         default:

@@ -109,7 +109,9 @@ public struct MessageCipher: Sendable {
         plain.reserveCapacity(unpadded + padding)
         plain.append(contentsOf: randomPrefix)
         let length = UInt32(messageBytes.count)
-        plain.append(contentsOf: [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)])
+        plain.append(contentsOf: [
+            UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF),
+        ])
         plain.append(contentsOf: messageBytes)
         plain.append(contentsOf: appIdBytes)
         plain.append(contentsOf: repeatElement(UInt8(padding), count: padding))
@@ -126,7 +128,8 @@ public struct MessageCipher: Sendable {
             throw CipherError(.invalidBase64, "the encrypted message is not valid base64")
         }
         guard data.count >= Self.paddingBlock, data.count % 16 == 0 else {
-            throw CipherError(.invalidLength, "the encrypted message is \(data.count) bytes, not a whole number of blocks")
+            throw CipherError(
+                .invalidLength, "the encrypted message is \(data.count) bytes, not a whole number of blocks")
         }
         let plain = try [UInt8](AES._CBC.decrypt(data, using: key, iv: iv, noPadding: true))
         let padding = Int(plain[plain.count - 1])

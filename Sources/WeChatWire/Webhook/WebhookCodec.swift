@@ -161,7 +161,8 @@ public struct WebhookCodec: Sendable {
             return OpenedMessage(message: try InboundMessage(xml: root), mode: .plain)
         }
         guard let cipher else {
-            throw WebhookError(.encryptionNotConfigured, "an encrypted message came, but no EncodingAESKey is configured")
+            throw WebhookError(
+                .encryptionNotConfigured, "an encrypted message came, but no EncodingAESKey is configured")
         }
         guard let encrypted else {
             throw WebhookError(.malformedEnvelope, "encrypt_type=aes but the body has no Encrypt field")
@@ -192,7 +193,8 @@ public struct WebhookCodec: Sendable {
         let xml = reply.render(answering: opened.message, createTime: createTime)
         guard opened.mode != .plain, xml != PassiveReply.successBody else { return xml }
         guard let cipher else {
-            throw WebhookError(.encryptionNotConfigured, "an encrypted reply is needed, but no EncodingAESKey is configured")
+            throw WebhookError(
+                .encryptionNotConfigured, "an encrypted reply is needed, but no EncodingAESKey is configured")
         }
         return envelope(encrypted: try cipher.encrypt(xml), timestamp: timestamp, nonce: nonce)
     }

@@ -514,7 +514,9 @@ private struct Scanner {
             value = value * radix + digit
         }
         guard let scalar = Unicode.Scalar(value) else {
-            throw XMLReadError(.malformedReference, at: start, "character reference to U+\(String(value, radix: 16, uppercase: true)), which is not a Unicode scalar")
+            throw XMLReadError(
+                .malformedReference, at: start,
+                "character reference to U+\(String(value, radix: 16, uppercase: true)), which is not a Unicode scalar")
         }
         return scalar
     }

@@ -59,7 +59,9 @@ public struct XMLWriter: Sendable {
             var start = 0
             var index = 0
             while index + 2 < text.count {
-                if text[index] == UInt8(ascii: "]"), text[index + 1] == UInt8(ascii: "]"), text[index + 2] == UInt8(ascii: ">") {
+                if text[index] == UInt8(ascii: "]"), text[index + 1] == UInt8(ascii: "]"),
+                    text[index + 2] == UInt8(ascii: ">")
+                {
                     // "]]>" would end the section: close it between "]]" and ">" and reopen.
                     bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[start..<(index + 2)]))
                     bytes.append(contentsOf: "]]><![CDATA[".utf8)
