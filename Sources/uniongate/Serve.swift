@@ -61,7 +61,8 @@ extension UnionGate {
             let secrets = try await GatewaySecrets.resolve(
                 wechatToken: configuration.wechatToken, adminToken: configuration.adminToken, store: store)
             if let notice = secrets.startupNotice(publicURL: configuration.publicURL) {
-                print(notice)
+                // Written straight through: under a pipe (systemd, docker) buffered stdout could hold it back.
+                FileHandle.standardOutput.write(Data((notice + "\n").utf8))
             }
             let held = HeldNotices()
             let services = try await UnionServiceDesk.open(
