@@ -6,10 +6,12 @@ import WeChatWire
 
 @testable import UnionGateServer
 
-@Suite("Crashes lose nothing a member was told was received")
-struct CrashTests {
+@Suite("The real server process: crashes and signals")
+struct ServerProcessTests {
     /// Starts the real `uniongate serve` on a free port and returns the process and its port.
-    func startServer(database: String, environment: [String: String]) throws -> (Process, Int, Pipe) {
+    func startServer(database: String, environment: [String: String], replies: String = shippedReplies) throws -> (
+        Process, Int, Pipe
+    ) {
         let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let executable = [directory, directory.deletingLastPathComponent()].map {
             $0.appendingPathComponent("uniongate")
@@ -17,7 +19,7 @@ struct CrashTests {
         .first { FileManager.default.isExecutableFile(atPath: $0.path) }
         let process = Process()
         process.executableURL = try #require(executable)
-        process.arguments = ["serve", "--port", "0", "--replies", shippedReplies, "--database", database]
+        process.arguments = ["serve", "--port", "0", "--replies", replies, "--database", database]
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let output = Pipe()
         process.standardOutput = output
@@ -62,5 +64,26 @@ struct CrashTests {
         await store.close()
         #expect(Set(stored) == Set(receipts))
         #expect(stored.count == 5)
+    }
+
+    @Test func sighupReloadsTheRulesInTheRunningServer() async throws {
+        let replies = try temporaryReplies(["r.yaml": "rules:\n  - { keywords: [测试], reply: 旧 }\n"])
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent("hup-\(UUID().uuidString).sqlite")
+            .path
+        let (process, port, _) = try startServer(
+            database: database,
+            environment: ["WECHAT_TOKEN": testToken, "UNIONGATE_ADMIN_TOKEN": "admin", "LOG_LEVEL": "info"],
+            replies: replies)
+        let client = WeChatClient(port: port)
+        #expect(try await client.request("GET", "/metrics").body.contains("uniongate_rules_reloads_total 0"))
+        kill(process.processIdentifier, SIGHUP)
+        let reloaded = await eventually {
+            (try? await client.request("GET", "/metrics").body.contains("uniongate_rules_reloads_total 1")) == true
+        }
+        #expect(reloaded)
+        #expect(try await client.replyText(Member().text("测试")) == "旧")
+        #expect(process.isRunning)  // SIGHUP reloads; it does not stop the server
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
     }
 }
