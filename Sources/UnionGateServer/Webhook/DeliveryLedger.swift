@@ -1,4 +1,7 @@
 import Logging
+#if canImport(Glibc)
+    import Glibc
+#endif
 import Synchronization
 import UnionServices
 import WeChatWire
@@ -244,7 +247,14 @@ final class DeliveryLedger: Sendable {
         let rule: String?
 
         static func == (left: TextKey, right: TextKey) -> Bool {
-            left.rule == right.rule && left.text.utf8.elementsEqual(right.text.utf8)
+            guard left.text.utf8.count == right.text.utf8.count, left.rule == right.rule else { return false }
+            var a = left.text
+            var b = right.text
+            return a.withUTF8 { first in
+                b.withUTF8 { second in
+                    first.count == 0 || memcmp(first.baseAddress!, second.baseAddress!, first.count) == 0
+                }
+            }
         }
 
         func hash(into hasher: inout Hasher) {
