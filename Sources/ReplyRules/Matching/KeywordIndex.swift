@@ -39,8 +39,10 @@ struct KeywordIndex: Sendable {
 
 /// A trie over UTF-8 bytes whose nodes hold the ranks of the keywords ending there.
 struct ByteTrie: Sendable {
-    private var children: [[UInt8: Int32]] = [[:]]
-    private var ranks: [[Int]] = [[]]
+    /// Each node's children by byte; node 0 is the root.
+    fileprivate(set) var children: [[UInt8: Int32]] = [[:]]
+    /// The ranks of the keywords ending at each node.
+    fileprivate(set) var ranks: [[Int]] = [[]]
 
     mutating func insert(_ bytes: [UInt8], rank: Int) {
         var node = 0
@@ -72,32 +74,23 @@ struct ByteTrie: Sendable {
 
 /// The Aho–Corasick automaton over UTF-8 bytes: one pass over the text finds every keyword in it.
 struct AhoCorasick: Sendable {
-    private var children: [[UInt8: Int32]] = [[:]]
-    private var fail: [Int32] = [0]
+    /// The keywords' trie; the automaton adds failure links over it.
+    private var trie = ByteTrie()
+    private var fail: [Int32] = []
     /// The ranks of keywords ending at each node, including those reached through failure links.
     private var outputs: [[Int]] = [[]]
 
     mutating func insert(_ bytes: [UInt8], rank: Int) {
         guard !bytes.isEmpty else { return }
-        var node = 0
-        for byte in bytes {
-            if let next = children[node][byte] {
-                node = Int(next)
-            } else {
-                children.append([:])
-                fail.append(0)
-                outputs.append([])
-                children[node][byte] = Int32(children.count - 1)
-                node = children.count - 1
-            }
-        }
-        outputs[node].append(rank)
+        trie.insert(bytes, rank: rank)
     }
 
     /// Computes failure links breadth first, merging outputs along them.
     mutating func build() {
+        fail = [Int32](repeating: 0, count: trie.children.count)
+        outputs = trie.ranks
         var queue: [Int] = []
-        for (_, child) in children[0] {
+        for (_, child) in trie.children[0] {
             fail[Int(child)] = 0
             queue.append(Int(child))
         }
@@ -105,12 +98,12 @@ struct AhoCorasick: Sendable {
         while head < queue.count {
             let node = queue[head]
             head += 1
-            for (byte, child) in children[node] {
+            for (byte, child) in trie.children[node] {
                 var state = Int(fail[node])
-                while state != 0, children[state][byte] == nil {
+                while state != 0, trie.children[state][byte] == nil {
                     state = Int(fail[state])
                 }
-                let target = children[state][byte].map(Int.init) ?? 0
+                let target = trie.children[state][byte].map(Int.init) ?? 0
                 fail[Int(child)] = Int32(target == Int(child) ? 0 : target)
                 outputs[Int(child)].append(contentsOf: outputs[Int(fail[Int(child)])])
                 queue.append(Int(child))
@@ -120,13 +113,13 @@ struct AhoCorasick: Sendable {
 
     /// Appends the ranks of every keyword that occurs in `bytes`.
     func matches(_ bytes: UnsafeBufferPointer<UInt8>, into result: inout [Int]) {
-        guard children.count > 1 else { return }
+        guard trie.children.count > 1 else { return }
         var state = 0
         for byte in bytes {
-            while state != 0, children[state][byte] == nil {
+            while state != 0, trie.children[state][byte] == nil {
                 state = Int(fail[state])
             }
-            state = children[state][byte].map(Int.init) ?? 0
+            state = trie.children[state][byte].map(Int.init) ?? 0
             if !outputs[state].isEmpty {
                 result.append(contentsOf: outputs[state])
             }
