@@ -12,10 +12,14 @@ end
 function init(args)
   local file = args[1]
   local count = tonumber(args[2])
+  -- Optional: use only lines [first, last), so a warm-up and the measured run never share a MsgId.
+  local first = tonumber(args[3] or "0")
+  local last = tonumber(args[4] or "-1")
   requests = {}
   local index = 0
   for line in io.lines(file) do
-    if index % count == id then
+    if last >= 0 and index >= last then break end
+    if index >= first and index % count == id then
       local tab = string.find(line, "\t", 1, true)
       local query = string.sub(line, 1, tab - 1)
       local body = string.sub(line, tab + 1)

@@ -14,6 +14,30 @@ struct SignatureAndCipherTests {
         #expect(vectors.encrypt.count >= 2)
     }
 
+    @Test func ourSHA1MatchesSwiftCryptoAtEveryLengthAroundTheBlocks() {
+        // Lengths 0…300 cover empty input, every padding case (55, 56, 63, 64 bytes into a
+        // block) and several blocks; fed whole and in uneven pieces.
+        var generator = SystemRandomNumberGenerator()
+        for length in 0...300 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+            let expected = Array(Insecure.SHA1.hash(data: bytes))
+            var whole = SHA1()
+            bytes.withUnsafeBufferPointer { whole.update($0) }
+            #expect(whole.finalize() == expected, "length \(length)")
+            var pieces = SHA1()
+            var start = 0
+            while start < bytes.count {
+                let end = min(bytes.count, start + 1 + start % 37)
+                bytes[start..<end].withUnsafeBufferPointer { pieces.update($0) }
+                start = end
+            }
+            #expect(pieces.finalize() == expected, "length \(length) in pieces")
+        }
+        var known = SHA1()
+        known.update("abc")
+        #expect(Signature.hex(known.finalize()) == "a9993e364706816aba3e25717850c26c9cd0d89d")
+    }
+
     @Test func plainSignaturesMatchTheVectors() throws {
         for vector in try CryptoVectors.load().signature {
             let computed = Signature.compute(token: vector.token, timestamp: vector.timestamp, nonce: vector.nonce)

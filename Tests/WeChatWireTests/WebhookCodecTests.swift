@@ -30,6 +30,25 @@ struct WebhookCodecTests {
         }
     }
 
+    @Test func readsTheQueryStringLikeAFormDecoderWould() {
+        let query = WebhookQuery(
+            query: "signature=abc&timestamp=170&nonce=n%20%E5%B7%A5&openid=o1&openid=o2&encrypt_type=aes"
+                + "&msg_signature=ms&echostr=e%zz&unknown=1&flag&=x")
+        #expect(query.signature == "abc")
+        #expect(query.timestamp == "170")
+        #expect(query.nonce == "n 工", "values are percent-decoded as UTF-8")
+        #expect(query.openid == "o2", "of a repeated parameter, the last wins")
+        #expect(query.encryptType == "aes")
+        #expect(query.msgSignature == "ms")
+        #expect(query.echostr == "e%zz", "a malformed escape keeps the value as sent")
+        #expect(WebhookQuery(query: "") == WebhookQuery([:]))
+        #expect(WebhookQuery(query: "nonce").nonce == "", "a name without a value reads as empty")
+        // The parameters a URL is built from read back the same.
+        let built = WebhookQuery(["signature": "s", "timestamp": "1", "nonce": "2", "openid": "o"])
+        let text = built.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
+        #expect(WebhookQuery(query: text) == built)
+    }
+
     @Test func answersURLVerification() throws {
         let query = try wechat().verification(echostr: "5038113428441658000", timestamp: "1700000000", nonce: "99")
         #expect(try codec().verifyURL(query) == "5038113428441658000")

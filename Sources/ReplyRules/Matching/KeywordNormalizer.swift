@@ -5,20 +5,38 @@ import Foundation
 /// (NFKC), letters lower-cased. A member who types 「入会。」 or 「ＨＥＬＰ」 gets the same answer as
 /// one who types 「入会」 or 「help」.
 public enum KeywordNormalizer {
-    static let trailingPunctuation: Set<Character> = ["。", "！", "!", "？", "?", "，", ",", ".", "~", "～", "…"]
+    static let trailingPunctuation: Set<Unicode.Scalar> = ["。", "！", "!", "？", "?", "，", ",", ".", "~", "～", "…"]
 
     /// The normalised form of `text`.
     public static func normalize(_ text: String) -> String {
-        var folded =
+        let folded =
             needsCompatibilityMapping(text)
             ? text.precomposedStringWithCompatibilityMapping.lowercased() : asciiLowercased(text)
-        while let last = folded.last, last.isWhitespace || trailingPunctuation.contains(last), folded.count > 1 {
-            folded.removeLast()
+        // Trimmed by Unicode scalar: what is trimmed is all single-scalar, and this avoids
+        // breaking the whole text into grapheme clusters on every message.
+        let scalars = folded.unicodeScalars
+        var end = scalars.endIndex
+        while end > scalars.startIndex {
+            let last = scalars.index(before: end)
+            // One character always stays: a member who sends just 「？」 means it.
+            guard last > scalars.startIndex, isWhitespace(scalars[last]) || trailingPunctuation.contains(scalars[last])
+            else { break }
+            end = last
         }
-        while let first = folded.first, first.isWhitespace {
-            folded.removeFirst()
+        var start = scalars.startIndex
+        while start < end, isWhitespace(scalars[start]) {
+            start = scalars.index(after: start)
         }
-        return folded.allSatisfy(\.isWhitespace) ? "" : folded
+        if start == scalars.startIndex, end == scalars.endIndex { return folded }
+        return String(scalars[start..<end])
+    }
+
+    private static func isWhitespace(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x20, 0x09...0x0D: true
+        case 0..<0x80: false
+        default: scalar.properties.isWhitespace
+        }
     }
 
     /// False when NFKC leaves `text` as it is and only ASCII letters need lower-casing: text made

@@ -44,30 +44,49 @@ public struct RuleDecision: Sendable {
 
 /// Chooses the rule that answers a message: the first in order of priority (then file order)
 /// whose trigger matches and whose conditions hold.
-public struct RuleEngine: Sendable {
+///
+/// A class, so that handing the engine in force to each message costs one reference, not a
+/// copy of every index; it never changes after it is built.
+public final class RuleEngine: Sendable {
     /// The rule book the engine was built from.
     public let book: RuleBook
     private let ranked: [ReplyRule]
-    private var keywords = KeywordIndex()
-    private var clicks: [String: [Int]] = [:]
-    private var views: [String: [Int]] = [:]
-    private var anyView: [Int] = []
-    private var subscribeScenes: [String: [Int]] = [:]
-    private var anySubscribe: [Int] = []
-    private var scanScenes: [String: [Int]] = [:]
-    private var anyScan: [Int] = []
+    private let keywords: KeywordIndex
+    private let clicks: [String: [Int]]
+    private let views: [String: [Int]]
+    private let anyView: [Int]
+    private let subscribeScenes: [String: [Int]]
+    private let anySubscribe: [Int]
+    private let scanScenes: [String: [Int]]
+    private let anyScan: [Int]
 
     /// Whether any rule depends on membership, so callers look it up only when it matters.
     public let needsMembership: Bool
+    /// Whether any rule matches by regular expression: matching then has no fixed bound on its
+    /// time (an admin's pattern can backtrack), so callers keep it under their reply deadline.
+    public let hasPatterns: Bool
 
     /// Builds the indexes for `book`.
     public init(book: RuleBook) {
         self.book = book
-        ranked = book.rules.enumerated().sorted { left, right in
+        let ranked = book.rules.enumerated().sorted { left, right in
             left.element.priority != right.element.priority
                 ? left.element.priority > right.element.priority : left.offset < right.offset
         }.map(\.element)
+        self.ranked = ranked
         needsMembership = book.rules.contains { $0.conditions.needsMembership }
+        hasPatterns = book.rules.contains { rule in
+            if case .keywords(_, .regex, _) = rule.trigger { return true }
+            return false
+        }
+        var keywords = KeywordIndex()
+        var clicks: [String: [Int]] = [:]
+        var views: [String: [Int]] = [:]
+        var anyView: [Int] = []
+        var subscribeScenes: [String: [Int]] = [:]
+        var anySubscribe: [Int] = []
+        var scanScenes: [String: [Int]] = [:]
+        var anyScan: [Int] = []
         for (rank, rule) in ranked.enumerated() {
             switch rule.trigger {
             case .keywords(let words, let mode, _):
@@ -82,6 +101,14 @@ public struct RuleEngine: Sendable {
             }
         }
         keywords.finish()
+        self.keywords = keywords
+        self.clicks = clicks
+        self.views = views
+        self.anyView = anyView
+        self.subscribeScenes = subscribeScenes
+        self.anySubscribe = anySubscribe
+        self.scanScenes = scanScenes
+        self.anyScan = anyScan
     }
 
     /// The text a message offers for keyword matching: a text message's content, or the

@@ -62,12 +62,17 @@ public struct Gateway: Sendable {
 
     let clock: @Sendable () -> Int64
 
+    /// The webhook's responder, shared by its route and its fast lane.
+    var webhook: WebhookResponder {
+        WebhookResponder(
+            codec: codec, ledger: ledger, metrics: metrics, bodyLimit: configuration.bodyLimit, clock: clock,
+            logger: logger)
+    }
+
     /// The routes: the webhook, health and metrics.
     public func buildRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
-        let webhook = WebhookResponder(
-            codec: codec, ledger: ledger, metrics: metrics, bodyLimit: configuration.bodyLimit, clock: clock,
-            logger: logger)
+        let webhook = self.webhook
         router.get("/wechat") { request, _ in webhook.verify(request) }
         router.post("/wechat") { request, _ in await webhook.receive(request) }
         router.get("/healthz") { _, _ in WebhookResponder.text("ok") }
@@ -103,10 +108,15 @@ public struct Gateway: Sendable {
             RulesWatcher(rules: rules, interval: configuration.reloadInterval, metrics: metrics)
         ]
         if let outbox { services.append(OutboxService(worker: outbox)) }
+        let webhook = self.webhook
+        let serverName = "UnionGate"
         return Application(
             router: buildRouter(),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [WebhookFastLane(responder: webhook, serverName: serverName)])),
             configuration: .init(
-                address: .hostname(configuration.hostname, port: configuration.port), serverName: "UnionGate"),
+                address: .hostname(configuration.hostname, port: configuration.port), serverName: serverName),
             services: services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)

@@ -31,9 +31,10 @@ public struct GatewayConfiguration: Sendable {
     public var bodyLimit: Int = 64 * 1024
     /// How long replies are kept for WeChat's retries.
     public var duplicateWindow: Duration = .seconds(300)
-    /// The most messages kept for retries. WeChat retries within about 15 s, so 50,000 covers
-    /// its retries up to some 3,000 messages a second, sustained; memory stays bounded above that.
-    public var duplicateCapacity: Int = 50_000
+    /// The most messages kept for retries. WeChat retries within about 15 s, so 48,000 covers
+    /// its retries up to some 3,000 messages a second, sustained; memory stays bounded above that
+    /// (48,000 is just under what fills a 65,536-slot table, so the table is sized once, ~7 MB).
+    public var duplicateCapacity: Int = 48_000
 
     /// Creates the default configuration.
     public init() {}

@@ -20,14 +20,27 @@ public final class GatewayMetrics: Sendable {
         case badRequest = "bad_request"
         /// Refused: the body was over the limit (413).
         case tooLarge = "too_large"
+
+        /// Its place in `allCases`, for counting in an array.
+        var index: Int {
+            switch self {
+            case .replied: 0
+            case .noReply: 1
+            case .deadline: 2
+            case .verified: 3
+            case .forbidden: 4
+            case .badRequest: 5
+            case .tooLarge: 6
+            }
+        }
     }
 
     /// Upper bounds of the latency buckets, in seconds.
     static let buckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 4.5, 10]
 
     private struct State {
-        var outcomes: [Outcome: Int] = [:]
-        var ruleHits: [String: Int] = [:]
+        var outcomes = [Int](repeating: 0, count: Outcome.allCases.count)
+        var ruleHits: [RuleName: Int] = [:]
         var duplicates = 0
         var decryptFailures = 0
         var signatureFailures = 0
@@ -37,6 +50,17 @@ public final class GatewayMetrics: Sendable {
         var bucketCounts = [Int](repeating: 0, count: GatewayMetrics.buckets.count)
         var latencySum = 0.0
         var latencyCount = 0
+
+        mutating func observe(_ seconds: Double) {
+            latencySum += seconds
+            latencyCount += 1
+            // Buckets are cumulative: every bound at or above the value counts it.
+            var index = GatewayMetrics.buckets.count
+            while index > 0, seconds <= GatewayMetrics.buckets[index - 1] {
+                index -= 1
+                bucketCounts[index] += 1
+            }
+        }
     }
 
     private let state = Mutex(State())
@@ -47,18 +71,23 @@ public final class GatewayMetrics: Sendable {
     /// Counts a request's outcome, and its latency when it reached the handler.
     public func record(_ outcome: Outcome, seconds: Double? = nil) {
         state.withLock { state in
-            state.outcomes[outcome, default: 0] += 1
-            guard let seconds else { return }
-            state.latencySum += seconds
-            state.latencyCount += 1
-            for (index, bound) in Self.buckets.enumerated() where seconds <= bound {
-                state.bucketCounts[index] += 1
-            }
+            state.outcomes[outcome.index] += 1
+            if let seconds { state.observe(seconds) }
+        }
+    }
+
+    /// Counts an answered message in one step: its outcome, its latency and the rule that
+    /// answered (nil for a retry, or when no rule did).
+    public func answered(_ outcome: Outcome, seconds: Double, rule: String?) {
+        state.withLock { state in
+            state.outcomes[outcome.index] += 1
+            state.observe(seconds)
+            if let rule { state.ruleHits[RuleName(rule), default: 0] += 1 }
         }
     }
 
     /// Counts a rule's answer.
-    public func ruleHit(_ name: String) { state.withLock { $0.ruleHits[name, default: 0] += 1 } }
+    public func ruleHit(_ name: String) { state.withLock { $0.ruleHits[RuleName(name), default: 0] += 1 } }
     /// Counts a retry recognised as a duplicate.
     public func duplicate() { state.withLock { $0.duplicates += 1 } }
     /// Counts an encrypted message that did not open.
@@ -73,7 +102,7 @@ public final class GatewayMetrics: Sendable {
     }
 
     /// The number of requests that ended with `outcome`.
-    public func count(_ outcome: Outcome) -> Int { state.withLock { $0.outcomes[outcome] ?? 0 } }
+    public func count(_ outcome: Outcome) -> Int { state.withLock { $0.outcomes[outcome.index] } }
     /// The number of duplicates recognised.
     public var duplicates: Int { state.withLock { $0.duplicates } }
 
@@ -83,7 +112,7 @@ public final class GatewayMetrics: Sendable {
         var out = ""
         out += "# HELP uniongate_requests_total Webhook requests by outcome.\n# TYPE uniongate_requests_total counter\n"
         for outcome in Outcome.allCases {
-            out += "uniongate_requests_total{outcome=\"\(outcome.rawValue)\"} \(state.outcomes[outcome] ?? 0)\n"
+            out += "uniongate_requests_total{outcome=\"\(outcome.rawValue)\"} \(state.outcomes[outcome.index])\n"
         }
         out += "# HELP uniongate_reply_seconds Time from request to reply for messages that reached the handler.\n"
         out += "# TYPE uniongate_reply_seconds histogram\n"
@@ -95,7 +124,7 @@ public final class GatewayMetrics: Sendable {
         out += "uniongate_reply_seconds_count \(state.latencyCount)\n"
         out +=
             "# HELP uniongate_rule_hits_total Messages answered, by rule.\n# TYPE uniongate_rule_hits_total counter\n"
-        for (rule, hits) in state.ruleHits.sorted(by: { $0.key < $1.key }) {
+        for (rule, hits) in state.ruleHits.map({ ($0.key.name, $0.value) }).sorted(by: { $0.0 < $1.0 }) {
             out += "uniongate_rule_hits_total{rule=\"\(Self.escape(rule))\"} \(hits)\n"
         }
         let counters: [(String, String, Int)] = [
@@ -113,6 +142,20 @@ public final class GatewayMetrics: Sendable {
             out += "# HELP \(name) \(help)\n# TYPE \(name) counter\n\(name) \(value)\n"
         }
         return out
+    }
+
+    /// A rule's name as a counter key, hashed by its UTF-8 bytes: String's own hashing
+    /// normalises Unicode first, which costs more than the count for a Chinese name.
+    struct RuleName: Hashable {
+        let name: String
+        init(_ name: String) { self.name = name }
+
+        static func == (left: RuleName, right: RuleName) -> Bool { left.name.utf8.elementsEqual(right.name.utf8) }
+
+        func hash(into hasher: inout Hasher) {
+            var name = self.name
+            name.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        }
     }
 
     static func escape(_ label: String) -> String {

@@ -2,6 +2,7 @@ import Logging
 #if canImport(Glibc)
     import Glibc
 #endif
+import DequeModule
 import Synchronization
 import UnionServices
 import WeChatWire
@@ -30,7 +31,6 @@ final class DeliveryLedger: Sendable {
     }
 
     private struct Waiter {
-        let deadline: ContinuousClock.Instant
         let duplicate: Bool
         let continuation: CheckedContinuation<Answer, Never>
     }
@@ -42,6 +42,8 @@ final class DeliveryLedger: Sendable {
         case handedOff
     }
 
+    private typealias Key = MessageKey.Identity
+
     private struct Entry {
         var phase: Phase
         let createTime: Int64
@@ -49,11 +51,13 @@ final class DeliveryLedger: Sendable {
     }
 
     private struct State {
-        var entries: [String: Entry] = [:]
-        /// Keys of running entries with waiters, so the sweeper never walks the whole ledger.
-        var waiting: Set<String> = []
-        var order: [String] = []
-        var orderHead = 0
+        var entries: [Key: Entry] = [:]
+        /// Deadlines of waiting requests, in the order they began waiting; as every wait is
+        /// equally long this is also deadline order, so the sweeper only looks at the front.
+        var deadlines: [(deadline: ContinuousClock.Instant, key: Key)] = []
+        var deadlinesHead = 0
+        /// Keys in the order they were recorded, oldest first, for eviction.
+        var order = Deque<Key>()
         /// Recent distinct single-text outcomes, so identical replies share storage.
         var interned: [TextKey: HandlerOutcome] = [:]
         var sweeperStarted = false
@@ -79,6 +83,8 @@ final class DeliveryLedger: Sendable {
         self.deadline = deadline
         self.window = window
         self.capacity = capacity
+        // Sized once, so the table never rehashes under load.
+        state.withLock { $0.entries.reserveCapacity(min(capacity, 1 << 20)) }
         self.logger = logger
     }
 
@@ -88,47 +94,41 @@ final class DeliveryLedger: Sendable {
 
     /// Submits a message (or its retry) and waits for what to answer.
     func submit(_ message: InboundMessage, createTime: Int64) async -> Answer {
-        let key = MessageKey.of(message)
-        return await withCheckedContinuation { continuation in
-            let now = ContinuousClock.now
-            let waiter = { (duplicate: Bool) in
-                Waiter(deadline: now + self.deadline, duplicate: duplicate, continuation: continuation)
-            }
-            enum Decision {
-                case answer(Answer)
-                case waiting
-                case start
-            }
-            let decision = state.withLock { state -> Decision in
-                if var entry = state.entries[key] {
-                    switch entry.phase {
-                    case .done(let outcome):
-                        return .answer(Answer(outcome: outcome, createTime: entry.createTime, duplicate: true))
-                    case .handedOff:
-                        return .answer(Answer(outcome: nil, createTime: entry.createTime, duplicate: true))
-                    case .running(var waiters):
-                        waiters.append(waiter(true))
-                        entry.phase = .running(waiters: waiters)
-                        state.entries[key] = entry
-                        state.waiting.insert(key)
-                        return .waiting
-                    }
+        // Most messages are answered from memory in microseconds: no task, no waiting.
+        if let answer = answerAtOnce(message, createTime: createTime) { return answer }
+        let key = MessageKey.identity(of: message)
+        let now = ContinuousClock.now
+        enum Claim {
+            case answer(Answer)
+            case wait
+            case claimed
+        }
+        let claim = state.withLock { state -> Claim in
+            if let entry = state.entries[key] {
+                switch entry.phase {
+                case .done(let outcome):
+                    return .answer(Answer(outcome: outcome, createTime: entry.createTime, duplicate: true))
+                case .handedOff:
+                    return .answer(Answer(outcome: nil, createTime: entry.createTime, duplicate: true))
+                case .running:
+                    return .wait
                 }
-                Self.evict(&state, now: now, window: window, capacity: capacity)
-                state.entries[key] = Entry(
-                    phase: .running(waiters: [waiter(false)]), createTime: createTime, inserted: now)
-                state.waiting.insert(key)
-                state.order.append(key)
-                return .start
             }
-            switch decision {
-            case .answer(let answer):
-                metrics.duplicate()
-                continuation.resume(returning: answer)
-            case .waiting:
-                metrics.duplicate()
-            case .start:
-                startSweeperIfNeeded()
+            Self.evict(&state, now: now, window: window, capacity: capacity)
+            state.entries[key] = Entry(phase: .running(waiters: []), createTime: createTime, inserted: now)
+            state.order.append(key)
+            return .claimed
+        }
+        switch claim {
+        case .answer(let answer):
+            metrics.duplicate()
+            return answer
+        case .wait:
+            metrics.duplicate()
+            return await wait(for: key, duplicate: true, since: now)
+        case .claimed:
+            startSweeperIfNeeded()
+            return await wait(for: key, duplicate: false, since: now) {
                 let handler = self.handler
                 Task {
                     let outcome = await handler.handle(message)
@@ -138,30 +138,124 @@ final class DeliveryLedger: Sendable {
         }
     }
 
-    private func complete(_ key: String, _ outcome: HandlerOutcome, message: InboundMessage) {
-        let (waiters, createTime, handedOff) = state.withLock { state -> ([Waiter], Int64, Bool) in
+    /// Answers without waiting, when that is possible: a retry of a finished message gets its
+    /// stored outcome, and a new message that the handler answers from memory is recorded and
+    /// answered. Nil when the message has to wait (its handler must run, or its first attempt
+    /// is still running): then ``submit(_:createTime:)`` it. Never blocks, so the event loop
+    /// can call it.
+    func answerAtOnce(_ message: InboundMessage, createTime: Int64) -> Answer? {
+        let key = MessageKey.identity(of: message)
+        enum Known {
+            case answer(Answer)
+            case busy
+        }
+        func known(_ state: State) -> Known? {
+            guard let entry = state.entries[key] else { return nil }
+            switch entry.phase {
+            case .done(let outcome):
+                return .answer(Answer(outcome: outcome, createTime: entry.createTime, duplicate: true))
+            case .handedOff: return .answer(Answer(outcome: nil, createTime: entry.createTime, duplicate: true))
+            case .running: return .busy
+            }
+        }
+        switch state.withLock({ known($0) }) {
+        case .answer(let answer)?:
+            metrics.duplicate()
+            return answer
+        case .busy?:
+            return nil
+        case nil:
+            break
+        }
+        // Decided outside the lock; answerAtOnce has no side effects, so if a retry raced us
+        // here, whichever outcome is recorded first is the one every attempt gets.
+        guard let outcome = handler.answerAtOnce(message) else { return nil }
+        let now = ContinuousClock.now
+        let recorded = state.withLock { state -> Known? in
+            if let already = known(state) { return already }
+            Self.evict(&state, now: now, window: window, capacity: capacity)
+            state.entries[key] = Entry(
+                phase: .done(Self.intern(outcome, in: &state)), createTime: createTime, inserted: now)
+            state.order.append(key)
+            return nil
+        }
+        switch recorded {
+        case .answer(let answer)?:
+            metrics.duplicate()
+            return answer
+        case .busy?:
+            return nil
+        case nil:
+            handExtras(of: outcome, answering: message)
+            return Answer(outcome: outcome, createTime: createTime, duplicate: false)
+        }
+    }
+
+    /// Waits for the outcome of the running entry `key`, or for its deadline; `then` runs once
+    /// the waiter is in place (it starts the handler, so the handler cannot finish unseen).
+    private func wait(
+        for key: Key, duplicate: Bool, since now: ContinuousClock.Instant, then start: () -> Void = {}
+    ) async -> Answer {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state -> Answer? in
+                guard var entry = state.entries[key] else {
+                    return Answer(outcome: nil, createTime: 0, duplicate: duplicate)  // gone to late delivery
+                }
+                switch entry.phase {
+                case .done(let outcome):
+                    return Answer(outcome: outcome, createTime: entry.createTime, duplicate: duplicate)
+                case .handedOff:
+                    return Answer(outcome: nil, createTime: entry.createTime, duplicate: duplicate)
+                case .running(var waiters):
+                    waiters.append(Waiter(duplicate: duplicate, continuation: continuation))
+                    entry.phase = .running(waiters: waiters)
+                    state.entries[key] = entry
+                    state.deadlines.append((now + deadline, key))
+                    return nil
+                }
+            }
+            if let ready {
+                continuation.resume(returning: ready)
+            } else {
+                start()
+            }
+        }
+    }
+
+    /// Records `outcome` for `key` and answers its waiters; hands what the passive reply cannot
+    /// carry to late delivery. Returns the entry's CreateTime, or nil when the outcome went
+    /// whole to late delivery (the deadline passed, or the entry was evicted).
+    @discardableResult
+    private func complete(_ key: Key, _ outcome: HandlerOutcome, message: InboundMessage) -> Int64? {
+        let (waiters, createTime) = state.withLock { state -> ([Waiter], Int64?) in
             let shared = Self.intern(outcome, in: &state)
             guard var entry = state.entries[key] else {
-                return ([], 0, true)  // evicted while running (only under extreme load): deliver late
+                return ([], nil)  // evicted while running (only under extreme load): deliver late
             }
-            state.waiting.remove(key)
             switch entry.phase {
             case .running(let waiters):
                 entry.phase = .done(shared)
                 state.entries[key] = entry
-                return (waiters, entry.createTime, false)
+                return (waiters, entry.createTime)
             case .handedOff, .done:
-                return ([], entry.createTime, true)
+                return ([], nil)
             }
+        }
+        guard let createTime else {
+            hand(outcome.replies, to: message, reason: .deadline)
+            return nil
         }
         for waiter in waiters {
             waiter.continuation.resume(
                 returning: Answer(outcome: outcome, createTime: createTime, duplicate: waiter.duplicate))
         }
-        if handedOff {
-            hand(outcome.replies, to: message, reason: .deadline)
-            return
-        }
+        handExtras(of: outcome, answering: message)
+        return createTime
+    }
+
+    /// Hands to late delivery what the passive reply cannot carry: cards over the limit and
+    /// the replies after the first.
+    private func handExtras(of outcome: HandlerOutcome, answering message: InboundMessage) {
         guard let first = outcome.replies.first else { return }
         let overflow = first.fitted(answering: message).overflow
         if !overflow.isEmpty {
@@ -188,20 +282,22 @@ final class DeliveryLedger: Sendable {
         var expired: [Waiter] = []
         var handedOff = 0
         state.withLock { state in
-            for key in state.waiting {
-                guard var entry = state.entries[key], case .running(let waiters) = entry.phase else {
-                    state.waiting.remove(key)
-                    continue
-                }
-                let late = waiters.filter { $0.deadline <= now }
-                guard !late.isEmpty else { continue }
-                expired += late
-                // The first deadline to pass hands the message off; its outcome goes to late delivery.
+            while state.deadlinesHead < state.deadlines.count {
+                let (deadline, key) = state.deadlines[state.deadlinesHead]
+                guard deadline <= now else { break }
+                state.deadlinesHead += 1
+                // Finished (or already handed off) entries need nothing more.
+                guard var entry = state.entries[key], case .running(let waiters) = entry.phase else { continue }
+                // The first deadline to pass hands the message off: all its waiters answer
+                // `success` now, and the outcome goes to late delivery when it comes.
                 entry.phase = .handedOff
                 state.entries[key] = entry
-                state.waiting.remove(key)
+                expired += waiters
                 handedOff += 1
-                expired += waiters.filter { $0.deadline > now }
+            }
+            if state.deadlinesHead > 1024, state.deadlinesHead * 2 > state.deadlines.count {
+                state.deadlines.removeFirst(state.deadlinesHead)
+                state.deadlinesHead = 0
             }
         }
         if handedOff > 0 {
@@ -240,8 +336,9 @@ final class DeliveryLedger: Sendable {
         return outcome
     }
 
-    /// A text compared and hashed by its UTF-8 bytes: String's own hashing normalises Unicode,
-    /// which costs far more for a long Chinese reply than it is worth here.
+    /// A text compared by its UTF-8 bytes and hashed by its length and first bytes: String's
+    /// own hashing normalises Unicode and reads the whole text, which costs far more for a long
+    /// Chinese reply than it is worth here (texts that differ only further on just share a bucket).
     struct TextKey: Hashable {
         let text: String
         let rule: String?
@@ -259,16 +356,18 @@ final class DeliveryLedger: Sendable {
 
         func hash(into hasher: inout Hasher) {
             var text = self.text
-            text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+            text.withUTF8 {
+                hasher.combine(bytes: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: $0.prefix(32))))
+            }
+            hasher.combine(self.text.utf8.count)
             hasher.combine(rule?.utf8.count ?? -1)
         }
     }
 
     private static func evict(_ state: inout State, now: ContinuousClock.Instant, window: Duration, capacity: Int) {
-        while state.orderHead < state.order.count {
-            let key = state.order[state.orderHead]
+        while let key = state.order.first {
             guard let entry = state.entries[key] else {
-                state.orderHead += 1
+                state.order.removeFirst()
                 continue
             }
             let tooOld = now - entry.inserted > window
@@ -277,12 +376,7 @@ final class DeliveryLedger: Sendable {
             // before that, so no request is left without an answer.
             if case .running = entry.phase { break }
             state.entries[key] = nil
-            state.waiting.remove(key)
-            state.orderHead += 1
-        }
-        if state.orderHead > 4096, state.orderHead * 2 > state.order.count {
-            state.order.removeFirst(state.orderHead)
-            state.orderHead = 0
+            state.order.removeFirst()
         }
     }
 

@@ -25,6 +25,33 @@ public struct Dispatcher: MessageHandler {
         self.logger = logger
     }
 
+    /// Answers at once when the member has nothing pending with the services, no rule needs to
+    /// know who is a member or matches by regular expression (whose time has no fixed bound),
+    /// and the rule that answers replies by itself (no service action): the common case of a
+    /// keyword reply, which then costs no task and no storage.
+    public func answerAtOnce(_ message: InboundMessage) -> HandlerOutcome? {
+        let engine = rules.engine
+        guard !engine.needsMembership, !engine.hasPatterns, services.isIdle(for: message.header.sender) else {
+            return nil
+        }
+        guard let decision = engine.decide(message, context: MatchContext(unixTime: clock(), isMember: false)) else {
+            return .silence
+        }
+        let templates = Self.chosen(decision)
+        var replies: [ReplyBody] = []
+        replies.reserveCapacity(templates.count)
+        for template in templates {
+            if case .service = template { return nil }
+            if let body = template.body(decision.values) { replies.append(body) }
+        }
+        return HandlerOutcome(replies: replies, ruleName: decision.rule.name)
+    }
+
+    private static func chosen(_ decision: RuleDecision) -> [ReplyTemplate] {
+        var random = SystemRandomNumberGenerator()
+        return decision.replies(using: &random)
+    }
+
     public func handle(_ message: InboundMessage) async -> HandlerOutcome {
         let engine = rules.engine
         let now = clock()
@@ -44,10 +71,8 @@ public struct Dispatcher: MessageHandler {
             guard let decision = engine.decide(message, context: MatchContext(unixTime: now, isMember: isMember)) else {
                 return note.map { HandlerOutcome(replies: [.text($0)], ruleName: "conversation") } ?? .silence
             }
-            var random = SystemRandomNumberGenerator()
-            let templates = decision.replies(using: &random)
             var replies: [ReplyBody] = []
-            for template in templates {
+            for template in Self.chosen(decision) {
                 if case .service(let action) = template {
                     replies += try await services.perform(action, for: message, values: decision.values, rules: engine)
                 } else if let body = template.body(decision.values) {

@@ -5,6 +5,15 @@ public protocol MessageHandler: Sendable {
     /// The replies to `message`: the first goes in the passive reply, the rest are sent later.
     /// Never throws: an internal error becomes a polite reply.
     func handle(_ message: InboundMessage) async -> HandlerOutcome
+
+    /// The outcome, when it can be decided at once from memory: no storage, no service, nothing
+    /// to wait for. Then it is what `handle` would return, and the server skips scheduling
+    /// `handle`; nil sends the message the ordinary way.
+    func answerAtOnce(_ message: InboundMessage) -> HandlerOutcome?
+}
+
+extension MessageHandler {
+    public func answerAtOnce(_ message: InboundMessage) -> HandlerOutcome? { nil }
 }
 
 /// What a handler made of a message.

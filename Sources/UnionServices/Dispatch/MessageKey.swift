@@ -16,3 +16,45 @@ public enum MessageKey {
         return "\(header.account)\u{1F}\(header.sender)\u{1F}\(header.createTime)\u{1F}\(message.msgType)"
     }
 }
+
+extension MessageKey {
+    /// The same key as a value, for in-memory tables that look keys up on every request: it is
+    /// hashed by its number and the end of the sender's openid (cheap, and spread enough), and
+    /// compared whole, so two messages share an identity exactly when they share a key.
+    public struct Identity: Hashable, Sendable {
+        let account: String
+        let sender: String
+        /// The MsgId, or the CreateTime of a message without one.
+        let number: UInt64
+        /// Empty for a message with a MsgId; otherwise what else tells it apart (event and key, or type).
+        let detail: String
+
+        public static func == (left: Identity, right: Identity) -> Bool {
+            left.number == right.number && left.sender == right.sender && left.detail == right.detail
+                && left.account == right.account
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            var tail: UInt64 = 0
+            for byte in sender.utf8.suffix(8) { tail = tail << 8 | UInt64(byte) }
+            hasher.combine(number)
+            hasher.combine(tail)
+        }
+    }
+
+    /// The identity of `message`: equal for WeChat's retries of it, different for anything else.
+    public static func identity(of message: InboundMessage) -> Identity {
+        let header = message.header
+        if let msgId = header.msgId {
+            return Identity(account: header.account, sender: header.sender, number: msgId, detail: "")
+        }
+        let time = UInt64(bitPattern: header.createTime)
+        if case .event(let event) = message.kind {
+            return Identity(
+                account: header.account, sender: header.sender, number: time,
+                detail: "\(event.name.lowercased())\u{1F}\(event.eventKey ?? "")")
+        }
+        return Identity(
+            account: header.account, sender: header.sender, number: time, detail: "\u{1F}" + message.msgType)
+    }
+}

@@ -13,10 +13,16 @@ public protocol ServiceDesk: Sendable {
     /// Performs `action` for `message`, which a rule handed over.
     func perform(_ action: ServiceAction, for message: InboundMessage, values: TemplateValues, rules: RuleEngine)
         async throws -> [ReplyBody]
+
+    /// True when the desk has nothing for `openid` before the rules: no form in progress and
+    /// no held notices, so `intercept` would pass and `takeHeldNotices` would find nothing.
+    /// Answered from memory, without waiting; false when it cannot tell.
+    func isIdle(for openid: String) -> Bool
 }
 
 extension ServiceDesk {
     public func takeHeldNotices(_ openid: String, at unixTime: Int64) async throws -> [String] { [] }
+    public func isIdle(for openid: String) -> Bool { false }
 }
 
 /// Tells whether a member's join application was approved.

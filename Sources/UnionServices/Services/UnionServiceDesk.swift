@@ -60,6 +60,10 @@ public struct UnionServiceDesk: ServiceDesk {
         try await held.take(openid, store: store, at: unixTime)
     }
 
+    public func isIdle(for openid: String) -> Bool {
+        !held.contains(openid) && conversations.entry(for: openid) == nil
+    }
+
     // MARK: Conversations in progress
 
     public func intercept(_ message: InboundMessage, rules: RuleEngine, at now: Int64) async throws -> Interception? {

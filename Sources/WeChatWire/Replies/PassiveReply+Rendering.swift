@@ -10,25 +10,39 @@ extension PassiveReply {
     /// ``ReplyBody/fitted(answering:)`` first to keep them). A text reply with no text, and a news
     /// reply with no cards, render as `success`: WeChat would show the member an error for them.
     public func render(answering message: InboundMessage, createTime: Int64) -> String {
-        guard case .message(let unfitted) = self else { return Self.successBody }
+        String(decoding: renderBytes(answering: message, createTime: createTime), as: UTF8.self)
+    }
+
+    /// ``render(answering:createTime:)`` as UTF-8 bytes, for writing straight to the wire.
+    public func renderBytes(answering message: InboundMessage, createTime: Int64) -> [UInt8] {
+        guard case .message(let unfitted) = self else { return Self.successBytes }
         let body = unfitted.fitted(answering: message).body
         switch body {
         case .text(let text) where text.isEmpty:
-            return Self.successBody
+            return Self.successBytes
         case .news(let articles) where articles.isEmpty:
-            return Self.successBody
+            return Self.successBytes
         default:
             break
         }
-        var writer = XMLWriter()
+        // Sized so that a text reply is written without the buffer growing on the way.
+        let payload = if case .text(let text) = body { text.utf8.count } else { 1024 }
+        var writer = XMLWriter(
+            capacity: 192 + message.header.sender.utf8.count + message.header.account.utf8.count + payload)
         writer.open("xml")
         writer.text("ToUserName", message.header.sender)
         writer.text("FromUserName", message.header.account)
         writer.number("CreateTime", createTime)
         body.write(into: &writer)
         writer.close("xml")
-        return writer.string
+        return writer.bytes
     }
+
+    /// ``successBody`` as bytes.
+    public static let successBytes = Array(successBody.utf8)
+
+    /// Whether `bytes` is the `success` body.
+    public static func isSuccess(_ bytes: [UInt8]) -> Bool { bytes == successBytes }
 }
 
 extension ReplyBody {

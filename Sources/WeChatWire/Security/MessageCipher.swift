@@ -91,18 +91,25 @@ public struct MessageCipher: Sendable {
 
     /// Encrypts `message` with 16 fresh random bytes in front.
     public func encrypt(_ message: String) throws -> String {
-        let random = RandomPool.take(16)
-        return try encrypt(message, randomPrefix: random)
+        try encrypt(bytes: Array(message.utf8))
+    }
+
+    /// Encrypts a message given as UTF-8 bytes, with a fresh random prefix.
+    public func encrypt(bytes message: [UInt8]) throws -> String {
+        try encrypt(bytes: message, randomPrefix: RandomPool.take(16))
     }
 
     /// Encrypts `message` with the given 16 bytes in front (for reproducible tests).
     ///
     /// - Throws: ``CipherError`` when `randomPrefix` is not 16 bytes.
     public func encrypt(_ message: String, randomPrefix: [UInt8]) throws -> String {
+        try encrypt(bytes: Array(message.utf8), randomPrefix: randomPrefix)
+    }
+
+    private func encrypt(bytes messageBytes: [UInt8], randomPrefix: [UInt8]) throws -> String {
         guard randomPrefix.count == 16 else {
             throw CipherError(.invalidRandomPrefix, "the random prefix must be 16 bytes")
         }
-        let messageBytes = Array(message.utf8)
         var plain: [UInt8] = []
         let unpadded = 20 + messageBytes.count + appIdBytes.count
         let padding = Self.paddingBlock - unpadded % Self.paddingBlock

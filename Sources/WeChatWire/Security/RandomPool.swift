@@ -48,26 +48,36 @@ enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     static func encode<Bytes: Collection>(_ input: Bytes) -> String where Bytes.Element == UInt8 {
-        let data = Array(input)
-        var out = [UInt8]()
-        out.reserveCapacity((data.count + 2) / 3 * 4)
-        var index = 0
-        while index + 3 <= data.count {
-            let value = UInt32(data[index]) << 16 | UInt32(data[index + 1]) << 8 | UInt32(data[index + 2])
-            out.append(alphabet[Int(value >> 18 & 63)])
-            out.append(alphabet[Int(value >> 12 & 63)])
-            out.append(alphabet[Int(value >> 6 & 63)])
-            out.append(alphabet[Int(value & 63)])
-            index += 3
+        if let encoded = input.withContiguousStorageIfAvailable({ encode(buffer: $0) }) { return encoded }
+        return Array(input).withUnsafeBufferPointer { encode(buffer: $0) }
+    }
+
+    private static func encode(buffer data: UnsafeBufferPointer<UInt8>) -> String {
+        let length = (data.count + 2) / 3 * 4
+        return alphabet.withUnsafeBufferPointer { alphabet in
+            String(unsafeUninitializedCapacity: length) { out in
+                var index = 0
+                var written = 0
+                while index + 3 <= data.count {
+                    let value = UInt32(data[index]) << 16 | UInt32(data[index + 1]) << 8 | UInt32(data[index + 2])
+                    out[written] = alphabet[Int(value >> 18 & 63)]
+                    out[written + 1] = alphabet[Int(value >> 12 & 63)]
+                    out[written + 2] = alphabet[Int(value >> 6 & 63)]
+                    out[written + 3] = alphabet[Int(value & 63)]
+                    index += 3
+                    written += 4
+                }
+                let rest = data.count - index
+                if rest > 0 {
+                    let value = UInt32(data[index]) << 16 | (rest == 2 ? UInt32(data[index + 1]) << 8 : 0)
+                    out[written] = alphabet[Int(value >> 18 & 63)]
+                    out[written + 1] = alphabet[Int(value >> 12 & 63)]
+                    out[written + 2] = rest == 2 ? alphabet[Int(value >> 6 & 63)] : UInt8(ascii: "=")
+                    out[written + 3] = UInt8(ascii: "=")
+                    written += 4
+                }
+                return written
+            }
         }
-        let rest = data.count - index
-        if rest > 0 {
-            let value = UInt32(data[index]) << 16 | (rest == 2 ? UInt32(data[index + 1]) << 8 : 0)
-            out.append(alphabet[Int(value >> 18 & 63)])
-            out.append(alphabet[Int(value >> 12 & 63)])
-            out.append(rest == 2 ? alphabet[Int(value >> 6 & 63)] : UInt8(ascii: "="))
-            out.append(UInt8(ascii: "="))
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -1,22 +1,27 @@
-import Crypto
-
 /// WeChat's request signatures: the SHA-1 of the sorted, joined parts, in lowercase hex.
 public enum Signature {
     /// `sha1_hex(join(sort_bytewise(parts)))`: the plain `signature` over token, timestamp and
     /// nonce, or `msg_signature` when the encrypted message is one of the parts.
     public static func compute(_ parts: [String]) -> String {
         let sorted = parts.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        var hasher = Insecure.SHA1()
-        for part in sorted {
-            var part = part
-            part.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
-        }
+        var hasher = SHA1()
+        for part in sorted { hasher.update(part) }
         return hex(hasher.finalize())
     }
 
     /// The plain request signature.
     public static func compute(token: String, timestamp: String, nonce: String) -> String {
-        compute([token, timestamp, nonce])
+        // The same as `compute([token, timestamp, nonce])`, without an array on every request.
+        func precedes(_ left: String, _ right: String) -> Bool { left.utf8.lexicographicallyPrecedes(right.utf8) }
+        var (a, b, c) = (token, timestamp, nonce)
+        if precedes(b, a) { swap(&a, &b) }
+        if precedes(c, b) { swap(&b, &c) }
+        if precedes(b, a) { swap(&a, &b) }
+        var hasher = SHA1()
+        hasher.update(a)
+        hasher.update(b)
+        hasher.update(c)
+        return hex(hasher.finalize())
     }
 
     /// The message signature of an encrypted body (`msg_signature`, `MsgSignature`).
@@ -27,25 +32,25 @@ public enum Signature {
     /// Whether `candidate` equals `expected`, in time that depends only on their lengths.
     /// Hex digits compare case-insensitively.
     public static func matches(_ candidate: String, _ expected: String) -> Bool {
-        let left = Array(candidate.utf8)
-        let right = Array(expected.utf8)
-        guard left.count == right.count else { return false }
+        guard candidate.utf8.count == expected.utf8.count else { return false }
         var difference: UInt8 = 0
-        for index in 0..<left.count {
-            difference |= (left[index] | 0x20) ^ (right[index] | 0x20)
+        for (left, right) in zip(candidate.utf8, expected.utf8) {
+            difference |= (left | 0x20) ^ (right | 0x20)
         }
         return difference == 0
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
-    static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        var out: [UInt8] = []
-        out.reserveCapacity(40)
-        for byte in bytes {
-            out.append(hexDigits[Int(byte >> 4)])
-            out.append(hexDigits[Int(byte & 0x0F)])
+    static func hex<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+            var written = 0
+            for byte in bytes {
+                out[written] = hexDigits[Int(byte >> 4)]
+                out[written + 1] = hexDigits[Int(byte & 0x0F)]
+                written += 2
+            }
+            return written
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -36,6 +36,96 @@ public struct WebhookQuery: Sendable, Hashable {
         msgSignature = parameters["msg_signature"]
     }
 
+    /// Creates an empty query.
+    public init() {}
+
+    /// Reads the parameters out of a URL's query string (`signature=…&timestamp=…`).
+    ///
+    /// Values are percent-decoded (a malformed escape keeps the value as sent); names are taken
+    /// as they are. Parameters this protocol does not use are ignored; of a repeated one, the last wins.
+    public init(query: String) {
+        var query = query
+        query.withUTF8 { bytes in
+            var start = 0
+            while start < bytes.count {
+                var end = start
+                var equals = -1
+                while end < bytes.count, bytes[end] != UInt8(ascii: "&") {
+                    if equals < 0, bytes[end] == UInt8(ascii: "=") { equals = end }
+                    end += 1
+                }
+                let nameEnd = equals < 0 ? end : equals
+                let valueStart = equals < 0 ? end : equals + 1
+                let name = UnsafeBufferPointer(rebasing: bytes[start..<nameEnd])
+                let value = UnsafeBufferPointer(rebasing: bytes[valueStart..<end])
+                switch Self.parameter(named: name) {
+                case .signature?: signature = Self.decoded(value)
+                case .timestamp?: timestamp = Self.decoded(value)
+                case .nonce?: nonce = Self.decoded(value)
+                case .echostr?: echostr = Self.decoded(value)
+                case .openid?: openid = Self.decoded(value)
+                case .encryptType?: encryptType = Self.decoded(value)
+                case .msgSignature?: msgSignature = Self.decoded(value)
+                case nil: break
+                }
+                start = end + 1
+            }
+        }
+    }
+
+    private enum Parameter {
+        case signature, timestamp, nonce, echostr, openid, encryptType, msgSignature
+    }
+
+    private static func parameter(named name: UnsafeBufferPointer<UInt8>) -> Parameter? {
+        func named(_ candidate: StaticString) -> Bool {
+            guard candidate.utf8CodeUnitCount == name.count else { return false }
+            let expected = candidate.utf8Start
+            for index in 0..<name.count where expected[index] != name[index] { return false }
+            return true
+        }
+        switch name.count {
+        case 5: return named("nonce") ? .nonce : nil
+        case 6: return named("openid") ? .openid : nil
+        case 7: return named("echostr") ? .echostr : nil
+        case 9: return named("signature") ? .signature : named("timestamp") ? .timestamp : nil
+        case 12: return named("encrypt_type") ? .encryptType : nil
+        case 13: return named("msg_signature") ? .msgSignature : nil
+        default: return nil
+        }
+    }
+
+    private static func decoded(_ value: UnsafeBufferPointer<UInt8>) -> String {
+        guard value.contains(UInt8(ascii: "%")) else { return String(decoding: value, as: UTF8.self) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(value.count)
+        var index = 0
+        while index < value.count {
+            let byte = value[index]
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                index += 1
+                continue
+            }
+            guard index + 2 < value.count, let high = hexValue(value[index + 1]), let low = hexValue(value[index + 2])
+            else {
+                return String(decoding: value, as: UTF8.self)  // not an escape: keep the value as sent
+            }
+            bytes.append(high << 4 | low)
+            index += 3
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+
     /// The parameters by name, for building a request URL.
     public var parameters: [String: String] {
         var result: [String: String] = [:]
@@ -151,10 +241,15 @@ public struct WebhookCodec: Sendable {
     ///   are not acceptable XML, ``CipherError`` for encrypted text that does not open, and
     ///   ``MessageParseError`` for documents that are not messages.
     public func open(_ body: [UInt8], query: WebhookQuery) throws -> OpenedMessage {
+        try body.withUnsafeBufferPointer { try open(bytes: $0, query: query) }
+    }
+
+    /// ``open(_:query:)`` for a body in a buffer, read where it lies.
+    public func open(bytes body: UnsafeBufferPointer<UInt8>, query: WebhookQuery) throws -> OpenedMessage {
         try verifySignature(query)
-        let root = try reader.read(body)
+        let root = try reader.read(bytes: body)
         let encrypted = root.text(of: "Encrypt")
-        guard query.encryptType?.lowercased() == "aes" else {
+        guard let encryptType = query.encryptType, Self.isAES(encryptType) else {
             guard root.child("MsgType") != nil || encrypted == nil else {
                 throw WebhookError(.malformedEnvelope, "an encrypted body came without encrypt_type=aes")
             }
@@ -190,19 +285,33 @@ public struct WebhookCodec: Sendable {
     public func seal(
         _ reply: PassiveReply, answering opened: OpenedMessage, createTime: Int64, timestamp: String, nonce: String
     ) throws -> String {
-        let xml = reply.render(answering: opened.message, createTime: createTime)
-        guard opened.mode != .plain, xml != PassiveReply.successBody else { return xml }
+        String(
+            decoding: try sealBytes(
+                reply, answering: opened, createTime: createTime, timestamp: timestamp, nonce: nonce),
+            as: UTF8.self)
+    }
+
+    /// ``seal(_:answering:createTime:timestamp:nonce:)`` as UTF-8 bytes, for writing straight to the wire.
+    public func sealBytes(
+        _ reply: PassiveReply, answering opened: OpenedMessage, createTime: Int64, timestamp: String, nonce: String
+    ) throws -> [UInt8] {
+        let xml = reply.renderBytes(answering: opened.message, createTime: createTime)
+        guard opened.mode != .plain, !PassiveReply.isSuccess(xml) else { return xml }
         guard let cipher else {
             throw WebhookError(
                 .encryptionNotConfigured, "an encrypted reply is needed, but no EncodingAESKey is configured")
         }
-        return envelope(encrypted: try cipher.encrypt(xml), timestamp: timestamp, nonce: nonce)
+        return envelopeBytes(encrypted: try cipher.encrypt(bytes: xml), timestamp: timestamp, nonce: nonce)
     }
 
     /// The encrypted envelope around an already encrypted message, signed with the token.
     public func envelope(encrypted: String, timestamp: String, nonce: String) -> String {
+        String(decoding: envelopeBytes(encrypted: encrypted, timestamp: timestamp, nonce: nonce), as: UTF8.self)
+    }
+
+    private func envelopeBytes(encrypted: String, timestamp: String, nonce: String) -> [UInt8] {
         let signature = Signature.compute(token: token, timestamp: timestamp, nonce: nonce, encrypted: encrypted)
-        var writer = XMLWriter(capacity: encrypted.utf8.count + 200)
+        var writer = XMLWriter(capacity: encrypted.utf8.count + timestamp.utf8.count + nonce.utf8.count + 160)
         writer.open("xml")
         writer.text("Encrypt", encrypted)
         writer.text("MsgSignature", signature)
@@ -211,7 +320,14 @@ public struct WebhookCodec: Sendable {
         writer.close("TimeStamp")
         writer.text("Nonce", nonce)
         writer.close("xml")
-        return writer.string
+        return writer.bytes
+    }
+
+    /// `encrypt_type` names AES, in any letter case, without allocating a lowercased copy.
+    private static func isAES(_ value: String) -> Bool {
+        let bytes = value.utf8
+        guard bytes.count == 3 else { return false }
+        return zip(bytes, "aes".utf8).allSatisfy { $0 | 0x20 == $1 }
     }
 
     private func timestampAndNonce(_ query: WebhookQuery) throws -> (String, String) {

@@ -40,8 +40,34 @@ public struct XMLWriter: Sendable {
     /// Writes `<name>value</name>` with a bare number.
     public mutating func number<Number: BinaryInteger>(_ name: String, _ value: Number) {
         open(name)
-        bytes.append(contentsOf: String(value).utf8)
+        if let small = Int64(exactly: value) {
+            decimal(small)
+        } else {
+            bytes.append(contentsOf: String(value).utf8)
+        }
         close(name)
+    }
+
+    /// Writes `value`'s decimal digits, without making a string of them first.
+    private mutating func decimal(_ value: Int64) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64) = (0, 0)  // up to 20 digits, least significant first
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0 && count < 16
+        }
+        if magnitude > 0 {  // more than 16 digits: rare enough to take the slow way
+            bytes.append(contentsOf: String(value.magnitude).utf8)
+            return
+        }
+        withUnsafeBytes(of: &digits) { buffer in
+            for index in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[index]) }
+        }
     }
 
     /// Writes `<name>value</name>` with a bare decimal number.
