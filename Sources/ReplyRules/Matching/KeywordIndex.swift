@@ -4,7 +4,9 @@
 ///
 /// Rules are identified by their rank: their position in matching order (priority, then file order).
 struct KeywordIndex: Sendable {
-    private var exact: [String: [Int]] = [:]
+    /// Exact keywords by their normalised bytes: normalised text is in one canonical form, so
+    /// comparing bytes is enough, and it skips the Unicode-aware hashing String does.
+    private var exact: [Bytewise: [Int]] = [:]
     private var prefixes = ByteTrie()
     private var contains = AhoCorasick()
     private(set) var regexRanks: [Int] = []
@@ -12,7 +14,7 @@ struct KeywordIndex: Sendable {
     mutating func add(_ keyword: String, mode: MatchMode, rank: Int) {
         let normalized = KeywordNormalizer.normalize(keyword)
         switch mode {
-        case .exact: exact[normalized, default: []].append(rank)
+        case .exact: exact[Bytewise(normalized), default: []].append(rank)
         case .prefix: prefixes.insert(Array(normalized.utf8), rank: rank)
         case .contains: contains.insert(Array(normalized.utf8), rank: rank)
         case .regex: if regexRanks.last != rank { regexRanks.append(rank) }
@@ -26,7 +28,7 @@ struct KeywordIndex: Sendable {
 
     /// The ranks of every non-regex rule that matches `normalized`, unsorted, possibly repeated.
     func candidates(_ normalized: String) -> [Int] {
-        var ranks = exact[normalized] ?? []
+        var ranks = exact[Bytewise(normalized)] ?? []
         guard !normalized.isEmpty else { return ranks }
         var text = normalized
         text.withUTF8 { bytes in
@@ -34,6 +36,20 @@ struct KeywordIndex: Sendable {
             contains.matches(bytes, into: &ranks)
         }
         return ranks
+    }
+}
+
+/// A string hashed and compared by its UTF-8 bytes.
+struct Bytewise: Hashable, Sendable {
+    let string: String
+
+    init(_ string: String) { self.string = string }
+
+    static func == (left: Bytewise, right: Bytewise) -> Bool { left.string.utf8.elementsEqual(right.string.utf8) }
+
+    func hash(into hasher: inout Hasher) {
+        var string = self.string
+        string.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 }
 

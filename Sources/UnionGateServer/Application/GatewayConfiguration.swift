@@ -29,11 +29,12 @@ public struct GatewayConfiguration: Sendable {
     public var reloadInterval: Duration = .seconds(1)
     /// The largest request body accepted.
     public var bodyLimit: Int = 64 * 1024
-    /// How long replies are kept for WeChat's retries.
+    /// How long replies are kept for WeChat's retries: between half of this and all of it.
     public var duplicateWindow: Duration = .seconds(300)
-    /// The most messages kept for retries. WeChat retries within about 15 s, so 48,000 covers
-    /// its retries up to some 3,000 messages a second, sustained; memory stays bounded above that
-    /// (48,000 is just under what fills a 65,536-slot table, so the table is sized once, ~7 MB).
+    /// The most messages kept for retries; at least half as many of the latest are always kept
+    /// (they are forgotten a generation of half the capacity at a time). WeChat retries within
+    /// about 15 s, so 48,000 covers its retries up to some 1,500 messages a second, sustained;
+    /// memory stays bounded (about 7 MB) above that.
     public var duplicateCapacity: Int = 48_000
 
     /// Creates the default configuration.

@@ -2,7 +2,6 @@ import Logging
 #if canImport(Glibc)
     import Glibc
 #endif
-import DequeModule
 import Synchronization
 import UnionServices
 import WeChatWire
@@ -16,9 +15,10 @@ import WeChatWire
 ///   whole to late delivery, and later retries get `success` too, so nothing is said twice.
 /// - Extra replies (`reply_all`) and cards beyond the passive limit go to late delivery once.
 ///
-/// Entries are kept for `window` and at most `capacity` of them, oldest dropped first. A finished
-/// entry keeps only its outcome, and identical outcomes share one copy, so the ledger stays small
-/// even when it remembers every message of the last minutes.
+/// At most `capacity` messages are remembered, for at most `window`; at least the latest half
+/// of them, for at least half the window (see `State`). A finished entry keeps only its outcome,
+/// and identical outcomes share one copy, so the ledger stays small even when it remembers every
+/// message of the last minutes.
 final class DeliveryLedger: Sendable {
     /// What a request should answer.
     struct Answer: Sendable {
@@ -47,20 +47,109 @@ final class DeliveryLedger: Sendable {
     private struct Entry {
         var phase: Phase
         let createTime: Int64
-        let inserted: ContinuousClock.Instant
     }
 
+    /// Entries by their key's hash value. Keyed by a plain integer, so that probing touches
+    /// 8 bytes a slot instead of whole keys: with tens of thousands of entries, that is most of
+    /// what remembering costs per message. Each slot keeps its full key; a key whose hash
+    /// another key already holds goes to `overflow`.
+    private struct Table {
+        struct Slot {
+            let key: Key
+            var entry: Entry
+        }
+
+        var slots: [Int: Slot] = [:]
+        /// Keys whose hash value was taken (rare: a 64-bit collision). `slots` wins over it.
+        var overflow: [Key: Entry] = [:]
+        /// The hash that places keys in `slots`: the key's own; tests pass a poor one.
+        let hashOf: @Sendable (Key) -> Int
+
+        var count: Int { slots.count + overflow.count }
+
+        subscript(key: Key) -> Entry? {
+            get {
+                if let slot = slots[hashOf(key)], slot.key == key { return slot.entry }
+                return overflow.isEmpty ? nil : overflow[key]
+            }
+            set {
+                let hash = hashOf(key)
+                guard let entry = newValue else {
+                    if slots[hash]?.key == key { slots[hash] = nil }
+                    if !overflow.isEmpty { overflow[key] = nil }
+                    return
+                }
+                if let slot = slots[hash], slot.key != key {
+                    overflow[key] = entry
+                } else {
+                    slots[hash] = Slot(key: key, entry: entry)
+                }
+            }
+        }
+
+        /// The entries still running.
+        var running: [(Key, Entry)] {
+            var result = slots.values.compactMap { slot -> (Key, Entry)? in
+                if case .running = slot.entry.phase { return (slot.key, slot.entry) }
+                return nil
+            }
+            for (key, entry) in overflow {
+                if case .running = entry.phase { result.append((key, entry)) }
+            }
+            return result
+        }
+
+        mutating func removeAll() {
+            slots.removeAll(keepingCapacity: true)
+            overflow.removeAll()
+        }
+    }
+
+    /// Messages are remembered in two generations: new ones go into `current`, and when it is
+    /// full (half the capacity) or half the window old, `previous` is dropped whole and
+    /// `current` takes its place. Forgetting thus costs nothing per message, and a message is
+    /// remembered for at least half the window and at least the last half-capacity messages.
     private struct State {
-        var entries: [Key: Entry] = [:]
+        var current: Table
+        var previous: Table
+        var generationStarted: ContinuousClock.Instant
         /// Deadlines of waiting requests, in the order they began waiting; as every wait is
         /// equally long this is also deadline order, so the sweeper only looks at the front.
         var deadlines: [(deadline: ContinuousClock.Instant, key: Key)] = []
         var deadlinesHead = 0
-        /// Keys in the order they were recorded, oldest first, for eviction.
-        var order = Deque<Key>()
         /// Recent distinct single-text outcomes, so identical replies share storage.
         var interned: [TextKey: HandlerOutcome] = [:]
         var sweeperStarted = false
+
+        init(hashOf: @escaping @Sendable (Key) -> Int, generationCapacity: Int) {
+            current = Table(hashOf: hashOf)
+            previous = Table(hashOf: hashOf)
+            current.slots.reserveCapacity(generationCapacity)
+            previous.slots.reserveCapacity(generationCapacity)
+            generationStarted = .now
+        }
+
+        var count: Int { current.count + previous.count }
+
+        /// Reads find a message in either generation; writes go to the current one, where
+        /// running messages always are (a new generation takes them along).
+        subscript(key: Key) -> Entry? {
+            get { current[key] ?? previous[key] }
+            set {
+                current[key] = newValue
+                if newValue == nil { previous[key] = nil }
+            }
+        }
+
+        /// Starts a new generation when the current one is full or old enough.
+        mutating func makeRoom(now: ContinuousClock.Instant, window: Duration, capacity: Int) {
+            guard current.count >= max(1, capacity / 2) || now - generationStarted >= window / 2 else { return }
+            swap(&current, &previous)
+            current.removeAll()
+            generationStarted = now
+            // Messages still running stay where their waiters and the handler will look.
+            for (key, entry) in previous.running { current[key] = entry }
+        }
     }
 
     private let handler: any MessageHandler
@@ -70,21 +159,21 @@ final class DeliveryLedger: Sendable {
     private let window: Duration
     private let capacity: Int
     private let logger: Logger
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     private let sweeper = Mutex<Task<Void, Never>?>(nil)
 
     init(
         handler: any MessageHandler, lateDelivery: any LateDelivery, metrics: GatewayMetrics, deadline: Duration,
-        window: Duration = .seconds(300), capacity: Int = 100_000, logger: Logger
+        window: Duration = .seconds(300), capacity: Int = 48_000, logger: Logger,
+        hash: @escaping @Sendable (MessageKey.Identity) -> Int = { $0.hashValue }
     ) {
+        self.state = Mutex(State(hashOf: hash, generationCapacity: min(max(1, capacity / 2), 1 << 20)))
         self.handler = handler
         self.lateDelivery = lateDelivery
         self.metrics = metrics
         self.deadline = deadline
         self.window = window
         self.capacity = capacity
-        // Sized once, so the table never rehashes under load.
-        state.withLock { $0.entries.reserveCapacity(min(capacity, 1 << 20)) }
         self.logger = logger
     }
 
@@ -104,7 +193,7 @@ final class DeliveryLedger: Sendable {
             case claimed
         }
         let claim = state.withLock { state -> Claim in
-            if let entry = state.entries[key] {
+            if let entry = state[key] {
                 switch entry.phase {
                 case .done(let outcome):
                     return .answer(Answer(outcome: outcome, createTime: entry.createTime, duplicate: true))
@@ -114,9 +203,8 @@ final class DeliveryLedger: Sendable {
                     return .wait
                 }
             }
-            Self.evict(&state, now: now, window: window, capacity: capacity)
-            state.entries[key] = Entry(phase: .running(waiters: []), createTime: createTime, inserted: now)
-            state.order.append(key)
+            state.makeRoom(now: now, window: window, capacity: capacity)
+            state[key] = Entry(phase: .running(waiters: []), createTime: createTime)
             return .claimed
         }
         switch claim {
@@ -150,7 +238,7 @@ final class DeliveryLedger: Sendable {
             case busy
         }
         func known(_ state: State) -> Known? {
-            guard let entry = state.entries[key] else { return nil }
+            guard let entry = state[key] else { return nil }
             switch entry.phase {
             case .done(let outcome):
                 return .answer(Answer(outcome: outcome, createTime: entry.createTime, duplicate: true))
@@ -173,10 +261,8 @@ final class DeliveryLedger: Sendable {
         let now = ContinuousClock.now
         let recorded = state.withLock { state -> Known? in
             if let already = known(state) { return already }
-            Self.evict(&state, now: now, window: window, capacity: capacity)
-            state.entries[key] = Entry(
-                phase: .done(Self.intern(outcome, in: &state)), createTime: createTime, inserted: now)
-            state.order.append(key)
+            state.makeRoom(now: now, window: window, capacity: capacity)
+            state[key] = Entry(phase: .done(Self.intern(outcome, in: &state)), createTime: createTime)
             return nil
         }
         switch recorded {
@@ -198,7 +284,7 @@ final class DeliveryLedger: Sendable {
     ) async -> Answer {
         await withCheckedContinuation { continuation in
             let ready = state.withLock { state -> Answer? in
-                guard var entry = state.entries[key] else {
+                guard var entry = state[key] else {
                     return Answer(outcome: nil, createTime: 0, duplicate: duplicate)  // gone to late delivery
                 }
                 switch entry.phase {
@@ -209,7 +295,7 @@ final class DeliveryLedger: Sendable {
                 case .running(var waiters):
                     waiters.append(Waiter(duplicate: duplicate, continuation: continuation))
                     entry.phase = .running(waiters: waiters)
-                    state.entries[key] = entry
+                    state[key] = entry
                     state.deadlines.append((now + deadline, key))
                     return nil
                 }
@@ -229,13 +315,13 @@ final class DeliveryLedger: Sendable {
     private func complete(_ key: Key, _ outcome: HandlerOutcome, message: InboundMessage) -> Int64? {
         let (waiters, createTime) = state.withLock { state -> ([Waiter], Int64?) in
             let shared = Self.intern(outcome, in: &state)
-            guard var entry = state.entries[key] else {
+            guard var entry = state[key] else {
                 return ([], nil)  // evicted while running (only under extreme load): deliver late
             }
             switch entry.phase {
             case .running(let waiters):
                 entry.phase = .done(shared)
-                state.entries[key] = entry
+                state[key] = entry
                 return (waiters, entry.createTime)
             case .handedOff, .done:
                 return ([], nil)
@@ -287,11 +373,11 @@ final class DeliveryLedger: Sendable {
                 guard deadline <= now else { break }
                 state.deadlinesHead += 1
                 // Finished (or already handed off) entries need nothing more.
-                guard var entry = state.entries[key], case .running(let waiters) = entry.phase else { continue }
+                guard var entry = state[key], case .running(let waiters) = entry.phase else { continue }
                 // The first deadline to pass hands the message off: all its waiters answer
                 // `success` now, and the outcome goes to late delivery when it comes.
                 entry.phase = .handedOff
-                state.entries[key] = entry
+                state[key] = entry
                 expired += waiters
                 handedOff += 1
             }
@@ -364,22 +450,6 @@ final class DeliveryLedger: Sendable {
         }
     }
 
-    private static func evict(_ state: inout State, now: ContinuousClock.Instant, window: Duration, capacity: Int) {
-        while let key = state.order.first {
-            guard let entry = state.entries[key] else {
-                state.order.removeFirst()
-                continue
-            }
-            let tooOld = now - entry.inserted > window
-            guard tooOld || state.entries.count >= capacity else { break }
-            // A running entry has a waiter until its deadline hands it off; it is never dropped
-            // before that, so no request is left without an answer.
-            if case .running = entry.phase { break }
-            state.entries[key] = nil
-            state.order.removeFirst()
-        }
-    }
-
     /// How many messages are remembered, for tests.
-    var count: Int { state.withLock { $0.entries.count } }
+    var count: Int { state.withLock { $0.count } }
 }

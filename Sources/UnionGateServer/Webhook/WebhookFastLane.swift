@@ -39,9 +39,12 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        switch (state, part) {
-        case (.idle, .head(let head)):
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            guard case .idle = state else {
+                context.fireChannelRead(data)  // out of order: the router deals with it
+                return
+            }
             if withRouter == 0, isCandidate(head) {
                 state = .collecting(head, nil)
             } else {
@@ -49,7 +52,12 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
                 withRouter += 1
                 context.fireChannelRead(data)
             }
-        case (.collecting(let head, var body), .body(let chunk)):
+        case .body(let chunk):
+            guard case .collecting(let head, var body) = state else {
+                context.fireChannelRead(data)
+                return
+            }
+            state = .idle  // so that the buffer below is not shared, and grows in place
             if body == nil {
                 body = chunk
             } else {
@@ -61,22 +69,24 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
             } else {
                 state = .collecting(head, body)
             }
-        case (.collecting(let head, let body), .end(let trailers)):
-            let empty = context.channel.allocator.buffer(capacity: 0)
-            if let reply = responder.answerAtOnce(path: head.path ?? "", body: body ?? empty) {
+        case .end(let trailers):
+            switch state {
+            case .collecting(let head, let body):
                 state = .idle
-                write(reply, context: context)
-            } else {
-                handOver(head, body, context: context)
-                context.fireChannelRead(wrapInboundOut(.end(trailers)))
+                let empty = body ?? context.channel.allocator.buffer(capacity: 0)
+                if let reply = responder.answerAtOnce(path: head.path ?? "", body: empty) {
+                    write(reply, context: context)
+                } else {
+                    handOver(head, body, context: context)
+                    context.fireChannelRead(wrapInboundOut(.end(trailers)))
+                    state = .idle
+                }
+            case .passing:
                 state = .idle
+                context.fireChannelRead(data)
+            case .idle:
+                context.fireChannelRead(data)
             }
-        case (.passing, .end):
-            state = .idle
-            context.fireChannelRead(data)
-        default:
-            // `.passing` bodies, and anything out of order, which the router deals with.
-            context.fireChannelRead(data)
         }
     }
 

@@ -83,7 +83,10 @@ struct WebhookResponder: Sendable {
     func answerAtOnce(path: String, body: ByteBuffer) -> Reply? {
         let started = ContinuousClock.now
         guard body.readableBytes <= bodyLimit else { return nil }
-        let query = WebhookQuery(query: path.firstIndex(of: "?").map { String(path[path.index(after: $0)...]) } ?? "")
+        let query =
+            path.utf8.firstIndex(of: UInt8(ascii: "?")).map { mark in
+                WebhookQuery(query: String(path[path.utf8.index(after: mark)...]))
+            } ?? WebhookQuery()
         let opened = try? body.withUnsafeReadableBytes { raw in
             try codec.open(bytes: raw.assumingMemoryBound(to: UInt8.self), query: query)
         }

@@ -18,15 +18,23 @@ public struct XMLWriter: Sendable {
     /// Writes `<name>`.
     public mutating func open(_ name: String) {
         bytes.append(UInt8(ascii: "<"))
-        bytes.append(contentsOf: name.utf8)
+        append(name)
         bytes.append(UInt8(ascii: ">"))
+    }
+
+    /// Appends `text`'s UTF-8 bytes in one copy when they are stored contiguously (as they are
+    /// for literals and native strings), which the generic append does not assume.
+    @inline(__always)
+    private mutating func append(_ text: String) {
+        let copied: Void? = text.utf8.withContiguousStorageIfAvailable { bytes.append(contentsOf: $0) }
+        if copied == nil { bytes.append(contentsOf: text.utf8) }
     }
 
     /// Writes `</name>`.
     public mutating func close(_ name: String) {
         bytes.append(UInt8(ascii: "<"))
         bytes.append(UInt8(ascii: "/"))
-        bytes.append(contentsOf: name.utf8)
+        append(name)
         bytes.append(UInt8(ascii: ">"))
     }
 
@@ -79,9 +87,14 @@ public struct XMLWriter: Sendable {
 
     /// Writes a CDATA section holding `value`, splitting it where it contains `]]>`.
     public mutating func cdata(_ value: String) {
-        bytes.append(contentsOf: "<![CDATA[".utf8)
+        append("<![CDATA[")
         var value = value
         value.withUTF8 { text in
+            // Most values have no "]" at all: copy them whole.
+            guard text.contains(UInt8(ascii: "]")) else {
+                bytes.append(contentsOf: text)
+                return
+            }
             var start = 0
             var index = 0
             while index + 2 < text.count {
@@ -90,7 +103,7 @@ public struct XMLWriter: Sendable {
                 {
                     // "]]>" would end the section: close it between "]]" and ">" and reopen.
                     bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[start..<(index + 2)]))
-                    bytes.append(contentsOf: "]]><![CDATA[".utf8)
+                    append("]]><![CDATA[")
                     start = index + 2
                     index += 2
                 } else {
@@ -99,7 +112,7 @@ public struct XMLWriter: Sendable {
             }
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[start...]))
         }
-        bytes.append(contentsOf: "]]>".utf8)
+        append("]]>")
     }
 
     /// Writes `value` as character data, escaping `&`, `<` and `>`.
