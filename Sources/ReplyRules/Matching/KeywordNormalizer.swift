@@ -34,7 +34,7 @@ public enum KeywordNormalizer {
     private static func isWhitespace(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0x20, 0x09...0x0D: true
-        case 0..<0x80: false
+        case 0..<0x80, 0x4E00...0x9FFF: false  // ASCII and CJK ideographs: no property lookup
         default: scalar.properties.isWhitespace
         }
     }

@@ -142,8 +142,8 @@ final class DeliveryLedger: Sendable {
         }
 
         /// Starts a new generation when the current one is full or old enough.
-        mutating func makeRoom(now: ContinuousClock.Instant, window: Duration, capacity: Int) {
-            guard current.count >= max(1, capacity / 2) || now - generationStarted >= window / 2 else { return }
+        mutating func makeRoom(now: ContinuousClock.Instant, generationAge: Duration, generationSize: Int) {
+            guard current.count >= generationSize || now - generationStarted >= generationAge else { return }
             swap(&current, &previous)
             current.removeAll()
             generationStarted = now
@@ -156,8 +156,9 @@ final class DeliveryLedger: Sendable {
     private let lateDelivery: any LateDelivery
     private let metrics: GatewayMetrics
     private let deadline: Duration
-    private let window: Duration
-    private let capacity: Int
+    /// A generation's longest life and largest size: half the window and half the capacity.
+    private let generationAge: Duration
+    private let generationSize: Int
     private let logger: Logger
     private let state: Mutex<State>
     private let sweeper = Mutex<Task<Void, Never>?>(nil)
@@ -172,8 +173,8 @@ final class DeliveryLedger: Sendable {
         self.lateDelivery = lateDelivery
         self.metrics = metrics
         self.deadline = deadline
-        self.window = window
-        self.capacity = capacity
+        self.generationAge = window / 2
+        self.generationSize = max(1, capacity / 2)
         self.logger = logger
     }
 
@@ -203,7 +204,7 @@ final class DeliveryLedger: Sendable {
                     return .wait
                 }
             }
-            state.makeRoom(now: now, window: window, capacity: capacity)
+            state.makeRoom(now: now, generationAge: generationAge, generationSize: generationSize)
             state[key] = Entry(phase: .running(waiters: []), createTime: createTime)
             return .claimed
         }
@@ -261,7 +262,7 @@ final class DeliveryLedger: Sendable {
         let now = ContinuousClock.now
         let recorded = state.withLock { state -> Known? in
             if let already = known(state) { return already }
-            state.makeRoom(now: now, window: window, capacity: capacity)
+            state.makeRoom(now: now, generationAge: generationAge, generationSize: generationSize)
             state[key] = Entry(phase: .done(Self.intern(outcome, in: &state)), createTime: createTime)
             return nil
         }

@@ -46,12 +46,18 @@ public enum Signature {
     /// Whether `candidate` equals `expected`, in time that depends only on their lengths.
     /// Hex digits compare case-insensitively.
     public static func matches(_ candidate: String, _ expected: String) -> Bool {
-        guard candidate.utf8.count == expected.utf8.count else { return false }
-        var difference: UInt8 = 0
-        for (left, right) in zip(candidate.utf8, expected.utf8) {
-            difference |= (left | 0x20) ^ (right | 0x20)
+        var candidate = candidate
+        var expected = expected
+        return candidate.withUTF8 { left in
+            expected.withUTF8 { right in
+                guard left.count == right.count else { return false }
+                var difference: UInt8 = 0
+                for index in 0..<left.count {
+                    difference |= (left[index] | 0x20) ^ (right[index] | 0x20)
+                }
+                return difference == 0
+            }
         }
-        return difference == 0
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)

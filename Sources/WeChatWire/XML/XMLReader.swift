@@ -414,6 +414,9 @@ private struct Scanner {
                 if stack.isEmpty {
                     return finished
                 }
+                if stack.count == 1, stack[0].children.isEmpty {
+                    stack[0].children.reserveCapacity(12)  // a message's fields, without regrowing
+                }
                 stack[stack.count - 1].children.append(finished)
             case exclamation:
                 if hasPrefix("<![CDATA[", at: position) {
