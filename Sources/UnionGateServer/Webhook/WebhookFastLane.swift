@@ -1,5 +1,6 @@
 import HTTPTypes
 import NIOCore
+import NIOHTTP1
 import NIOHTTPTypes
 
 /// Answers `POST /wechat` on the connection's event loop when it can, before Hummingbird's
@@ -33,9 +34,21 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
     /// A graceful shutdown asked this connection to close while a request was being read here.
     private var closeWhenAnswered = false
 
+    /// The HTTP/1 response encoder's place in the pipeline, when there is one: answers written
+    /// there go to the socket as they are.
+    private var encoder: ChannelHandlerContext?
+
     init(responder: WebhookResponder, serverName: String?) {
         self.responder = responder
         self.serverName = serverName
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        encoder = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        encoder = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -131,19 +144,34 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func write(_ reply: WebhookResponder.Reply, context: ChannelHandlerContext) {
-        var fields = HTTPFields()
-        fields[.contentType] = reply.contentType
-        fields[.contentLength] = String(reply.body.count)
-        if let serverName { fields[.server] = serverName }
-        var buffer = context.channel.allocator.buffer(capacity: reply.body.count)
-        buffer.writeBytes(reply.body)
-        context.write(wrapOutboundOut(.head(HTTPResponse(status: .ok, headerFields: fields))), promise: nil)
-        context.write(wrapOutboundOut(.body(buffer)), promise: nil)
-        if closeWhenAnswered {
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-            context.close(promise: nil)
+        if let encoder {
+            // The whole response in one buffer, written below the HTTP encoder: a 200 with a
+            // fixed body needs none of its conversions, and the socket gets a single write.
+            var buffer = context.channel.allocator.buffer(capacity: reply.body.count + 128)
+            buffer.writeStaticString("HTTP/1.1 200 OK\r\nContent-Type: ")
+            buffer.writeString(reply.contentType)
+            buffer.writeStaticString("\r\nContent-Length: ")
+            buffer.writeString(String(reply.body.count))
+            if let serverName {
+                buffer.writeStaticString("\r\nServer: ")
+                buffer.writeString(serverName)
+            }
+            buffer.writeStaticString("\r\n\r\n")
+            buffer.writeBytes(reply.body)
+            encoder.writeAndFlush(NIOAny(buffer), promise: nil)
         } else {
+            var fields = HTTPFields()
+            fields[.contentType] = reply.contentType
+            fields[.contentLength] = String(reply.body.count)
+            if let serverName { fields[.server] = serverName }
+            var buffer = context.channel.allocator.buffer(capacity: reply.body.count)
+            buffer.writeBytes(reply.body)
+            context.write(wrapOutboundOut(.head(HTTPResponse(status: .ok, headerFields: fields))), promise: nil)
+            context.write(wrapOutboundOut(.body(buffer)), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+        if closeWhenAnswered {
+            context.close(promise: nil)
         }
     }
 }
