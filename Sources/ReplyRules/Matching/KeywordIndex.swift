@@ -39,15 +39,21 @@ struct KeywordIndex: Sendable {
     }
 }
 
-/// A string hashed and compared by its UTF-8 bytes.
-struct Bytewise: Hashable, Sendable {
-    let string: String
+/// A string hashed and compared by its UTF-8 bytes: for tables looked up on every message, where
+/// String's own Unicode-aware hashing costs more than it is worth (texts in one canonical form,
+/// or names compared as written).
+public struct Bytewise: Hashable, Sendable {
+    /// The string.
+    public let string: String
 
-    init(_ string: String) { self.string = string }
+    /// Wraps `string`.
+    public init(_ string: String) { self.string = string }
 
-    static func == (left: Bytewise, right: Bytewise) -> Bool { left.string.utf8.elementsEqual(right.string.utf8) }
+    public static func == (left: Bytewise, right: Bytewise) -> Bool {
+        left.string.utf8.elementsEqual(right.string.utf8)
+    }
 
-    func hash(into hasher: inout Hasher) {
+    public func hash(into hasher: inout Hasher) {
         var string = self.string
         string.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }

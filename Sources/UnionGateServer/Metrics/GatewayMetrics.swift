@@ -1,3 +1,4 @@
+import ReplyRules
 import Synchronization
 
 /// The gateway's counters and its reply-latency histogram, rendered in Prometheus's text format
@@ -40,7 +41,7 @@ public final class GatewayMetrics: Sendable {
 
     private struct State {
         var outcomes = [Int](repeating: 0, count: Outcome.allCases.count)
-        var ruleHits: [RuleName: Int] = [:]
+        var ruleHits: [Bytewise: Int] = [:]
         var duplicates = 0
         var decryptFailures = 0
         var signatureFailures = 0
@@ -82,12 +83,12 @@ public final class GatewayMetrics: Sendable {
         state.withLock { state in
             state.outcomes[outcome.index] += 1
             state.observe(seconds)
-            if let rule { state.ruleHits[RuleName(rule), default: 0] += 1 }
+            if let rule { state.ruleHits[Bytewise(rule), default: 0] += 1 }
         }
     }
 
     /// Counts a rule's answer.
-    public func ruleHit(_ name: String) { state.withLock { $0.ruleHits[RuleName(name), default: 0] += 1 } }
+    public func ruleHit(_ name: String) { state.withLock { $0.ruleHits[Bytewise(name), default: 0] += 1 } }
     /// Counts a retry recognised as a duplicate.
     public func duplicate() { state.withLock { $0.duplicates += 1 } }
     /// Counts an encrypted message that did not open.
@@ -124,7 +125,7 @@ public final class GatewayMetrics: Sendable {
         out += "uniongate_reply_seconds_count \(state.latencyCount)\n"
         out +=
             "# HELP uniongate_rule_hits_total Messages answered, by rule.\n# TYPE uniongate_rule_hits_total counter\n"
-        for (rule, hits) in state.ruleHits.map({ ($0.key.name, $0.value) }).sorted(by: { $0.0 < $1.0 }) {
+        for (rule, hits) in state.ruleHits.map({ ($0.key.string, $0.value) }).sorted(by: { $0.0 < $1.0 }) {
             out += "uniongate_rule_hits_total{rule=\"\(Self.escape(rule))\"} \(hits)\n"
         }
         let counters: [(String, String, Int)] = [
@@ -142,20 +143,6 @@ public final class GatewayMetrics: Sendable {
             out += "# HELP \(name) \(help)\n# TYPE \(name) counter\n\(name) \(value)\n"
         }
         return out
-    }
-
-    /// A rule's name as a counter key, hashed by its UTF-8 bytes: String's own hashing
-    /// normalises Unicode first, which costs more than the count for a Chinese name.
-    struct RuleName: Hashable {
-        let name: String
-        init(_ name: String) { self.name = name }
-
-        static func == (left: RuleName, right: RuleName) -> Bool { left.name.utf8.elementsEqual(right.name.utf8) }
-
-        func hash(into hasher: inout Hasher) {
-            var name = self.name
-            name.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-        }
     }
 
     static func escape(_ label: String) -> String {
