@@ -1,4 +1,5 @@
 import Foundation
+import WeChatWire
 
 /// Makes a member's text and a keyword comparable: surrounding whitespace and trailing
 /// punctuation removed, full-width letters, digits and symbols folded to their usual forms
@@ -11,7 +12,7 @@ public enum KeywordNormalizer {
     public static func normalize(_ text: String) -> String {
         let folded =
             needsCompatibilityMapping(text)
-            ? text.precomposedStringWithCompatibilityMapping.lowercased() : asciiLowercased(text)
+            ? text.precomposedStringWithCompatibilityMapping.lowercased() : ASCII.lowercased(text)
         // Trimmed by Unicode scalar: what is trimmed is all single-scalar, and this avoids
         // breaking the whole text into grapheme clusters on every message.
         let scalars = folded.unicodeScalars
@@ -49,10 +50,5 @@ public enum KeywordNormalizer {
             return true
         }
         return false
-    }
-
-    static func asciiLowercased(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) else { return text }
-        return String(decoding: text.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }, as: UTF8.self)
     }
 }

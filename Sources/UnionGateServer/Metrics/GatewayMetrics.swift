@@ -87,8 +87,6 @@ public final class GatewayMetrics: Sendable {
         }
     }
 
-    /// Counts a rule's answer.
-    public func ruleHit(_ name: String) { state.withLock { $0.ruleHits[Bytewise(name), default: 0] += 1 } }
     /// Counts a retry recognised as a duplicate.
     public func duplicate() { state.withLock { $0.duplicates += 1 } }
     /// Counts an encrypted message that did not open.

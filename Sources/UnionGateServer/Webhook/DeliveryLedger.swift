@@ -44,6 +44,11 @@ final class DeliveryLedger: Sendable {
 
     private typealias Key = MessageKey.Identity
 
+    private enum Known {
+        case answer(Answer)
+        case running
+    }
+
     private struct Entry {
         var phase: Phase
         let createTime: Int64
@@ -131,6 +136,20 @@ final class DeliveryLedger: Sendable {
 
         var count: Int { current.count + previous.count }
 
+        /// What is known of `key`: the answer a finished (or handed-off) message gives, or
+        /// `.running` while its handler runs; nil for a message not seen.
+        func lookup(_ key: Key, duplicate: Bool) -> Known? {
+            guard let entry = self[key] else { return nil }
+            switch entry.phase {
+            case .done(let outcome):
+                return .answer(Answer(outcome: outcome, createTime: entry.createTime, duplicate: duplicate))
+            case .handedOff:
+                return .answer(Answer(outcome: nil, createTime: entry.createTime, duplicate: duplicate))
+            case .running:
+                return .running
+            }
+        }
+
         /// Reads find a message in either generation; writes go to the current one, where
         /// running messages always are (a new generation takes them along).
         subscript(key: Key) -> Entry? {
@@ -188,34 +207,20 @@ final class DeliveryLedger: Sendable {
         if let answer = answerAtOnce(message, createTime: createTime) { return answer }
         let key = MessageKey.identity(of: message)
         let now = ContinuousClock.now
-        enum Claim {
-            case answer(Answer)
-            case wait
-            case claimed
-        }
-        let claim = state.withLock { state -> Claim in
-            if let entry = state[key] {
-                switch entry.phase {
-                case .done(let outcome):
-                    return .answer(Answer(outcome: outcome, createTime: entry.createTime, duplicate: true))
-                case .handedOff:
-                    return .answer(Answer(outcome: nil, createTime: entry.createTime, duplicate: true))
-                case .running:
-                    return .wait
-                }
-            }
+        let known = state.withLock { state -> Known? in
+            if let known = state.lookup(key, duplicate: true) { return known }
             state.makeRoom(now: now, generationAge: generationAge, generationSize: generationSize)
             state[key] = Entry(phase: .running(waiters: []), createTime: createTime)
-            return .claimed
+            return nil
         }
-        switch claim {
-        case .answer(let answer):
+        switch known {
+        case .answer(let answer)?:
             metrics.duplicate()
             return answer
-        case .wait:
+        case .running?:
             metrics.duplicate()
             return await wait(for: key, duplicate: true, since: now)
-        case .claimed:
+        case nil:
             startSweeperIfNeeded()
             return await wait(for: key, duplicate: false, since: now) {
                 let handler = self.handler
@@ -234,24 +239,11 @@ final class DeliveryLedger: Sendable {
     /// can call it.
     func answerAtOnce(_ message: InboundMessage, createTime: Int64) -> Answer? {
         let key = MessageKey.identity(of: message)
-        enum Known {
-            case answer(Answer)
-            case busy
-        }
-        func known(_ state: State) -> Known? {
-            guard let entry = state[key] else { return nil }
-            switch entry.phase {
-            case .done(let outcome):
-                return .answer(Answer(outcome: outcome, createTime: entry.createTime, duplicate: true))
-            case .handedOff: return .answer(Answer(outcome: nil, createTime: entry.createTime, duplicate: true))
-            case .running: return .busy
-            }
-        }
-        switch state.withLock({ known($0) }) {
+        switch state.withLock({ $0.lookup(key, duplicate: true) }) {
         case .answer(let answer)?:
             metrics.duplicate()
             return answer
-        case .busy?:
+        case .running?:
             return nil
         case nil:
             break
@@ -261,7 +253,7 @@ final class DeliveryLedger: Sendable {
         guard let outcome = handler.answerAtOnce(message) else { return nil }
         let now = ContinuousClock.now
         let recorded = state.withLock { state -> Known? in
-            if let already = known(state) { return already }
+            if let already = state.lookup(key, duplicate: true) { return already }
             state.makeRoom(now: now, generationAge: generationAge, generationSize: generationSize)
             state[key] = Entry(phase: .done(Self.intern(outcome, in: &state)), createTime: createTime)
             return nil
@@ -270,7 +262,7 @@ final class DeliveryLedger: Sendable {
         case .answer(let answer)?:
             metrics.duplicate()
             return answer
-        case .busy?:
+        case .running?:
             return nil
         case nil:
             handExtras(of: outcome, answering: message)
@@ -285,21 +277,16 @@ final class DeliveryLedger: Sendable {
     ) async -> Answer {
         await withCheckedContinuation { continuation in
             let ready = state.withLock { state -> Answer? in
-                guard var entry = state[key] else {
-                    return Answer(outcome: nil, createTime: 0, duplicate: duplicate)  // gone to late delivery
+                guard var entry = state[key], case .running(var waiters) = entry.phase else {
+                    // Finished meanwhile (or gone to late delivery): answer as a lookup would.
+                    if case .answer(let answer)? = state.lookup(key, duplicate: duplicate) { return answer }
+                    return Answer(outcome: nil, createTime: 0, duplicate: duplicate)
                 }
-                switch entry.phase {
-                case .done(let outcome):
-                    return Answer(outcome: outcome, createTime: entry.createTime, duplicate: duplicate)
-                case .handedOff:
-                    return Answer(outcome: nil, createTime: entry.createTime, duplicate: duplicate)
-                case .running(var waiters):
-                    waiters.append(Waiter(duplicate: duplicate, continuation: continuation))
-                    entry.phase = .running(waiters: waiters)
-                    state[key] = entry
-                    state.deadlines.append((now + deadline, key))
-                    return nil
-                }
+                waiters.append(Waiter(duplicate: duplicate, continuation: continuation))
+                entry.phase = .running(waiters: waiters)
+                state[key] = entry
+                state.deadlines.append((now + deadline, key))
+                return nil
             }
             if let ready {
                 continuation.resume(returning: ready)
@@ -310,14 +297,12 @@ final class DeliveryLedger: Sendable {
     }
 
     /// Records `outcome` for `key` and answers its waiters; hands what the passive reply cannot
-    /// carry to late delivery. Returns the entry's CreateTime, or nil when the outcome went
-    /// whole to late delivery (the deadline passed, or the entry was evicted).
-    @discardableResult
-    private func complete(_ key: Key, _ outcome: HandlerOutcome, message: InboundMessage) -> Int64? {
+    /// carry to late delivery, and all of it when the deadline already passed.
+    private func complete(_ key: Key, _ outcome: HandlerOutcome, message: InboundMessage) {
         let (waiters, createTime) = state.withLock { state -> ([Waiter], Int64?) in
             let shared = Self.intern(outcome, in: &state)
             guard var entry = state[key] else {
-                return ([], nil)  // evicted while running (only under extreme load): deliver late
+                return ([], nil)  // not kept (a running message always is): deliver late
             }
             switch entry.phase {
             case .running(let waiters):
@@ -330,14 +315,13 @@ final class DeliveryLedger: Sendable {
         }
         guard let createTime else {
             hand(outcome.replies, to: message, reason: .deadline)
-            return nil
+            return
         }
         for waiter in waiters {
             waiter.continuation.resume(
                 returning: Answer(outcome: outcome, createTime: createTime, duplicate: waiter.duplicate))
         }
         handExtras(of: outcome, answering: message)
-        return createTime
     }
 
     /// Hands to late delivery what the passive reply cannot carry: cards over the limit and

@@ -5,15 +5,7 @@ import WeChatWire
 public enum MessageKey {
     /// The key of `message`.
     public static func of(_ message: InboundMessage) -> String {
-        let header = message.header
-        if let msgId = header.msgId {
-            return "\(header.account)\u{1F}\(header.sender)\u{1F}\(msgId)"
-        }
-        if case .event(let event) = message.kind {
-            return
-                "\(header.account)\u{1F}\(header.sender)\u{1F}\(header.createTime)\u{1F}\(event.name.lowercased())\u{1F}\(event.eventKey ?? "")"
-        }
-        return "\(header.account)\u{1F}\(header.sender)\u{1F}\(header.createTime)\u{1F}\(message.msgType)"
+        identity(of: message).text
     }
 }
 
@@ -26,8 +18,15 @@ extension MessageKey {
         let sender: String
         /// The MsgId, or the CreateTime of a message without one.
         let number: UInt64
-        /// Empty for a message with a MsgId; otherwise what else tells it apart (event and key, or type).
-        let detail: String
+        /// Nil for a message with a MsgId; otherwise what else tells it apart (event and key, or type).
+        let detail: String?
+
+        /// The key as text, as kept in the store: account, sender, then the MsgId, or the
+        /// CreateTime and the detail.
+        public var text: String {
+            guard let detail else { return "\(account)\u{1F}\(sender)\u{1F}\(number)" }
+            return "\(account)\u{1F}\(sender)\u{1F}\(Int64(bitPattern: number))\u{1F}\(detail)"
+        }
 
         public static func == (left: Identity, right: Identity) -> Bool {
             left.number == right.number && left.sender == right.sender && left.detail == right.detail
@@ -46,7 +45,7 @@ extension MessageKey {
     public static func identity(of message: InboundMessage) -> Identity {
         let header = message.header
         if let msgId = header.msgId {
-            return Identity(account: header.account, sender: header.sender, number: msgId, detail: "")
+            return Identity(account: header.account, sender: header.sender, number: msgId, detail: nil)
         }
         let time = UInt64(bitPattern: header.createTime)
         if case .event(let event) = message.kind {
@@ -54,7 +53,6 @@ extension MessageKey {
                 account: header.account, sender: header.sender, number: time,
                 detail: "\(event.name.lowercased())\u{1F}\(event.eventKey ?? "")")
         }
-        return Identity(
-            account: header.account, sender: header.sender, number: time, detail: "\u{1F}" + message.msgType)
+        return Identity(account: header.account, sender: header.sender, number: time, detail: message.msgType)
     }
 }

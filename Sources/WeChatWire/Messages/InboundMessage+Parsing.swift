@@ -44,13 +44,6 @@ extension InboundMessage {
         "ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId", "MsgDataId", "Idx",
     ]
 
-    /// `text` with ASCII letters lower-cased; type and event names are ASCII, and this costs
-    /// nothing when they are already lower case, as WeChat sends most of them.
-    static func asciiLowercased(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) else { return text }
-        return String(decoding: text.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }, as: UTF8.self)
-    }
-
     /// Reads a message from its XML bytes.
     ///
     /// - Throws: ``XMLReadError`` when the bytes are not acceptable XML, ``MessageParseError``
@@ -84,7 +77,7 @@ extension InboundMessage {
             msgDataId: fields.optional("MsgDataId"),
             idx: fields.optional("Idx"))
         let msgType = try fields.required("MsgType")
-        switch Self.asciiLowercased(msgType) {
+        switch ASCII.lowercased(msgType) {
         case "text":
             kind = .text(TextMessage(content: fields.text("Content"), menuOptionId: fields.optional("bizmsgmenuid")))
         case "image":
@@ -120,7 +113,7 @@ extension InboundEvent {
     init(_ fields: Fields) throws {
         let name = try fields.required("Event")
         let key = fields.text("EventKey")
-        switch InboundMessage.asciiLowercased(name) {
+        switch ASCII.lowercased(name) {
         case "subscribe":
             let scene = key.hasPrefix(Self.qrScenePrefix) ? String(key.dropFirst(Self.qrScenePrefix.count)) : nil
             self = .subscribe(scene: scene, ticket: fields.optional("Ticket"))
