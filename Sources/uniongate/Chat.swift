@@ -30,10 +30,10 @@ extension UnionGate {
                 printError(problems.description)
                 throw ExitCode(1)
             }
-            let store = try await UnionStore.open(path: database.database, logger: logger)
-            let services = try await UnionServiceDesk.open(
-                store: store, publicURL: EnvironmentVariables.value("UNIONGATE_PUBLIC_URL"), logger: logger)
-            let dispatcher = Dispatcher(rules: rules, services: services, membership: services.members, logger: logger)
+            var options = UnionCore.Options()
+            options.publicURL = EnvironmentVariables.value("UNIONGATE_PUBLIC_URL")
+            let core = try await UnionCore.open(
+                databasePath: database.database, rules: rules, options: options, logger: logger)
             print("以会员 \(openid) 的身份和公众号对话。输入 /help 查看命令，/quit 退出。")
             var messageId = UInt64(UnixTime.now()) * 1000
             while let line = readLine() {
@@ -54,10 +54,10 @@ extension UnionGate {
                     account: "gh_terminal", sender: openid, createTime: UnixTime.now(), msgId: messageId)
                 // Through the wire format both ways, so staff see exactly what members would.
                 let received = try InboundMessage.parse(message.xml())
-                let outcome = await dispatcher.handle(received)
-                print(ChatTranscript.render(outcome, answering: received))
+                let outcome = await core.dispatcher.handle(received)
+                print(ChatTranscript.render(ReplyPlan(outcome, answering: received)))
             }
-            await store.close()
+            await core.store.close()
         }
     }
 }
@@ -81,12 +81,10 @@ enum ChatInput {
 
 /// Shows replies as a member would get them: the passive reply now, the rest marked as sent later.
 enum ChatTranscript {
-    static func render(_ outcome: HandlerOutcome, answering message: InboundMessage) -> String {
-        guard let first = outcome.replies.first else { return "（没有回复）" }
-        let (passive, overflow) = first.fitted(answering: message)
+    static func render(_ plan: ReplyPlan) -> String {
+        guard let passive = plan.passive else { return "（没有回复）" }
         var lines = ["< " + describe(passive).replacingOccurrences(of: "\n", with: "\n  ")]
-        let later = overflow.map { ReplyBody.news([$0]) } + outcome.replies.dropFirst()
-        for body in later {
+        for body in plan.later.flatMap(\.bodies) {
             lines.append("< （稍后推送）" + describe(body).replacingOccurrences(of: "\n", with: "\n  "))
         }
         return lines.joined(separator: "\n")

@@ -29,14 +29,12 @@ extension UnionGate {
             for warning in book.warnings { print(warning) }
 
             // Examples run against a throwaway store, so checking never touches real data.
-            let store = try await UnionStore.open(path: ":memory:", logger: logger)
-            let rules = LiveRules(book: book, logger: logger)
-            let services = try await UnionServiceDesk.open(
-                store: store, publicURL: nil, logger: logger,
-                extraMembers: FixedMembership(ExampleRunner.memberOpenIDs(book.examples)))
-            let dispatcher = Dispatcher(rules: rules, services: services, membership: services.members, logger: logger)
-            let failures = await ExampleRunner.run(book.examples, handler: dispatcher, startTime: UnixTime.now())
-            await store.close()
+            var options = UnionCore.Options()
+            options.extraMembers = FixedMembership(ExampleRunner.memberOpenIDs(book.examples))
+            let core = try await UnionCore.open(
+                databasePath: ":memory:", rules: LiveRules(book: book, logger: logger), options: options, logger: logger)
+            let failures = await ExampleRunner.run(book.examples, handler: core.dispatcher, startTime: UnixTime.now())
+            await core.store.close()
             for failure in failures { print(failure) }
             let steps = book.examples.reduce(0) { $0 + $1.steps.count }
             if failures.isEmpty {

@@ -195,54 +195,56 @@ func withGateway(
     configure: (inout GatewayConfiguration) -> Void = { _ in },
     clock: @escaping @Sendable () -> Int64 = UnixTime.now,
     wechatAPI: String? = nil,
-    _ body: @Sendable (WeChatClient, Gateway) async throws -> Void
+    _ body: @Sendable (WeChatClient, Gateway<ContinuousClock>) async throws -> Void
 ) async throws {
+    try await withGateway(
+        replies: replies, handler: handler, services: services, lateDelivery: lateDelivery, configure: configure,
+        unixTime: clock, ledgerClock: ContinuousClock(), wechatAPI: wechatAPI, body)
+}
+
+/// Starts a gateway whose ledger reads `ledgerClock`, built through the composition root.
+func withGateway<C: Clock>(
+    replies: String = shippedReplies,
+    handler: (any MessageHandler)? = nil,
+    services: (@Sendable (UnionStore) -> any ServiceDesk)? = nil,
+    lateDelivery: RecordingLateDelivery = RecordingLateDelivery(),
+    configure: (inout GatewayConfiguration) -> Void = { _ in },
+    unixTime: @escaping @Sendable () -> Int64 = UnixTime.now,
+    ledgerClock: C,
+    wechatAPI: String? = nil,
+    _ body: @Sendable (WeChatClient, Gateway<C>) async throws -> Void
+) async throws where C.Duration == Duration {
     var configuration = GatewayConfiguration()
     configuration.port = 0
     configuration.repliesDirectory = replies
     configuration.databasePath = ":memory:"
     configuration.appId = testAppId
     configuration.encodingAESKey = testKey
+    configuration.wechatToken = testToken
+    configuration.adminToken = "admin"
     configure(&configuration)
     var logger = Logger(label: "test")
     logger.logLevel = .critical
-    let store = try await UnionStore.open(path: configuration.databasePath, logger: logger)
-    let rules = try LiveRules(directory: configuration.repliesDirectory, logger: logger)
-    let secrets = GatewaySecrets(wechatToken: testToken, adminToken: "admin", generated: [])
-    let held = HeldNotices()
-    let unionDesk = try await UnionServiceDesk.open(
-        store: store, publicURL: configuration.publicURL, logger: logger, held: held)
+    var overrides = GatewayOverrides()
+    overrides.handler = handler
+    overrides.desk = services
+    overrides.unixTime = unixTime
     // With a (fake) WeChat API, late replies go through the real outbox and its worker.
-    var worker: OutboxWorker?
-    var late: any LateDelivery = lateDelivery
     if let wechatAPI {
-        var apiOptions = WeChatAPIClient.Options()
-        apiOptions.backoff = .milliseconds(5)
-        let client = WeChatAPIClient(
-            baseURL: wechatAPI, appId: FakeWeChatAPI.appId, secret: FakeWeChatAPI.secret,
-            cache: StoreTokenCache(store: store),
-            options: apiOptions, logger: logger)
-        var workerOptions = OutboxWorker.Options()
-        workerOptions.interval = .milliseconds(50)
-        workerOptions.backoffSeconds = 0
-        worker = OutboxWorker(store: store, sender: client, held: held, options: workerOptions, logger: logger)
-        late = OutboxLateDelivery(store: store, worker: worker, logger: logger)
+        configuration.apiBaseURL = wechatAPI
+        configuration.appId = FakeWeChatAPI.appId
+        configuration.appSecret = FakeWeChatAPI.secret
+        overrides.apiOptions.backoff = .milliseconds(5)
+        overrides.outboxOptions.interval = .milliseconds(50)
+        overrides.outboxOptions.backoffSeconds = 0
+    } else {
+        overrides.lateDelivery = lateDelivery
     }
-    let desk = services?(store) ?? unionDesk
-    let dispatcher = Dispatcher(
-        rules: rules, services: desk, membership: unionDesk.members, logger: logger, clock: clock)
-    let gateway = try Gateway(
-        configuration: configuration, store: store, rules: rules, secrets: secrets, handler: handler ?? dispatcher,
-        lateDelivery: late, logger: logger, clock: clock)
-    do {
-        try await gateway.buildApplication(outbox: worker).test(.live) { client in
-            try await body(WeChatClient(port: client.port!), gateway)
-        }
-    } catch {
-        await store.close()
-        throw error
+    let gateway = try await buildGateway(
+        configuration: configuration, clock: ledgerClock, overrides: overrides, logger: logger)
+    try await buildApplication(gateway).test(.live) { client in
+        try await body(WeChatClient(port: client.port!), gateway)
     }
-    await store.close()
 }
 
 /// Waits until `condition` holds, checking every 20 ms, for at most `timeout`.

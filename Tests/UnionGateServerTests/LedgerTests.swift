@@ -24,15 +24,20 @@ struct LedgerTests {
         ("every key colliding", { _ in 7 }),
     ]
 
-    @Test(arguments: [0, 1])
-    func remembersMessagesForTwoGenerations(hashChoice: Int) async throws {
+    static var quiet: Logger {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
+        return logger
+    }
+
+    @Test(arguments: [0, 1])
+    func remembersMessagesForTwoGenerations(hashChoice: Int) async throws {
         // Capacity 6: generations of 3 messages; a message is remembered until two more
         // generations have started after its own.
         let ledger = DeliveryLedger(
             handler: EchoHandler(), lateDelivery: RecordingLateDelivery(), metrics: GatewayMetrics(),
-            deadline: .seconds(5), capacity: 6, logger: logger, hash: Self.hashes[hashChoice].1)
+            deadline: .seconds(5), capacity: 6, clock: ManualClock(), logger: Self.quiet,
+            hash: Self.hashes[hashChoice].1)
         let member = Member("oLedger")
         let texts = ["一", "二", "三", "四", "五", "六", "七"]
         let messages = texts.map { member.text($0) }
@@ -43,14 +48,14 @@ struct LedgerTests {
                 let retry = try #require(ledger.answerAtOnce(messages[index], createTime: 999))
                 #expect(retry.duplicate, "message \(index) is remembered")
                 #expect(retry.createTime == 100 + Int64(index))
-                #expect(retry.outcome?.replies == [.text("回复：" + texts[index])])
+                #expect(retry.reply?.passive == .text("回复：" + texts[index]))
             }
         }
 
         for index in 0..<6 {
             let answer = try #require(ledger.answerAtOnce(messages[index], createTime: 100 + Int64(index)))
             #expect(!answer.duplicate)
-            #expect(answer.outcome?.replies == [.text("回复：" + texts[index])])
+            #expect(answer.reply?.passive == .text("回复：" + texts[index]))
         }
         #expect(ledger.count == 6)
         try expectRemembered(0..<6)
@@ -63,6 +68,96 @@ struct LedgerTests {
         #expect(!forgotten.duplicate, "the oldest generation was dropped")
         let kept = await ledger.submit(messages[5], createTime: 300)
         #expect(kept.duplicate)
-        #expect(kept.outcome?.replies == [.text("回复：六")])
+        #expect(kept.reply?.passive == .text("回复：六"))
+    }
+
+    @Test func aGenerationTurnsWhenHalfTheWindowHasPassed() throws {
+        let clock = ManualClock()
+        let ledger = DeliveryLedger(
+            handler: EchoHandler(), lateDelivery: RecordingLateDelivery(), metrics: GatewayMetrics(),
+            deadline: .seconds(5), window: .seconds(300), capacity: 1000, clock: clock, logger: Self.quiet)
+        let member = Member("oWindow")
+        let first = member.text("一")
+        _ = try #require(ledger.answerAtOnce(first, createTime: 1))
+
+        // 149 s later a new message joins the same generation: both are remembered.
+        clock.advance(by: .seconds(149))
+        _ = try #require(ledger.answerAtOnce(member.text("二"), createTime: 2))
+        #expect(ledger.count == 2)
+        #expect(ledger.answerAtOnce(first, createTime: 9)?.duplicate == true)
+
+        // At 150 s the next message starts a generation; the first is still in the previous one.
+        clock.advance(by: .seconds(1))
+        _ = try #require(ledger.answerAtOnce(member.text("三"), createTime: 3))
+        #expect(ledger.count == 3)
+        #expect(ledger.answerAtOnce(first, createTime: 9)?.duplicate == true)
+
+        // Another half window on, the generation holding the first two is dropped whole.
+        clock.advance(by: .seconds(150))
+        _ = try #require(ledger.answerAtOnce(member.text("四"), createTime: 4))
+        #expect(ledger.count == 2)
+        let again = try #require(ledger.answerAtOnce(first, createTime: 10))
+        #expect(!again.duplicate, "forgotten after a whole window")
+        #expect(again.createTime == 10)
+    }
+
+    @Test func theDeadlineAnswersSuccessAndTheOutcomeGoesLateOnce() async throws {
+        let clock = ManualClock()
+        let handler = GatedHandler(replies: [.text("慢的回复"), .text("第二条")])
+        let late = RecordingLateDelivery()
+        let metrics = GatewayMetrics()
+        let ledger = DeliveryLedger(
+            handler: handler, lateDelivery: late, metrics: metrics, deadline: .seconds(4), clock: clock,
+            logger: Self.quiet)
+        let message = Member("oSlow").text("入会")
+
+        async let first = ledger.submit(message, createTime: 50)
+        var started = handler.started.makeAsyncIterator()
+        _ = await started.next()
+        // The sweeper is asleep on the clock: nothing has expired yet.
+        #expect(await eventually { clock.sleeping == 1 })
+        #expect(metrics.lateDeliveries == 0)
+
+        clock.advance(by: .seconds(5))
+        let answer = await first
+        #expect(answer.reply == nil, "past the deadline the request answers success")
+        #expect(!answer.duplicate)
+
+        // A retry now gets success too, and runs nothing.
+        let retry = await ledger.submit(message, createTime: 51)
+        #expect(retry.reply == nil)
+        #expect(retry.duplicate)
+
+        await handler.gate.open()
+        let delivery = try #require(await late.next())
+        #expect(delivery.bodies == [.text("慢的回复"), .text("第二条")])
+        #expect(delivery.reason == .deadline)
+        #expect(metrics.lateDeliveries == 2)
+        #expect(handler.callCount == 1)
+    }
+
+    @Test func aRetryWaitingForTheFirstAttemptGetsItsAnswer() async throws {
+        let clock = ManualClock()
+        let handler = GatedHandler(replies: [.text("已收到")])
+        let ledger = DeliveryLedger(
+            handler: handler, lateDelivery: RecordingLateDelivery(), metrics: GatewayMetrics(),
+            deadline: .seconds(4), clock: clock, logger: Self.quiet)
+        let message = Member("oTwice").text("建议 多开一班车")
+        async let first = ledger.submit(message, createTime: 70)
+        var started = handler.started.makeAsyncIterator()
+        _ = await started.next()
+        async let second = ledger.submit(message, createTime: 71)
+        // Nearly the whole deadline passes: both are still waiting.
+        #expect(await eventually { clock.sleeping == 1 })
+        clock.advance(by: .seconds(3))
+        await handler.gate.open()
+        let (a, b) = await (first, second)
+        #expect(a.reply?.passive == .text("已收到"))
+        #expect(b.reply?.passive == .text("已收到"))
+        #expect(!a.duplicate)
+        #expect(b.duplicate)
+        #expect(a.createTime == 70)
+        #expect(b.createTime == 70, "every attempt gets the first attempt's CreateTime")
+        #expect(handler.callCount == 1)
     }
 }

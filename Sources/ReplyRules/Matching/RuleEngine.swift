@@ -62,9 +62,6 @@ public final class RuleEngine: Sendable {
 
     /// Whether any rule depends on membership, so callers look it up only when it matters.
     public let needsMembership: Bool
-    /// Whether any rule matches by regular expression: matching then has no fixed bound on its
-    /// time (an admin's pattern can backtrack), so callers keep it under their reply deadline.
-    public let hasPatterns: Bool
 
     /// Builds the indexes for `book`.
     public init(book: RuleBook) {
@@ -75,10 +72,6 @@ public final class RuleEngine: Sendable {
         }.map(\.element)
         self.ranked = ranked
         needsMembership = book.rules.contains { $0.conditions.needsMembership }
-        hasPatterns = book.rules.contains { rule in
-            if case .keywords(_, .regex, _) = rule.trigger { return true }
-            return false
-        }
         var keywords = KeywordIndex()
         var clicks: [String: [Int]] = [:]
         var views: [String: [Int]] = [:]
@@ -123,9 +116,43 @@ public final class RuleEngine: Sendable {
 
     /// The rule that answers `message`, or nil when nothing should be said.
     public func decide(_ message: InboundMessage, context: MatchContext) -> RuleDecision? {
-        let time = LocalTime(unixSeconds: context.unixTime, utcOffsetMinutes: book.settings.utcOffsetMinutes)
-        var values = TemplateValues(unixTime: context.unixTime, clock: time, unionName: book.settings.unionName)
-        let holds = { (rule: ReplyRule) in rule.conditions.hold(at: time, isMember: context.isMember) }
+        let isMember = context.isMember
+        guard
+            case .decided(let decision) = decide(
+                message, unixTime: context.unixTime, matchesPatterns: true,
+                holds: { time, rule in rule.conditions.hold(at: time, isMember: isMember) })
+        else { return nil }  // not reached: a full match always decides
+        return decision
+    }
+
+    /// A decision that may be left open.
+    public enum QuickDecision: Sendable {
+        /// The rule that answers (nil: nothing should be said).
+        case decided(RuleDecision?)
+        /// Deciding needs what memory alone cannot give in bounded time: whether the sender is a
+        /// member, or a regular expression (an admin's pattern can backtrack).
+        case undecided
+    }
+
+    /// Decides `message` from memory, in time bounded by its length, when the rules that could
+    /// answer it allow: per message, so that one regex rule or membership condition elsewhere in
+    /// the book leaves every other message decidable.
+    public func decideFromMemory(_ message: InboundMessage, unixTime: Int64) -> QuickDecision {
+        decide(
+            message, unixTime: unixTime, matchesPatterns: false,
+            holds: { time, rule in
+                rule.conditions.needsMembership ? nil : rule.conditions.hold(at: time, isMember: false)
+            })
+    }
+
+    /// The walk both decisions share; `holds` answers nil when it cannot tell.
+    private func decide(
+        _ message: InboundMessage, unixTime: Int64, matchesPatterns: Bool,
+        holds timeHolds: (LocalTime, ReplyRule) -> Bool?
+    ) -> QuickDecision {
+        let time = LocalTime(unixSeconds: unixTime, utcOffsetMinutes: book.settings.utcOffsetMinutes)
+        var values = TemplateValues(unixTime: unixTime, clock: time, unionName: book.settings.unionName)
+        func holds(_ rule: ReplyRule) -> Bool? { timeHolds(time, rule) }
 
         switch message.kind {
         case .event(let event):
@@ -142,33 +169,47 @@ public final class RuleEngine: Sendable {
             default:
                 ranks = []
             }
-            if let rank = ranks.sorted().first(where: { holds(ranked[$0]) }) {
-                return RuleDecision(rule: ranked[rank], reason: .rule, values: values)
+            for rank in ranks.sorted() {
+                guard let held = holds(ranked[rank]) else { return .undecided }
+                if held { return .decided(RuleDecision(rule: ranked[rank], reason: .rule, values: values)) }
             }
             if case .subscribe = event, let welcome = book.welcome {
-                return RuleDecision(rule: welcome, reason: .welcome, values: values)
+                return .decided(RuleDecision(rule: welcome, reason: .welcome, values: values))
             }
-            return nil
+            return .decided(nil)
 
         default:
             let content = Self.matchableText(of: message) ?? ""
             values.content = content
-            if Self.matchableText(of: message) != nil,
-                let (rank, captures, named) = firstKeywordRule(content: content, holds: holds)
-            {
-                values.captures = captures
-                values.namedCaptures = named
-                return RuleDecision(rule: ranked[rank], reason: .rule, values: values)
+            if Self.matchableText(of: message) != nil {
+                switch firstKeywordRule(content: content, matchesPatterns: matchesPatterns, holds: holds) {
+                case .undecided:
+                    return .undecided
+                case .found(let rank, let captures, let named):
+                    values.captures = captures
+                    values.namedCaptures = named
+                    return .decided(RuleDecision(rule: ranked[rank], reason: .rule, values: values))
+                case .none:
+                    break
+                }
             }
             if let fallback = book.fallback {
-                return RuleDecision(rule: fallback, reason: .fallback, values: values)
+                return .decided(RuleDecision(rule: fallback, reason: .fallback, values: values))
             }
-            return nil
+            return .decided(nil)
         }
     }
 
+    private enum KeywordSearch {
+        case found(Int, [String], [String: String])
+        case none
+        case undecided
+    }
+
     /// Walks the indexed candidates and the regex rules together in rank order.
-    private func firstKeywordRule(content: String, holds: (ReplyRule) -> Bool) -> (Int, [String], [String: String])? {
+    private func firstKeywordRule(content: String, matchesPatterns: Bool, holds: (ReplyRule) -> Bool?)
+        -> KeywordSearch
+    {
         let normalized = KeywordNormalizer.normalize(content)
         var candidates = keywords.candidates(normalized)
         candidates.sort()
@@ -185,15 +226,18 @@ public final class RuleEngine: Sendable {
             previous = rank
             let rule = ranked[rank]
             if takeRegex {
+                guard matchesPatterns else { return .undecided }
                 guard case .keywords(_, _, let compiled) = rule.trigger,
-                    let match = Self.firstMatch(compiled, in: content.precomposedStringWithCompatibilityMapping),
-                    holds(rule)
+                    let match = Self.firstMatch(compiled, in: content.precomposedStringWithCompatibilityMapping)
                 else { continue }
-                return (rank, match.0, match.1)
+                guard let held = holds(rule) else { return .undecided }
+                if held { return .found(rank, match.0, match.1) }
+                continue
             }
-            if holds(rule) { return (rank, [], [:]) }
+            guard let held = holds(rule) else { return .undecided }
+            if held { return .found(rank, [], [:]) }
         }
-        return nil
+        return .none
     }
 
     private static func firstMatch(_ compiled: CompiledRegexes, in text: String) -> ([String], [String: String])? {

@@ -1,3 +1,5 @@
+import WeChatWire
+
 /// Everything the gateway needs to start, as plain values: the command line and the
 /// environment are read elsewhere, so tests build this directly.
 public struct GatewayConfiguration: Sendable {
@@ -39,4 +41,25 @@ public struct GatewayConfiguration: Sendable {
 
     /// Creates the default configuration.
     public init() {}
+}
+
+extension GatewayConfiguration {
+    /// The `Server` header's value.
+    static let serverName = "UnionGate"
+
+    /// The cipher for compatible and safe mode, when an EncodingAESKey is configured.
+    ///
+    /// - Throws: ``ConfigurationError`` when the key is unusable or the AppID is missing for it.
+    func messageCipher() throws -> MessageCipher? {
+        guard let key = encodingAESKey, !key.isEmpty else { return nil }
+        guard let appId, !appId.isEmpty else {
+            throw ConfigurationError(
+                "WECHAT_ENCODING_AES_KEY is set but WECHAT_APP_ID is not: encrypted modes need both")
+        }
+        do {
+            return try MessageCipher(encodingAESKey: key, appId: appId)
+        } catch {
+            throw ConfigurationError("WECHAT_ENCODING_AES_KEY is not usable: \(error)")
+        }
+    }
 }

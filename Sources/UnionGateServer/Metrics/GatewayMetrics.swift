@@ -104,6 +104,8 @@ public final class GatewayMetrics: Sendable {
     public func count(_ outcome: Outcome) -> Int { state.withLock { $0.outcomes[outcome.index] } }
     /// The number of duplicates recognised.
     public var duplicates: Int { state.withLock { $0.duplicates } }
+    /// The number of replies handed to late delivery.
+    public var lateDeliveries: Int { state.withLock { $0.lateDeliveries } }
 
     /// The metrics in Prometheus's text exposition format.
     public func render() -> String {

@@ -3,15 +3,18 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 
-/// Answers `POST /wechat` on the connection's event loop when it can, before Hummingbird's
-/// router sees the request: a message that verifies, opens and is answered from memory (a
-/// keyword reply, say, or a retry of an answered message) costs no task and no thread hop.
+/// Answers `POST /wechat` on the connection's event loop, before Hummingbird's router sees the
+/// request. It reads the body, then ``WebhookResponder/begin(query:body:)`` verifies, opens and,
+/// for most messages (a keyword reply, a retry of an answered message), answers from memory:
+/// no task, no thread hop. A message that needs its handler is finished by
+/// ``WebhookResponder/finish(_:)`` in a task, and its answer is written back here, so the message
+/// is opened and matched once whichever way it goes.
 ///
-/// Everything else goes on to the router unchanged, parts and all: other routes, refusals
-/// (so they are answered, counted and logged in one place), messages whose handler must run
-/// (services, storage), requests that ask for the connection to close, and any request while
-/// an earlier one on the same connection is still with the router, so responses keep their order.
-final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
+/// Left to the router, parts and all: other routes, requests that ask for the connection to
+/// close, bodies over the limit (the route refuses them), and any request while an earlier one
+/// on the same connection is still with the router. While a message is with its handler, later
+/// requests on the connection wait here, so responses keep their order.
+final class WebhookFastLane<C: Clock>: ChannelDuplexHandler, RemovableChannelHandler where C.Duration == Duration {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart
@@ -20,27 +23,34 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
     private enum State {
         /// Between requests.
         case idle
-        /// Reading a webhook request's body, to answer it here if possible.
+        /// Reading a webhook request's body.
         case collecting(HTTPRequest, ByteBuffer?)
+        /// A webhook message is with its handler; its answer is written when it comes.
+        case answering
         /// Passing the current request's parts on to the router.
         case passing
     }
 
-    private let responder: WebhookResponder
-    private let serverName: String?
+    /// The most request parts kept while a message is with its handler (pipelining is rare:
+    /// WeChat sends one request at a time).
+    private static var maxWaitingParts: Int { 256 }
+
+    private let responder: WebhookResponder<C>
     private var state = State.idle
     /// Requests passed to the router whose response has not been written yet.
     private var withRouter = 0
-    /// A graceful shutdown asked this connection to close while a request was being read here.
+    /// Parts that arrived while a message was with its handler, in order.
+    private var waitingParts: [HTTPRequestPart] = []
+    /// A graceful shutdown asked this connection to close while a request was here.
     private var closeWhenAnswered = false
+    private var isActive = true
 
     /// The HTTP/1 response encoder's place in the pipeline, when there is one: answers written
     /// there go to the socket as they are.
     private var encoder: ChannelHandlerContext?
 
-    init(responder: WebhookResponder, serverName: String?) {
+    init(responder: WebhookResponder<C>) {
         self.responder = responder
-        self.serverName = serverName
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -49,13 +59,26 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         encoder = nil
+        isActive = false
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        read(unwrapInboundIn(data), context: context)
+    }
+
+    private func read(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        if case .answering = state {
+            guard waitingParts.count < Self.maxWaitingParts else {
+                context.close(promise: nil)
+                return
+            }
+            waitingParts.append(part)
+            return
+        }
+        switch part {
         case .head(let head):
             guard case .idle = state else {
-                context.fireChannelRead(data)  // out of order: the router deals with it
+                context.fireChannelRead(wrapInboundOut(part))  // out of order: the router deals with it
                 return
             }
             if withRouter == 0, isCandidate(head) {
@@ -63,11 +86,11 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
             } else {
                 state = .passing
                 withRouter += 1
-                context.fireChannelRead(data)
+                context.fireChannelRead(wrapInboundOut(part))
             }
         case .body(let chunk):
             guard case .collecting(let head, var body) = state else {
-                context.fireChannelRead(data)
+                context.fireChannelRead(wrapInboundOut(part))
                 return
             }
             state = .idle  // so that the buffer below is not shared, and grows in place
@@ -77,29 +100,48 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
                 body!.writeImmutableBuffer(chunk)
             }
             if body!.readableBytes > responder.bodyLimit {
-                // Too long to answer here: the router refuses it properly.
-                handOver(head, body, context: context)
+                handOver(head, body, context: context)  // the route refuses it properly
             } else {
                 state = .collecting(head, body)
             }
-        case .end(let trailers):
+        case .end:
             switch state {
             case .collecting(let head, let body):
                 state = .idle
-                let empty = body ?? context.channel.allocator.buffer(capacity: 0)
-                if let reply = responder.answerAtOnce(path: head.path ?? "", body: empty) {
+                let body = body ?? context.channel.allocator.buffer(capacity: 0)
+                switch responder.begin(query: WebhookResponder<C>.query(ofTarget: head.path ?? ""), body: body) {
+                case .reply(let reply):
                     write(reply, context: context)
-                } else {
-                    handOver(head, body, context: context)
-                    context.fireChannelRead(wrapInboundOut(.end(trailers)))
-                    state = .idle
+                case .handle(let opened):
+                    state = .answering
+                    let responder = self.responder
+                    let loop = context.eventLoop
+                    let bound = NIOLoopBound((self, context), eventLoop: loop)
+                    Task {
+                        let reply = await responder.finish(opened)
+                        loop.execute {
+                            let (lane, context) = bound.value
+                            lane.answered(reply, context: context)
+                        }
+                    }
                 }
             case .passing:
                 state = .idle
-                context.fireChannelRead(data)
-            case .idle:
-                context.fireChannelRead(data)
+                context.fireChannelRead(wrapInboundOut(part))
+            case .idle, .answering:
+                context.fireChannelRead(wrapInboundOut(part))
             }
+        }
+    }
+
+    /// Writes a handled message's answer, then reads what waited behind it.
+    private func answered(_ reply: WebhookReply, context: ChannelHandlerContext) {
+        guard isActive else { return }
+        state = .idle
+        write(reply, context: context)
+        while !waitingParts.isEmpty, isActive {
+            if case .answering = state { return }
+            read(waitingParts.removeFirst(), context: context)
         }
     }
 
@@ -111,15 +153,22 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent, case .collecting = state {
-            closeWhenAnswered = true  // answer the request being read first
-            return
+        if event is ChannelShouldQuiesceEvent {
+            switch state {
+            case .collecting, .answering:
+                closeWhenAnswered = true  // answer the request here first
+                return
+            case .idle, .passing:
+                break
+            }
         }
         context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         state = .idle
+        isActive = false
+        waitingParts = []
         context.fireChannelInactive()
     }
 
@@ -143,30 +192,30 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func write(_ reply: WebhookResponder.Reply, context: ChannelHandlerContext) {
+    private func write(_ reply: WebhookReply, context: ChannelHandlerContext) {
+        let fields = reply.headerFields(date: responder.dates.now, serverName: responder.serverName)
         if let encoder {
-            // The whole response in one buffer, written below the HTTP encoder: a 200 with a
-            // fixed body needs none of its conversions, and the socket gets a single write.
-            var buffer = context.channel.allocator.buffer(capacity: reply.body.count + 128)
-            buffer.writeStaticString("HTTP/1.1 200 OK\r\nContent-Type: ")
-            buffer.writeString(reply.contentType)
-            buffer.writeStaticString("\r\nContent-Length: ")
-            buffer.writeString(String(reply.body.count))
-            if let serverName {
-                buffer.writeStaticString("\r\nServer: ")
-                buffer.writeString(serverName)
+            // The whole response in one buffer, written below the HTTP encoder, with the same
+            // header fields in the same order as the encoder would write them: the socket gets
+            // a single write.
+            var buffer = context.channel.allocator.buffer(capacity: reply.body.count + 160)
+            buffer.writeStaticString("HTTP/1.1 ")
+            buffer.writeString(String(reply.status.code))
+            buffer.writeStaticString(" ")
+            buffer.writeString(reply.status.reasonPhrase)
+            for field in fields {
+                buffer.writeStaticString("\r\n")
+                buffer.writeString(field.name.rawName)
+                buffer.writeStaticString(": ")
+                buffer.writeString(field.value)
             }
             buffer.writeStaticString("\r\n\r\n")
             buffer.writeBytes(reply.body)
             encoder.writeAndFlush(NIOAny(buffer), promise: nil)
         } else {
-            var fields = HTTPFields()
-            fields[.contentType] = reply.contentType
-            fields[.contentLength] = String(reply.body.count)
-            if let serverName { fields[.server] = serverName }
             var buffer = context.channel.allocator.buffer(capacity: reply.body.count)
             buffer.writeBytes(reply.body)
-            context.write(wrapOutboundOut(.head(HTTPResponse(status: .ok, headerFields: fields))), promise: nil)
+            context.write(wrapOutboundOut(.head(HTTPResponse(status: reply.status, headerFields: fields))), promise: nil)
             context.write(wrapOutboundOut(.body(buffer)), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         }

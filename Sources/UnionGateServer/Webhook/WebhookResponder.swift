@@ -4,21 +4,47 @@ import NIOCore
 import UnionServices
 import WeChatWire
 
-/// `GET /wechat` (URL verification) and `POST /wechat` (messages in all three modes).
+/// The webhook's one way through: `GET /wechat` (URL verification) and `POST /wechat` (messages
+/// in all three modes). A message is verified, opened and matched once; the fast lane and the
+/// route both call ``begin(query:body:)`` and, when the message needs its handler,
+/// ``finish(_:)``.
 ///
 /// Refusals: a forged or unsigned request gets 403, an over-long body 413, anything that is not
 /// an acceptable message 400 with no detail (the reason is logged once). Past those checks the
 /// answer is always 200 with a reply or `success`: an internal error becomes a polite text.
-struct WebhookResponder: Sendable {
+struct WebhookResponder<C: Clock>: Sendable where C.Duration == Duration {
     let codec: WebhookCodec
-    let ledger: DeliveryLedger
+    let ledger: DeliveryLedger<C>
     let metrics: GatewayMetrics
     let bodyLimit: Int
-    let clock: @Sendable () -> Int64
+    let unixTime: @Sendable () -> Int64
+    let serverName: String?
+    let dates = HTTPDateCache()
     let logger: Logger
+
+    /// A message that verified and opened, waiting for its handler.
+    struct Opened: Sendable {
+        let opened: OpenedMessage
+        let query: WebhookQuery
+        let started: ContinuousClock.Instant
+    }
+
+    /// What ``begin(query:body:)`` made of a request.
+    enum Step: Sendable {
+        /// The response, ready: a refusal, or a reply from memory.
+        case reply(WebhookReply)
+        /// The message needs its handler: pass it to ``finish(_:)``.
+        case handle(Opened)
+    }
 
     static func query(of request: Request) -> WebhookQuery {
         WebhookQuery(query: request.uri.query ?? "")
+    }
+
+    /// The query of a request target (`/wechat?…`).
+    static func query(ofTarget path: String) -> WebhookQuery {
+        guard let mark = path.utf8.firstIndex(of: UInt8(ascii: "?")) else { return WebhookQuery() }
+        return WebhookQuery(query: String(path[path.utf8.index(after: mark)...]))
     }
 
     func verify(_ request: Request) -> Response {
@@ -35,96 +61,93 @@ struct WebhookResponder: Sendable {
         }
     }
 
-    func receive(_ request: Request) async -> Response {
+    /// Verifies and opens a message, and answers it from memory when it can. Never blocks, so
+    /// the event loop can call it.
+    func begin(query: WebhookQuery, body: ByteBuffer) -> Step {
         let started = ContinuousClock.now
+        guard body.readableBytes <= bodyLimit else {
+            return .reply(refuse(.contentTooLarge, .tooLarge, reason: "body over the limit of \(bodyLimit) bytes"))
+        }
+        let opened: OpenedMessage
+        do {
+            opened = try body.withUnsafeReadableBytes { raw in
+                try codec.open(bytes: raw.assumingMemoryBound(to: UInt8.self), query: query)
+            }
+        } catch let error as WebhookError where error.isAuthenticationFailure {
+            metrics.signatureFailure()
+            return .reply(refuse(.forbidden, .forbidden, reason: error.description))
+        } catch let error as CipherError {
+            metrics.decryptFailure()
+            return .reply(refuse(.badRequest, .badRequest, reason: "encrypted message did not open: \(error)"))
+        } catch {
+            return .reply(refuse(.badRequest, .badRequest, reason: "\(error)"))
+        }
+        let request = Opened(opened: opened, query: query, started: started)
+        guard let answer = ledger.answerAtOnce(opened.message, createTime: unixTime()) else {
+            return .handle(request)
+        }
+        return .reply(seal(answer, for: request))
+    }
+
+    /// Answers a message that needs its handler (or waits for the first attempt's answer).
+    func finish(_ request: Opened) async -> WebhookReply {
+        seal(await ledger.submit(request.opened.message, createTime: unixTime()), for: request)
+    }
+
+    /// `POST /wechat` on the route: the requests the fast lane leaves to it.
+    func receive(_ request: Request) async -> Response {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > bodyLimit {
-            return refuse(.contentTooLarge, .tooLarge, reason: "body of \(length) bytes is over the limit")
+            return response(refuse(.contentTooLarge, .tooLarge, reason: "body of \(length) bytes is over the limit"))
         }
         var request = request
         let buffer: ByteBuffer
         do {
             buffer = try await request.collectBody(upTo: bodyLimit)
         } catch is NIOTooManyBytesError {
-            return refuse(.contentTooLarge, .tooLarge, reason: "body over the limit of \(bodyLimit) bytes")
+            return response(refuse(.contentTooLarge, .tooLarge, reason: "body over the limit of \(bodyLimit) bytes"))
         } catch {
-            return refuse(.badRequest, .badRequest, reason: "body could not be read: \(error)")
+            return response(refuse(.badRequest, .badRequest, reason: "body could not be read: \(error)"))
         }
-        let query = Self.query(of: request)
-        let opened: OpenedMessage
-        do {
-            opened = try codec.open(Array(buffer.readableBytesView), query: query)
-        } catch let error as WebhookError where error.isAuthenticationFailure {
-            metrics.signatureFailure()
-            return refuse(.forbidden, .forbidden, reason: error.description)
-        } catch let error as CipherError {
-            metrics.decryptFailure()
-            return refuse(.badRequest, .badRequest, reason: "encrypted message did not open: \(error)")
-        } catch {
-            return refuse(.badRequest, .badRequest, reason: "\(error)")
+        switch begin(query: Self.query(of: request), body: buffer) {
+        case .reply(let reply): return response(reply)
+        case .handle(let opened): return response(await finish(opened))
         }
+    }
 
-        let answer = await ledger.submit(opened.message, createTime: clock())
-        let reply = finish(answer, answering: opened, query: query, started: started)
-        return Response(
-            status: .ok, headers: [.contentType: reply.contentType],
+    /// The route's response for `reply`, with the same header fields the lane writes.
+    func response(_ reply: WebhookReply) -> Response {
+        Response(
+            status: reply.status, headers: reply.headerFields(date: dates.now, serverName: serverName),
             body: .init(byteBuffer: ByteBuffer(bytes: reply.body)))
     }
 
-    /// A webhook reply's body and content type.
-    struct Reply {
-        var body: [UInt8]
-        var contentType: String
-    }
-
-    /// The fast lane, called on the event loop for `POST /wechat`: the reply when the request
-    /// verifies, opens, and is answered from memory (see ``DeliveryLedger/answerAtOnce(_:createTime:)``).
-    /// Nil for everything else (refusals included), which then takes the route, so that it is
-    /// answered, counted and logged in one place.
-    func answerAtOnce(path: String, body: ByteBuffer) -> Reply? {
-        let started = ContinuousClock.now
-        guard body.readableBytes <= bodyLimit else { return nil }
-        let query =
-            path.utf8.firstIndex(of: UInt8(ascii: "?")).map { mark in
-                WebhookQuery(query: String(path[path.utf8.index(after: mark)...]))
-            } ?? WebhookQuery()
-        let opened = try? body.withUnsafeReadableBytes { raw in
-            try codec.open(bytes: raw.assumingMemoryBound(to: UInt8.self), query: query)
-        }
-        guard let opened,
-            let answer = ledger.answerAtOnce(opened.message, createTime: clock())
-        else { return nil }
-        return finish(answer, answering: opened, query: query, started: started)
-    }
-
     /// Seals the answer and counts it.
-    private func finish(
-        _ answer: DeliveryLedger.Answer, answering opened: OpenedMessage, query: WebhookQuery,
-        started: ContinuousClock.Instant
-    ) -> Reply {
-        let reply: PassiveReply = answer.outcome?.replies.first.map { .message($0) } ?? .none
+    private func seal(_ answer: DeliveryLedger<C>.Answer, for request: Opened) -> WebhookReply {
+        let reply: PassiveReply = answer.reply?.passive.map { .message($0) } ?? .none
         let body: [UInt8]
         do {
             body = try codec.sealBytes(
-                reply, answering: opened, createTime: answer.createTime, timestamp: query.timestamp ?? "\(clock())",
-                nonce: query.nonce ?? "")
+                reply, answering: request.opened, createTime: answer.createTime,
+                timestamp: request.query.timestamp ?? "\(unixTime())", nonce: request.query.nonce ?? "")
         } catch {
             logger.error("reply could not be sealed; answering success", metadata: ["reason": "\(error)"])
             body = PassiveReply.successBytes
         }
-        let elapsed = ContinuousClock.now - started
+        let elapsed = ContinuousClock.now - request.started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let success = PassiveReply.isSuccess(body)
         metrics.answered(
-            answer.outcome == nil ? .deadline : (success ? .noReply : .replied), seconds: seconds,
-            rule: answer.duplicate ? nil : answer.outcome?.ruleName)
-        return Reply(
-            body: body, contentType: success ? "text/plain; charset=utf-8" : "application/xml; charset=utf-8")
+            answer.reply == nil ? .deadline : (success ? .noReply : .replied), seconds: seconds,
+            rule: answer.duplicate ? nil : answer.reply?.ruleName)
+        return .answer(body, isSuccess: success)
     }
 
-    private func refuse(_ status: HTTPResponse.Status, _ outcome: GatewayMetrics.Outcome, reason: String) -> Response {
+    private func refuse(_ status: HTTPResponse.Status, _ outcome: GatewayMetrics.Outcome, reason: String)
+        -> WebhookReply
+    {
         metrics.record(outcome)
         logger.warning("webhook request refused", metadata: ["status": "\(status.code)", "reason": "\(reason)"])
-        return Response(status: status)
+        return .refusal(status)
     }
 
     static func text(_ text: String) -> Response {

@@ -25,18 +25,15 @@ public struct Dispatcher: MessageHandler {
         self.logger = logger
     }
 
-    /// Answers at once when the member has nothing pending with the services, no rule needs to
-    /// know who is a member or matches by regular expression (whose time has no fixed bound),
-    /// and the rule that answers replies by itself (no service action): the common case of a
-    /// keyword reply, which then costs no task and no storage.
+    /// Answers at once when the member has nothing pending with the services and this message
+    /// is decided from memory (no membership lookup, no regular expression on the way to its
+    /// rule), and the rule replies by itself (no service action): the common case of a keyword
+    /// reply, which then costs no task and no storage. Decided per message.
     public func answerAtOnce(_ message: InboundMessage) -> HandlerOutcome? {
-        let engine = rules.engine
-        guard !engine.needsMembership, !engine.hasPatterns, services.isIdle(for: message.header.sender) else {
-            return nil
-        }
-        guard let decision = engine.decide(message, context: MatchContext(unixTime: clock(), isMember: false)) else {
-            return .silence
-        }
+        guard services.isIdle(for: message.header.sender),
+            case .decided(let decision) = rules.engine.decideFromMemory(message, unixTime: clock())
+        else { return nil }
+        guard let decision else { return .silence }
         let templates = Self.chosen(decision)
         var replies: [ReplyBody] = []
         replies.reserveCapacity(templates.count)

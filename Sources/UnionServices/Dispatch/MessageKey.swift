@@ -10,9 +10,9 @@ public enum MessageKey {
 }
 
 extension MessageKey {
-    /// The same key as a value, for in-memory tables that look keys up on every request: it is
-    /// hashed by its number and the end of the sender's openid (cheap, and spread enough), and
-    /// compared whole, so two messages share an identity exactly when they share a key.
+    /// The same key as a value, for in-memory tables that look keys up on every request. It is
+    /// hashed whole with Swift's per-process seeded hasher, so that no sender can craft keys
+    /// that collide, and two messages share an identity exactly when they share a key.
     public struct Identity: Hashable, Sendable {
         let account: String
         let sender: String
@@ -34,10 +34,10 @@ extension MessageKey {
         }
 
         public func hash(into hasher: inout Hasher) {
-            var tail: UInt64 = 0
-            for byte in sender.utf8.suffix(8) { tail = tail << 8 | UInt64(byte) }
             hasher.combine(number)
-            hasher.combine(tail)
+            hasher.combine(sender)
+            hasher.combine(detail)
+            hasher.combine(account)
         }
     }
 

@@ -1,0 +1,177 @@
+import Foundation
+import Hummingbird
+import Logging
+import ReplyRules
+import ServiceLifecycle
+import UnionServices
+import WeChatAPI
+import WeChatWire
+
+/// Builds the whole gateway from plain values: the store (migrated before the server starts),
+/// the rules, the services, the webhook with its fast lane, the admin API and the outbox worker.
+/// `uniongate serve` runs what this returns; the tests build through it too.
+///
+/// - Parameters:
+///   - announce: where the start-up notice for generated tokens goes (standard output by default).
+///   - onServerRunning: called with the port once the server listens.
+/// - Throws: ``ConfigurationError`` for a configuration that cannot work, ``RuleProblems`` when
+///   the Replies folder has errors, and store errors.
+public func buildApplication(
+    configuration: GatewayConfiguration, logger: Logger,
+    announce: @escaping @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) },
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) async throws -> some ApplicationProtocol {
+    let gateway = try await buildGateway(
+        configuration: configuration, clock: ContinuousClock(), overrides: GatewayOverrides(), logger: logger)
+    if let notice = gateway.secrets.startupNotice(publicURL: configuration.publicURL) {
+        announce(notice)
+    }
+    logger.info(
+        "UnionGate starting",
+        metadata: [
+            "address": "\(configuration.hostname):\(configuration.port)",
+            "replies": "\(configuration.repliesDirectory)", "database": "\(configuration.databasePath)",
+            "rules": "\(gateway.rules.engine.book.rules.count)",
+            "encryption": "\(configuration.encodingAESKey == nil ? "plain only" : "plain, compatible and safe")",
+        ])
+    return buildApplication(gateway, onServerRunning: onServerRunning)
+}
+
+/// What tests replace when building a gateway.
+struct GatewayOverrides: Sendable {
+    /// Answers messages in place of the dispatcher.
+    var handler: (any MessageHandler)?
+    /// The services the dispatcher hands to.
+    var desk: (@Sendable (UnionStore) -> any ServiceDesk)?
+    /// Where late replies go, in place of the outbox.
+    var lateDelivery: (any LateDelivery)?
+    /// The current Unix time.
+    var unixTime: @Sendable () -> Int64 = UnixTime.now
+    /// WeChat's API client's options.
+    var apiOptions = WeChatAPIClient.Options()
+    /// The outbox worker's options.
+    var outboxOptions = OutboxWorker.Options()
+}
+
+/// Assembles the gateway's parts; the store is open and migrated when it returns.
+func buildGateway<C: Clock>(
+    configuration: GatewayConfiguration, clock: C, overrides: GatewayOverrides, logger: Logger
+) async throws -> Gateway<C> where C.Duration == Duration {
+    let cipher = try configuration.messageCipher()
+    let rules = try LiveRules(directory: configuration.repliesDirectory, logger: logger)
+    var options = UnionCore.Options()
+    options.publicURL = configuration.publicURL
+    options.desk = overrides.desk
+    options.unixTime = overrides.unixTime
+    let core = try await UnionCore.open(
+        databasePath: configuration.databasePath, rules: rules, options: options, logger: logger)
+    do {
+        let store = core.store
+        let secrets = try await GatewaySecrets.resolve(
+            wechatToken: configuration.wechatToken, adminToken: configuration.adminToken, store: store)
+        // Late replies and notices always go to the outbox; it is sent when WeChat's API is configured.
+        var outbox: OutboxWorker?
+        if let appId = configuration.appId, let secret = configuration.appSecret {
+            let client = WeChatAPIClient(
+                baseURL: configuration.apiBaseURL, appId: appId, secret: secret, cache: StoreTokenCache(store: store),
+                options: overrides.apiOptions, logger: logger)
+            outbox = OutboxWorker(
+                store: store, sender: client, held: core.held, options: overrides.outboxOptions, logger: logger)
+        } else {
+            logger.warning(
+                "WECHAT_APP_ID or WECHAT_APP_SECRET is not set: late replies and notices wait in the outbox unsent")
+        }
+        let metrics = GatewayMetrics()
+        let ledger = DeliveryLedger(
+            handler: overrides.handler ?? core.dispatcher,
+            lateDelivery: overrides.lateDelivery ?? OutboxLateDelivery(store: store, worker: outbox, logger: logger),
+            metrics: metrics, deadline: configuration.replyDeadline, window: configuration.duplicateWindow,
+            capacity: configuration.duplicateCapacity, clock: clock, logger: logger)
+        let codec = WebhookCodec(
+            token: secrets.wechatToken, cipher: cipher, reader: XMLReader(limits: .init(maxBytes: configuration.bodyLimit)))
+        let webhook = WebhookResponder(
+            codec: codec, ledger: ledger, metrics: metrics, bodyLimit: configuration.bodyLimit,
+            unixTime: overrides.unixTime, serverName: GatewayConfiguration.serverName, logger: logger)
+        return Gateway(
+            configuration: configuration, core: core, secrets: secrets, metrics: metrics, webhook: webhook,
+            outbox: outbox, unixTime: overrides.unixTime, logger: logger)
+    } catch {
+        await core.store.close()
+        throw error
+    }
+}
+
+/// The application over assembled parts: the routes, the fast lane, and the services beside the
+/// server (the store, the Replies watcher and the outbox worker).
+func buildApplication<C: Clock>(
+    _ gateway: Gateway<C>, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol where C.Duration == Duration {
+    let configuration = gateway.configuration
+    // The store is first, so that it is shut down last.
+    var services: [any Service] = [
+        StoreService(store: gateway.store),
+        RulesWatcher(rules: gateway.rules, interval: configuration.reloadInterval, metrics: gateway.metrics),
+    ]
+    if let outbox = gateway.outbox { services.append(OutboxService(worker: outbox)) }
+    let webhook = gateway.webhook
+    return Application(
+        router: buildRouter(gateway),
+        server: .http1(configuration: .init(additionalChannelHandlers: [WebhookFastLane(responder: webhook)])),
+        configuration: .init(
+            address: .hostname(configuration.hostname, port: configuration.port),
+            serverName: GatewayConfiguration.serverName),
+        services: services,
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+        logger: gateway.logger)
+}
+
+/// The routes: the webhook, health, metrics, the hotline page and the admin API.
+func buildRouter<C: Clock>(_ gateway: Gateway<C>) -> Router<BasicRequestContext> where C.Duration == Duration {
+    let router = Router(context: BasicRequestContext.self)
+    let webhook = gateway.webhook
+    router.get("/wechat") { request, _ in webhook.verify(request) }
+    router.post("/wechat") { request, _ in await webhook.receive(request) }
+    router.get("/healthz") { _, _ in WebhookResponder<C>.text("ok") }
+    let rules = gateway.rules
+    router.get("/hotline") { _, _ in
+        let book = rules.engine.book
+        return Response(
+            status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+            body: .init(
+                byteBuffer: ByteBuffer(string: HotlinePage.html(book.hotline, unionName: book.settings.unionName))))
+    }
+    let store = gateway.store
+    AdminRoutes(
+        adminToken: gateway.secrets.adminToken, registry: MembershipRegistry(store: store),
+        suggestions: SuggestionBox(store: store), submissions: FormSubmissions(store: store), store: store,
+        rules: rules, clock: gateway.unixTime
+    ).register(on: router)
+    let metrics = gateway.metrics
+    router.get("/metrics") { _, _ in
+        Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
+    }
+    return router
+}
+
+/// Keeps the store open while the server runs, and closes it after everything else has stopped.
+struct StoreService: Service {
+    let store: UnionStore
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await store.close()
+    }
+}
+
+/// Runs the outbox worker for as long as the server runs.
+struct OutboxService: Service {
+    let worker: OutboxWorker
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await worker.run()
+        }
+    }
+}

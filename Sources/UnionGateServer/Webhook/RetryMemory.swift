@@ -1,0 +1,185 @@
+import UnionServices
+import WeChatWire
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What the webhook said to a message, kept for WeChat's retries of it.
+struct RecordedReply: Sendable, Hashable {
+    /// The passive reply, already fitted; nil answers `success`.
+    var passive: ReplyBody?
+    /// The rule that answered, for metrics.
+    var ruleName: String?
+}
+
+/// The recent messages the webhook has seen, for WeChat's retries: whether each is still being
+/// handled, what it was answered, or that its deadline passed.
+///
+/// Messages are remembered in two generations: new ones go into the current one, and when it
+/// holds half the capacity, or is half the window old, the previous one is dropped whole and
+/// the current one takes its place. Forgetting thus costs nothing per message, and a message is
+/// remembered for at least half the window and at least the latest half-capacity messages.
+/// Not thread-safe: ``DeliveryLedger`` keeps it under its lock.
+struct RetryMemory<Instant: InstantProtocol> where Instant.Duration == Duration {
+    typealias Key = MessageKey.Identity
+
+    /// Where a remembered message is.
+    enum Phase {
+        /// Its handler is running.
+        case running
+        /// Answered.
+        case done(RecordedReply)
+        /// Its deadline passed: the outcome goes (or went) to late delivery, and retries get `success`.
+        case handedOff
+    }
+
+    /// A remembered message.
+    struct Entry {
+        var phase: Phase
+        /// The reply's CreateTime, the same for every attempt.
+        let createTime: Int64
+    }
+
+    private var current: Table
+    private var previous: Table
+    private var generationStarted: Instant
+    private let generationAge: Duration
+    private let generationSize: Int
+    /// Recent distinct single-text replies, so that identical replies share storage.
+    private var interned: [TextKey: RecordedReply] = [:]
+
+    /// - Parameters:
+    ///   - capacity: the most messages remembered.
+    ///   - window: the longest a message is remembered.
+    ///   - hashOf: what places keys in the tables; tests pass a poor one.
+    init(capacity: Int, window: Duration, now: Instant, hashOf: @escaping @Sendable (Key) -> Int = { $0.hashValue }) {
+        generationSize = max(1, capacity / 2)
+        generationAge = window / 2
+        current = Table(hashOf: hashOf)
+        previous = Table(hashOf: hashOf)
+        let reserved = min(generationSize, 1 << 20)
+        current.slots.reserveCapacity(reserved)
+        previous.slots.reserveCapacity(reserved)
+        generationStarted = now
+    }
+
+    /// How many messages are remembered.
+    var count: Int { current.count + previous.count }
+
+    /// Reads find a message in either generation; writes go to the current one, where running
+    /// messages always are (a new generation takes them along).
+    subscript(key: Key) -> Entry? {
+        get { current[key] ?? previous[key] }
+        set {
+            current[key] = newValue
+            if newValue == nil { previous[key] = nil }
+        }
+    }
+
+    /// Remembers a new message, starting a new generation first when the current one is full or old.
+    mutating func insert(_ key: Key, _ entry: Entry, now: Instant) {
+        if current.count >= generationSize || generationStarted.duration(to: now) >= generationAge {
+            swap(&current, &previous)
+            current.removeAll()
+            generationStarted = now
+            // Messages still running stay where their waiters and the handler will look.
+            for (key, entry) in previous.running { current[key] = entry }
+        }
+        self[key] = entry
+    }
+
+    /// `reply`, or an equal one already kept: most replies are one text that many members get
+    /// alike (帮助, 福利 …).
+    mutating func intern(_ reply: RecordedReply) -> RecordedReply {
+        guard case .text(let text)? = reply.passive else { return reply }
+        let key = TextKey(text: text, rule: reply.ruleName)
+        if let shared = interned[key] { return shared }
+        if interned.count >= 1024 { interned.removeAll(keepingCapacity: true) }
+        interned[key] = reply
+        return reply
+    }
+
+    /// Entries by their key's hash value. Keyed by a plain integer, so that probing touches
+    /// 8 bytes a slot instead of whole keys: with tens of thousands of entries, that is most of
+    /// what remembering costs per message. Each slot keeps its full key; a key whose hash
+    /// another key already holds goes to `overflow`.
+    private struct Table {
+        struct Slot {
+            let key: Key
+            var entry: Entry
+        }
+
+        var slots: [Int: Slot] = [:]
+        /// Keys whose hash value was taken (rare: a 64-bit collision). `slots` wins over it.
+        var overflow: [Key: Entry] = [:]
+        let hashOf: @Sendable (Key) -> Int
+
+        var count: Int { slots.count + overflow.count }
+
+        subscript(key: Key) -> Entry? {
+            get {
+                if let slot = slots[hashOf(key)], slot.key == key { return slot.entry }
+                return overflow.isEmpty ? nil : overflow[key]
+            }
+            set {
+                let hash = hashOf(key)
+                guard let entry = newValue else {
+                    if slots[hash]?.key == key { slots[hash] = nil }
+                    if !overflow.isEmpty { overflow[key] = nil }
+                    return
+                }
+                if let slot = slots[hash], slot.key != key {
+                    overflow[key] = entry
+                } else {
+                    slots[hash] = Slot(key: key, entry: entry)
+                }
+            }
+        }
+
+        /// The entries still running.
+        var running: [(Key, Entry)] {
+            var result = slots.values.compactMap { slot -> (Key, Entry)? in
+                if case .running = slot.entry.phase { return (slot.key, slot.entry) }
+                return nil
+            }
+            for (key, entry) in overflow {
+                if case .running = entry.phase { result.append((key, entry)) }
+            }
+            return result
+        }
+
+        mutating func removeAll() {
+            slots.removeAll(keepingCapacity: true)
+            overflow.removeAll()
+        }
+    }
+
+    /// A text compared by its UTF-8 bytes and hashed by its length and first bytes: String's
+    /// own hashing normalises Unicode and reads the whole text, which costs far more for a long
+    /// Chinese reply than it is worth here (texts that differ only further on just share a bucket).
+    struct TextKey: Hashable {
+        let text: String
+        let rule: String?
+
+        static func == (left: TextKey, right: TextKey) -> Bool {
+            guard left.text.utf8.count == right.text.utf8.count, left.rule == right.rule else { return false }
+            var a = left.text
+            var b = right.text
+            return a.withUTF8 { first in
+                b.withUTF8 { second in
+                    first.count == 0 || memcmp(first.baseAddress!, second.baseAddress!, first.count) == 0
+                }
+            }
+        }
+
+        func hash(into hasher: inout Hasher) {
+            var text = self.text
+            text.withUTF8 {
+                hasher.combine(bytes: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: $0.prefix(32))))
+            }
+            hasher.combine(self.text.utf8.count)
+            hasher.combine(rule?.utf8.count ?? -1)
+        }
+    }
+}
