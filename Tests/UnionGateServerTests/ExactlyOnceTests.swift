@@ -15,7 +15,7 @@ struct ExactlyOnceTests {
             var started = handler.started.makeAsyncIterator()
             _ = await started.next()
             async let second = client.post(message, mode: .plain)
-            #expect(await eventually { gateway.metrics.duplicates == 1 })
+            #expect(await eventually { gateway.metrics.duplicateCount == 1 })
             await handler.gate.open()
             let (a, b) = try await (first, second)
             #expect(a.status == 200)
@@ -25,7 +25,7 @@ struct ExactlyOnceTests {
             let third = try await client.post(message, mode: .plain)
             #expect(third.body == a.body)
             #expect(handler.callCount == 1)
-            #expect(gateway.metrics.duplicates == 2)
+            #expect(gateway.metrics.duplicateCount == 2)
 
             // A different message from the same member runs the handler again.
             _ = try await client.post(Member(message.header.sender).text("建议 另一条"), mode: .plain)
@@ -74,7 +74,7 @@ struct ExactlyOnceTests {
             let retry = try await client.post(message, mode: .safe)
             #expect(retry.body == "success")
             #expect(handler.callCount == 1)
-            #expect(gateway.metrics.lateDeliveries == 1, "the slow reply was handed to late delivery once")
+            #expect(gateway.metrics.lateDeliveryCount == 1, "the slow reply was handed to late delivery once")
         }
     }
 
@@ -116,7 +116,7 @@ struct ExactlyOnceTests {
             #expect(menu.body == .news([Article(title: "福利商城"), Article(title: "互助保障")]))
             // Late delivery is counted when it is handed over, before the reply is written:
             // two extra texts and two extra cards, and nothing for the menu's cards.
-            #expect(gateway.metrics.lateDeliveries == 4)
+            #expect(gateway.metrics.lateDeliveryCount == 4)
         }
     }
 }

@@ -76,7 +76,7 @@ struct FastLaneTests {
             #expect(first.body.contains("工会"))
             #expect(retry.body == first.body, "a retry gets the same reply, CreateTime included")
             #expect(gateway.metrics.count(.replied) == 2)
-            #expect(gateway.metrics.duplicates == 1)
+            #expect(gateway.metrics.duplicateCount == 1)
             let metrics = try await client.request("GET", "/metrics").body
             #expect(metrics.contains("uniongate_rule_hits_total{rule=\"帮助\"} 1"))
         }

@@ -116,7 +116,7 @@ struct LedgerTests {
         _ = await started.next()
         // The sweeper is asleep on the clock: nothing has expired yet.
         #expect(await eventually { clock.sleeping == 1 })
-        #expect(metrics.lateDeliveries == 0)
+        #expect(metrics.lateDeliveryCount == 0)
 
         clock.advance(by: .seconds(5))
         let answer = await first
@@ -132,7 +132,7 @@ struct LedgerTests {
         let delivery = try #require(await late.next())
         #expect(delivery.bodies == [.text("慢的回复"), .text("第二条")])
         #expect(delivery.reason == .deadline)
-        #expect(metrics.lateDeliveries == 2)
+        #expect(metrics.lateDeliveryCount == 2)
         #expect(handler.callCount == 1)
     }
 

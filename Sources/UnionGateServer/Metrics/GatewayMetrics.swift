@@ -1,12 +1,14 @@
-import ReplyRules
+import CoreMetrics
+import Prometheus
 import Synchronization
 
-/// The gateway's counters and its reply-latency histogram, rendered in Prometheus's text format
-/// at `GET /metrics`. Kept per gateway instance (not in a process-wide registry) so that tests
-/// running several gateways at once each see their own figures.
-public final class GatewayMetrics: Sendable {
+/// The gateway's counters and its reply-latency histogram, through swift-metrics with a
+/// swift-prometheus registry of its own, exposed at `GET /metrics`. One registry per gateway
+/// (not the process-wide default) so that tests running several gateways at once each see
+/// their own figures.
+final class GatewayMetrics: Sendable {
     /// How a webhook request ended.
-    public enum Outcome: String, Sendable, CaseIterable {
+    enum Outcome: String, Sendable, CaseIterable {
         /// A reply message was sent.
         case replied
         /// `success` was sent: nothing to say.
@@ -21,134 +23,99 @@ public final class GatewayMetrics: Sendable {
         case badRequest = "bad_request"
         /// Refused: the body was over the limit (413).
         case tooLarge = "too_large"
-
-        /// Its place in `allCases`, for counting in an array.
-        var index: Int {
-            switch self {
-            case .replied: 0
-            case .noReply: 1
-            case .deadline: 2
-            case .verified: 3
-            case .forbidden: 4
-            case .badRequest: 5
-            case .tooLarge: 6
-            }
-        }
     }
 
-    /// Upper bounds of the latency buckets, in seconds.
-    static let buckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 4.5, 10]
+    /// Upper bounds of the reply-latency buckets.
+    static let buckets: [Duration] = [
+        .microseconds(500), .milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10),
+        .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .milliseconds(2500), .milliseconds(4500), .seconds(10),
+    ]
 
-    private struct State {
-        var outcomes = [Int](repeating: 0, count: Outcome.allCases.count)
-        var ruleHits: [Bytewise: Int] = [:]
-        var duplicates = 0
-        var decryptFailures = 0
-        var signatureFailures = 0
-        var lateDeliveries = 0
-        var rulesReloads = 0
-        var rulesReloadFailures = 0
-        var bucketCounts = [Int](repeating: 0, count: GatewayMetrics.buckets.count)
-        var latencySum = 0.0
-        var latencyCount = 0
+    private let registry = PrometheusCollectorRegistry()
+    private let factory: PrometheusMetricsFactory
+    private let outcomes: [Outcome: CoreMetrics.Counter]
+    private let latency: CoreMetrics.Timer
+    private let duplicates: CoreMetrics.Counter
+    private let decryptFailures: CoreMetrics.Counter
+    private let signatureFailures: CoreMetrics.Counter
+    private let lateDeliveries: CoreMetrics.Counter
+    private let reloads: CoreMetrics.Counter
+    private let reloadFailures: CoreMetrics.Counter
+    /// Rule-hit counters by rule name, made on first use: looking one up in the registry takes
+    /// its lock and builds a key, which is too much for every message.
+    private let ruleHits = Mutex<[String: CoreMetrics.Counter]>([:])
 
-        mutating func observe(_ seconds: Double) {
-            latencySum += seconds
-            latencyCount += 1
-            // Buckets are cumulative: every bound at or above the value counts it.
-            var index = GatewayMetrics.buckets.count
-            while index > 0, seconds <= GatewayMetrics.buckets[index - 1] {
-                index -= 1
-                bucketCounts[index] += 1
-            }
+    init() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets["uniongate_reply_seconds"] = Self.buckets
+        self.factory = factory
+        var outcomes: [Outcome: CoreMetrics.Counter] = [:]
+        for outcome in Outcome.allCases {
+            outcomes[outcome] = Counter(
+                label: "uniongate_requests_total", dimensions: [("outcome", outcome.rawValue)], factory: factory)
         }
+        self.outcomes = outcomes
+        latency = Timer(label: "uniongate_reply_seconds", factory: factory)
+        duplicates = Counter(label: "uniongate_duplicates_total", factory: factory)
+        decryptFailures = Counter(label: "uniongate_decrypt_failures_total", factory: factory)
+        signatureFailures = Counter(label: "uniongate_signature_failures_total", factory: factory)
+        lateDeliveries = Counter(label: "uniongate_late_deliveries_total", factory: factory)
+        reloads = Counter(label: "uniongate_rules_reloads_total", factory: factory)
+        reloadFailures = Counter(label: "uniongate_rules_reload_failures_total", factory: factory)
     }
 
-    private let state = Mutex(State())
-
-    /// Creates an empty set of metrics.
-    public init() {}
-
-    /// Counts a request's outcome, and its latency when it reached the handler.
-    public func record(_ outcome: Outcome, seconds: Double? = nil) {
-        state.withLock { state in
-            state.outcomes[outcome.index] += 1
-            if let seconds { state.observe(seconds) }
-        }
+    /// Counts a request's outcome.
+    func record(_ outcome: Outcome) {
+        outcomes[outcome]?.increment()
     }
 
-    /// Counts an answered message in one step: its outcome, its latency and the rule that
-    /// answered (nil for a retry, or when no rule did).
-    public func answered(_ outcome: Outcome, seconds: Double, rule: String?) {
-        state.withLock { state in
-            state.outcomes[outcome.index] += 1
-            state.observe(seconds)
-            if let rule { state.ruleHits[Bytewise(rule), default: 0] += 1 }
+    /// Counts an answered message: its outcome, its latency and the rule that answered (nil
+    /// for a retry, or when no rule did).
+    func answered(_ outcome: Outcome, latency: Duration, rule: String?) {
+        outcomes[outcome]?.increment()
+        self.latency.recordNanoseconds(
+            latency.components.seconds * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000)
+        guard let rule else { return }
+        let counter = ruleHits.withLock { counters in
+            if let counter = counters[rule] { return counter }
+            let counter = Counter(label: "uniongate_rule_hits_total", dimensions: [("rule", rule)], factory: factory)
+            counters[rule] = counter
+            return counter
         }
+        counter.increment()
     }
 
     /// Counts a retry recognised as a duplicate.
-    public func duplicate() { state.withLock { $0.duplicates += 1 } }
+    func duplicate() { duplicates.increment() }
     /// Counts an encrypted message that did not open.
-    public func decryptFailure() { state.withLock { $0.decryptFailures += 1 } }
+    func decryptFailure() { decryptFailures.increment() }
     /// Counts a signature that did not match.
-    public func signatureFailure() { state.withLock { $0.signatureFailures += 1 } }
+    func signatureFailure() { signatureFailures.increment() }
     /// Counts replies handed to late delivery.
-    public func lateDelivery(count: Int) { state.withLock { $0.lateDeliveries += count } }
+    func lateDelivery(count: Int) { lateDeliveries.increment(by: count) }
     /// Counts a rules reload, successful or not.
-    public func rulesReload(succeeded: Bool) {
-        state.withLock { succeeded ? ($0.rulesReloads += 1) : ($0.rulesReloadFailures += 1) }
+    func rulesReload(succeeded: Bool) { (succeeded ? reloads : reloadFailures).increment() }
+
+    /// The metrics in Prometheus's text exposition format.
+    func render() -> String {
+        registry.emitToString()
+    }
+
+    /// The value of one sample, such as `uniongate_duplicates_total` or
+    /// `uniongate_requests_total{outcome="replied"}`, read back from the exposition; 0 when absent.
+    func sample(_ name: String) -> Int {
+        let prefix = name + " "
+        for line in render().split(separator: "\n") where line.hasPrefix(prefix) {
+            return Int(Double(line.dropFirst(prefix.count)) ?? 0)
+        }
+        return 0
     }
 
     /// The number of requests that ended with `outcome`.
-    public func count(_ outcome: Outcome) -> Int { state.withLock { $0.outcomes[outcome.index] } }
+    func count(_ outcome: Outcome) -> Int { sample("uniongate_requests_total{outcome=\"\(outcome.rawValue)\"}") }
     /// The number of duplicates recognised.
-    public var duplicates: Int { state.withLock { $0.duplicates } }
+    var duplicateCount: Int { sample("uniongate_duplicates_total") }
     /// The number of replies handed to late delivery.
-    public var lateDeliveries: Int { state.withLock { $0.lateDeliveries } }
-
-    /// The metrics in Prometheus's text exposition format.
-    public func render() -> String {
-        let state = state.withLock { $0 }
-        var out = ""
-        out += "# HELP uniongate_requests_total Webhook requests by outcome.\n# TYPE uniongate_requests_total counter\n"
-        for outcome in Outcome.allCases {
-            out += "uniongate_requests_total{outcome=\"\(outcome.rawValue)\"} \(state.outcomes[outcome.index])\n"
-        }
-        out += "# HELP uniongate_reply_seconds Time from request to reply for messages that reached the handler.\n"
-        out += "# TYPE uniongate_reply_seconds histogram\n"
-        for (index, bound) in Self.buckets.enumerated() {
-            out += "uniongate_reply_seconds_bucket{le=\"\(bound)\"} \(state.bucketCounts[index])\n"
-        }
-        out += "uniongate_reply_seconds_bucket{le=\"+Inf\"} \(state.latencyCount)\n"
-        out += "uniongate_reply_seconds_sum \(state.latencySum)\n"
-        out += "uniongate_reply_seconds_count \(state.latencyCount)\n"
-        out +=
-            "# HELP uniongate_rule_hits_total Messages answered, by rule.\n# TYPE uniongate_rule_hits_total counter\n"
-        for (rule, hits) in state.ruleHits.map({ ($0.key.string, $0.value) }).sorted(by: { $0.0 < $1.0 }) {
-            out += "uniongate_rule_hits_total{rule=\"\(Self.escape(rule))\"} \(hits)\n"
-        }
-        let counters: [(String, String, Int)] = [
-            ("uniongate_duplicates_total", "WeChat retries answered from the first attempt.", state.duplicates),
-            ("uniongate_decrypt_failures_total", "Encrypted messages that did not open.", state.decryptFailures),
-            ("uniongate_signature_failures_total", "Requests whose signature did not match.", state.signatureFailures),
-            ("uniongate_late_deliveries_total", "Replies handed to late delivery.", state.lateDeliveries),
-            ("uniongate_rules_reloads_total", "Successful reloads of the Replies folder.", state.rulesReloads),
-            (
-                "uniongate_rules_reload_failures_total", "Reloads refused because a rule file had errors.",
-                state.rulesReloadFailures
-            ),
-        ]
-        for (name, help, value) in counters {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) counter\n\(name) \(value)\n"
-        }
-        return out
-    }
-
-    static func escape(_ label: String) -> String {
-        label.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n")
-    }
+    var lateDeliveryCount: Int { sample("uniongate_late_deliveries_total") }
 }
-
-import Foundation

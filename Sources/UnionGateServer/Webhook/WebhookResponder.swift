@@ -133,11 +133,9 @@ struct WebhookResponder<C: Clock>: Sendable where C.Duration == Duration {
             logger.error("reply could not be sealed; answering success", metadata: ["reason": "\(error)"])
             body = PassiveReply.successBytes
         }
-        let elapsed = ContinuousClock.now - request.started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let success = PassiveReply.isSuccess(body)
         metrics.answered(
-            answer.reply == nil ? .deadline : (success ? .noReply : .replied), seconds: seconds,
+            answer.reply == nil ? .deadline : (success ? .noReply : .replied), latency: ContinuousClock.now - request.started,
             rule: answer.duplicate ? nil : answer.reply?.ruleName)
         return .answer(body, isSuccess: success)
     }
