@@ -96,7 +96,9 @@ public struct MessageCipher: Sendable {
 
     /// Encrypts a message given as UTF-8 bytes, with a fresh random prefix.
     public func encrypt(bytes message: [UInt8]) throws -> String {
-        try encrypt(bytes: message, randomPrefix: RandomPool.take(16))
+        var generator = SystemRandomNumberGenerator()
+        let prefix = withUnsafeBytes(of: (generator.next() as UInt64, generator.next() as UInt64)) { Array($0) }
+        return try encrypt(bytes: message, randomPrefix: prefix)
     }
 
     /// Encrypts `message` with the given 16 bytes in front (for reproducible tests).
@@ -123,7 +125,7 @@ public struct MessageCipher: Sendable {
         plain.append(contentsOf: appIdBytes)
         plain.append(contentsOf: repeatElement(UInt8(padding), count: padding))
         let encrypted = try AES._CBC.encrypt(plain, using: key, iv: iv, noPadding: true)
-        return Base64.encode(encrypted)
+        return Data(encrypted).base64EncodedString()
     }
 
     /// Decrypts an `Encrypt` value and returns the message it carries.

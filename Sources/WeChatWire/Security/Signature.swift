@@ -5,16 +5,8 @@ public enum Signature {
     /// `sha1_hex(join(sort_bytewise(parts)))`: the plain `signature` over token, timestamp and
     /// nonce, or `msg_signature` when the encrypted message is one of the parts.
     public static func compute(_ parts: [String]) -> String {
-        let sorted = parts.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        // Short input (the plain signature) is hashed here; long input (an encrypted message)
-        // by swift-crypto, whose SHA-1 uses the processor's SHA instructions.
-        guard sorted.reduce(0, { $0 + $1.utf8.count }) > 128 else {
-            var hasher = SHA1()
-            for part in sorted { hasher.update(part) }
-            return hex(hasher.finalize())
-        }
         var hasher = Insecure.SHA1()
-        for var part in sorted {
+        for var part in parts.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
             part.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
         }
         return hasher.finalize().withUnsafeBytes { hex($0) }
@@ -22,20 +14,7 @@ public enum Signature {
 
     /// The plain request signature.
     public static func compute(token: String, timestamp: String, nonce: String) -> String {
-        // The same as `compute([token, timestamp, nonce])`, without an array on every request.
-        guard token.utf8.count + timestamp.utf8.count + nonce.utf8.count <= 128 else {
-            return compute([token, timestamp, nonce])
-        }
-        func precedes(_ left: String, _ right: String) -> Bool { left.utf8.lexicographicallyPrecedes(right.utf8) }
-        var (a, b, c) = (token, timestamp, nonce)
-        if precedes(b, a) { swap(&a, &b) }
-        if precedes(c, b) { swap(&b, &c) }
-        if precedes(b, a) { swap(&a, &b) }
-        var hasher = SHA1()
-        hasher.update(a)
-        hasher.update(b)
-        hasher.update(c)
-        return hex(hasher.finalize())
+        compute([token, timestamp, nonce])
     }
 
     /// The message signature of an encrypted body (`msg_signature`, `MsgSignature`).
