@@ -136,6 +136,7 @@ extension UnionGate {
         @Option(help: "Only queued, sending, sent, failed or held messages.") var status: String?
 
         func run() async throws {
+            let status = try parseStatus(status, as: OutboxMessage.Status.self)
             let messages = try await withStore(database) { store in
                 try await store.read { database in try await Outbox.list(status: status, in: database) }
             }
@@ -143,7 +144,7 @@ extension UnionGate {
                 [["ID", "状态", "原因", "尝试", "时间", "内容", "错误"]]
                 + messages.map {
                     [
-                        String($0.id), $0.status, $0.reason.rawValue, String($0.attempts), localTime($0.createdAt),
+                        String($0.id), $0.status.rawValue, $0.reason.rawValue, String($0.attempts), localTime($0.createdAt),
                         String(visibleText(of: $0.bodies).prefix(30)), $0.lastError ?? "",
                     ]
                 }

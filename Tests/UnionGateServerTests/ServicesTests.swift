@@ -208,6 +208,11 @@ struct ServicesTests {
             }
             #expect(notices.contains { $0.0 == member.openid && $0.1.contains("审核通过") && $0.2 == "queued" })
             #expect(notices.contains { $0.0 == other.openid && $0.1.contains("非本单位职工") })
+            #expect(try await client.adminList("/admin/api/outbox", query: ["status": "queued"]).count == 2)
+            #expect(try await client.adminList("/admin/api/outbox", query: ["status": "sent"]).isEmpty)
+            let unknown = try await client.admin("GET", "/admin/api/outbox", query: ["status": "lost"])
+            #expect(unknown.status == 400)
+            #expect(unknown.body.contains("queued, sending, sent, failed, held"))
 
             #expect((try await client.replyText(member.text("入会进度")) ?? "").contains("已是工会会员"))
             #expect((try await client.replyText(other.text("入会进度")) ?? "").contains("非本单位职工"))

@@ -260,7 +260,7 @@ struct WeChatAPITests {
             #expect(bodies.count == 3)
             #expect(bodies.contains { $0.contains("第一条") } && bodies.contains { $0.contains("发送中断的一条") })
             let statuses = try await reopened.read { try await Outbox.list(in: $0).map(\.status) }
-            #expect(statuses == ["sent", "sent", "sent"])
+            #expect(statuses == [.sent, .sent, .sent])
             #expect(try await worker.runOnce() == 0)  // nothing is sent twice
             await reopened.close()
         }

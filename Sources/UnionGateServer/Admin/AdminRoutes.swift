@@ -55,7 +55,11 @@ struct AdminRoutes: Sendable {
             return try Self.json(list.map(AdminRecords.Submission.init))
         }
         api.get("outbox") { request, _ in
-            let status = request.uri.queryParameters.get("status")
+            let status: OutboxMessage.Status?
+            switch Self.statusFilter(OutboxMessage.Status.self, request) {
+            case .success(let filter): status = filter
+            case .failure(let refusal): return refusal.response
+            }
             let list = try await store.read { database in try await Outbox.list(status: status, in: database) }
             return try Self.json(list.map(AdminRecords.OutboxRecord.init))
         }

@@ -89,7 +89,7 @@ public enum AdminRecords {
             id = message.id
             openid = message.openid
             reason = message.reason.rawValue
-            status = message.status
+            status = message.status.rawValue
             attempts = message.attempts
             lastError = message.lastError
             preview = String(visibleTextOfBodies(message.bodies).prefix(80))

@@ -27,23 +27,28 @@ public final class ConversationStore: Sendable {
         self.cache = Mutex(entries)
     }
 
+    /// A row of the `conversations` table.
+    struct Row: Codable, Sendable {
+        var openid: String
+        var form: String
+        var step: Int
+        /// The answers so far, as JSON.
+        var answers: String
+        var finishedKey: String?
+        var finishedReply: String?
+        var updatedAt: Int64
+    }
+
     /// Loads every stored conversation.
     public static func load(from store: UnionStore) async throws -> ConversationStore {
-        let entries = try await store.read { database in
-            try await database.raw("SELECT * FROM conversations").all().map { row -> (String, Entry) in
-                let answers = try JSONDecoder().decode(
-                    [String: String].self, from: Data(try row.decode(column: "answers", as: String.self).utf8))
-                let progress = FormProgress(
-                    form: try row.decode(column: "form", as: String.self),
-                    step: try row.decode(column: "step", as: Int.self),
-                    answers: answers, updatedAt: try row.decode(column: "updated_at", as: Int64.self))
-                return (
-                    try row.decode(column: "openid", as: String.self),
-                    Entry(
-                        progress: progress, finishedKey: try row.decode(column: "finished_key", as: String?.self),
-                        finishedReply: try row.decode(column: "finished_reply", as: String?.self))
-                )
-            }
+        let rows = try await store.read { database in
+            try await database.select().columns("*").from("conversations")
+                .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+        }
+        let entries = try rows.map { row -> (String, Entry) in
+            let answers = try JSONDecoder().decode([String: String].self, from: Data(row.answers.utf8))
+            let progress = FormProgress(form: row.form, step: row.step, answers: answers, updatedAt: row.updatedAt)
+            return (row.openid, Entry(progress: progress, finishedKey: row.finishedKey, finishedReply: row.finishedReply))
         }
         return ConversationStore(store: store, entries: Dictionary(entries, uniquingKeysWith: { $1 }))
     }
@@ -56,15 +61,16 @@ public final class ConversationStore: Sendable {
     /// Saves progress in a form.
     public func save(_ progress: FormProgress, for openid: String) async throws {
         let answers = String(decoding: try JSONEncoder.sorted.encode(progress.answers), as: UTF8.self)
+        let row = Row(
+            openid: openid, form: progress.form, step: progress.step, answers: answers, finishedKey: nil,
+            finishedReply: nil, updatedAt: progress.updatedAt)
         try await store.transaction { database in
-            try await database.raw(
-                """
-                INSERT INTO conversations (openid, form, step, answers, finished_key, finished_reply, updated_at)
-                VALUES (\(bind: openid), \(bind: progress.form), \(bind: progress.step), \(bind: answers), NULL, NULL, \(bind: progress.updatedAt))
-                ON CONFLICT (openid) DO UPDATE SET form = excluded.form, step = excluded.step, answers = excluded.answers,
-                    finished_key = NULL, finished_reply = NULL, updated_at = excluded.updated_at
-                """
-            ).run()
+            try await database.insert(into: "conversations")
+                .model(row, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil)
+                .onConflict(with: ["openid"]) {
+                    try $0.set(excludedContentOf: row, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil)
+                }
+                .run()
         }
         cache.withLock { $0[openid] = Entry(progress: progress) }
     }
@@ -78,7 +84,7 @@ public final class ConversationStore: Sendable {
     }
 
     static func clear(_ openid: String, in database: any SQLDatabase) async throws {
-        try await database.raw("DELETE FROM conversations WHERE openid = \(bind: openid)").run()
+        try await database.delete(from: "conversations").where("openid", .equal, openid).run()
     }
 
     /// Marks the conversation finished by the message `key` with `reply`, inside the caller's
@@ -86,12 +92,10 @@ public final class ConversationStore: Sendable {
     static func finish(_ openid: String, key: String, reply: String, at now: Int64, in database: any SQLDatabase)
         async throws
     {
-        try await database.raw(
-            """
-            UPDATE conversations SET finished_key = \(bind: key), finished_reply = \(bind: reply), updated_at = \(bind: now)
-            WHERE openid = \(bind: openid)
-            """
-        ).run()
+        try await database.update("conversations")
+            .set("finished_key", to: key).set("finished_reply", to: reply).set("updated_at", to: now)
+            .where("openid", .equal, openid)
+            .run()
     }
 
     /// Records in memory what ``finish(_:key:reply:at:in:)`` committed.

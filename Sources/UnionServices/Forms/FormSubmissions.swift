@@ -26,48 +26,60 @@ public struct FormSubmissions: Sendable {
         self.store = store
     }
 
+    /// A row of the `form_submissions` table.
+    struct Row: Codable, Sendable {
+        var id: Int?
+        var form: String
+        var number: String
+        var openid: String
+        /// The answers, as JSON.
+        var answers: String
+        var createdAt: Int64
+        var messageKey: String?
+
+        var submission: FormSubmission {
+            get throws {
+                FormSubmission(
+                    id: id ?? 0, form: form, number: number, openid: openid,
+                    answers: try JSONDecoder().decode([String: String].self, from: Data(answers.utf8)),
+                    createdAt: createdAt)
+            }
+        }
+    }
+
     /// Stores a submission inside the caller's transaction; a retry of the same message returns
     /// the first submission.
     static func submit(
         form: String, prefix: String, openid: String, answers: [String: String], messageKey: String, at now: Int64,
-        year: Int,
-        in database: any SQLDatabase
+        year: Int, in database: any SQLDatabase
     ) async throws -> FormSubmission {
-        if let existing = try await database.raw(
-            "SELECT * FROM form_submissions WHERE message_key = \(bind: messageKey)"
-        ).first() {
-            return try decode(existing)
+        if let existing = try await select(in: database).where("message_key", .equal, messageKey).first(
+            decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+        {
+            return try existing.submission
         }
-        let number = try await ReceiptNumbers.next(prefix: prefix, year: year, in: database)
-        let encoded = String(decoding: try JSONEncoder.sorted.encode(answers), as: UTF8.self)
-        try await database.raw(
-            """
-            INSERT INTO form_submissions (form, number, openid, answers, created_at, message_key)
-            VALUES (\(bind: form), \(bind: number), \(bind: openid), \(bind: encoded), \(bind: now), \(bind: messageKey))
-            """
-        ).run()
-        guard let row = try await database.raw("SELECT * FROM form_submissions WHERE number = \(bind: number)").first()
-        else {
-            throw StoreError("submission \(number) vanished after it was written")
-        }
-        return try decode(row)
+        let row = Row(
+            form: form, number: try await ReceiptNumbers.next(prefix: prefix, year: year, in: database),
+            openid: openid, answers: String(decoding: try JSONEncoder.sorted.encode(answers), as: UTF8.self),
+            createdAt: now, messageKey: messageKey)
+        guard
+            let stored = try await database.insert(into: "form_submissions")
+                .model(row, keyEncodingStrategy: .convertToSnakeCase)
+                .returning("*")
+                .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+        else { throw StoreError("submission \(row.number) vanished after it was written") }
+        return try stored.submission
     }
 
     /// The submissions of `form`, newest first.
     public func list(form: String) async throws -> [FormSubmission] {
         try await store.read { database in
-            try await database.raw("SELECT * FROM form_submissions WHERE form = \(bind: form) ORDER BY id DESC").all()
-                .map(Self.decode)
-        }
+            try await Self.select(in: database).where("form", .equal, form).orderBy("id", .descending)
+                .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+        }.map { try $0.submission }
     }
 
-    static func decode(_ row: any SQLRow) throws -> FormSubmission {
-        FormSubmission(
-            id: try row.decode(column: "id", as: Int.self), form: try row.decode(column: "form", as: String.self),
-            number: try row.decode(column: "number", as: String.self),
-            openid: try row.decode(column: "openid", as: String.self),
-            answers: try JSONDecoder().decode(
-                [String: String].self, from: Data(try row.decode(column: "answers", as: String.self).utf8)),
-            createdAt: try row.decode(column: "created_at", as: Int64.self))
+    private static func select(in database: any SQLDatabase) -> SQLSelectBuilder {
+        database.select().columns("*").from("form_submissions")
     }
 }

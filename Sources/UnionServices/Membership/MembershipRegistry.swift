@@ -28,7 +28,7 @@ public struct MembershipApplication: Sendable, Hashable {
     public var decidedAt: Int64?
 
     /// Where an application is.
-    public enum Status: String, Sendable, Hashable, CaseIterable {
+    public enum Status: String, Sendable, Hashable, Codable, CaseIterable {
         /// Waiting for the union office.
         case pending
         /// Approved: the applicant is a member.
@@ -86,32 +86,29 @@ public struct MembershipRegistry: MembershipDirectory {
 
     public func isMember(_ openid: String) async throws -> Bool {
         try await store.read { database in
-            try await database.raw(
-                "SELECT 1 AS found FROM membership_applications WHERE openid = \(bind: openid) AND status = 'approved' LIMIT 1"
-            ).first() != nil
+            try await database.select().column("id").from("membership_applications")
+                .where("openid", .equal, openid)
+                .where("status", .equal, MembershipApplication.Status.approved.rawValue)
+                .limit(1).first() != nil
         }
     }
 
     /// The member's most recent application.
     public func latest(for openid: String) async throws -> MembershipApplication? {
         try await store.read { database in
-            try await database.raw(
-                "SELECT * FROM membership_applications WHERE openid = \(bind: openid) ORDER BY id DESC LIMIT 1"
-            ).first().map(Self.decode)
-        }
+            try await Self.select(in: database).where("openid", .equal, openid).orderBy("id", .descending).limit(1)
+                .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+        }?.application
     }
 
     /// Applications, newest first, optionally only those with `status`.
     public func list(status: MembershipApplication.Status? = nil) async throws -> [MembershipApplication] {
         try await store.read { database in
-            if let status {
-                return try await database.raw(
-                    "SELECT * FROM membership_applications WHERE status = \(bind: status.rawValue) ORDER BY id DESC"
-                ).all().map(Self.decode)
-            }
-            return try await database.raw("SELECT * FROM membership_applications ORDER BY id DESC").all().map(
-                Self.decode)
-        }
+            var query = Self.select(in: database)
+            if let status { query = query.where("status", .equal, status.rawValue) }
+            return try await query.orderBy("id", .descending).all(
+                decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+        }.map(\.application)
     }
 
     /// Stores a new pending application inside the caller's transaction. A second call with the
@@ -120,29 +117,53 @@ public struct MembershipRegistry: MembershipDirectory {
         openid: String, answers: [String: String], messageKey: String, at now: Int64, year: Int,
         in database: any SQLDatabase
     ) async throws -> MembershipApplication {
-        if let existing = try await database.raw(
-            "SELECT * FROM membership_applications WHERE message_key = \(bind: messageKey)"
-        ).first() {
-            return try decode(existing)
+        if let existing = try await select(in: database).where("message_key", .equal, messageKey).first(
+            decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+        {
+            return existing.application
         }
-        let number = try await ReceiptNumbers.next(prefix: "RH", year: year, in: database)
         var extra = answers
         for key in ["name", "phone", "unit"] { extra[key] = nil }
-        let extraJSON = String(decoding: try JSONEncoder.sorted.encode(extra), as: UTF8.self)
-        try await database.raw(
-            """
-            INSERT INTO membership_applications (number, openid, name, phone, unit, extra, status, created_at, message_key)
-            VALUES (\(bind: number), \(bind: openid), \(bind: answers["name"] ?? ""), \(bind: answers["phone"] ?? ""),
-                    \(bind: answers["unit"] ?? ""), \(bind: extraJSON), 'pending', \(bind: now), \(bind: messageKey))
-            """
-        ).run()
+        let row = Row(
+            number: try await ReceiptNumbers.next(prefix: "RH", year: year, in: database), openid: openid,
+            name: answers["name"] ?? "", phone: answers["phone"] ?? "", unit: answers["unit"] ?? "",
+            extra: String(decoding: try JSONEncoder.sorted.encode(extra), as: UTF8.self), status: .pending,
+            createdAt: now, messageKey: messageKey)
         guard
-            let row = try await database.raw("SELECT * FROM membership_applications WHERE number = \(bind: number)")
-                .first()
-        else {
-            throw StoreError("application \(number) vanished after it was written")
+            let stored = try await database.insert(into: "membership_applications")
+                .model(row, keyEncodingStrategy: .convertToSnakeCase)
+                .returning("*")
+                .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+        else { throw StoreError("application \(row.number) vanished after it was written") }
+        return stored.application
+    }
+
+    static func select(in database: any SQLDatabase) -> SQLSelectBuilder {
+        database.select().columns("*").from("membership_applications")
+    }
+
+    /// A row of the `membership_applications` table.
+    struct Row: Codable, Sendable {
+        var id: Int?
+        var number: String
+        var openid: String
+        var name: String
+        var phone: String
+        var unit: String
+        /// Answers to the union's own questions, as JSON.
+        var extra: String
+        var status: MembershipApplication.Status
+        var reason: String?
+        var createdAt: Int64
+        var decidedAt: Int64?
+        var messageKey: String?
+
+        var application: MembershipApplication {
+            MembershipApplication(
+                id: id ?? 0, number: number, openid: openid, name: name, phone: phone, unit: unit,
+                extra: (try? JSONDecoder().decode([String: String].self, from: Data(extra.utf8))) ?? [:],
+                status: status, reason: reason, createdAt: createdAt, decidedAt: decidedAt)
         }
-        return try decode(row)
     }
 
     /// Approves a pending application and queues the notice to the member, in one transaction.
@@ -167,21 +188,19 @@ public struct MembershipRegistry: MembershipDirectory {
     ) async throws -> MembershipApplication {
         try await store.transaction { database in
             guard
-                let row = try await database.raw("SELECT * FROM membership_applications WHERE id = \(bind: id)").first()
+                var application = try await Self.select(in: database).where("id", .equal, id).first(
+                    decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)?.application
             else {
                 throw AdminActionError(.notFound, "no application with id \(id)")
             }
-            var application = try Self.decode(row)
             guard application.status == .pending else {
                 throw AdminActionError(
                     .conflict, "application \(application.number) is already \(application.status.rawValue)")
             }
-            try await database.raw(
-                """
-                UPDATE membership_applications SET status = \(bind: status.rawValue), reason = \(bind: reason), decided_at = \(bind: now)
-                WHERE id = \(bind: id)
-                """
-            ).run()
+            try await database.update("membership_applications")
+                .set("status", to: status.rawValue).set("reason", to: reason).set("decided_at", to: now)
+                .where("id", .equal, id)
+                .run()
             application.status = status
             application.reason = reason
             application.decidedAt = now
@@ -189,23 +208,5 @@ public struct MembershipRegistry: MembershipDirectory {
                 [.text(notice(application))], to: application.openid, reason: .notice, at: now, in: database)
             return application
         }
-    }
-
-    static func decode(_ row: any SQLRow) throws -> MembershipApplication {
-        let extra =
-            (try? JSONDecoder().decode(
-                [String: String].self, from: Data(try row.decode(column: "extra", as: String.self).utf8))) ?? [:]
-        return MembershipApplication(
-            id: try row.decode(column: "id", as: Int.self), number: try row.decode(column: "number", as: String.self),
-            openid: try row.decode(column: "openid", as: String.self),
-            name: try row.decode(column: "name", as: String.self),
-            phone: try row.decode(column: "phone", as: String.self),
-            unit: try row.decode(column: "unit", as: String.self),
-            extra: extra,
-            status: MembershipApplication.Status(rawValue: try row.decode(column: "status", as: String.self))
-                ?? .pending,
-            reason: try row.decode(column: "reason", as: String?.self),
-            createdAt: try row.decode(column: "created_at", as: Int64.self),
-            decidedAt: try row.decode(column: "decided_at", as: Int64?.self))
     }
 }

@@ -14,8 +14,8 @@ public struct OutboxMessage: Sendable, Hashable {
     public var bodies: [ReplyBody]
     /// Why it is sent.
     public var reason: LateReason
-    /// Where it is: queued, sending, sent, failed or held.
-    public var status: String
+    /// Where it is.
+    public var status: Status
     /// How many sends were tried.
     public var attempts: Int
     /// The last failure, if any.
@@ -24,6 +24,20 @@ public struct OutboxMessage: Sendable, Hashable {
     public var createdAt: Int64
     /// When it was sent, Unix seconds.
     public var sentAt: Int64?
+
+    /// Where a message in the outbox is.
+    public enum Status: String, Sendable, Hashable, Codable, CaseIterable {
+        /// Waiting to be sent.
+        case queued
+        /// Claimed by a worker, being sent.
+        case sending
+        /// Sent (or shown to the member in a reply).
+        case sent
+        /// Given up after the last attempt.
+        case failed
+        /// WeChat would not deliver it (outside the 48-hour window): shown in the member's next reply.
+        case held
+    }
 }
 
 /// The queue of messages for WeChat's customer-service API. Things that promise a member a
@@ -37,42 +51,55 @@ public enum Outbox {
         // One row a message, so that each is sent, retried and recorded on its own.
         for body in bodies {
             let encoded = String(decoding: try JSONEncoder().encode([StoredReplyBody(body)]), as: UTF8.self)
-            try await database.raw(
-                """
-                INSERT INTO outbox (openid, account, bodies, reason, next_attempt_at, created_at)
-                VALUES (\(bind: openid), \(bind: account), \(bind: encoded), \(bind: reason.rawValue), \(bind: now), \(bind: now))
-                """
-            ).run()
+            try await database.insert(into: "outbox")
+                .columns("openid", "account", "bodies", "reason", "next_attempt_at", "created_at")
+                .values(
+                    SQLBind(openid), SQLBind(account), SQLBind(encoded), SQLBind(reason.rawValue), SQLBind(now),
+                    SQLBind(now)
+                )
+                .run()
         }
     }
 
     /// The newest messages first, optionally only those with `status`.
-    public static func list(status: String? = nil, limit: Int = 200, in database: any SQLDatabase) async throws
-        -> [OutboxMessage]
+    public static func list(status: OutboxMessage.Status? = nil, limit: Int = 200, in database: any SQLDatabase)
+        async throws -> [OutboxMessage]
     {
-        let rows: [any SQLRow]
-        if let status {
-            rows = try await database.raw(
-                "SELECT * FROM outbox WHERE status = \(bind: status) ORDER BY id DESC LIMIT \(bind: limit)"
-            ).all()
-        } else {
-            rows = try await database.raw("SELECT * FROM outbox ORDER BY id DESC LIMIT \(bind: limit)").all()
-        }
-        return try rows.map(decode)
+        var query = select(in: database)
+        if let status { query = query.where("status", .equal, status.rawValue) }
+        return try await query.orderBy("id", .descending).limit(limit).all(
+            decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase
+        ).map { try $0.message }
     }
 
-    static func decode(_ row: any SQLRow) throws -> OutboxMessage {
-        let stored = try JSONDecoder().decode(
-            [StoredReplyBody].self, from: Data(try row.decode(column: "bodies", as: String.self).utf8))
-        return OutboxMessage(
-            id: try row.decode(column: "id", as: Int.self), openid: try row.decode(column: "openid", as: String.self),
-            account: try row.decode(column: "account", as: String.self), bodies: stored.map(\.body),
-            reason: LateReason(rawValue: try row.decode(column: "reason", as: String.self)) ?? .notice,
-            status: try row.decode(column: "status", as: String.self),
-            attempts: try row.decode(column: "attempts", as: Int.self),
-            lastError: try row.decode(column: "last_error", as: String?.self),
-            createdAt: try row.decode(column: "created_at", as: Int64.self),
-            sentAt: try row.decode(column: "sent_at", as: Int64?.self))
+    /// A query for outbox rows, to narrow down; decode them as ``Row``.
+    static func select(in database: any SQLDatabase) -> SQLSelectBuilder {
+        database.select().columns("*").from("outbox")
+    }
+
+    /// A row of the `outbox` table.
+    struct Row: Codable, Sendable {
+        var id: Int
+        var openid: String
+        var account: String
+        /// The replies, as JSON.
+        var bodies: String
+        var reason: String
+        var status: OutboxMessage.Status
+        var attempts: Int
+        var lastError: String?
+        var createdAt: Int64
+        var sentAt: Int64?
+
+        var message: OutboxMessage {
+            get throws {
+                let stored = try JSONDecoder().decode([StoredReplyBody].self, from: Data(bodies.utf8))
+                return OutboxMessage(
+                    id: id, openid: openid, account: account, bodies: stored.map(\.body),
+                    reason: LateReason(rawValue: reason) ?? .notice, status: status, attempts: attempts,
+                    lastError: lastError, createdAt: createdAt, sentAt: sentAt)
+            }
+        }
     }
 }
 

@@ -29,9 +29,9 @@ public final class HeldNotices: Sendable {
     /// Loads the members with held notices.
     public func load(from store: UnionStore) async throws {
         let openids = try await store.read { database in
-            try await database.raw("SELECT DISTINCT openid FROM outbox WHERE status = 'held'").all().map {
-                try $0.decode(column: "openid", as: String.self)
-            }
+            try await database.select().distinct().column("openid").from("outbox")
+                .where("status", .equal, OutboxMessage.Status.held.rawValue)
+                .all(decodingColumn: "openid", as: String.self)
         }
         members.withLock { $0.formUnion(openids) }
     }
@@ -44,15 +44,15 @@ public final class HeldNotices: Sendable {
     func take(_ openid: String, store: UnionStore, at now: Int64) async throws -> [String] {
         guard contains(openid) else { return [] }
         let held = try await store.transaction { database -> [OutboxMessage] in
-            let rows = try await database.raw(
-                "SELECT * FROM outbox WHERE openid = \(bind: openid) AND status = 'held' ORDER BY id"
-            ).all().map(Outbox.decode)
-            try await database.raw(
-                """
-                UPDATE outbox SET status = 'sent', sent_at = \(bind: now), last_error = 'delivered in a reply'
-                WHERE openid = \(bind: openid) AND status = 'held'
-                """
-            ).run()
+            let rows = try await Outbox.select(in: database)
+                .where("openid", .equal, openid).where("status", .equal, OutboxMessage.Status.held.rawValue)
+                .orderBy("id")
+                .all(decoding: Outbox.Row.self, keyDecodingStrategy: .convertFromSnakeCase).map { try $0.message }
+            try await database.update("outbox")
+                .set("status", to: OutboxMessage.Status.sent.rawValue).set("sent_at", to: now)
+                .set("last_error", to: "delivered in a reply")
+                .where("openid", .equal, openid).where("status", .equal, OutboxMessage.Status.held.rawValue)
+                .run()
             return rows
         }
         remove(openid)
@@ -115,9 +115,11 @@ public final class OutboxWorker: Sendable {
     /// Puts messages a crash caught mid-send back in the queue.
     public func recoverInterrupted() async throws {
         try await store.transaction { database in
-            try await database.raw(
-                "UPDATE outbox SET status = 'queued', last_error = 'interrupted while sending' WHERE status = 'sending'"
-            ).run()
+            try await database.update("outbox")
+                .set("status", to: OutboxMessage.Status.queued.rawValue)
+                .set("last_error", to: "interrupted while sending")
+                .where("status", .equal, OutboxMessage.Status.sending.rawValue)
+                .run()
         }
     }
 
@@ -127,15 +129,20 @@ public final class OutboxWorker: Sendable {
         let now = clock()
         let batch = options.batch
         let claimed = try await store.transaction { database -> [OutboxMessage] in
-            let rows = try await database.raw(
-                """
-                SELECT * FROM outbox WHERE status = 'queued' AND next_attempt_at <= \(bind: now) ORDER BY id LIMIT \(bind: batch)
-                """
-            ).all().map(Outbox.decode)
+            let rows = try await Outbox.select(in: database)
+                .where("status", .equal, OutboxMessage.Status.queued.rawValue)
+                .where("next_attempt_at", .lessThanOrEqual, now)
+                .orderBy("id").limit(batch)
+                .all(decoding: Outbox.Row.self, keyDecodingStrategy: .convertFromSnakeCase).map { try $0.message }
             for row in rows {
-                try await database.raw(
-                    "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = \(bind: row.id)"
-                ).run()
+                try await database.update("outbox")
+                    .set("status", to: OutboxMessage.Status.sending.rawValue)
+                    .set(
+                        "attempts",
+                        to: SQLBinaryExpression(
+                            left: SQLColumn("attempts"), op: SQLBinaryOperator.add, right: SQLLiteral.numeric("1")))
+                    .where("id", .equal, row.id)
+                    .run()
             }
             return rows
         }
@@ -151,11 +158,11 @@ public final class OutboxWorker: Sendable {
             for body in message.bodies {
                 try await sender.send(body, to: message.openid)
             }
-            try await mark(message.id, status: "sent", error: nil, retryAt: nil)
+            try await mark(message.id, status: .sent, error: nil, retryAt: nil)
         } catch let error as WeChatAPIError where error.isOutsideWindow {
             logger.notice(
                 "notice held: the member is outside the 48-hour window", metadata: ["outbox": "\(message.id)"])
-            try? await mark(message.id, status: "held", error: error.description, retryAt: nil)
+            try? await mark(message.id, status: .held, error: error.description, retryAt: nil)
             held.add(message.openid)
         } catch {
             let failed = attempts >= options.maxAttempts
@@ -164,25 +171,20 @@ public final class OutboxWorker: Sendable {
                 "customer-service message not sent",
                 metadata: ["outbox": "\(message.id)", "error": "\(error)", "final": "\(failed)"])
             try? await mark(
-                message.id, status: failed ? "failed" : "queued", error: "\(error)", retryAt: clock() + delay)
+                message.id, status: failed ? .failed : .queued, error: "\(error)", retryAt: clock() + delay)
         }
     }
 
-    private func mark(_ id: Int, status: String, error: String?, retryAt: Int64?) async throws {
+    private func mark(_ id: Int, status: OutboxMessage.Status, error: String?, retryAt: Int64?) async throws {
         let now = clock()
         try await store.transaction { database in
-            if status == "sent" {
-                try await database.raw(
-                    "UPDATE outbox SET status = 'sent', sent_at = \(bind: now) WHERE id = \(bind: id)"
-                ).run()
+            var update = database.update("outbox").set("status", to: status.rawValue)
+            if status == .sent {
+                update = update.set("sent_at", to: now)
             } else {
-                try await database.raw(
-                    """
-                    UPDATE outbox SET status = \(bind: status), last_error = \(bind: error),
-                        next_attempt_at = \(bind: retryAt ?? now) WHERE id = \(bind: id)
-                    """
-                ).run()
+                update = update.set("last_error", to: error).set("next_attempt_at", to: retryAt ?? now)
             }
+            try await update.where("id", .equal, id).run()
         }
     }
 

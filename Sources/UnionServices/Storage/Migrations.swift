@@ -2,132 +2,129 @@ import Logging
 import SQLKit
 
 /// The schema, as numbered migrations applied in order on start-up, each in its own transaction.
-/// A migration once released is never edited: a change is a new migration.
+/// Written with SQLKit's schema builders, so that every database the store runs on gets the same
+/// tables and constraints in its own dialect. A change is a new migration.
 enum Migrations {
     struct Migration: Sendable {
         let version: Int
         let name: String
-        let statements: [String]
+        let apply: @Sendable (any SQLDatabase) async throws -> Void
     }
 
     static let all: [Migration] = [
-        Migration(
-            version: 1, name: "settings",
-            statements: [
-                """
-                CREATE TABLE settings (
-                    key TEXT PRIMARY KEY NOT NULL,
-                    value TEXT NOT NULL,
-                    updated_at INTEGER NOT NULL
-                )
-                """
-            ]),
-        Migration(
-            version: 2, name: "union services",
-            statements: [
-                // Receipt numbers: one counter per prefix and year (JY-2026-000123).
-                """
-                CREATE TABLE receipt_counters (
-                    prefix TEXT NOT NULL,
-                    year INTEGER NOT NULL,
-                    last INTEGER NOT NULL,
-                    PRIMARY KEY (prefix, year)
-                )
-                """,
-                // Join applications. message_key makes a retried confirmation store nothing twice.
-                """
-                CREATE TABLE membership_applications (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    number TEXT NOT NULL UNIQUE,
-                    openid TEXT NOT NULL,
-                    name TEXT NOT NULL,
-                    phone TEXT NOT NULL,
-                    unit TEXT NOT NULL,
-                    extra TEXT NOT NULL DEFAULT '{}',
-                    status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
-                    reason TEXT,
-                    created_at INTEGER NOT NULL,
-                    decided_at INTEGER,
-                    message_key TEXT UNIQUE
-                )
-                """,
-                "CREATE INDEX membership_applications_openid ON membership_applications (openid, id)",
-                "CREATE INDEX membership_applications_status ON membership_applications (status, id)",
-                """
-                CREATE TABLE suggestions (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    number TEXT NOT NULL UNIQUE,
-                    openid TEXT NOT NULL,
-                    content TEXT NOT NULL,
-                    status TEXT NOT NULL CHECK (status IN ('received', 'under_review', 'adopted', 'not_adopted', 'rewarded')),
-                    reply TEXT,
-                    created_at INTEGER NOT NULL,
-                    updated_at INTEGER NOT NULL,
-                    message_key TEXT UNIQUE
-                )
-                """,
-                "CREATE INDEX suggestions_openid ON suggestions (openid, id)",
-                """
-                CREATE TABLE form_submissions (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    form TEXT NOT NULL,
-                    number TEXT NOT NULL UNIQUE,
-                    openid TEXT NOT NULL,
-                    answers TEXT NOT NULL,
-                    created_at INTEGER NOT NULL,
-                    message_key TEXT UNIQUE
-                )
-                """,
-                "CREATE INDEX form_submissions_form ON form_submissions (form, id)",
-                // Where each member is in a form; a finished row keeps its reply for WeChat's retries.
-                """
-                CREATE TABLE conversations (
-                    openid TEXT PRIMARY KEY NOT NULL,
-                    form TEXT NOT NULL,
-                    step INTEGER NOT NULL,
-                    answers TEXT NOT NULL,
-                    finished_key TEXT,
-                    finished_reply TEXT,
-                    updated_at INTEGER NOT NULL
-                )
-                """,
-                // Messages to send later through WeChat's customer-service API, queued in the same
-                // transaction as the change that causes them.
-                """
-                CREATE TABLE outbox (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    openid TEXT NOT NULL,
-                    account TEXT NOT NULL DEFAULT '',
-                    bodies TEXT NOT NULL,
-                    reason TEXT NOT NULL,
-                    status TEXT NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'held')),
-                    attempts INTEGER NOT NULL DEFAULT 0,
-                    last_error TEXT,
-                    next_attempt_at INTEGER NOT NULL,
-                    created_at INTEGER NOT NULL,
-                    sent_at INTEGER
-                )
-                """,
-                "CREATE INDEX outbox_due ON outbox (status, next_attempt_at)",
-            ]),
+        Migration(version: 1, name: "settings") { database in
+            try await database.create(table: "settings")
+                .column("key", type: .text, .primaryKey(autoIncrement: false), .notNull)
+                .column("value", type: .text, .notNull)
+                .column("updated_at", type: .bigint, .notNull)
+                .run()
+        },
+        Migration(version: 2, name: "union services") { database in
+            // Receipt numbers: one counter per prefix and year (JY-2026-000123).
+            try await database.create(table: "receipt_counters")
+                .column("prefix", type: .text, .notNull)
+                .column("year", type: .bigint, .notNull)
+                .column("last", type: .bigint, .notNull)
+                .primaryKey("prefix", "year")
+                .run()
+            // Join applications. message_key makes a retried confirmation store nothing twice.
+            try await database.create(table: "membership_applications")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("number", type: .text, .notNull, .unique)
+                .column("openid", type: .text, .notNull)
+                .column("name", type: .text, .notNull)
+                .column("phone", type: .text, .notNull)
+                .column("unit", type: .text, .notNull)
+                .column("extra", type: .text, .notNull, .default("{}"))
+                .column("status", type: .text, .notNull, oneOf(MembershipApplication.Status.self, column: "status"))
+                .column("reason", type: .text)
+                .column("created_at", type: .bigint, .notNull)
+                .column("decided_at", type: .bigint)
+                .column("message_key", type: .text, .unique)
+                .run()
+            try await index("membership_applications", "openid", "id", on: database)
+            try await index("membership_applications", "status", "id", on: database)
+            try await database.create(table: "suggestions")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("number", type: .text, .notNull, .unique)
+                .column("openid", type: .text, .notNull)
+                .column("content", type: .text, .notNull)
+                .column("status", type: .text, .notNull, oneOf(Suggestion.Status.self, column: "status"))
+                .column("reply", type: .text)
+                .column("created_at", type: .bigint, .notNull)
+                .column("updated_at", type: .bigint, .notNull)
+                .column("message_key", type: .text, .unique)
+                .run()
+            try await index("suggestions", "openid", "id", on: database)
+            try await database.create(table: "form_submissions")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("form", type: .text, .notNull)
+                .column("number", type: .text, .notNull, .unique)
+                .column("openid", type: .text, .notNull)
+                .column("answers", type: .text, .notNull)
+                .column("created_at", type: .bigint, .notNull)
+                .column("message_key", type: .text, .unique)
+                .run()
+            try await index("form_submissions", "form", "id", on: database)
+            // Where each member is in a form; a finished row keeps its reply for WeChat's retries.
+            try await database.create(table: "conversations")
+                .column("openid", type: .text, .primaryKey(autoIncrement: false), .notNull)
+                .column("form", type: .text, .notNull)
+                .column("step", type: .bigint, .notNull)
+                .column("answers", type: .text, .notNull)
+                .column("finished_key", type: .text)
+                .column("finished_reply", type: .text)
+                .column("updated_at", type: .bigint, .notNull)
+                .run()
+            // Messages to send later through WeChat's customer-service API, queued in the same
+            // transaction as the change that causes them.
+            try await database.create(table: "outbox")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("openid", type: .text, .notNull)
+                .column("account", type: .text, .notNull, .default(""))
+                .column("bodies", type: .text, .notNull)
+                .column("reason", type: .text, .notNull)
+                .column(
+                    "status", type: .text, .notNull, .default(OutboxMessage.Status.queued.rawValue),
+                    oneOf(OutboxMessage.Status.self, column: "status"))
+                .column("attempts", type: .bigint, .notNull, .default(0))
+                .column("last_error", type: .text)
+                .column("next_attempt_at", type: .bigint, .notNull)
+                .column("created_at", type: .bigint, .notNull)
+                .column("sent_at", type: .bigint)
+                .run()
+            try await index("outbox", "status", "next_attempt_at", on: database)
+        },
     ]
+
+    /// A `CHECK` that the column holds one of the enum's raw values: the schema enforces what
+    /// the code's enums allow.
+    static func oneOf<Values: CaseIterable & RawRepresentable>(_ values: Values.Type, column: String)
+        -> SQLColumnConstraintAlgorithm where Values.RawValue == String
+    {
+        .check(
+            SQLBinaryExpression(
+                left: SQLColumn(column), op: SQLBinaryOperator.in,
+                right: SQLGroupExpression(values.allCases.map { SQLLiteral.string($0.rawValue) })))
+    }
+
+    /// An index named after its table and columns.
+    static func index(_ table: String, _ columns: String..., on database: any SQLDatabase) async throws {
+        var builder = database.create(index: ([table] + columns.filter { $0 != "id" }).joined(separator: "_")).on(table)
+        for column in columns { builder = builder.column(column) }
+        try await builder.run()
+    }
 
     static func apply(to store: UnionStore, logger: Logger) async throws {
         try await store.transaction { database in
-            try await database.raw(
-                """
-                CREATE TABLE IF NOT EXISTS schema_migrations (
-                    version INTEGER PRIMARY KEY NOT NULL,
-                    name TEXT NOT NULL,
-                    applied_at INTEGER NOT NULL
-                )
-                """
-            ).run()
+            try await database.create(table: "schema_migrations").ifNotExists()
+                .column("version", type: .bigint, .primaryKey(autoIncrement: false), .notNull)
+                .column("name", type: .text, .notNull)
+                .column("applied_at", type: .bigint, .notNull)
+                .run()
         }
         let applied = try await store.read { database in
-            try await database.raw("SELECT version FROM schema_migrations").all().map {
-                try $0.decode(column: "version", as: Int.self)
-            }
+            try await database.select().column("version").from("schema_migrations").all(decodingColumn: "version", as: Int.self)
         }
         let newest = applied.max() ?? 0
         if let latest = all.last, newest > latest.version {
@@ -136,12 +133,11 @@ enum Migrations {
         }
         for migration in all where !applied.contains(migration.version) {
             try await store.transaction { database in
-                for statement in migration.statements {
-                    try await database.raw(SQLQueryString(statement)).run()
-                }
-                try await database.raw(
-                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: UnixTime.now()))"
-                ).run()
+                try await migration.apply(database)
+                try await database.insert(into: "schema_migrations")
+                    .columns("version", "name", "applied_at")
+                    .values(SQLBind(migration.version), SQLBind(migration.name), SQLBind(UnixTime.now()))
+                    .run()
             }
             logger.info(
                 "applied database migration",
@@ -149,21 +145,3 @@ enum Migrations {
         }
     }
 }
-
-/// A store problem a person can act on.
-public struct StoreError: Error, CustomStringConvertible {
-    /// What went wrong.
-    public let message: String
-    init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
-
-/// The current time in Unix seconds.
-public enum UnixTime {
-    /// Now, in whole seconds since 1970.
-    public static func now() -> Int64 {
-        Int64(Date().timeIntervalSince1970)
-    }
-}
-
-import struct Foundation.Date

@@ -4,16 +4,21 @@ import SQLKit
 /// transaction that stores the thing they number.
 enum ReceiptNumbers {
     static func next(prefix: String, year: Int, in database: any SQLDatabase) async throws -> String {
-        try await database.raw(
-            """
-            INSERT INTO receipt_counters (prefix, year, last) VALUES (\(bind: prefix), \(bind: year), 1)
-            ON CONFLICT (prefix, year) DO UPDATE SET last = receipt_counters.last + 1
-            """
-        ).run()
+        try await database.insert(into: "receipt_counters")
+            .columns("prefix", "year", "last")
+            .values(SQLBind(prefix), SQLBind(year), SQLBind(1))
+            .onConflict(with: ["prefix", "year"]) {
+                $0.set(
+                    "last",
+                    to: SQLBinaryExpression(
+                        left: SQLColumn("last", table: "receipt_counters"), op: SQLBinaryOperator.add,
+                        right: SQLLiteral.numeric("1")))
+            }
+            .run()
         guard
-            let last = try await database.raw(
-                "SELECT last FROM receipt_counters WHERE prefix = \(bind: prefix) AND year = \(bind: year)"
-            ).first()?.decode(column: "last", as: Int.self)
+            let last = try await database.select().column("last").from("receipt_counters")
+                .where("prefix", .equal, prefix).where("year", .equal, year)
+                .first(decodingColumn: "last", as: Int.self)
         else { throw StoreError("receipt counter \(prefix)-\(year) vanished") }
         return format(prefix: prefix, year: year, sequence: last)
     }

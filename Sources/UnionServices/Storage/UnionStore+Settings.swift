@@ -3,24 +3,44 @@ import SQLKit
 extension UnionStore {
     /// A stored setting, or nil.
     public func setting(_ key: String) async throws -> String? {
-        try await read { database in
-            try await database.raw("SELECT value FROM settings WHERE key = \(bind: key)").first()?
-                .decode(column: "value", as: String.self)
-        }
+        try await read { database in try await Self.setting(key, in: database) }
+    }
+
+    /// A stored setting, inside the caller's transaction.
+    static func setting(_ key: String, in database: any SQLDatabase) async throws -> String? {
+        try await database.select().column("value").from("settings").where("key", .equal, key)
+            .first(decodingColumn: "value", as: String.self)
     }
 
     /// Stores `value` under `key` unless a value is there already, and returns what is stored.
     /// Two processes starting at once agree on one value.
     public func settingKeepingFirst(_ key: String, value: String) async throws -> String {
         try await transaction { database in
-            try await database.raw(
-                "INSERT INTO settings (key, value, updated_at) VALUES (\(bind: key), \(bind: value), \(bind: UnixTime.now())) ON CONFLICT (key) DO NOTHING"
-            ).run()
-            guard
-                let stored = try await database.raw("SELECT value FROM settings WHERE key = \(bind: key)").first()?
-                    .decode(column: "value", as: String.self)
-            else { throw StoreError("setting \(key) vanished after it was written") }
+            try await database.insert(into: "settings")
+                .columns("key", "value", "updated_at")
+                .values(SQLBind(key), SQLBind(value), SQLBind(UnixTime.now()))
+                .ignoringConflicts(with: ["key"])
+                .run()
+            guard let stored = try await Self.setting(key, in: database) else {
+                throw StoreError("setting \(key) vanished after it was written")
+            }
             return stored
         }
+    }
+
+    /// Stores `value` under `key`, replacing what was there.
+    public func setSetting(_ key: String, value: String) async throws {
+        try await transaction { database in
+            try await Self.setSetting(key, value: value, at: UnixTime.now(), in: database)
+        }
+    }
+
+    /// Stores `value` under `key` inside the caller's transaction, replacing what was there.
+    static func setSetting(_ key: String, value: String, at now: Int64, in database: any SQLDatabase) async throws {
+        try await database.insert(into: "settings")
+            .columns("key", "value", "updated_at")
+            .values(SQLBind(key), SQLBind(value), SQLBind(now))
+            .onConflict(with: ["key"]) { $0.set(excludedValueOf: "value").set(excludedValueOf: "updated_at") }
+            .run()
     }
 }

@@ -6,17 +6,20 @@ import SQLiteKit
 ///
 /// Every read and write runs through ``transaction(_:)`` or ``read(_:)`` on one connection,
 /// one at a time, so a reply that promises something is sent only after its data is committed.
-/// Queries are written with SQLKit so that a PostgreSQL store can share them later.
+/// Queries are written with SQLKit's builders and `Codable` rows; what differs between
+/// databases is in ``StoreDialect``.
 public final class UnionStore: Sendable {
     /// The file, or `:memory:`.
     public let path: String
+    let dialect: StoreDialect
     private let connection: SQLiteConnection
     private let database: any SQLDatabase
     private let mutex = AsyncMutex()
 
-    private init(path: String, connection: SQLiteConnection, logger: Logger) {
+    private init(path: String, connection: SQLiteConnection) {
         self.path = path
         self.connection = connection
+        self.dialect = .sqlite(inMemory: path == ":memory:")
         self.database = connection.sql(queryLogLevel: .trace)
     }
 
@@ -25,9 +28,9 @@ public final class UnionStore: Sendable {
     public static func open(path: String, logger: Logger) async throws -> UnionStore {
         let storage: SQLiteConnection.Storage = path == ":memory:" ? .memory : .file(path: path)
         let connection = try await SQLiteConnection.open(storage: storage, logger: logger)
-        let store = UnionStore(path: path, connection: connection, logger: logger)
+        let store = UnionStore(path: path, connection: connection)
         do {
-            try await store.configure()
+            try await store.dialect.configure(store.database)
             try await Migrations.apply(to: store, logger: logger)
         } catch {
             try? await connection.close()
@@ -36,31 +39,20 @@ public final class UnionStore: Sendable {
         return store
     }
 
-    private func configure() async throws {
-        // Several processes (the server, `uniongate chat`, `uniongate members`) may share the file.
-        try await database.raw("PRAGMA busy_timeout = 5000").run()
-        if path != ":memory:" {
-            try await database.raw("PRAGMA journal_mode = WAL").run()
-        }
-        try await database.raw("PRAGMA synchronous = FULL").run()
-        try await database.raw("PRAGMA foreign_keys = ON").run()
-    }
-
     /// Runs `body` in one transaction: all of its writes are committed together, or none are.
     public func transaction<Result: Sendable>(
         _ body: @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
         await mutex.lock()
         do {
-            // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading.
-            try await database.raw("BEGIN IMMEDIATE").run()
+            try await dialect.beginWrite(database)
             do {
                 let result = try await body(database)
-                try await database.raw("COMMIT").run()
+                try await dialect.commit(database)
                 await mutex.unlock()
                 return result
             } catch {
-                try? await database.raw("ROLLBACK").run()
+                try? await dialect.rollback(database)
                 throw error
             }
         } catch {

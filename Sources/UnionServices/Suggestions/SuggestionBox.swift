@@ -2,7 +2,7 @@ import Foundation
 import SQLKit
 
 /// A rationalisation suggestion (合理化建议).
-public struct Suggestion: Sendable, Hashable {
+public struct Suggestion: Sendable, Hashable, Codable {
     /// The row id, used in the admin API's addresses.
     public var id: Int
     /// The receipt number, such as `JY-2026-000123`.
@@ -21,7 +21,7 @@ public struct Suggestion: Sendable, Hashable {
     public var updatedAt: Int64
 
     /// Where a suggestion is.
-    public enum Status: String, Sendable, Hashable, CaseIterable {
+    public enum Status: String, Sendable, Hashable, Codable, CaseIterable {
         /// Received, not yet looked at.
         case received
         /// Being studied.
@@ -79,44 +79,45 @@ public struct SuggestionBox: Sendable {
     )
         async throws -> Suggestion
     {
-        if let existing = try await database.raw("SELECT * FROM suggestions WHERE message_key = \(bind: messageKey)")
-            .first()
+        if let existing = try await select(in: database).where("message_key", .equal, messageKey).first(
+            decoding: Suggestion.self, keyDecodingStrategy: .convertFromSnakeCase)
         {
-            return try decode(existing)
+            return existing
         }
         let number = try await ReceiptNumbers.next(prefix: "JY", year: year, in: database)
-        try await database.raw(
-            """
-            INSERT INTO suggestions (number, openid, content, status, created_at, updated_at, message_key)
-            VALUES (\(bind: number), \(bind: openid), \(bind: content), 'received', \(bind: now), \(bind: now), \(bind: messageKey))
-            """
-        ).run()
-        guard let row = try await database.raw("SELECT * FROM suggestions WHERE number = \(bind: number)").first()
-        else {
-            throw StoreError("suggestion \(number) vanished after it was written")
-        }
-        return try decode(row)
+        guard
+            let stored = try await database.insert(into: "suggestions")
+                .columns("number", "openid", "content", "status", "created_at", "updated_at", "message_key")
+                .values(
+                    SQLBind(number), SQLBind(openid), SQLBind(content), SQLBind(Suggestion.Status.received.rawValue),
+                    SQLBind(now), SQLBind(now), SQLBind(messageKey)
+                )
+                .returning("*")
+                .first(decoding: Suggestion.self, keyDecodingStrategy: .convertFromSnakeCase)
+        else { throw StoreError("suggestion \(number) vanished after it was written") }
+        return stored
     }
 
     /// The member's most recent suggestions, newest first.
     public func recent(for openid: String, limit: Int = 5) async throws -> [Suggestion] {
         try await store.read { database in
-            try await database.raw(
-                "SELECT * FROM suggestions WHERE openid = \(bind: openid) ORDER BY id DESC LIMIT \(bind: limit)"
-            ).all().map(Self.decode)
+            try await Self.select(in: database).where("openid", .equal, openid).orderBy("id", .descending)
+                .limit(limit).all(decoding: Suggestion.self, keyDecodingStrategy: .convertFromSnakeCase)
         }
     }
 
     /// Every suggestion, newest first, optionally only those with `status`.
     public func list(status: Suggestion.Status? = nil) async throws -> [Suggestion] {
         try await store.read { database in
-            if let status {
-                return try await database.raw(
-                    "SELECT * FROM suggestions WHERE status = \(bind: status.rawValue) ORDER BY id DESC"
-                ).all().map(Self.decode)
-            }
-            return try await database.raw("SELECT * FROM suggestions ORDER BY id DESC").all().map(Self.decode)
+            var query = Self.select(in: database)
+            if let status { query = query.where("status", .equal, status.rawValue) }
+            return try await query.orderBy("id", .descending).all(
+                decoding: Suggestion.self, keyDecodingStrategy: .convertFromSnakeCase)
         }
+    }
+
+    static func select(in database: any SQLDatabase) -> SQLSelectBuilder {
+        database.select().columns("*").from("suggestions")
     }
 
     /// Changes a suggestion's status and the union's reply, and queues the notice to the member,
@@ -128,35 +129,25 @@ public struct SuggestionBox: Sendable {
             throw AdminActionError(.invalid, "give a status, a reply, or both")
         }
         return try await store.transaction { database in
-            guard let row = try await database.raw("SELECT * FROM suggestions WHERE id = \(bind: id)").first() else {
+            guard
+                var suggestion = try await Self.select(in: database).where("id", .equal, id).first(
+                    decoding: Suggestion.self, keyDecodingStrategy: .convertFromSnakeCase)
+            else {
                 throw AdminActionError(.notFound, "no suggestion with id \(id)")
             }
-            var suggestion = try Self.decode(row)
             if let status { suggestion.status = status }
             if let reply, !reply.isEmpty { suggestion.reply = reply }
             suggestion.updatedAt = now
-            try await database.raw(
-                """
-                UPDATE suggestions SET status = \(bind: suggestion.status.rawValue), reply = \(bind: suggestion.reply),
-                    updated_at = \(bind: now) WHERE id = \(bind: id)
-                """
-            ).run()
+            try await database.update("suggestions")
+                .set("status", to: suggestion.status.rawValue).set("reply", to: suggestion.reply)
+                .set("updated_at", to: now)
+                .where("id", .equal, id)
+                .run()
             var notice = "您的合理化建议（编号 \(suggestion.number)）有了新进展：\(suggestion.status.chinese)。"
             if let reply, !reply.isEmpty { notice += "\n工会回复：\(reply)" }
             notice += "\n回复「我的建议」可查看全部进度。"
             try await Outbox.enqueue([.text(notice)], to: suggestion.openid, reason: .notice, at: now, in: database)
             return suggestion
         }
-    }
-
-    static func decode(_ row: any SQLRow) throws -> Suggestion {
-        Suggestion(
-            id: try row.decode(column: "id", as: Int.self), number: try row.decode(column: "number", as: String.self),
-            openid: try row.decode(column: "openid", as: String.self),
-            content: try row.decode(column: "content", as: String.self),
-            status: Suggestion.Status(rawValue: try row.decode(column: "status", as: String.self)) ?? .received,
-            reply: try row.decode(column: "reply", as: String?.self),
-            createdAt: try row.decode(column: "created_at", as: Int64.self),
-            updatedAt: try row.decode(column: "updated_at", as: Int64.self))
     }
 }

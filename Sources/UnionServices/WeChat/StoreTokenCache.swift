@@ -26,42 +26,22 @@ public struct StoreTokenCache: AccessTokenCache {
 
     public func acquireRefreshLease(holder: String, until: Int64, now: Int64) async throws -> Bool {
         try await store.transaction { database in
-            if let row = try await database.raw("SELECT value FROM settings WHERE key = \(bind: Self.leaseKey)").first()
-            {
-                let parts = try row.decode(column: "value", as: String.self).split(separator: "|")
+            if let lease = try await UnionStore.setting(Self.leaseKey, in: database) {
+                let parts = lease.split(separator: "|")
                 if parts.count == 2, let expiry = Int64(parts[1]), expiry > now, parts[0] != holder {
                     return false
                 }
             }
-            try await database.raw(
-                """
-                INSERT INTO settings (key, value, updated_at) VALUES (\(bind: Self.leaseKey), \(bind: "\(holder)|\(until)"), \(bind: now))
-                ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
-                """
-            ).run()
+            try await UnionStore.setSetting(Self.leaseKey, value: "\(holder)|\(until)", at: now, in: database)
             return true
         }
     }
 
     public func releaseRefreshLease(holder: String) async throws {
         try await store.transaction { database in
-            try await database.raw(
-                "DELETE FROM settings WHERE key = \(bind: Self.leaseKey) AND value LIKE \(bind: holder + "|%")"
-            ).run()
-        }
-    }
-}
-
-extension UnionStore {
-    /// Stores `value` under `key`, replacing what was there.
-    public func setSetting(_ key: String, value: String) async throws {
-        try await transaction { database in
-            try await database.raw(
-                """
-                INSERT INTO settings (key, value, updated_at) VALUES (\(bind: key), \(bind: value), \(bind: UnixTime.now()))
-                ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
-                """
-            ).run()
+            try await database.delete(from: "settings")
+                .where("key", .equal, Self.leaseKey).where("value", .like, holder + "|%")
+                .run()
         }
     }
 }

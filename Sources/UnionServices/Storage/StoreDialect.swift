@@ -1,0 +1,42 @@
+import SQLKit
+
+/// What differs between the databases the store runs on, kept in this one place: every query
+/// elsewhere is written with SQLKit's builders and shared. Adding PostgreSQL means adding a case
+/// here, not copying a query.
+enum StoreDialect: Sendable {
+    /// SQLite, the embedded default: one file, WAL mode, fully synchronous commits.
+    case sqlite(inMemory: Bool)
+
+    /// Settings applied once when a connection opens.
+    func configure(_ database: any SQLDatabase) async throws {
+        switch self {
+        case .sqlite(let inMemory):
+            // Several processes (the server, `uniongate chat`, `uniongate members`) may share the file.
+            try await database.raw("PRAGMA busy_timeout = 5000").run()
+            if !inMemory {
+                try await database.raw("PRAGMA journal_mode = WAL").run()
+            }
+            try await database.raw("PRAGMA synchronous = FULL").run()
+            try await database.raw("PRAGMA foreign_keys = ON").run()
+        }
+    }
+
+    /// Starts a transaction that will write.
+    func beginWrite(_ database: any SQLDatabase) async throws {
+        switch self {
+        case .sqlite:
+            // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading.
+            try await database.raw("BEGIN IMMEDIATE").run()
+        }
+    }
+
+    /// Commits the transaction.
+    func commit(_ database: any SQLDatabase) async throws {
+        try await database.raw("COMMIT").run()
+    }
+
+    /// Rolls the transaction back.
+    func rollback(_ database: any SQLDatabase) async throws {
+        try await database.raw("ROLLBACK").run()
+    }
+}
