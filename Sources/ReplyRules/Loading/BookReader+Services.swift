@@ -2,7 +2,10 @@ import Foundation
 
 /// The sections the union services read: `join`, `welfare` and `forms`.
 extension BookReader {
-    static let fieldKinds = ["text", "phone", "number", "date", "choice"]
+    /// A form question's `type:`.
+    enum FieldType: String, YAMLKeys {
+        case text, phone, number, date, choice
+    }
 
     mutating func readJoin(_ node: YAMLNode) {
         if let existing = joinSource {
@@ -143,20 +146,25 @@ extension BookReader {
                 continue
             }
             keys.insert(key)
-            let type = fields["type"].flatMap { problems.text($0, what: "问题类型") } ?? "text"
+            let typeName = fields["type"].flatMap { problems.text($0, what: "问题类型") } ?? "text"
+            guard let type = FieldType(rawValue: typeName) else {
+                let known = FieldType.allCases.map(\.rawValue).joined(separator: "、")
+                problems.error(fields["type"]!, "问题类型「\(typeName)」无效，可用：\(known)")
+                continue
+            }
             let min = fields["min"].flatMap { problems.integer($0, what: "min") }
             let max = fields["max"].flatMap { problems.integer($0, what: "max") }
             let kind: FormField.Kind
             switch type {
-            case "text":
+            case .text:
                 kind = .text(minLength: min ?? 1, maxLength: max ?? 500)
-            case "phone":
+            case .phone:
                 kind = .phone
-            case "number":
+            case .number:
                 kind = .number(min: min ?? 0, max: max ?? 1_000_000)
-            case "date":
+            case .date:
                 kind = .date
-            case "choice":
+            case .choice:
                 guard let choicesNode = fields["choices"] else {
                     problems.error(item, "选择题「\(label)」缺少选项（choices）")
                     continue
@@ -167,9 +175,6 @@ extension BookReader {
                     continue
                 }
                 kind = .choice(choices)
-            default:
-                problems.error(fields["type"]!, "问题类型「\(type)」无效，可用：\(Self.fieldKinds.joined(separator: "、"))")
-                continue
             }
             if let min, let max, min > max {
                 problems.error(item, "min 不能大于 max")
