@@ -14,37 +14,31 @@ struct AdminRoutes: Sendable {
     let rules: LiveRules
     let clock: @Sendable () -> Int64
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<GatewayRequestContext>) {
         let api = router.group("admin/api").add(middleware: BearerTokenMiddleware(token: adminToken))
-        api.get("members") { request, _ in try await listMembers(request) }
+        api.get("members", use: listMembers)
         api.post("members/:id/approve") { _, context in
-            try await decide { try await registry.approve(try id(context), at: clock()) }
+            try await Self.refusing { AdminRecords.Member(try await registry.approve(try Self.id(context), at: clock())) }
         }
         api.post("members/:id/reject") { request, context in
-            let body = try await Self.decodeBody(RejectBody.self, from: request)
-            return try await decide {
-                try await registry.reject(try id(context), reason: body.reason ?? "", at: clock())
+            let body = try await request.decode(as: RejectBody.self, context: context)
+            return try await Self.refusing {
+                AdminRecords.Member(
+                    try await registry.reject(try Self.id(context), reason: body.reason ?? "", at: clock()))
             }
         }
-        api.get("suggestions") { request, _ in try await listSuggestions(request) }
+        api.get("suggestions", use: listSuggestions)
         api.patch("suggestions/:id") { request, context in
-            let body = try await Self.decodeBody(SuggestionPatch.self, from: request)
-            var status: Suggestion.Status?
-            if let text = body.status {
-                guard let parsed = Suggestion.Status(rawValue: text) else {
-                    let allowed = Suggestion.Status.allCases.map(\.rawValue).joined(separator: ", ")
-                    return Self.error(.badRequest, "unknown status \(text); use one of \(allowed)")
-                }
-                status = parsed
-            }
-            return try await respond {
+            let body = try await request.decode(as: SuggestionPatch.self, context: context)
+            let status = try body.status.map { try Self.status(Suggestion.Status.self, $0) }
+            return try await Self.refusing {
                 AdminRecords.SuggestionRecord(
-                    try await suggestions.update(try id(context), status: status, reply: body.reply, at: clock()))
+                    try await suggestions.update(try Self.id(context), status: status, reply: body.reply, at: clock()))
             }
         }
-        api.get("forms/:form/submissions") { request, context in
+        api.get("forms/:form/submissions") { request, context -> Response in
             // Form names are Chinese: the path carries them percent-encoded.
-            let raw = context.parameters.get("form") ?? ""
+            let raw = try context.parameters.require("form")
             let form = raw.removingPercentEncoding ?? raw
             let list = try await submissions.list(form: form)
             if Self.wantsCSV(request) {
@@ -52,82 +46,64 @@ struct AdminRoutes: Sendable {
                 return Self.csv(
                     CSVExport.submissions(list, form: definition, utcOffsetMinutes: offset), name: "form-\(form)")
             }
-            return try Self.json(list.map(AdminRecords.Submission.init))
+            return try list.map(AdminRecords.Submission.init).response(from: request, context: context)
         }
         api.get("outbox") { request, _ in
-            let status: OutboxMessage.Status?
-            switch Self.statusFilter(OutboxMessage.Status.self, request) {
-            case .success(let filter): status = filter
-            case .failure(let refusal): return refusal.response
-            }
+            let status = try Self.statusFilter(OutboxMessage.Status.self, request)
             let list = try await store.read { database in try await Outbox.list(status: status, in: database) }
-            return try Self.json(list.map(AdminRecords.OutboxRecord.init))
+            return list.map(AdminRecords.OutboxRecord.init)
         }
     }
 
     private var offset: Int { rules.engine.book.settings.utcOffsetMinutes }
 
-    private func listMembers(_ request: Request) async throws -> Response {
-        let status: MembershipApplication.Status?
-        switch Self.statusFilter(MembershipApplication.Status.self, request) {
-        case .success(let filter): status = filter
-        case .failure(let refusal): return refusal.response
-        }
-        let list = try await registry.list(status: status)
+    @Sendable private func listMembers(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let list = try await registry.list(status: try Self.statusFilter(MembershipApplication.Status.self, request))
         if Self.wantsCSV(request) {
             return Self.csv(CSVExport.members(list, utcOffsetMinutes: offset), name: "members")
         }
-        return try Self.json(list.map(AdminRecords.Member.init))
+        return try list.map(AdminRecords.Member.init).response(from: request, context: context)
     }
 
-    private func listSuggestions(_ request: Request) async throws -> Response {
-        let status: Suggestion.Status?
-        switch Self.statusFilter(Suggestion.Status.self, request) {
-        case .success(let filter): status = filter
-        case .failure(let refusal): return refusal.response
-        }
-        let list = try await suggestions.list(status: status)
+    @Sendable private func listSuggestions(_ request: Request, context: GatewayRequestContext) async throws
+        -> Response
+    {
+        let list = try await suggestions.list(status: try Self.statusFilter(Suggestion.Status.self, request))
         if Self.wantsCSV(request) {
             return Self.csv(CSVExport.suggestions(list, utcOffsetMinutes: offset), name: "suggestions")
         }
-        return try Self.json(list.map(AdminRecords.SuggestionRecord.init))
+        return try list.map(AdminRecords.SuggestionRecord.init).response(from: request, context: context)
     }
 
-    struct Refusal: Error {
-        let response: Response
-    }
-
-    /// The `?status=` filter, nil when absent, or the 400 that names the allowed values.
+    /// The `?status=` filter, nil when absent; a 400 that names the allowed values when unknown.
     static func statusFilter<Status: RawRepresentable & CaseIterable>(_ type: Status.Type, _ request: Request)
-        -> Result<Status?, Refusal> where Status.RawValue == String
+        throws -> Status? where Status.RawValue == String
     {
-        guard let text = request.uri.queryParameters.get("status") else { return .success(nil) }
+        try request.uri.queryParameters.get("status").map { try status(type, $0) }
+    }
+
+    static func status<Status: RawRepresentable & CaseIterable>(_ type: Status.Type, _ text: String) throws -> Status
+    where Status.RawValue == String {
         guard let status = Status(rawValue: text) else {
             let allowed = Status.allCases.map(\.rawValue).joined(separator: ", ")
-            return .failure(Refusal(response: error(.badRequest, "unknown status \(text); use one of \(allowed)")))
+            throw HTTPError(.badRequest, message: "unknown status \(text); use one of \(allowed)")
         }
-        return .success(status)
+        return status
     }
 
-    private func id(_ context: BasicRequestContext) throws -> Int {
-        guard let id = context.parameters.get("id", as: Int.self) else {
-            throw AdminActionError(.invalid, "the id must be a whole number")
-        }
-        return id
+    static func id(_ context: GatewayRequestContext) throws -> Int {
+        try context.parameters.require("id", as: Int.self)
     }
 
-    private func decide(_ action: () async throws -> MembershipApplication) async throws -> Response {
-        try await respond { AdminRecords.Member(try await action()) }
-    }
-
-    private func respond<Record: Encodable>(_ action: () async throws -> Record) async throws -> Response {
+    /// Runs an action, turning its refusal into the matching HTTP error.
+    static func refusing<Record>(_ action: () async throws -> Record) async throws -> Record {
         do {
-            return try Self.json(try await action())
+            return try await action()
         } catch let error as AdminActionError {
             switch error.kind {
-            case .notFound: return Self.error(.notFound, error.message)
-            case .conflict: return Self.error(.conflict, error.message)
-            case .invalid: return Self.error(.badRequest, error.message)
+            case .notFound: throw HTTPError(.notFound, message: error.message)
+            case .conflict: throw HTTPError(.conflict, message: error.message)
+            case .invalid: throw HTTPError(.badRequest, message: error.message)
             }
         }
     }
@@ -141,28 +117,8 @@ struct AdminRoutes: Sendable {
         var reply: String?
     }
 
-    static func decodeBody<Body: Decodable>(_ type: Body.Type, from request: Request) async throws -> Body {
-        var request = request
-        let buffer = try await request.collectBody(upTo: 64 * 1024)
-        do {
-            return try JSONDecoder().decode(Body.self, from: Data(buffer.readableBytesView))
-        } catch {
-            throw HTTPError(.badRequest, message: "the body must be JSON")
-        }
-    }
-
     static func wantsCSV(_ request: Request) -> Bool {
         request.uri.queryParameters.get("format") == "csv"
-    }
-
-    static func json<Value: Encodable>(_ value: Value, status: HTTPResponse.Status = .ok) throws -> Response {
-        Response(
-            status: status, headers: [.contentType: "application/json; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(bytes: try AdminRecords.json(value))))
-    }
-
-    static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
-        (try? json(["error": message], status: status)) ?? Response(status: status)
     }
 
     static func csv(_ text: String, name: String) -> Response {
@@ -175,9 +131,14 @@ struct AdminRoutes: Sendable {
     }
 }
 
+extension AdminRecords.Member: ResponseEncodable {}
+extension AdminRecords.SuggestionRecord: ResponseEncodable {}
+extension AdminRecords.Submission: ResponseEncodable {}
+extension AdminRecords.OutboxRecord: ResponseEncodable {}
+
 /// Refuses requests without the admin token (401), comparing in constant time.
 struct BearerTokenMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = GatewayRequestContext
     let token: String
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
@@ -187,10 +148,9 @@ struct BearerTokenMiddleware: RouterMiddleware {
         let prefix = "Bearer "
         guard header.hasPrefix(prefix), Self.equal(Array(header.utf8.dropFirst(prefix.utf8.count)), Array(token.utf8))
         else {
-            return Response(
-                status: .unauthorized,
-                headers: [.wwwAuthenticate: "Bearer", .contentType: "application/json; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(string: "{\"error\":\"missing or wrong admin token\"}")))
+            var error = HTTPError(.unauthorized, message: "missing or wrong admin token")
+            error.headers[.wwwAuthenticate] = "Bearer"
+            throw error
         }
         return try await next(request, context)
     }

@@ -126,8 +126,8 @@ func buildApplication<C: Clock>(
 }
 
 /// The routes: the webhook, health, metrics, the hotline page and the admin API.
-func buildRouter<C: Clock>(_ gateway: Gateway<C>) -> Router<BasicRequestContext> where C.Duration == Duration {
-    let router = Router(context: BasicRequestContext.self)
+func buildRouter<C: Clock>(_ gateway: Gateway<C>) -> Router<GatewayRequestContext> where C.Duration == Duration {
+    let router = Router(context: GatewayRequestContext.self)
     let webhook = gateway.webhook
     router.get("/wechat") { request, _ in webhook.verify(request) }
     router.post("/wechat") { request, _ in await webhook.receive(request) }

@@ -1,4 +1,6 @@
 import Foundation
+import ReplyRules
+import WeChatWire
 
 /// The admin API's records: the JSON field names are a contract with tools outside the code.
 public enum AdminRecords {
@@ -105,16 +107,14 @@ public enum AdminRecords {
         return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(unixSeconds)))
     }
 
-    /// JSON with sorted keys.
-    public static func json<Value: Encodable>(_ value: Value) throws -> Data {
+    /// The admin API's JSON encoder: sorted keys, slashes unescaped.
+    public static var encoder: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(value)
+        return encoder
     }
 }
 
-import ReplyRules
-import WeChatWire
 
 func visibleTextOfBodies(_ bodies: [ReplyBody]) -> String {
     visibleText(of: bodies)
