@@ -86,6 +86,7 @@ let package = Package(
                 "ReplyRules",
                 "UnionServices",
                 "UnionGateServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -119,7 +120,26 @@ let package = Package(
         ),
         .testTarget(
             name: "UnionServicesTests",
-            dependencies: ["UnionServices", "ReplyRules", "WeChatWire"]
+            dependencies: [
+                "UnionServices", "ReplyRules", "WeChatWire", "WeChatAPI", "WeChatTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ]
+        ),
+        .testTarget(
+            name: "WeChatAPITests",
+            dependencies: [
+                "WeChatAPI", "WeChatWire", "WeChatTestSupport", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // A fake of WeChat's API on 127.0.0.1, shared by the test targets that call WeChat.
+        .target(
+            name: "WeChatTestSupport",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            path: "Tests/WeChatTestSupport"
         ),
         .testTarget(
             name: "UnionGateServerTests",
@@ -129,8 +149,10 @@ let package = Package(
                 "UnionServices",
                 "ReplyRules",
                 "WeChatWire",
+                "WeChatTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ],

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import ReplyRules
 import UnionServices
@@ -100,5 +101,3 @@ enum ChatTranscript {
         }
     }
 }
-
-import Foundation

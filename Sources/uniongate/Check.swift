@@ -32,7 +32,8 @@ extension UnionGate {
             var options = UnionCore.Options()
             options.extraMembers = FixedMembership(ExampleRunner.memberOpenIDs(book.examples))
             let core = try await UnionCore.open(
-                databasePath: ":memory:", rules: LiveRules(book: book, logger: logger), options: options, logger: logger)
+                databasePath: ":memory:", rules: LiveRules(book: book, logger: logger), options: options, logger: logger
+            )
             let failures = await ExampleRunner.run(book.examples, handler: core.dispatcher, startTime: UnixTime.now())
             await core.store.close()
             for failure in failures { print(failure) }

@@ -144,7 +144,8 @@ extension UnionGate {
                 [["ID", "状态", "原因", "尝试", "时间", "内容", "错误"]]
                 + messages.map {
                     [
-                        String($0.id), $0.status.rawValue, $0.reason.rawValue, String($0.attempts), localTime($0.createdAt),
+                        String($0.id), $0.status.rawValue, $0.reason.rawValue, String($0.attempts),
+                        localTime($0.createdAt),
                         String(visibleText(of: $0.bodies).prefix(30)), $0.lastError ?? "",
                     ]
                 }

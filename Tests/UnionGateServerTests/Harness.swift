@@ -7,6 +7,7 @@ import Synchronization
 import Testing
 import UnionServices
 import WeChatAPI
+import WeChatTestSupport
 import WeChatWire
 
 @testable import UnionGateServer

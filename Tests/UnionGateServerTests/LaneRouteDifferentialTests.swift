@@ -27,7 +27,8 @@ struct LaneRouteDifferentialTests {
             try await withGateway(clock: clock) { routeClient, _ in
                 let laneRequests = try requests(laneClient)
                 let routeRequests = try requests(routeClient).map {
-                    $0.replacingOccurrences(of: "Content-Type: text/xml\r\n", with: "Content-Type: text/xml\r\nConnection: keep-alive\r\n")
+                    $0.replacingOccurrences(
+                        of: "Content-Type: text/xml\r\n", with: "Content-Type: text/xml\r\nConnection: keep-alive\r\n")
                 }
                 let lane = try RawConnection(port: laneClient.port)
                 let route = try RawConnection(port: routeClient.port)

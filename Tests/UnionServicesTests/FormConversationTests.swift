@@ -127,7 +127,8 @@ struct SupportTests {
     @Test func masksPhoneNumbersInFreeText() {
         #expect(PersonalData.maskPhones("张三 13812345678 报名") == "张三 138****5678 报名")
         #expect(PersonalData.maskPhones("13812345678") == "138****5678")
-        #expect(PersonalData.maskPhones("订单 213812345678 号") == "订单 213812345678 号")  // not a phone: part of a longer number
+        // Not a phone: part of a longer number.
+        #expect(PersonalData.maskPhones("订单 213812345678 号") == "订单 213812345678 号")
         #expect(PersonalData.maskPhones("12351") == "12351")
         #expect(PersonalData.maskOpenID("oMember123456") == "oMembe…")
     }

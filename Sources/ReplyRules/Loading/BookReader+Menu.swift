@@ -37,7 +37,8 @@ extension BookReader {
         }
         guard
             let (action, value) = problems.one(
-                of: ButtonAction.self, in: fields, at: node, missing: "按钮「\(name)」缺少动作：click、view、miniprogram 或 buttons",
+                of: ButtonAction.self, in: fields, at: node,
+                missing: "按钮「\(name)」缺少动作：click、view、miniprogram 或 buttons",
                 several: { _ in "按钮「\(name)」只能有一种动作" })
         else { return nil }
         switch action {

@@ -43,7 +43,8 @@ struct ProblemCollector {
     /// The mapping's entries by key, checking each key is one of `Key`'s.
     mutating func mapping<Key: YAMLKeys>(_ node: YAMLNode, what: String, keys: Key.Type) -> [Key: YAMLNode]? {
         mapping(node, what: what, allowed: Key.names).map { fields in
-            Dictionary(uniqueKeysWithValues: fields.compactMap { entry in Key(rawValue: entry.key).map { ($0, entry.value) } })
+            Dictionary(
+                uniqueKeysWithValues: fields.compactMap { entry in Key(rawValue: entry.key).map { ($0, entry.value) } })
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import WeChatWire
 
 /// What the engine needs to know besides the message.
@@ -256,5 +257,3 @@ public final class RuleEngine: Sendable {
         return nil
     }
 }
-
-import Foundation

@@ -1,3 +1,4 @@
+import Foundation
 import WeChatWire
 
 /// A reply as the staff wrote it: text with placeholders, article cards, media, or a hand-over
@@ -194,8 +195,6 @@ public struct TextTemplate: Sendable, Hashable {
         return result
     }
 }
-
-import Foundation
 
 /// Why a template could not be read.
 public struct TemplateError: Error, Sendable, Hashable {

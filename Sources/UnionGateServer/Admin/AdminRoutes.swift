@@ -18,7 +18,9 @@ struct AdminRoutes: Sendable {
         let api = router.group("admin/api").add(middleware: BearerTokenMiddleware(token: adminToken))
         api.get("members", use: listMembers)
         api.post("members/:id/approve") { _, context in
-            try await Self.refusing { AdminRecords.Member(try await registry.approve(try Self.id(context), at: clock())) }
+            try await Self.refusing {
+                AdminRecords.Member(try await registry.approve(try Self.id(context), at: clock()))
+            }
         }
         api.post("members/:id/reject") { request, context in
             let body = try await request.decode(as: RejectBody.self, context: context)

@@ -88,7 +88,8 @@ func buildGateway<C: Clock>(
             metrics: metrics, deadline: configuration.replyDeadline, window: configuration.duplicateWindow,
             capacity: configuration.duplicateCapacity, clock: clock, logger: logger)
         let codec = WebhookCodec(
-            token: secrets.wechatToken, cipher: cipher, reader: XMLReader(limits: .init(maxBytes: configuration.bodyLimit)))
+            token: secrets.wechatToken, cipher: cipher,
+            reader: XMLReader(limits: .init(maxBytes: configuration.bodyLimit)))
         let webhook = WebhookResponder(
             codec: codec, ledger: ledger, metrics: metrics, bodyLimit: configuration.bodyLimit,
             unixTime: overrides.unixTime, serverName: GatewayConfiguration.serverName, logger: logger)

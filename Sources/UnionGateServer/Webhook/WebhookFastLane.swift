@@ -215,7 +215,8 @@ final class WebhookFastLane<C: Clock>: ChannelDuplexHandler, RemovableChannelHan
         } else {
             var buffer = context.channel.allocator.buffer(capacity: reply.body.count)
             buffer.writeBytes(reply.body)
-            context.write(wrapOutboundOut(.head(HTTPResponse(status: reply.status, headerFields: fields))), promise: nil)
+            context.write(
+                wrapOutboundOut(.head(HTTPResponse(status: reply.status, headerFields: fields))), promise: nil)
             context.write(wrapOutboundOut(.body(buffer)), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         }

@@ -135,7 +135,8 @@ struct WebhookResponder<C: Clock>: Sendable where C.Duration == Duration {
         }
         let success = PassiveReply.isSuccess(body)
         metrics.answered(
-            answer.reply == nil ? .deadline : (success ? .noReply : .replied), latency: ContinuousClock.now - request.started,
+            answer.reply == nil ? .deadline : (success ? .noReply : .replied),
+            latency: ContinuousClock.now - request.started,
             rule: answer.duplicate ? nil : answer.reply?.ruleName)
         return .answer(body, isSuccess: success)
     }

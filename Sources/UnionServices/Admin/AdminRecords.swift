@@ -115,7 +115,6 @@ public enum AdminRecords {
     }
 }
 
-
 func visibleTextOfBodies(_ bodies: [ReplyBody]) -> String {
     visibleText(of: bodies)
 }

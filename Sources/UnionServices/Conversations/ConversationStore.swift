@@ -48,7 +48,9 @@ public final class ConversationStore: Sendable {
         let entries = try rows.map { row -> (String, Entry) in
             let answers = try JSONDecoder().decode([String: String].self, from: Data(row.answers.utf8))
             let progress = FormProgress(form: row.form, step: row.step, answers: answers, updatedAt: row.updatedAt)
-            return (row.openid, Entry(progress: progress, finishedKey: row.finishedKey, finishedReply: row.finishedReply))
+            return (
+                row.openid, Entry(progress: progress, finishedKey: row.finishedKey, finishedReply: row.finishedReply)
+            )
         }
         return ConversationStore(store: store, entries: Dictionary(entries, uniquingKeysWith: { $1 }))
     }
@@ -68,7 +70,8 @@ public final class ConversationStore: Sendable {
             try await database.insert(into: "conversations")
                 .model(row, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil)
                 .onConflict(with: ["openid"]) {
-                    try $0.set(excludedContentOf: row, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil)
+                    try $0.set(
+                        excludedContentOf: row, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil)
                 }
                 .run()
         }

@@ -140,7 +140,8 @@ public final class OutboxWorker: Sendable {
                     .set(
                         "attempts",
                         to: SQLBinaryExpression(
-                            left: SQLColumn("attempts"), op: SQLBinaryOperator.add, right: SQLLiteral.numeric("1")))
+                            left: SQLColumn("attempts"), op: SQLBinaryOperator.add, right: SQLLiteral.numeric("1"))
+                    )
                     .where("id", .equal, row.id)
                     .run()
             }

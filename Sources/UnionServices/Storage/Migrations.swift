@@ -86,7 +86,8 @@ enum Migrations {
                 .column("reason", type: .text, .notNull)
                 .column(
                     "status", type: .text, .notNull, .default(OutboxMessage.Status.queued.rawValue),
-                    oneOf(OutboxMessage.Status.self, column: "status"))
+                    oneOf(OutboxMessage.Status.self, column: "status")
+                )
                 .column("attempts", type: .bigint, .notNull, .default(0))
                 .column("last_error", type: .text)
                 .column("next_attempt_at", type: .bigint, .notNull)
@@ -124,7 +125,8 @@ enum Migrations {
                 .run()
         }
         let applied = try await store.read { database in
-            try await database.select().column("version").from("schema_migrations").all(decodingColumn: "version", as: Int.self)
+            try await database.select().column("version").from("schema_migrations").all(
+                decodingColumn: "version", as: Int.self)
         }
         let newest = applied.max() ?? 0
         if let latest = all.last, newest > latest.version {

@@ -5,40 +5,44 @@ import Synchronization
 
 /// A stand-in for WeChat's API on 127.0.0.1: issues stable tokens, checks them on every call,
 /// records what it was sent, and answers with scripted error codes when told to.
-final class FakeWeChatAPI: Sendable {
-    static let appId = "wxUnionTest"
-    static let secret = "unionSecret"
+public final class FakeWeChatAPI: Sendable {
+    public static let appId = "wxUnionTest"
+    public static let secret = "unionSecret"
 
-    struct Call: Sendable {
-        let path: String
-        let token: String?
-        let body: String
+    /// A call WeChat received.
+    public struct Call: Sendable {
+        public let path: String
+        public let token: String?
+        public let body: String
     }
 
     private struct State {
         var issued = 0
         var requests = 0
         var current: String?
-        var calls: [Call] = []
+        public var calls: [Call] = []
         var scripted: [String: [Int]] = [:]
         var menu: String?
     }
 
     private let state = Mutex(State())
 
+    /// A fake with no token issued yet.
+    public init() {}
+
     /// Makes the next answers on `path` these error codes, in order.
-    func script(_ path: String, _ codes: [Int]) {
+    public func script(_ path: String, _ codes: [Int]) {
         state.withLock { $0.scripted[path, default: []] += codes }
     }
 
     /// How many times a token was asked for.
-    var tokenRequests: Int { state.withLock { $0.requests } }
+    public var tokenRequests: Int { state.withLock { $0.requests } }
     /// How many tokens were issued.
-    var tokensIssued: Int { state.withLock { $0.issued } }
+    public var tokensIssued: Int { state.withLock { $0.issued } }
     /// The calls other than token requests, in order.
-    var calls: [Call] { state.withLock { $0.calls } }
+    public var calls: [Call] { state.withLock { $0.calls } }
     /// The calls to `path`.
-    func calls(to path: String) -> [Call] { calls.filter { $0.path == path } }
+    public func calls(to path: String) -> [Call] { calls.filter { $0.path == path } }
 
     private func scripted(_ path: String) -> Int? {
         state.withLock { state in
@@ -113,13 +117,13 @@ final class FakeWeChatAPI: Sendable {
     }
 
     /// Makes WeChat forget its token (as when another client called /cgi-bin/token).
-    func invalidateToken() {
+    public func invalidateToken() {
         state.withLock { $0.current = "TOKEN-revoked" }
     }
 }
 
 /// Runs a fake WeChat API on a free port for `body`, which gets its base URL.
-func withFakeWeChat(_ body: @Sendable (FakeWeChatAPI, String) async throws -> Void) async throws {
+public func withFakeWeChat(_ body: @Sendable (FakeWeChatAPI, String) async throws -> Void) async throws {
     let fake = FakeWeChatAPI()
     let app = Application(router: fake.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
     try await app.test(.live) { client in

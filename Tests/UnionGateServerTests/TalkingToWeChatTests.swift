@@ -4,31 +4,13 @@ import Synchronization
 import Testing
 import UnionServices
 import WeChatAPI
+import WeChatTestSupport
 import WeChatWire
 
 @testable import UnionGateServer
 
-@Suite("Talking to WeChat's API")
-struct WeChatAPITests {
-    func openStore(_ path: String = ":memory:") async throws -> UnionStore {
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        return try await UnionStore.open(path: path, logger: logger)
-    }
-
-    func client(_ base: String, store: UnionStore, clock: @escaping @Sendable () -> Int64 = UnixTime.now)
-        -> WeChatAPIClient
-    {
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        var options = WeChatAPIClient.Options()
-        options.backoff = .milliseconds(2)
-        return WeChatAPIClient(
-            baseURL: base, appId: FakeWeChatAPI.appId, secret: FakeWeChatAPI.secret,
-            cache: StoreTokenCache(store: store),
-            options: options, logger: logger, clock: clock)
-    }
-
+@Suite("The gateway talking to WeChat's API")
+struct TalkingToWeChatTests {
     func environment(_ base: String) -> [String: String] {
         ["WECHAT_APP_ID": FakeWeChatAPI.appId, "WECHAT_APP_SECRET": FakeWeChatAPI.secret, "WECHAT_API_BASE_URL": base]
     }
@@ -91,88 +73,6 @@ struct WeChatAPITests {
         }
     }
 
-    @Test func theTokenIsRefreshedShortlyBeforeItExpires() async throws {
-        try await withFakeWeChat { fake, base in
-            let store = try await openStore()
-            let now = Mutex<Int64>(1_800_000_000)
-            let api = client(base, store: store, clock: { now.withLock { $0 } })
-            try await api.sendCustomMessage(.text("一"), to: "o1")
-            now.withLock { $0 += 6000 }  // still 1200 s left: reused without asking
-            try await api.sendCustomMessage(.text("二"), to: "o1")
-            #expect(fake.tokenRequests == 1)
-            now.withLock { $0 += 1000 }  // 200 s left: inside the refresh margin, so it asks again
-            try await api.sendCustomMessage(.text("三"), to: "o1")
-            #expect(fake.tokenRequests == 2)
-            now.withLock { $0 += 60 }  // the refreshed token is good for another two hours
-            try await api.sendCustomMessage(.text("四"), to: "o1")
-            #expect(fake.tokenRequests == 2)
-            #expect(fake.calls(to: "/cgi-bin/message/custom/send").count == 4)
-            await store.close()
-        }
-    }
-
-    @Test func aRejectedTokenIsRefreshedOnceAndTheCallRetried() async throws {
-        try await withFakeWeChat { fake, base in
-            let store = try await openStore()
-            let api = client(base, store: store)
-            try await api.sendCustomMessage(.text("一"), to: "o1")
-            fake.invalidateToken()
-            try await api.sendCustomMessage(.text("二"), to: "o1")
-            #expect(fake.tokensIssued == 2)
-            let sends = fake.calls(to: "/cgi-bin/message/custom/send")
-            #expect(sends.map(\.token) == ["TOKEN-1", "TOKEN-1", "TOKEN-2"])
-
-            // Rejected again after the refresh: a typed error, not a loop.
-            fake.script("/cgi-bin/message/custom/send", [42001, 42001])
-            let error = try await #require(throws: WeChatAPIError.self) {
-                try await api.sendCustomMessage(.text("三"), to: "o1")
-            }
-            #expect(error.code == 42001)
-            await store.close()
-        }
-    }
-
-    @Test func busyAnswersAreRetriedABoundedNumberOfTimes() async throws {
-        try await withFakeWeChat { fake, base in
-            let store = try await openStore()
-            let api = client(base, store: store)
-            fake.script("/cgi-bin/message/custom/send", [-1, -1])
-            try await api.sendCustomMessage(.text("一"), to: "o1")
-            #expect(fake.calls(to: "/cgi-bin/message/custom/send").count == 3)
-            fake.script("/cgi-bin/message/custom/send", [-1, -1, -1, -1, -1])
-            let error = try await #require(throws: WeChatAPIError.self) {
-                try await api.sendCustomMessage(.text("二"), to: "o1")
-            }
-            #expect(error.isBusy)
-            #expect(fake.calls(to: "/cgi-bin/message/custom/send").count == 7)  // 3 + 1 try + 3 retries
-            fake.script("/cgi-bin/message/custom/send", [45009])
-            let quota = try await #require(throws: WeChatAPIError.self) {
-                try await api.sendCustomMessage(.text("三"), to: "o1")
-            }
-            #expect(quota.code == 45009)
-            #expect(quota.message == "scripted error 45009")
-            await store.close()
-        }
-    }
-
-    @Test func customMessagesHaveWeChatsShape() throws {
-        let text =
-            try JSONSerialization.jsonObject(with: CustomMessageJSON.encode(.text("你好"), to: "o1")) as? [String: Any]
-        #expect(text?["touser"] as? String == "o1")
-        #expect(text?["msgtype"] as? String == "text")
-        #expect((text?["text"] as? [String: String])?["content"] == "你好")
-        let news =
-            try JSONSerialization.jsonObject(
-                with: CustomMessageJSON.encode(
-                    .news([Article(title: "福利", description: "d", picURL: "https://p", url: "https://u")]), to: "o1"))
-            as? [String: Any]
-        let articles = (news?["news"] as? [String: Any])?["articles"] as? [[String: String]]
-        #expect(articles == [["title": "福利", "description": "d", "url": "https://u", "picurl": "https://p"]])
-        #expect(throws: WeChatAPIError.self) {
-            try CustomMessageJSON.encode(.transferToCustomerService(agent: nil), to: "o1")
-        }
-    }
-
     @Test func aLateReplyAfterTheDeadlineReachesTheMember() async throws {
         try await withFakeWeChat { fake, base in
             let handler = GatedHandler(replies: [.text("迟到的回复")])
@@ -230,39 +130,6 @@ struct WeChatAPITests {
                 let again = try await client.replyText(member.text("帮助")) ?? ""
                 #expect(!again.contains("已安排"))
             }
-        }
-    }
-
-    @Test func aRestartSendsWhatTheOutboxHeld() async throws {
-        try await withFakeWeChat { fake, base in
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "outbox-\(UUID().uuidString).sqlite"
-            ).path
-            let store = try await openStore(path)
-            try await store.transaction { database in
-                try await Outbox.enqueue([.text("第一条"), .text("第二条")], to: "oA", reason: .notice, at: 1, in: database)
-                try await Outbox.enqueue([.text("发送中断的一条")], to: "oB", reason: .notice, at: 1, in: database)
-                try await database.raw("UPDATE outbox SET status = 'sending' WHERE openid = 'oB'").run()
-            }
-            await store.close()
-
-            let reopened = try await openStore(path)
-            var logger = Logger(label: "test")
-            logger.logLevel = .critical
-            var options = OutboxWorker.Options()
-            options.backoffSeconds = 0
-            let worker = OutboxWorker(
-                store: reopened, sender: client(base, store: reopened), held: HeldNotices(), options: options,
-                logger: logger)
-            try await worker.recoverInterrupted()
-            #expect(try await worker.runOnce() == 3)
-            let bodies = fake.calls(to: "/cgi-bin/message/custom/send").map(\.body)
-            #expect(bodies.count == 3)
-            #expect(bodies.contains { $0.contains("第一条") } && bodies.contains { $0.contains("发送中断的一条") })
-            let statuses = try await reopened.read { try await Outbox.list(in: $0).map(\.status) }
-            #expect(statuses == [.sent, .sent, .sent])
-            #expect(try await worker.runOnce() == 0)  // nothing is sent twice
-            await reopened.close()
         }
     }
 }

@@ -1,0 +1,116 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+import WeChatAPI
+import WeChatTestSupport
+import WeChatWire
+
+/// A token cache in memory, for one client.
+final class MemoryTokenCache: AccessTokenCache {
+    private let state = Mutex<(token: CachedToken?, lease: String?)>((nil, nil))
+
+    func token() async throws -> CachedToken? { state.withLock { $0.token } }
+    func store(_ token: CachedToken) async throws { state.withLock { $0.token = token } }
+    func acquireRefreshLease(holder: String, until: Int64, now: Int64) async throws -> Bool {
+        state.withLock { state in
+            guard state.lease == nil || state.lease == holder else { return false }
+            state.lease = holder
+            return true
+        }
+    }
+    func releaseRefreshLease(holder: String) async throws {
+        state.withLock { if $0.lease == holder { $0.lease = nil } }
+    }
+}
+
+@Suite("WeChat's API client")
+struct WeChatAPIClientTests {
+    func client(_ base: String, clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) })
+        -> WeChatAPIClient
+    {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        var options = WeChatAPIClient.Options()
+        options.backoff = .milliseconds(2)
+        return WeChatAPIClient(
+            baseURL: base, appId: FakeWeChatAPI.appId, secret: FakeWeChatAPI.secret, cache: MemoryTokenCache(),
+            options: options, logger: logger, clock: clock)
+    }
+
+    @Test func theTokenIsRefreshedShortlyBeforeItExpires() async throws {
+        try await withFakeWeChat { fake, base in
+            let now = Mutex<Int64>(1_800_000_000)
+            let api = client(base, clock: { now.withLock { $0 } })
+            try await api.sendCustomMessage(.text("一"), to: "o1")
+            now.withLock { $0 += 6000 }  // still 1200 s left: reused without asking
+            try await api.sendCustomMessage(.text("二"), to: "o1")
+            #expect(fake.tokenRequests == 1)
+            now.withLock { $0 += 1000 }  // 200 s left: inside the refresh margin, so it asks again
+            try await api.sendCustomMessage(.text("三"), to: "o1")
+            #expect(fake.tokenRequests == 2)
+            now.withLock { $0 += 60 }  // the refreshed token is good for another two hours
+            try await api.sendCustomMessage(.text("四"), to: "o1")
+            #expect(fake.tokenRequests == 2)
+            #expect(fake.calls(to: "/cgi-bin/message/custom/send").count == 4)
+        }
+    }
+
+    @Test func aRejectedTokenIsRefreshedOnceAndTheCallRetried() async throws {
+        try await withFakeWeChat { fake, base in
+            let api = client(base)
+            try await api.sendCustomMessage(.text("一"), to: "o1")
+            fake.invalidateToken()
+            try await api.sendCustomMessage(.text("二"), to: "o1")
+            #expect(fake.tokensIssued == 2)
+            let sends = fake.calls(to: "/cgi-bin/message/custom/send")
+            #expect(sends.map(\.token) == ["TOKEN-1", "TOKEN-1", "TOKEN-2"])
+
+            // Rejected again after the refresh: a typed error, not a loop.
+            fake.script("/cgi-bin/message/custom/send", [42001, 42001])
+            let error = try await #require(throws: WeChatAPIError.self) {
+                try await api.sendCustomMessage(.text("三"), to: "o1")
+            }
+            #expect(error.code == 42001)
+        }
+    }
+
+    @Test func busyAnswersAreRetriedABoundedNumberOfTimes() async throws {
+        try await withFakeWeChat { fake, base in
+            let api = client(base)
+            fake.script("/cgi-bin/message/custom/send", [-1, -1])
+            try await api.sendCustomMessage(.text("一"), to: "o1")
+            #expect(fake.calls(to: "/cgi-bin/message/custom/send").count == 3)
+            fake.script("/cgi-bin/message/custom/send", [-1, -1, -1, -1, -1])
+            let error = try await #require(throws: WeChatAPIError.self) {
+                try await api.sendCustomMessage(.text("二"), to: "o1")
+            }
+            #expect(error.isBusy)
+            #expect(fake.calls(to: "/cgi-bin/message/custom/send").count == 7)  // 3 + 1 try + 3 retries
+            fake.script("/cgi-bin/message/custom/send", [45009])
+            let quota = try await #require(throws: WeChatAPIError.self) {
+                try await api.sendCustomMessage(.text("三"), to: "o1")
+            }
+            #expect(quota.code == 45009)
+            #expect(quota.message == "scripted error 45009")
+        }
+    }
+
+    @Test func customMessagesHaveWeChatsShape() throws {
+        let text =
+            try JSONSerialization.jsonObject(with: CustomMessageJSON.encode(.text("你好"), to: "o1")) as? [String: Any]
+        #expect(text?["touser"] as? String == "o1")
+        #expect(text?["msgtype"] as? String == "text")
+        #expect((text?["text"] as? [String: String])?["content"] == "你好")
+        let news =
+            try JSONSerialization.jsonObject(
+                with: CustomMessageJSON.encode(
+                    .news([Article(title: "福利", description: "d", picURL: "https://p", url: "https://u")]), to: "o1"))
+            as? [String: Any]
+        let articles = (news?["news"] as? [String: Any])?["articles"] as? [[String: String]]
+        #expect(articles == [["title": "福利", "description": "d", "url": "https://u", "picurl": "https://p"]])
+        #expect(throws: WeChatAPIError.self) {
+            try CustomMessageJSON.encode(.transferToCustomerService(agent: nil), to: "o1")
+        }
+    }
+}
