@@ -1,14 +1,6 @@
 import ArgumentParser
-import Logging
 import ReplyRules
 import UnionServices
-
-/// Opens the store quietly for an admin command.
-func openStoreForAdmin(_ options: DatabaseOptions) async throws -> UnionStore {
-    var logger = Logger(label: "uniongate.admin")
-    logger.logLevel = .error
-    return try await UnionStore.open(path: options.database, logger: logger)
-}
 
 /// A `--status` value as `Status`, or a usage error naming the allowed values.
 func parseStatus<Status: RawRepresentable & CaseIterable>(_ text: String?, as type: Status.Type) throws -> Status?
@@ -20,21 +12,15 @@ where Status.RawValue == String {
     return status
 }
 
-/// The value of an admin action, with a refusal turned into a usage error the CLI prints.
-func adminResult<Value>(_ result: Result<Value, any Error>) throws -> Value {
-    do {
-        return try result.get()
-    } catch let error as AdminActionError {
-        throw ValidationError(error.message)
-    }
-}
-
-extension Result where Failure == any Error {
-    init(catching body: () async throws -> Success) async {
+/// Runs an admin action on the store, with a refusal turned into a usage error the CLI prints.
+func adminAction<Value>(_ options: DatabaseOptions, _ action: (UnionStore) async throws -> Value) async throws
+    -> Value
+{
+    try await withStore(options) { store in
         do {
-            self = .success(try await body())
-        } catch {
-            self = .failure(error)
+            return try await action(store)
+        } catch let error as AdminActionError {
+            throw ValidationError(error.message)
         }
     }
 }
@@ -60,9 +46,7 @@ extension UnionGate {
 
             func run() async throws {
                 let filter = try parseStatus(status, as: MembershipApplication.Status.self)
-                let store = try await openStoreForAdmin(database)
-                let list = try await MembershipRegistry(store: store).list(status: filter)
-                await store.close()
+                let list = try await withStore(database) { try await MembershipRegistry(store: $0).list(status: filter) }
                 if csv {
                     print(CSVExport.members(list), terminator: "")
                     return
@@ -87,12 +71,9 @@ extension UnionGate {
             @Argument(help: "The application's ID (see `members list`).") var id: Int
 
             func run() async throws {
-                let store = try await openStoreForAdmin(database)
-                let result = await Result(catching: {
-                    try await MembershipRegistry(store: store).approve(id, at: UnixTime.now())
-                })
-                await store.close()
-                let application = try adminResult(result)
+                let application = try await adminAction(database) {
+                    try await MembershipRegistry(store: $0).approve(id, at: UnixTime.now())
+                }
                 print("已通过：\(application.number) \(application.name)。通知已加入发送队列。")
             }
         }
@@ -105,12 +86,9 @@ extension UnionGate {
             @Option(help: "The reason the member is told.") var reason: String
 
             func run() async throws {
-                let store = try await openStoreForAdmin(database)
-                let result = await Result(catching: {
-                    try await MembershipRegistry(store: store).reject(id, reason: reason, at: UnixTime.now())
-                })
-                await store.close()
-                let application = try adminResult(result)
+                let application = try await adminAction(database) {
+                    try await MembershipRegistry(store: $0).reject(id, reason: reason, at: UnixTime.now())
+                }
                 print("未通过：\(application.number) \(application.name)。通知已加入发送队列。")
             }
         }
@@ -129,9 +107,7 @@ extension UnionGate {
 
             func run() async throws {
                 let filter = try parseStatus(status, as: Suggestion.Status.self)
-                let store = try await openStoreForAdmin(database)
-                let list = try await SuggestionBox(store: store).list(status: filter)
-                await store.close()
+                let list = try await withStore(database) { try await SuggestionBox(store: $0).list(status: filter) }
                 if csv {
                     print(CSVExport.suggestions(list), terminator: "")
                     return
@@ -159,12 +135,9 @@ extension UnionGate {
 
             func run() async throws {
                 let parsed = try parseStatus(status, as: Suggestion.Status.self)
-                let store = try await openStoreForAdmin(database)
-                let result = await Result(catching: {
-                    try await SuggestionBox(store: store).update(id, status: parsed, reply: reply, at: UnixTime.now())
-                })
-                await store.close()
-                let suggestion = try adminResult(result)
+                let suggestion = try await adminAction(database) {
+                    try await SuggestionBox(store: $0).update(id, status: parsed, reply: reply, at: UnixTime.now())
+                }
                 print("已更新：\(suggestion.number) \(suggestion.status.chinese)。通知已加入发送队列。")
             }
         }

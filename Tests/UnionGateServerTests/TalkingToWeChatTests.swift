@@ -76,11 +76,15 @@ struct TalkingToWeChatTests {
     @Test func aLateReplyAfterTheDeadlineReachesTheMember() async throws {
         try await withFakeWeChat { fake, base in
             let handler = GatedHandler(replies: [.text("迟到的回复")])
-            try await withGateway(
-                handler: handler, configure: { $0.replyDeadline = .milliseconds(150) }, wechatAPI: base
-            ) { client, _ in
+            let clock = ManualClock()
+            try await withGateway(handler: handler, ledgerClock: clock, wechatAPI: base) { client, _ in
                 let member = Member()
-                #expect(try await client.post(member.text("入会"), mode: .safe).body == "success")
+                async let posted = client.post(member.text("入会"), mode: .safe)
+                var started = handler.started.makeAsyncIterator()
+                _ = await started.next()
+                #expect(await eventually { clock.sleeping == 1 })
+                clock.advance(by: .seconds(5))
+                #expect(try await posted.body == "success")
                 await handler.gate.open()
                 #expect(await eventually { !fake.calls(to: "/cgi-bin/message/custom/send").isEmpty })
                 let sent = try #require(fake.calls(to: "/cgi-bin/message/custom/send").first)

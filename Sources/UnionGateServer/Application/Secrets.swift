@@ -2,16 +2,16 @@ import UnionServices
 
 /// The two tokens the gateway needs, from configuration or, when missing, generated once and
 /// kept in the store so that they survive restarts.
-public struct GatewaySecrets: Sendable {
+struct GatewaySecrets: Sendable {
     /// The token WeChat signs requests with.
-    public var wechatToken: String
+var wechatToken: String
     /// The admin API's bearer token.
-    public var adminToken: String
+var adminToken: String
     /// Which of the two were generated and stored, for the start-up notice.
-    public var generated: Set<Kind>
+var generated: Set<Kind>
 
     /// The secrets by kind.
-    public enum Kind: String, Sendable, Hashable {
+enum Kind: String, Sendable, Hashable {
         /// `WECHAT_TOKEN`.
         case wechatToken
         /// `UNIONGATE_ADMIN_TOKEN`.
@@ -20,7 +20,7 @@ public struct GatewaySecrets: Sendable {
 
     /// Resolves both tokens: the configured value if there is one, otherwise the stored one,
     /// generating and storing it the first time.
-    public static func resolve(wechatToken: String?, adminToken: String?, store: UnionStore) async throws
+static func resolve(wechatToken: String?, adminToken: String?, store: UnionStore) async throws
         -> GatewaySecrets
     {
         var generated = Set<Kind>()
@@ -36,7 +36,7 @@ public struct GatewaySecrets: Sendable {
     }
 
     /// A random token of letters and digits from the system's secure generator.
-    public static func randomToken(length: Int) -> String {
+static func randomToken(length: Int) -> String {
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
         var generator = SystemRandomNumberGenerator()
         return String((0..<length).map { _ in alphabet.randomElement(using: &generator)! })
@@ -44,7 +44,7 @@ public struct GatewaySecrets: Sendable {
 
     /// The start-up notice for generated tokens: what to paste where. Printed once per start,
     /// never logged.
-    public func startupNotice(publicURL: String?) -> String? {
+func startupNotice(publicURL: String?) -> String? {
         guard !generated.isEmpty else { return nil }
         var lines = ["", "================ UnionGate ================"]
         if generated.contains(.wechatToken) {
