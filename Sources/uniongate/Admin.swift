@@ -46,7 +46,9 @@ extension UnionGate {
 
             func run() async throws {
                 let filter = try parseStatus(status, as: MembershipApplication.Status.self)
-                let list = try await withStore(database) { try await MembershipRegistry(store: $0).list(status: filter) }
+                let list = try await withStore(database) {
+                    try await MembershipRegistry(store: $0).list(status: filter)
+                }
                 if csv {
                     print(CSVExport.members(list), terminator: "")
                     return

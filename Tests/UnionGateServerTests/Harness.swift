@@ -196,7 +196,7 @@ func withGateway(
     configure: (inout GatewayConfiguration) -> Void = { _ in },
     clock: @escaping @Sendable () -> Int64 = UnixTime.now,
     wechatAPI: String? = nil,
-    _ body: @Sendable (WeChatClient, Gateway<ContinuousClock>) async throws -> Void
+    _ body: @Sendable (WeChatClient, Gateway) async throws -> Void
 ) async throws {
     try await withGateway(
         replies: replies, handler: handler, services: services, lateDelivery: lateDelivery, configure: configure,
@@ -213,7 +213,7 @@ func withGateway<C: Clock>(
     unixTime: @escaping @Sendable () -> Int64 = UnixTime.now,
     ledgerClock: C,
     wechatAPI: String? = nil,
-    _ body: @Sendable (WeChatClient, Gateway<C>) async throws -> Void
+    _ body: @Sendable (WeChatClient, Gateway) async throws -> Void
 ) async throws where C.Duration == Duration {
     var configuration = GatewayConfiguration()
     configuration.port = 0

@@ -56,7 +56,7 @@ struct GatewayOverrides: Sendable {
 /// Assembles the gateway's parts; the store is open and migrated when it returns.
 func buildGateway<C: Clock>(
     configuration: GatewayConfiguration, clock: C, overrides: GatewayOverrides, logger: Logger
-) async throws -> Gateway<C> where C.Duration == Duration {
+) async throws -> Gateway where C.Duration == Duration {
     let cipher = try configuration.messageCipher()
     let rules = try LiveRules(directory: configuration.repliesDirectory, logger: logger)
     var options = UnionCore.Options()
@@ -104,9 +104,9 @@ func buildGateway<C: Clock>(
 
 /// The application over assembled parts: the routes, the fast lane, and the services beside the
 /// server (the store, the Replies watcher and the outbox worker).
-func buildApplication<C: Clock>(
-    _ gateway: Gateway<C>, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-) -> some ApplicationProtocol where C.Duration == Duration {
+func buildApplication(
+    _ gateway: Gateway, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
     let configuration = gateway.configuration
     // The store is first, so that it is shut down last.
     var services: [any Service] = [
@@ -127,12 +127,12 @@ func buildApplication<C: Clock>(
 }
 
 /// The routes: the webhook, health, metrics, the hotline page and the admin API.
-func buildRouter<C: Clock>(_ gateway: Gateway<C>) -> Router<GatewayRequestContext> where C.Duration == Duration {
+func buildRouter(_ gateway: Gateway) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self)
     let webhook = gateway.webhook
     router.get("/wechat") { request, _ in webhook.verify(request) }
     router.post("/wechat") { request, _ in await webhook.receive(request) }
-    router.get("/healthz") { _, _ in WebhookResponder<C>.text("ok") }
+    router.get("/healthz") { _, _ in WebhookResponder.text("ok") }
     let rules = gateway.rules
     router.get("/hotline") { _, _ in
         let book = rules.engine.book

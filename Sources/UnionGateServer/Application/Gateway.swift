@@ -4,7 +4,7 @@ import WeChatWire
 
 /// The gateway's parts, assembled once by ``buildGateway(configuration:clock:overrides:logger:)``
 /// and shared by the routes and the fast lane.
-struct Gateway<C: Clock>: Sendable where C.Duration == Duration {
+struct Gateway: Sendable {
     /// The configuration it was built from.
     let configuration: GatewayConfiguration
     /// The services, rules and store.
@@ -14,7 +14,7 @@ struct Gateway<C: Clock>: Sendable where C.Duration == Duration {
     /// The metrics.
     let metrics: GatewayMetrics
     /// The webhook's one way through, shared by its route and its fast lane.
-    let webhook: WebhookResponder<C>
+    let webhook: WebhookResponder
     /// The outbox worker, when WeChat's API is configured.
     let outbox: OutboxWorker?
     let unixTime: @Sendable () -> Int64
@@ -22,7 +22,7 @@ struct Gateway<C: Clock>: Sendable where C.Duration == Duration {
 
     var store: UnionStore { core.store }
     var rules: LiveRules { core.rules }
-    var ledger: DeliveryLedger<C> { webhook.ledger }
+    var ledger: DeliveryLedger { webhook.ledger }
 }
 
 /// A configuration problem that stops the gateway from starting.

@@ -4,14 +4,14 @@ import UnionServices
 /// kept in the store so that they survive restarts.
 struct GatewaySecrets: Sendable {
     /// The token WeChat signs requests with.
-var wechatToken: String
+    var wechatToken: String
     /// The admin API's bearer token.
-var adminToken: String
+    var adminToken: String
     /// Which of the two were generated and stored, for the start-up notice.
-var generated: Set<Kind>
+    var generated: Set<Kind>
 
     /// The secrets by kind.
-enum Kind: String, Sendable, Hashable {
+    enum Kind: String, Sendable, Hashable {
         /// `WECHAT_TOKEN`.
         case wechatToken
         /// `UNIONGATE_ADMIN_TOKEN`.
@@ -20,7 +20,7 @@ enum Kind: String, Sendable, Hashable {
 
     /// Resolves both tokens: the configured value if there is one, otherwise the stored one,
     /// generating and storing it the first time.
-static func resolve(wechatToken: String?, adminToken: String?, store: UnionStore) async throws
+    static func resolve(wechatToken: String?, adminToken: String?, store: UnionStore) async throws
         -> GatewaySecrets
     {
         var generated = Set<Kind>()
@@ -36,7 +36,7 @@ static func resolve(wechatToken: String?, adminToken: String?, store: UnionStore
     }
 
     /// A random token of letters and digits from the system's secure generator.
-static func randomToken(length: Int) -> String {
+    static func randomToken(length: Int) -> String {
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
         var generator = SystemRandomNumberGenerator()
         return String((0..<length).map { _ in alphabet.randomElement(using: &generator)! })
@@ -44,7 +44,7 @@ static func randomToken(length: Int) -> String {
 
     /// The start-up notice for generated tokens: what to paste where. Printed once per start,
     /// never logged.
-func startupNotice(publicURL: String?) -> String? {
+    func startupNotice(publicURL: String?) -> String? {
         guard !generated.isEmpty else { return nil }
         var lines = ["", "================ UnionGate ================"]
         if generated.contains(.wechatToken) {

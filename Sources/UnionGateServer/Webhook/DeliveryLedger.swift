@@ -12,9 +12,11 @@ import WeChatWire
 ///   to late delivery, and later retries get `success` too, so nothing is said twice.
 /// - What the passive reply cannot carry (see ``ReplyPlan``) goes to late delivery once.
 ///
-/// What it remembers is ``RetryMemory``; who waits is ``ReplyWaiters``. Time comes from `clock`,
-/// so that generations and deadlines are tested with a clock moved by hand.
-final class DeliveryLedger<C: Clock>: Sendable where C.Duration == Duration {
+/// What it remembers is ``RetryMemory``; who waits is ``ReplyWaiters``. Time comes from a
+/// `Clock` given at init, so that generations and deadlines are tested with a clock moved by
+/// hand. The ledger itself is not generic: the webhook's hot path runs specialised code,
+/// whichever clock it was given.
+final class DeliveryLedger: Sendable {
     /// What a request should answer.
     struct Answer: Sendable {
         /// The reply, or nil when the deadline passed (answer `success`).
@@ -28,8 +30,8 @@ final class DeliveryLedger<C: Clock>: Sendable where C.Duration == Duration {
     private typealias Key = MessageKey.Identity
 
     private struct State {
-        var memory: RetryMemory<C.Instant>
-        var waiters = ReplyWaiters<C.Instant, Answer>()
+        var memory: RetryMemory
+        var waiters = ReplyWaiters<Answer>()
         var sweeperStarted = false
 
         /// The answer a finished (or handed-off) message gives; nil for one not seen or still running.
@@ -54,17 +56,19 @@ final class DeliveryLedger<C: Clock>: Sendable where C.Duration == Duration {
     private let lateDelivery: any LateDelivery
     private let metrics: GatewayMetrics
     private let deadline: Duration
-    private let clock: C
+    private let clock: LedgerClock
     private let logger: Logger
     private let state: Mutex<State>
     private let sweeper = Mutex<Task<Void, Never>?>(nil)
 
-    init(
+    init<C: Clock>(
         handler: any MessageHandler, lateDelivery: any LateDelivery, metrics: GatewayMetrics, deadline: Duration,
         window: Duration = .seconds(300), capacity: Int = 48_000, clock: C, logger: Logger,
         hash: @escaping @Sendable (MessageKey.Identity) -> Int = { $0.hashValue }
-    ) {
-        self.state = Mutex(State(memory: RetryMemory(capacity: capacity, window: window, now: clock.now, hashOf: hash)))
+    ) where C.Duration == Duration {
+        let clock = LedgerClock(clock)
+        self.state = Mutex(
+            State(memory: RetryMemory(capacity: capacity, window: window, now: clock.now(), hashOf: hash)))
         self.handler = handler
         self.lateDelivery = lateDelivery
         self.metrics = metrics
@@ -81,7 +85,7 @@ final class DeliveryLedger<C: Clock>: Sendable where C.Duration == Duration {
     func submit(_ message: InboundMessage, createTime: Int64) async -> Answer {
         if let answer = answerAtOnce(message, createTime: createTime) { return answer }
         let key = MessageKey.identity(of: message)
-        let now = clock.now
+        let now = clock.now()
         let known = state.withLock { state -> Known in
             if let answer = state.answer(key, duplicate: true) { return .answered(answer) }
             if state.memory[key] != nil { return .running }
@@ -131,7 +135,7 @@ final class DeliveryLedger<C: Clock>: Sendable where C.Duration == Duration {
         // here, whichever reply is recorded first is the one every attempt gets.
         guard let outcome = handler.answerAtOnce(message) else { return nil }
         let plan = ReplyPlan(outcome, answering: message)
-        let now = clock.now
+        let now = clock.now()
         let recorded = state.withLock { state -> Known in
             if let already = state.answer(key, duplicate: true) { return .answered(already) }
             if state.memory[key] != nil { return .running }
@@ -154,7 +158,7 @@ final class DeliveryLedger<C: Clock>: Sendable where C.Duration == Duration {
     /// Waits for the outcome of the running message `key`, or for its deadline; `start` runs
     /// once the waiter is in place (it starts the handler, so the handler cannot finish unseen).
     private func wait(
-        for key: Key, duplicate: Bool, since now: C.Instant, then start: () -> Void = {}
+        for key: Key, duplicate: Bool, since now: Duration, then start: () -> Void = {}
     ) async -> Answer {
         await withCheckedContinuation { continuation in
             let ready = state.withLock { state -> Answer? in
@@ -165,7 +169,7 @@ final class DeliveryLedger<C: Clock>: Sendable where C.Duration == Duration {
                 }
                 state.waiters.add(
                     .init(duplicate: duplicate, continuation: continuation), for: key,
-                    until: now.advanced(by: deadline))
+                    until: now + deadline)
                 return nil
             }
             if let ready {
@@ -180,7 +184,7 @@ final class DeliveryLedger<C: Clock>: Sendable where C.Duration == Duration {
     /// carry to late delivery, and all of it when the deadline already passed.
     private func complete(_ key: Key, _ outcome: HandlerOutcome, message: InboundMessage) {
         let plan = ReplyPlan(outcome, answering: message)
-        let answered = state.withLock { state -> (waiters: [ReplyWaiters<C.Instant, Answer>.Waiter], Answer)? in
+        let answered = state.withLock { state -> (waiters: [ReplyWaiters<Answer>.Waiter], Answer)? in
             guard var entry = state.memory[key], case .running = entry.phase else {
                 return nil  // handed off (or no longer kept): deliver late
             }
@@ -216,7 +220,7 @@ final class DeliveryLedger<C: Clock>: Sendable where C.Duration == Duration {
     /// Answers every request whose deadline has passed with `success`, and marks its message
     /// handed off: its outcome goes to late delivery when it comes.
     func sweep() {
-        let now = clock.now
+        let now = clock.now()
         let expired = state.withLock { state in
             let expired = state.waiters.expired(at: now)
             for (key, _) in expired {
@@ -246,7 +250,7 @@ final class DeliveryLedger<C: Clock>: Sendable where C.Duration == Duration {
         let clock = self.clock
         let task = Task { [weak self] in
             while !Task.isCancelled {
-                try? await clock.sleep(for: tick)
+                try? await clock.sleep(tick)
                 guard let self else { return }
                 self.sweep()
             }
@@ -256,4 +260,19 @@ final class DeliveryLedger<C: Clock>: Sendable where C.Duration == Duration {
 
     /// How many messages are remembered, for tests.
     var count: Int { state.withLock { $0.memory.count } }
+}
+
+/// A `Clock` reduced to what the ledger needs, so that the ledger need not be generic: the time
+/// since the ledger started, and sleeping.
+struct LedgerClock: Sendable {
+    /// The time elapsed since this was made.
+    let now: @Sendable () -> Duration
+    /// Sleeps for a while on the clock.
+    let sleep: @Sendable (Duration) async throws -> Void
+
+    init<C: Clock>(_ clock: C) where C.Duration == Duration {
+        let origin = clock.now
+        now = { origin.duration(to: clock.now) }
+        sleep = { try await clock.sleep(for: $0) }
+    }
 }

@@ -2,7 +2,7 @@ import UnionServices
 
 /// Requests waiting for a message's handler, each until its deadline. Not thread-safe:
 /// ``DeliveryLedger`` keeps it under its lock.
-struct ReplyWaiters<Instant: InstantProtocol, Value: Sendable> {
+struct ReplyWaiters<Value: Sendable> {
     typealias Key = MessageKey.Identity
 
     /// One waiting request.
@@ -15,11 +15,11 @@ struct ReplyWaiters<Instant: InstantProtocol, Value: Sendable> {
     private var waiting: [Key: [Waiter]] = [:]
     /// Deadlines in the order requests began waiting; as every wait is equally long this is
     /// also deadline order, so expiry only looks at the front.
-    private var deadlines: [(deadline: Instant, key: Key)] = []
+    private var deadlines: [(deadline: Duration, key: Key)] = []
     private var head = 0
 
     /// Adds a request waiting for `key` until `deadline`.
-    mutating func add(_ waiter: Waiter, for key: Key, until deadline: Instant) {
+    mutating func add(_ waiter: Waiter, for key: Key, until deadline: Duration) {
         waiting[key, default: []].append(waiter)
         deadlines.append((deadline, key))
     }
@@ -31,7 +31,7 @@ struct ReplyWaiters<Instant: InstantProtocol, Value: Sendable> {
 
     /// The messages with a request whose deadline has passed at `now`, each with all of its
     /// waiters: the first deadline to pass ends the wait for every attempt of that message.
-    mutating func expired(at now: Instant) -> [(key: Key, waiters: [Waiter])] {
+    mutating func expired(at now: Duration) -> [(key: Key, waiters: [Waiter])] {
         var result: [(key: Key, waiters: [Waiter])] = []
         while head < deadlines.count, deadlines[head].deadline <= now {
             let key = deadlines[head].key

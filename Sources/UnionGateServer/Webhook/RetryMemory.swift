@@ -20,8 +20,8 @@ struct RecordedReply: Sendable, Hashable {
 /// holds half the capacity, or is half the window old, the previous one is dropped whole and
 /// the current one takes its place. Forgetting thus costs nothing per message, and a message is
 /// remembered for at least half the window and at least the latest half-capacity messages.
-/// Not thread-safe: ``DeliveryLedger`` keeps it under its lock.
-struct RetryMemory<Instant: InstantProtocol> where Instant.Duration == Duration {
+/// Times are read from ``LedgerClock``. Not thread-safe: ``DeliveryLedger`` keeps it under its lock.
+struct RetryMemory {
     typealias Key = MessageKey.Identity
 
     /// Where a remembered message is.
@@ -43,7 +43,7 @@ struct RetryMemory<Instant: InstantProtocol> where Instant.Duration == Duration 
 
     private var current: Table
     private var previous: Table
-    private var generationStarted: Instant
+    private var generationStarted: Duration
     private let generationAge: Duration
     private let generationSize: Int
     /// Recent distinct single-text replies, so that identical replies share storage.
@@ -53,7 +53,7 @@ struct RetryMemory<Instant: InstantProtocol> where Instant.Duration == Duration 
     ///   - capacity: the most messages remembered.
     ///   - window: the longest a message is remembered.
     ///   - hashOf: what places keys in the tables; tests pass a poor one.
-    init(capacity: Int, window: Duration, now: Instant, hashOf: @escaping @Sendable (Key) -> Int = { $0.hashValue }) {
+    init(capacity: Int, window: Duration, now: Duration, hashOf: @escaping @Sendable (Key) -> Int = { $0.hashValue }) {
         generationSize = max(1, capacity / 2)
         generationAge = window / 2
         current = Table(hashOf: hashOf)
@@ -78,8 +78,8 @@ struct RetryMemory<Instant: InstantProtocol> where Instant.Duration == Duration 
     }
 
     /// Remembers a new message, starting a new generation first when the current one is full or old.
-    mutating func insert(_ key: Key, _ entry: Entry, now: Instant) {
-        if current.count >= generationSize || generationStarted.duration(to: now) >= generationAge {
+    mutating func insert(_ key: Key, _ entry: Entry, now: Duration) {
+        if current.count >= generationSize || now - generationStarted >= generationAge {
             swap(&current, &previous)
             current.removeAll()
             generationStarted = now

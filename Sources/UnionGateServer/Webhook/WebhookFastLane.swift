@@ -14,7 +14,7 @@ import NIOHTTPTypes
 /// close, bodies over the limit (the route refuses them), and any request while an earlier one
 /// on the same connection is still with the router. While a message is with its handler, later
 /// requests on the connection wait here, so responses keep their order.
-final class WebhookFastLane<C: Clock>: ChannelDuplexHandler, RemovableChannelHandler where C.Duration == Duration {
+final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart
@@ -35,7 +35,7 @@ final class WebhookFastLane<C: Clock>: ChannelDuplexHandler, RemovableChannelHan
     /// WeChat sends one request at a time).
     private static var maxWaitingParts: Int { 256 }
 
-    private let responder: WebhookResponder<C>
+    private let responder: WebhookResponder
     private var state = State.idle
     /// Requests passed to the router whose response has not been written yet.
     private var withRouter = 0
@@ -49,7 +49,7 @@ final class WebhookFastLane<C: Clock>: ChannelDuplexHandler, RemovableChannelHan
     /// there go to the socket as they are.
     private var encoder: ChannelHandlerContext?
 
-    init(responder: WebhookResponder<C>) {
+    init(responder: WebhookResponder) {
         self.responder = responder
     }
 
@@ -109,7 +109,7 @@ final class WebhookFastLane<C: Clock>: ChannelDuplexHandler, RemovableChannelHan
             case .collecting(let head, let body):
                 state = .idle
                 let body = body ?? context.channel.allocator.buffer(capacity: 0)
-                switch responder.begin(query: WebhookResponder<C>.query(ofTarget: head.path ?? ""), body: body) {
+                switch responder.begin(query: WebhookResponder.query(ofTarget: head.path ?? ""), body: body) {
                 case .reply(let reply):
                     write(reply, context: context)
                 case .handle(let opened):
@@ -193,7 +193,7 @@ final class WebhookFastLane<C: Clock>: ChannelDuplexHandler, RemovableChannelHan
     }
 
     private func write(_ reply: WebhookReply, context: ChannelHandlerContext) {
-        let fields = reply.headerFields(date: responder.dates.now, serverName: responder.serverName)
+        let date = responder.dates.now
         if let encoder {
             // The whole response in one buffer, written below the HTTP encoder, with the same
             // header fields in the same order as the encoder would write them: the socket gets
@@ -203,11 +203,11 @@ final class WebhookFastLane<C: Clock>: ChannelDuplexHandler, RemovableChannelHan
             buffer.writeString(String(reply.status.code))
             buffer.writeStaticString(" ")
             buffer.writeString(reply.status.reasonPhrase)
-            for field in fields {
+            for header in reply.headers(date: date, serverName: responder.serverName) {
                 buffer.writeStaticString("\r\n")
-                buffer.writeString(field.name.rawName)
+                buffer.writeString(header.name.rawName)
                 buffer.writeStaticString(": ")
-                buffer.writeString(field.value)
+                buffer.writeString(header.value)
             }
             buffer.writeStaticString("\r\n\r\n")
             buffer.writeBytes(reply.body)
@@ -215,6 +215,7 @@ final class WebhookFastLane<C: Clock>: ChannelDuplexHandler, RemovableChannelHan
         } else {
             var buffer = context.channel.allocator.buffer(capacity: reply.body.count)
             buffer.writeBytes(reply.body)
+            let fields = reply.headerFields(date: date, serverName: responder.serverName)
             context.write(
                 wrapOutboundOut(.head(HTTPResponse(status: reply.status, headerFields: fields))), promise: nil)
             context.write(wrapOutboundOut(.body(buffer)), promise: nil)

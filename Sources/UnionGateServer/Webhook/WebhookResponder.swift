@@ -12,9 +12,9 @@ import WeChatWire
 /// Refusals: a forged or unsigned request gets 403, an over-long body 413, anything that is not
 /// an acceptable message 400 with no detail (the reason is logged once). Past those checks the
 /// answer is always 200 with a reply or `success`: an internal error becomes a polite text.
-struct WebhookResponder<C: Clock>: Sendable where C.Duration == Duration {
+struct WebhookResponder: Sendable {
     let codec: WebhookCodec
-    let ledger: DeliveryLedger<C>
+    let ledger: DeliveryLedger
     let metrics: GatewayMetrics
     let bodyLimit: Int
     let unixTime: @Sendable () -> Int64
@@ -122,7 +122,7 @@ struct WebhookResponder<C: Clock>: Sendable where C.Duration == Duration {
     }
 
     /// Seals the answer and counts it.
-    private func seal(_ answer: DeliveryLedger<C>.Answer, for request: Opened) -> WebhookReply {
+    private func seal(_ answer: DeliveryLedger.Answer, for request: Opened) -> WebhookReply {
         let reply: PassiveReply = answer.reply?.passive.map { .message($0) } ?? .none
         let body: [UInt8]
         do {
