@@ -34,13 +34,14 @@ final class DeliveryLedger: Sendable {
         var waiters = ReplyWaiters<Answer>()
         var sweeperStarted = false
 
-        /// The answer a finished (or handed-off) message gives; nil for one not seen or still running.
-        func answer(_ key: Key, duplicate: Bool) -> Answer? {
-            guard let entry = memory[key] else { return nil }
+        /// What is known of `key`, with one lookup: the answer a finished (or handed-off)
+        /// message gives to a retry, that it is still running, or that it is new.
+        func known(_ key: Key) -> Known {
+            guard let entry = memory[key] else { return .new }
             switch entry.phase {
-            case .done(let reply): return Answer(reply: reply, createTime: entry.createTime, duplicate: duplicate)
-            case .handedOff: return Answer(reply: nil, createTime: entry.createTime, duplicate: duplicate)
-            case .running: return nil
+            case .done(let reply): return .answered(Answer(reply: reply, createTime: entry.createTime, duplicate: true))
+            case .handedOff: return .answered(Answer(reply: nil, createTime: entry.createTime, duplicate: true))
+            case .running: return .running
             }
         }
     }
@@ -64,7 +65,7 @@ final class DeliveryLedger: Sendable {
     init<C: Clock>(
         handler: any MessageHandler, lateDelivery: any LateDelivery, metrics: GatewayMetrics, deadline: Duration,
         window: Duration = .seconds(300), capacity: Int = 48_000, clock: C, logger: Logger,
-        hash: @escaping @Sendable (MessageKey.Identity) -> Int = { $0.hashValue }
+        hash: @escaping @Sendable (MessageKey.Identity) -> Int = { $0.digest }
     ) where C.Duration == Duration {
         let clock = LedgerClock(clock)
         self.state = Mutex(
@@ -87,10 +88,11 @@ final class DeliveryLedger: Sendable {
         let key = MessageKey.identity(of: message)
         let now = clock.now()
         let known = state.withLock { state -> Known in
-            if let answer = state.answer(key, duplicate: true) { return .answered(answer) }
-            if state.memory[key] != nil { return .running }
-            state.memory.insert(key, .init(phase: .running, createTime: createTime), now: now)
-            return .new
+            let known = state.known(key)
+            if case .new = known {
+                state.memory.insert(key, .init(phase: .running, createTime: createTime), now: now)
+            }
+            return known
         }
         switch known {
         case .answered(let answer):
@@ -118,10 +120,7 @@ final class DeliveryLedger: Sendable {
     /// can call it.
     func answerAtOnce(_ message: InboundMessage, createTime: Int64) -> Answer? {
         let key = MessageKey.identity(of: message)
-        let known = state.withLock { state -> Known in
-            if let answer = state.answer(key, duplicate: true) { return .answered(answer) }
-            return state.memory[key] == nil ? .new : .running
-        }
+        let known = state.withLock { $0.known(key) }
         switch known {
         case .answered(let answer):
             metrics.duplicate()
@@ -137,8 +136,8 @@ final class DeliveryLedger: Sendable {
         let plan = ReplyPlan(outcome, answering: message)
         let now = clock.now()
         let recorded = state.withLock { state -> Known in
-            if let already = state.answer(key, duplicate: true) { return .answered(already) }
-            if state.memory[key] != nil { return .running }
+            let known = state.known(key)
+            guard case .new = known else { return known }
             let reply = state.memory.intern(RecordedReply(passive: plan.passive, ruleName: plan.ruleName))
             state.memory.insert(key, .init(phase: .done(reply), createTime: createTime), now: now)
             return .answered(Answer(reply: reply, createTime: createTime, duplicate: false))
@@ -162,10 +161,13 @@ final class DeliveryLedger: Sendable {
     ) async -> Answer {
         await withCheckedContinuation { continuation in
             let ready = state.withLock { state -> Answer? in
-                guard let entry = state.memory[key], case .running = entry.phase else {
+                guard case .running = state.known(key) else {
                     // Finished meanwhile (or gone to late delivery): answer as a lookup would.
-                    return state.answer(key, duplicate: duplicate)
-                        ?? Answer(reply: nil, createTime: 0, duplicate: duplicate)
+                    guard case .answered(var answer) = state.known(key) else {
+                        return Answer(reply: nil, createTime: 0, duplicate: duplicate)
+                    }
+                    answer.duplicate = duplicate
+                    return answer
                 }
                 state.waiters.add(
                     .init(duplicate: duplicate, continuation: continuation), for: key,

@@ -44,6 +44,7 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
     /// A graceful shutdown asked this connection to close while a request was here.
     private var closeWhenAnswered = false
     private var isActive = true
+    private var date = HTTPDate()
 
     /// The HTTP/1 response encoder's place in the pipeline, when there is one: answers written
     /// there go to the socket as they are.
@@ -193,7 +194,7 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func write(_ reply: WebhookReply, context: ChannelHandlerContext) {
-        let date = responder.dates.now
+        let date = date.now()
         if let encoder {
             // The whole response in one buffer, written below the HTTP encoder, with the same
             // header fields in the same order as the encoder would write them: the socket gets

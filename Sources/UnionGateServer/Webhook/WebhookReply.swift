@@ -1,6 +1,5 @@
 import Foundation
 import HTTPTypes
-import Synchronization
 
 /// A webhook response: its status, content type and body. The route and the fast lane both
 /// write it with ``headers(date:serverName:)``, so the two send the same bytes.
@@ -39,16 +38,20 @@ struct WebhookReply: Sendable {
     }
 }
 
-/// The `Date` header's value, formatted once a second (RFC 9110's IMF-fixdate).
-final class HTTPDateCache: Sendable {
-    private let cached = Mutex<(second: Int, text: String)>((-1, ""))
+/// The `Date` header's value (RFC 9110's IMF-fixdate), formatted once a second. Not shared
+/// between threads: each fast lane (one per connection, on its event loop) keeps its own, so
+/// reading it takes no lock.
+struct HTTPDate {
+    private var second = -1
+    private var text = ""
 
     /// The value for now.
-    var now: String {
-        let second = Int(Date().timeIntervalSince1970)
-        if let text = cached.withLock({ $0.second == second ? $0.text : nil }) { return text }
-        let text = Self.format(second)
-        cached.withLock { $0 = (second, text) }
+    mutating func now() -> String {
+        let current = Int(Date().timeIntervalSince1970)
+        if current != second {
+            second = current
+            text = Self.format(current)
+        }
         return text
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -19,7 +20,6 @@ struct WebhookResponder: Sendable {
     let bodyLimit: Int
     let unixTime: @Sendable () -> Int64
     let serverName: String?
-    let dates = HTTPDateCache()
     let logger: Logger
 
     /// A message that verified and opened, waiting for its handler.
@@ -117,7 +117,9 @@ struct WebhookResponder: Sendable {
     /// The route's response for `reply`, with the same header fields the lane writes.
     func response(_ reply: WebhookReply) -> Response {
         Response(
-            status: reply.status, headers: reply.headerFields(date: dates.now, serverName: serverName),
+            status: reply.status,
+            headers: reply.headerFields(
+                date: HTTPDate.format(Int(Date().timeIntervalSince1970)), serverName: serverName),
             body: .init(byteBuffer: ByteBuffer(bytes: reply.body)))
     }
 

@@ -11,8 +11,9 @@ public enum MessageKey {
 
 extension MessageKey {
     /// The same key as a value, for in-memory tables that look keys up on every request. It is
-    /// hashed whole with Swift's per-process seeded hasher, so that no sender can craft keys
-    /// that collide, and two messages share an identity exactly when they share a key.
+    /// hashed whole, once, with Swift's per-process seeded hasher, so that no sender can craft
+    /// keys that collide and a table that looks it up several times hashes a single integer;
+    /// two messages share an identity exactly when they share a key.
     public struct Identity: Hashable, Sendable {
         let account: String
         let sender: String
@@ -20,6 +21,22 @@ extension MessageKey {
         let number: UInt64
         /// Nil for a message with a MsgId; otherwise what else tells it apart (event and key, or type).
         let detail: String?
+        /// The whole identity hashed once, with the process's random seed: tables may key by it
+        /// (and compare whole identities on a hit).
+        public let digest: Int
+
+        init(account: String, sender: String, number: UInt64, detail: String?) {
+            self.account = account
+            self.sender = sender
+            self.number = number
+            self.detail = detail
+            var hasher = Hasher()
+            hasher.combine(number)
+            hasher.combine(sender)
+            hasher.combine(detail)
+            hasher.combine(account)
+            digest = hasher.finalize()
+        }
 
         /// The key as text, as kept in the store: account, sender, then the MsgId, or the
         /// CreateTime and the detail.
@@ -29,15 +46,12 @@ extension MessageKey {
         }
 
         public static func == (left: Identity, right: Identity) -> Bool {
-            left.number == right.number && left.sender == right.sender && left.detail == right.detail
-                && left.account == right.account
+            left.digest == right.digest && left.number == right.number && left.sender == right.sender
+                && left.detail == right.detail && left.account == right.account
         }
 
         public func hash(into hasher: inout Hasher) {
-            hasher.combine(number)
-            hasher.combine(sender)
-            hasher.combine(detail)
-            hasher.combine(account)
+            hasher.combine(digest)
         }
     }
 
