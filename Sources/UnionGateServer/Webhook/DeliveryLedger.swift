@@ -196,7 +196,7 @@ final class DeliveryLedger: Sendable {
             return (state.waiters.take(key), Answer(reply: reply, createTime: entry.createTime, duplicate: false))
         }
         guard let (waiters, answer) = answered else {
-            hand(ReplyPlan.allLate(outcome), answering: message)
+            hand([.init(bodies: outcome.replies, reason: .deadline)], answering: message)
             return
         }
         for waiter in waiters {
@@ -208,6 +208,7 @@ final class DeliveryLedger: Sendable {
     }
 
     private func hand(_ batches: [ReplyPlan.LateBatch], answering message: InboundMessage) {
+        let batches = batches.filter { !$0.bodies.isEmpty }
         guard !batches.isEmpty else { return }
         metrics.lateDelivery(count: batches.reduce(0) { $0 + $1.bodies.count })
         let lateDelivery = self.lateDelivery

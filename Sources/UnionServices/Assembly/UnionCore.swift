@@ -39,23 +39,17 @@ public struct UnionCore: Sendable {
     {
         let store = try await UnionStore.open(path: databasePath, logger: logger)
         do {
-            return try await assemble(store: store, rules: rules, options: options, logger: logger)
+            let held = HeldNotices()
+            let services = try await UnionServiceDesk.open(
+                store: store, publicURL: options.publicURL, logger: logger, extraMembers: options.extraMembers,
+                held: held)
+            let dispatcher = Dispatcher(
+                rules: rules, services: options.desk?(store) ?? services, membership: services.members,
+                logger: logger, clock: options.unixTime)
+            return UnionCore(store: store, rules: rules, held: held, services: services, dispatcher: dispatcher)
         } catch {
             await store.close()
             throw error
         }
-    }
-
-    /// Wires the services and the dispatcher over an open store.
-    public static func assemble(store: UnionStore, rules: LiveRules, options: Options = Options(), logger: Logger)
-        async throws -> UnionCore
-    {
-        let held = HeldNotices()
-        let services = try await UnionServiceDesk.open(
-            store: store, publicURL: options.publicURL, logger: logger, extraMembers: options.extraMembers, held: held)
-        let dispatcher = Dispatcher(
-            rules: rules, services: options.desk?(store) ?? services, membership: services.members, logger: logger,
-            clock: options.unixTime)
-        return UnionCore(store: store, rules: rules, held: held, services: services, dispatcher: dispatcher)
     }
 }

@@ -19,6 +19,12 @@ public struct ReplyPlan: Sendable, Hashable {
         public var bodies: [ReplyBody]
         /// Why they did not go in the passive reply.
         public var reason: LateReason
+
+        /// Creates a batch.
+        public init(bodies: [ReplyBody], reason: LateReason) {
+            self.bodies = bodies
+            self.reason = reason
+        }
     }
 
     /// Plans the delivery of `outcome` as the answer to `message`.
@@ -37,11 +43,5 @@ public struct ReplyPlan: Sendable, Hashable {
         if outcome.replies.count > 1 {
             later.append(LateBatch(bodies: Array(outcome.replies.dropFirst()), reason: .additionalReplies))
         }
-    }
-
-    /// Every reply of the outcome, for when the passive reply is no longer possible (the
-    /// deadline passed): all of it goes through late delivery.
-    public static func allLate(_ outcome: HandlerOutcome) -> [LateBatch] {
-        outcome.replies.isEmpty ? [] : [LateBatch(bodies: outcome.replies, reason: .deadline)]
     }
 }
