@@ -32,6 +32,13 @@ struct RulesReloadTests {
                 toFile: directory + "/rules.yaml", atomically: true, encoding: .utf8)
             try "welcome: 你好\n".write(toFile: directory + "/welcome.yaml", atomically: true, encoding: .utf8)
             #expect(try await eventually { try await client.replyText(member.text("再测")) == "第二个文件" })
+
+            // A folder emptied of rule files is a failed reload, not a book that answers nothing.
+            for file in ["rules.yaml", "welcome.yaml"] {
+                try FileManager.default.removeItem(atPath: directory + "/" + file)
+            }
+            #expect(await eventually { gateway.metrics.render().contains("uniongate_rules_reload_failures_total 2") })
+            #expect(try await client.replyText(member.text("再测")) == "第二个文件")
         }
     }
 

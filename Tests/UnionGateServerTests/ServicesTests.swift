@@ -325,3 +325,18 @@ final class ResultBox<Value: Sendable>: Sendable {
 }
 
 import Synchronization
+
+@Suite("Admin API details")
+struct AdminDetailTests {
+    @Test func csvFileNamesAreSafeAndKeepTheChineseNameInRFC5987() {
+        let header = AdminRoutes.contentDisposition("form-法律援助.csv")
+        #expect(
+            header
+                == "attachment; filename=\"form-____.csv\"; filename*=UTF-8''form-%E6%B3%95%E5%BE%8B%E6%8F%B4%E5%8A%A9.csv"
+        )
+        // Quotes, slashes and line breaks never reach the header.
+        let hostile = AdminRoutes.contentDisposition("a\"b/c\r\nd.csv")
+        #expect(!hostile.contains("\r") && !hostile.contains("\n"))
+        #expect(hostile.hasPrefix("attachment; filename=\"a_b_c__d.csv\"; filename*=UTF-8''a%22b%2Fc%0D%0Ad.csv"))
+    }
+}

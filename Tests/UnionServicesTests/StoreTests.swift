@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ReplyRules
 import Testing
+import WeChatWire
 
 @testable import UnionServices
 
@@ -11,6 +12,33 @@ struct StoreTests {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         return try await UnionStore.open(path: path, logger: logger)
+    }
+
+    @Test func theDatabaseAndItsJournalAreReadableByTheOwnerOnly() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("mode-\(UUID().uuidString).sqlite")
+            .path
+        let store = try await open(path)
+        try await store.setSetting("probe", value: "1")
+        for file in [path, path + "-wal", path + "-shm"] {
+            let attributes = try FileManager.default.attributesOfItem(atPath: file)
+            let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? -1
+            #expect(mode == 0o600, "\(file) has mode \(String(mode, radix: 8))")
+        }
+        await store.close()
+    }
+
+    @Test func aMusicReplyKeepsItsAddressesInTheOutbox() async throws {
+        let store = try await open()
+        let music = ReplyBody.music(
+            Music(
+                title: "工会之歌", description: "周年", musicURL: "https://union.example/a.mp3",
+                hqMusicURL: "https://union.example/a-hq.mp3", thumbMediaId: "thumb"))
+        try await store.transaction { database in
+            try await Outbox.enqueue([music], to: "oMusic", reason: .additionalReplies, at: 1, in: database)
+        }
+        let stored = try await store.read { try await Outbox.list(in: $0) }
+        #expect(stored.map(\.bodies) == [[music]])
+        await store.close()
     }
 
     @Test func migrationsRunOnceAndNumbersCountPerYear() async throws {

@@ -25,7 +25,13 @@ public struct RuleBookLoader: Sendable {
     public func load(directory: String) throws -> RuleBook {
         var files: [(path: String, text: String)] = []
         var problems = ProblemCollector()
-        for path in try RepliesFolder.ruleFiles(in: directory) {
+        let paths = try RepliesFolder.ruleFiles(in: directory)
+        if paths.isEmpty {
+            // An empty folder would answer nothing to everyone: refuse it, so that a reload keeps
+            // the last good rules and a start says why.
+            problems.error(at: SourceLocation(path: directory, line: 1), "文件夹里没有规则文件（.yaml 或 .yml）")
+        }
+        for path in paths {
             guard let data = FileManager.default.contents(atPath: path) else {
                 problems.error(at: SourceLocation(path: path, line: 1), "无法读取文件")
                 continue

@@ -126,10 +126,24 @@ struct AdminRoutes: Sendable {
     static func csv(_ text: String, name: String) -> Response {
         Response(
             status: .ok,
-            headers: [
-                .contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"\(name).csv\"",
-            ],
+            headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: contentDisposition(name + ".csv")],
             body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// `attachment` with a file name built only from safe characters: an ASCII `filename=` for
+    /// old clients (anything else becomes `_`), and the whole name in RFC 5987's `filename*=`.
+    static func contentDisposition(_ name: String) -> String {
+        let safe = name.unicodeScalars.map { scalar -> String in
+            scalar.isASCII
+                && (scalar.properties.isAlphabetic || scalar.properties.numericType != nil
+                    || "-_.".unicodeScalars.contains(scalar))
+                ? String(scalar) : "_"
+        }.joined()
+        var allowed = CharacterSet.alphanumerics.intersection(
+            CharacterSet(charactersIn: Unicode.Scalar(0)..<Unicode.Scalar(128)))
+        allowed.insert(charactersIn: "-_.")
+        let encoded = name.addingPercentEncoding(withAllowedCharacters: allowed) ?? safe
+        return "attachment; filename=\"\(safe)\"; filename*=UTF-8''\(encoded)"
     }
 }
 

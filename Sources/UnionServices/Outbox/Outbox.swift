@@ -112,6 +112,8 @@ struct StoredReplyBody: Codable {
     var title: String?
     var description: String?
     var articles: [Article]?
+    var musicURL: String?
+    var hqMusicURL: String?
 
     init(_ body: ReplyBody) {
         type = body.msgType
@@ -126,6 +128,8 @@ struct StoredReplyBody: Codable {
             self.title = music.title
             self.description = music.description
             self.mediaId = music.thumbMediaId
+            self.musicURL = music.musicURL
+            self.hqMusicURL = music.hqMusicURL
         case .news(let articles): self.articles = articles
         case .transferToCustomerService: break
         }
@@ -136,7 +140,11 @@ struct StoredReplyBody: Codable {
         case "image": .image(mediaId: mediaId ?? "")
         case "voice": .voice(mediaId: mediaId ?? "")
         case "video": .video(mediaId: mediaId ?? "", title: title, description: description)
-        case "music": .music(Music(title: title, description: description, thumbMediaId: mediaId ?? ""))
+        case "music":
+            .music(
+                Music(
+                    title: title, description: description, musicURL: musicURL, hqMusicURL: hqMusicURL,
+                    thumbMediaId: mediaId ?? ""))
         case "news": .news(articles ?? [])
         case "transfer_customer_service": .transferToCustomerService(agent: nil)
         default: .text(text ?? "")

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import SQLKit
 import SQLiteKit
@@ -26,6 +27,15 @@ public final class UnionStore: Sendable {
     /// Opens (creating if needed) the store at `path` (`:memory:` for a throwaway one) and
     /// brings its schema up to date.
     public static func open(path: String, logger: Logger) async throws -> UnionStore {
+        if path != ":memory:" {
+            // Members' names and phone numbers: readable by this user only. SQLite gives the
+            // -wal and -shm files the database file's mode.
+            if !FileManager.default.fileExists(atPath: path) {
+                FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+            } else {
+                try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+            }
+        }
         let storage: SQLiteConnection.Storage = path == ":memory:" ? .memory : .file(path: path)
         let connection = try await SQLiteConnection.open(storage: storage, logger: logger)
         let store = UnionStore(path: path, connection: connection)
