@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import ReplyRules
@@ -250,5 +251,41 @@ struct LoaderTests {
             ])
         #expect(throws: TemplateError.self) { try TextTemplate.parse("a}b").get() }
         #expect(throws: TemplateError.self) { try TextTemplate.parse("{a b}").get() }
+    }
+}
+
+@Suite("Limits on a Replies folder")
+struct LimitTests {
+    @Test func tooManyRulesOrKeywordsAreRefusedAtTheFirstOneOver() throws {
+        let rules = (0...RuleBookLimits.rules).map { "  - { keywords: [词\($0)], reply: 答 }" }
+        let found = problems([("Replies/many.yaml", "rules:\n" + rules.joined(separator: "\n") + "\n")])
+        #expect(found.count == 1)
+        #expect(found.first?.line == RuleBookLimits.rules + 2)
+        #expect(found.first?.message.contains("规则太多") == true)
+
+        let words = (0...RuleBookLimits.keywords).map { "w\($0)" }.joined(separator: ", ")
+        let keywords = problems([("Replies/words.yaml", "rules:\n  - { keywords: [\(words)], reply: 答 }\n")])
+        #expect(keywords.map(\.message).contains { $0.contains("关键词太多") })
+    }
+
+    @Test func anOversizeFileAndAnEmptyFolderAreRefusedWithTheirPath() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("limits-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        #expect(throws: RuleProblems.self) { try RuleBookLoader().load(directory: folder.path) }
+        do {
+            _ = try RuleBookLoader().load(directory: folder.path)
+        } catch let error as RuleProblems {
+            #expect(error.problems.first?.message.contains("没有规则文件") == true)
+        }
+        let big = String(repeating: "# 注释填充\n", count: RuleBookLimits.fileBytes / 10)
+        try big.write(to: folder.appendingPathComponent("big.yaml"), atomically: true, encoding: .utf8)
+        do {
+            _ = try RuleBookLoader().load(directory: folder.path)
+            Issue.record("an oversize file loaded")
+        } catch let error as RuleProblems {
+            #expect(error.problems.count == 1)
+            #expect(error.problems.first?.path.hasSuffix("big.yaml") == true)
+            #expect(error.problems.first?.message.contains("文件太大") == true)
+        }
     }
 }

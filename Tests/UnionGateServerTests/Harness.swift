@@ -19,6 +19,8 @@ import WeChatWire
 let testToken = "unionTestToken"
 let testKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 let testAppId = "wxUnionTest"
+/// An admin token of the length the gateway requires (32 characters or more).
+let testAdminToken = "admin-token-for-tests-0123456789abcdef"
 
 /// The repository's own Replies folder.
 let shippedReplies = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -222,7 +224,7 @@ func withGateway<C: Clock>(
     configuration.appId = testAppId
     configuration.encodingAESKey = testKey
     configuration.wechatToken = testToken
-    configuration.adminToken = "admin"
+    configuration.adminToken = testAdminToken
     configure(&configuration)
     var logger = Logger(label: "test")
     logger.logLevel = .critical
@@ -280,7 +282,8 @@ final class TestClock: Sendable {
 extension WeChatClient {
     /// An admin API call with the test admin token (or another `token`).
     func admin(
-        _ method: String, _ path: String, query: [String: String] = [:], json: String? = nil, token: String? = "admin"
+        _ method: String, _ path: String, query: [String: String] = [:], json: String? = nil,
+        token: String? = testAdminToken
     )
         async throws -> HTTPResult
     {

@@ -46,7 +46,7 @@ struct ServerProcessTests {
         ).path
         let (process, port, _) = try startServer(
             database: database,
-            environment: ["WECHAT_TOKEN": testToken, "UNIONGATE_ADMIN_TOKEN": "admin", "LOG_LEVEL": "info"])
+            environment: ["WECHAT_TOKEN": testToken, "UNIONGATE_ADMIN_TOKEN": testAdminToken, "LOG_LEVEL": "info"])
         let client = WeChatClient(port: port)
         var receipts: [String] = []
         for index in 0..<5 {
@@ -72,7 +72,7 @@ struct ServerProcessTests {
             .path
         let (process, port, _) = try startServer(
             database: database,
-            environment: ["WECHAT_TOKEN": testToken, "UNIONGATE_ADMIN_TOKEN": "admin", "LOG_LEVEL": "info"],
+            environment: ["WECHAT_TOKEN": testToken, "UNIONGATE_ADMIN_TOKEN": testAdminToken, "LOG_LEVEL": "info"],
             replies: replies)
         let client = WeChatClient(port: port)
         #expect(try await client.request("GET", "/metrics").body.contains("uniongate_rules_reloads_total 0"))

@@ -257,7 +257,7 @@ struct ServicesTests {
             ] {
                 let missing = try await client.admin("GET", path, token: nil)
                 let wrong = try await client.admin("GET", path, token: "wrong")
-                let padded = try await client.admin("GET", path, token: "admin2")
+                let padded = try await client.admin("GET", path, token: testAdminToken + "2")
                 let right = try await client.admin("GET", path)
                 #expect([missing.status, wrong.status, padded.status, right.status] == [Int]([401, 401, 401, 200]))
             }
@@ -338,5 +338,29 @@ struct AdminDetailTests {
         let hostile = AdminRoutes.contentDisposition("a\"b/c\r\nd.csv")
         #expect(!hostile.contains("\r") && !hostile.contains("\n"))
         #expect(hostile.hasPrefix("attachment; filename=\"a_b_c__d.csv\"; filename*=UTF-8''a%22b%2Fc%0D%0Ad.csv"))
+    }
+}
+
+@Suite("Start-up checks and message identities")
+struct HardeningTests {
+    @Test func aShortAdminTokenIsRefusedAtStart() async throws {
+        let error = await #expect(throws: ConfigurationError.self) {
+            try await withGateway(configure: { $0.adminToken = "short-token" }) { _, _ in }
+        }
+        #expect(error?.message.contains("at least 32") == true)
+    }
+
+    /// The ledger's key used to hash only the MsgId and the sender's last 8 bytes, so crafted
+    /// senders could pile into one bucket. Identities are now hashed whole with a seeded hasher.
+    @Test func craftedSendersSharingTheOldHashGetDistinctDigests() {
+        let identities = (0..<20_000).map { index in
+            MessageKey.identity(
+                of: InboundMessage(
+                    header: MessageHeader(
+                        account: "gh_union", sender: "o\(index)-SAMETAIL", createTime: 1, msgId: 42),
+                    kind: .text(TextMessage(content: "x"))))
+        }
+        #expect(Set(identities.map(\.digest)).count == identities.count)
+        #expect(Set(identities).count == identities.count)
     }
 }

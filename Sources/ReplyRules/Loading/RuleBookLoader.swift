@@ -32,6 +32,13 @@ public struct RuleBookLoader: Sendable {
             problems.error(at: SourceLocation(path: directory, line: 1), "文件夹里没有规则文件（.yaml 或 .yml）")
         }
         for path in paths {
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
+            guard size <= RuleBookLimits.fileBytes else {
+                problems.error(
+                    at: SourceLocation(path: path, line: 1),
+                    "文件太大（\(size / 1024) KB），单个规则文件最多 \(RuleBookLimits.fileBytes / 1024) KB，请拆成几个文件")
+                continue
+            }
             guard let data = FileManager.default.contents(atPath: path) else {
                 problems.error(at: SourceLocation(path: path, line: 1), "无法读取文件")
                 continue
@@ -143,6 +150,7 @@ struct BookReader {
     }
 
     mutating func finish() -> RuleBook {
+        checkLimits()
         checkFormReferences()
         checkMenuKeys()
         warnAboutShadowedKeywords()
@@ -233,6 +241,37 @@ struct BookReader {
             hotline.append(
                 HotlineNumber(
                     name: name, number: number, hours: fields["hours"].flatMap { problems.text($0, what: "服务时间") }))
+        }
+    }
+}
+
+/// How much a Replies folder may hold: enough for any union, small enough that no file can make
+/// loading (at start, in `check`, or in a hot reload) slow or large.
+public enum RuleBookLimits {
+    /// The largest rule file.
+    public static let fileBytes = 4 * 1024 * 1024
+    /// The most rules in the whole folder.
+    public static let rules = 20_000
+    /// The most keywords over all rules.
+    public static let keywords = 100_000
+}
+
+extension BookReader {
+    /// Refuses a folder with more rules or keywords than ``RuleBookLimits`` allows.
+    mutating func checkLimits() {
+        if rules.count > RuleBookLimits.rules {
+            problems.error(
+                at: rules[RuleBookLimits.rules].source,
+                "规则太多（共 \(rules.count) 条），最多 \(RuleBookLimits.rules) 条；从这一条起超出")
+        }
+        var keywords = 0
+        for rule in rules {
+            guard case .keywords(let words, _, _) = rule.trigger else { continue }
+            keywords += words.count
+            if keywords > RuleBookLimits.keywords {
+                problems.error(at: rule.source, "关键词太多：全部规则最多 \(RuleBookLimits.keywords) 个关键词；从这一条起超出")
+                break
+            }
         }
     }
 }

@@ -57,6 +57,7 @@ struct GatewayOverrides: Sendable {
 func buildGateway<C: Clock>(
     configuration: GatewayConfiguration, clock: C, overrides: GatewayOverrides, logger: Logger
 ) async throws -> Gateway where C.Duration == Duration {
+    try configuration.validate()
     let cipher = try configuration.messageCipher()
     let rules = try LiveRules(directory: configuration.repliesDirectory, logger: logger)
     var options = UnionCore.Options()

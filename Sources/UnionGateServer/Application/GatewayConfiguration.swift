@@ -47,6 +47,20 @@ extension GatewayConfiguration {
     /// The `Server` header's value.
     static let serverName = "UnionGate"
 
+    /// The shortest admin token accepted: a shorter one could be guessed.
+    static let minimumAdminTokenLength = 32
+
+    /// Checks what can be checked before anything starts.
+    ///
+    /// - Throws: ``ConfigurationError`` for an admin token that is too short.
+    func validate() throws {
+        if let adminToken, !adminToken.isEmpty, adminToken.count < Self.minimumAdminTokenLength {
+            throw ConfigurationError(
+                "UNIONGATE_ADMIN_TOKEN is \(adminToken.count) characters long; use at least \(Self.minimumAdminTokenLength) "
+                    + "(for example the output of `openssl rand -hex 24`), or leave it unset to have one generated")
+        }
+    }
+
     /// The cipher for compatible and safe mode, when an EncodingAESKey is configured.
     ///
     /// - Throws: ``ConfigurationError`` when the key is unusable or the AppID is missing for it.
