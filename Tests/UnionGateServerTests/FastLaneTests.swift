@@ -154,12 +154,15 @@ final class RawConnection: Sendable {
             }
         }
         guard connected == 0 else {
-            close(socket)
+            Glibc.close(socket)
             throw POSIXError(.ECONNREFUSED)
         }
     }
 
-    deinit { close(socket) }
+    deinit { Glibc.close(socket) }
+
+    /// Closes the connection from this side.
+    func close() { shutdown(socket, Int32(SHUT_RDWR)) }
 
     func send(_ text: String) throws {
         let bytes = Array(text.utf8)
@@ -208,7 +211,7 @@ final class RawConnection: Sendable {
             if let response { return response }
             var chunk = [UInt8](repeating: 0, count: 4096)
             let got = chunk.withUnsafeMutableBytes { read(socket, $0.baseAddress!, $0.count) }
-            if got == 0 { return nil }
+            if got == 0 || (got < 0 && errno == ECONNRESET) { return nil }  // closed (or reset) by the server
             guard got > 0 else { throw POSIXError(.ETIMEDOUT) }
             buffered.withLock { $0 += chunk[..<got] }
         }

@@ -30,9 +30,10 @@ struct LaneRouteDifferentialTests {
                     $0.replacingOccurrences(
                         of: "Content-Type: text/xml\r\n", with: "Content-Type: text/xml\r\nConnection: keep-alive\r\n")
                 }
-                let lane = try RawConnection(port: laneClient.port)
-                let route = try RawConnection(port: routeClient.port)
                 for (laneRequest, routeRequest) in zip(laneRequests, routeRequests) {
+                    // A connection each: a request refused from its head alone is answered, then closed.
+                    let lane = try RawConnection(port: laneClient.port)
+                    let route = try RawConnection(port: routeClient.port)
                     try lane.send(laneRequest)
                     try route.send(routeRequest)
                     let a = try #require(try await lane.readResponse())

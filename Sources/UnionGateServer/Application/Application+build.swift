@@ -96,6 +96,8 @@ func buildGateway<C: Clock>(
             unixTime: overrides.unixTime, serverName: GatewayConfiguration.serverName, logger: logger)
         return Gateway(
             configuration: configuration, core: core, secrets: secrets, metrics: metrics, webhook: webhook,
+            connections: ConnectionLimits(
+                maxConnections: configuration.maxConnections, requestReadTimeout: configuration.requestReadTimeout),
             outbox: outbox, unixTime: overrides.unixTime, logger: logger)
     } catch {
         await core.store.close()
@@ -116,9 +118,14 @@ func buildApplication(
     ]
     if let outbox = gateway.outbox { services.append(OutboxService(worker: outbox)) }
     let webhook = gateway.webhook
+    let limits = gateway.connections
+    let idle = configuration.idleTimeout.components
     return Application(
         router: buildRouter(gateway),
-        server: .http1(configuration: .init(additionalChannelHandlers: [WebhookFastLane(responder: webhook)])),
+        server: .http1(
+            configuration: .init(
+                additionalChannelHandlers: [WebhookFastLane(responder: webhook, limits: limits)],
+                idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000))),
         configuration: .init(
             address: .hostname(configuration.hostname, port: configuration.port),
             serverName: GatewayConfiguration.serverName),
@@ -163,7 +170,9 @@ struct StoreService: Service {
 
     func run() async throws {
         try? await gracefulShutdown()
-        await store.close()
+        // Closed in a task of its own, so that a cancelled group (a failed start, say) still closes it.
+        let store = self.store
+        await Task { await store.close() }.value
     }
 }
 

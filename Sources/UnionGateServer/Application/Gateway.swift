@@ -15,6 +15,8 @@ struct Gateway: Sendable {
     let metrics: GatewayMetrics
     /// The webhook's one way through, shared by its route and its fast lane.
     let webhook: WebhookResponder
+    /// The connection cap and request-read deadline the fast lanes share.
+    let connections: ConnectionLimits
     /// The outbox worker, when WeChat's API is configured.
     let outbox: OutboxWorker?
     let unixTime: @Sendable () -> Int64

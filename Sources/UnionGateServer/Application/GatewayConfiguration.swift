@@ -38,6 +38,12 @@ public struct GatewayConfiguration: Sendable {
     /// about 15 s, so 48,000 covers its retries up to some 1,500 messages a second, sustained;
     /// memory stays bounded (about 7 MB) above that.
     public var duplicateCapacity: Int = 48_000
+    /// How long a connection may stay idle before it is closed.
+    public var idleTimeout: Duration = .seconds(60)
+    /// How long a client may take to send one whole request, head and body.
+    public var requestReadTimeout: Duration = .seconds(10)
+    /// The most connections open at once; more are closed as soon as they open.
+    public var maxConnections: Int = 4096
 
     /// Creates the default configuration.
     public init() {}

@@ -2,6 +2,8 @@ import HTTPTypes
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
+import Synchronization
+import WeChatWire
 
 /// Answers `POST /wechat` on the connection's event loop, before Hummingbird's router sees the
 /// request. It reads the body, then ``WebhookResponder/begin(query:body:)`` verifies, opens and,
@@ -23,8 +25,8 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
     private enum State {
         /// Between requests.
         case idle
-        /// Reading a webhook request's body.
-        case collecting(HTTPRequest, ByteBuffer?)
+        /// Reading a webhook request's body; its query (signature checked) is read already.
+        case collecting(HTTPRequest, WebhookQuery, ByteBuffer?)
         /// A webhook message is with its handler; its answer is written when it comes.
         case answering
         /// Passing the current request's parts on to the router.
@@ -36,6 +38,11 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
     private static var maxWaitingParts: Int { 256 }
 
     private let responder: WebhookResponder
+    private let limits: ConnectionLimits
+    /// Closes the connection if the request being read is not whole by its deadline.
+    private var readDeadline: Scheduled<Void>?
+    /// Whether this connection took a slot under the cap.
+    private var counted = false
     private var state = State.idle
     /// Requests passed to the router whose response has not been written yet.
     private var withRouter = 0
@@ -50,17 +57,21 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
     /// there go to the socket as they are.
     private var encoder: ChannelHandlerContext?
 
-    init(responder: WebhookResponder) {
+    init(responder: WebhookResponder, limits: ConnectionLimits) {
         self.responder = responder
+        self.limits = limits
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         encoder = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
+        if context.channel.isActive { countConnection(context: context) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         encoder = nil
         isActive = false
+        readDeadline?.cancel()
+        uncountConnection()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -78,19 +89,31 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
         }
         switch part {
         case .head(let head):
+            readDeadline?.cancel()
+            readDeadline = context.eventLoop.scheduleTask(in: limits.requestReadTimeout) { [weak context] in
+                context?.close(promise: nil)  // a slow client holds no connection and no buffer for long
+            }
             guard case .idle = state else {
                 context.fireChannelRead(wrapInboundOut(part))  // out of order: the router deals with it
                 return
             }
             if withRouter == 0, isCandidate(head) {
-                state = .collecting(head, nil)
+                let query = WebhookResponder.query(ofTarget: head.path ?? "")
+                if let refusal = responder.refuseUnsigned(query: query) {
+                    // Unsigned: answered from the head alone, and the body is never read.
+                    readDeadline?.cancel()
+                    closeWhenAnswered = true
+                    write(refusal, context: context)
+                    return
+                }
+                state = .collecting(head, query, nil)
             } else {
                 state = .passing
                 withRouter += 1
                 context.fireChannelRead(wrapInboundOut(part))
             }
         case .body(let chunk):
-            guard case .collecting(let head, var body) = state else {
+            guard case .collecting(let head, let query, var body) = state else {
                 context.fireChannelRead(wrapInboundOut(part))
                 return
             }
@@ -103,14 +126,16 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
             if body!.readableBytes > responder.bodyLimit {
                 handOver(head, body, context: context)  // the route refuses it properly
             } else {
-                state = .collecting(head, body)
+                state = .collecting(head, query, body)
             }
         case .end:
+            readDeadline?.cancel()
+            readDeadline = nil
             switch state {
-            case .collecting(let head, let body):
+            case .collecting(_, let query, let body):
                 state = .idle
                 let body = body ?? context.channel.allocator.buffer(capacity: 0)
-                switch responder.begin(query: WebhookResponder.query(ofTarget: head.path ?? ""), body: body) {
+                switch responder.begin(query: query, body: body, signatureVerified: true) {
                 case .reply(let reply):
                     write(reply, context: context)
                 case .handle(let opened):
@@ -166,7 +191,27 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
+    func channelActive(context: ChannelHandlerContext) {
+        countConnection(context: context)
+        context.fireChannelActive()
+    }
+
+    /// Takes a slot under the cap, or closes the connection when there is none.
+    private func countConnection(context: ChannelHandlerContext) {
+        guard !counted else { return }
+        counted = limits.open()
+        if !counted {
+            context.close(promise: nil)  // over the cap
+        }
+    }
+
+    private func uncountConnection() {
+        if counted { limits.closed() }
+        counted = false
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        uncountConnection()
         state = .idle
         isActive = false
         waitingParts = []
@@ -226,4 +271,42 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
             context.close(promise: nil)
         }
     }
+}
+
+/// The connection cap and the request-read deadline, shared by every connection's fast lane.
+final class ConnectionLimits: Sendable {
+    let requestReadTimeout: TimeAmount
+    private let count = Atomic<Int>(0)
+    private let cap: Atomic<Int>
+
+    /// The most connections open at once.
+    var maxConnections: Int {
+        get { cap.load(ordering: .relaxed) }
+        set { cap.store(newValue, ordering: .relaxed) }
+    }
+
+    init(maxConnections: Int, requestReadTimeout: Duration) {
+        self.cap = Atomic(maxConnections)
+        self.requestReadTimeout = .nanoseconds(
+            requestReadTimeout.components.seconds * 1_000_000_000 + requestReadTimeout.components.attoseconds
+                / 1_000_000_000)
+    }
+
+    /// Counts a new connection; false when it is over the cap (it is then not counted).
+    func open() -> Bool {
+        let now = count.add(1, ordering: .relaxed).newValue
+        guard now <= cap.load(ordering: .relaxed) else {
+            count.subtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    /// Counts a closed connection that ``open()`` accepted.
+    func closed() {
+        count.subtract(1, ordering: .relaxed)
+    }
+
+    /// How many connections are open.
+    var current: Int { count.load(ordering: .relaxed) }
 }

@@ -63,7 +63,9 @@ struct WebhookResponder: Sendable {
 
     /// Verifies and opens a message, and answers it from memory when it can. Never blocks, so
     /// the event loop can call it.
-    func begin(query: WebhookQuery, body: ByteBuffer) -> Step {
+    ///
+    /// - Parameter signatureVerified: true when ``refuseUnsigned(query:)`` already passed it.
+    func begin(query: WebhookQuery, body: ByteBuffer, signatureVerified: Bool = false) -> Step {
         let started = ContinuousClock.now
         guard body.readableBytes <= bodyLimit else {
             return .reply(refuse(.contentTooLarge, .tooLarge, reason: "body over the limit of \(bodyLimit) bytes"))
@@ -71,7 +73,8 @@ struct WebhookResponder: Sendable {
         let opened: OpenedMessage
         do {
             opened = try body.withUnsafeReadableBytes { raw in
-                try codec.open(bytes: raw.assumingMemoryBound(to: UInt8.self), query: query)
+                try codec.open(
+                    bytes: raw.assumingMemoryBound(to: UInt8.self), query: query, signatureVerified: signatureVerified)
             }
         } catch let error as WebhookError where error.isAuthenticationFailure {
             metrics.signatureFailure()
@@ -87,6 +90,18 @@ struct WebhookResponder: Sendable {
             return .handle(request)
         }
         return .reply(seal(answer, for: request))
+    }
+
+    /// Checks the URL signature from the request head, before any body is read: a request that
+    /// fails is refused (403) without waiting for a body nobody will use. Nil when it passes.
+    func refuseUnsigned(query: WebhookQuery) -> WebhookReply? {
+        do {
+            try codec.verifySignature(query)
+            return nil
+        } catch {
+            metrics.signatureFailure()
+            return refuse(.forbidden, .forbidden, reason: "\(error)")
+        }
     }
 
     /// Answers a message that needs its handler (or waits for the first attempt's answer).

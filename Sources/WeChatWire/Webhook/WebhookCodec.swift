@@ -245,8 +245,14 @@ public struct WebhookCodec: Sendable {
     }
 
     /// ``open(_:query:)`` for a body in a buffer, read where it lies.
-    public func open(bytes body: UnsafeBufferPointer<UInt8>, query: WebhookQuery) throws -> OpenedMessage {
-        try verifySignature(query)
+    ///
+    /// - Parameter signatureVerified: true when the caller already checked the URL signature
+    ///   with ``verifySignature(_:)`` (from the request head, before reading the body), so that
+    ///   it is not computed twice; the message signature of an encrypted body is always checked.
+    public func open(bytes body: UnsafeBufferPointer<UInt8>, query: WebhookQuery, signatureVerified: Bool = false)
+        throws -> OpenedMessage
+    {
+        if !signatureVerified { try verifySignature(query) }
         let root = try reader.read(bytes: body)
         let encrypted = root.text(of: "Encrypt")
         guard let encryptType = query.encryptType, Self.isAES(encryptType) else {

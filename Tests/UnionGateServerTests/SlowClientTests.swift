@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+import WeChatWire
+
+@testable import UnionGateServer
+
+/// Clients that hold connections or bodies: each is a raw socket that a real attacker could open.
+@Suite("Slow, idle and unsigned clients")
+struct SlowClientTests {
+    @Test func anIdleConnectionIsClosed() async throws {
+        try await withGateway(configure: { $0.idleTimeout = .milliseconds(300) }) { client, _ in
+            let connection = try RawConnection(port: client.port)
+            // Nothing is sent: the server closes the connection (the read ends, it does not time out).
+            #expect(try await connection.readResponse() == nil)
+        }
+    }
+
+    @Test func aRequestSentTooSlowlyIsCutOff() async throws {
+        try await withGateway(configure: {
+            $0.idleTimeout = .seconds(60)
+            $0.requestReadTimeout = .milliseconds(300)
+        }) { client, _ in
+            let whole = try rawRequest(client, Member().text("帮助"))
+            let connection = try RawConnection(port: client.port)
+            // The head and part of the body, then nothing more: only the read deadline can end it.
+            try connection.send(String(whole.prefix(whole.count - 20)))
+            #expect(try await connection.readResponse() == nil)
+        }
+    }
+
+    @Test func anUnsignedRequestIsRefusedFromItsHeadWithoutReadingTheBody() async throws {
+        try await withGateway { client, gateway in
+            let connection = try RawConnection(port: client.port)
+            // Announces a large body and sends none of it: the 403 comes from the head alone.
+            try connection.send(
+                "POST /wechat?signature=0&timestamp=1&nonce=2 HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\n")
+            let response = try #require(try await connection.readResponse())
+            #expect(response.status == 403)
+            #expect(try await connection.readResponse() == nil, "and the connection is closed")
+            #expect(gateway.metrics.count(.forbidden) == 1)
+        }
+    }
+
+    @Test func connectionsOverTheCapAreClosedAndTheOthersStillWork() async throws {
+        try await withGateway { client, gateway in
+            let member = Member()
+            let first = try RawConnection(port: client.port)
+            try first.send(try rawRequest(client, member.text("帮助")))
+            #expect(try await first.readResponse()?.status == 200)
+            // Room for one more than are open now (the test framework may hold a connection too).
+            gateway.connections.maxConnections = gateway.connections.current + 1
+            let second = try RawConnection(port: client.port)
+            try second.send(try rawRequest(client, member.text("热线")))
+            #expect(try await second.readResponse()?.status == 200)
+            let third = try RawConnection(port: client.port)
+            #expect(try await third.readResponse() == nil, "the connection over the cap is closed at once")
+            try first.send(try rawRequest(client, member.text("福利")))
+            #expect(try await first.readResponse()?.status == 200)
+            // A closed connection gives its slot back.
+            let slots = gateway.connections.current
+            second.close()
+            #expect(await eventually { gateway.connections.current == slots - 1 })
+        }
+    }
+}
