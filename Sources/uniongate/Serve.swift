@@ -29,6 +29,15 @@ extension UnionGate {
             name: .long, help: "Seconds a reply may take before WeChat is answered 'success' and the reply sent later.")
         var replyDeadline: Double = 4.5
 
+        @Option(name: .long, help: "The most connections open at once; more are closed as they open.")
+        var maxConnections: Int = 4096
+
+        @Option(name: .long, help: "Seconds a connection may stay idle before it is closed.")
+        var idleTimeout: Double = 60
+
+        @Option(name: .long, help: "Seconds a client may take to send one whole request.")
+        var requestTimeout: Double = 10
+
         func run() async throws {
             var logger = Logger(label: "uniongate")
             logger.logLevel = EnvironmentVariables.value("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
@@ -46,6 +55,9 @@ extension UnionGate {
             configuration.adminToken = EnvironmentVariables.value("UNIONGATE_ADMIN_TOKEN")
             configuration.publicURL = EnvironmentVariables.value("UNIONGATE_PUBLIC_URL")
             configuration.replyDeadline = .milliseconds(Int64(replyDeadline * 1000))
+            configuration.maxConnections = maxConnections
+            configuration.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
+            configuration.requestReadTimeout = .milliseconds(Int64(requestTimeout * 1000))
 
             let application: any ApplicationProtocol
             do {

@@ -39,8 +39,11 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let responder: WebhookResponder
     private let limits: ConnectionLimits
-    /// Closes the connection if the request being read is not whole by its deadline.
-    private var readDeadline: Scheduled<Void>?
+    /// When the request being read began (its head arrived); nil between requests.
+    private var readingSince: NIODeadline?
+    /// The check that closes the connection when a request is not whole by its deadline. One
+    /// timer a connection, set when needed and re-armed when it fires, not one per request.
+    private var readCheck: Scheduled<Void>?
     /// Whether this connection took a slot under the cap.
     private var counted = false
     private var state = State.idle
@@ -70,7 +73,8 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         encoder = nil
         isActive = false
-        readDeadline?.cancel()
+        readCheck?.cancel()
+        readCheck = nil
         uncountConnection()
     }
 
@@ -89,10 +93,8 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
         }
         switch part {
         case .head(let head):
-            readDeadline?.cancel()
-            readDeadline = context.eventLoop.scheduleTask(in: limits.requestReadTimeout) { [weak context] in
-                context?.close(promise: nil)  // a slow client holds no connection and no buffer for long
-            }
+            readingSince = .now()
+            if readCheck == nil { armReadCheck(context: context, at: readingSince! + limits.requestReadTimeout) }
             guard case .idle = state else {
                 context.fireChannelRead(wrapInboundOut(part))  // out of order: the router deals with it
                 return
@@ -101,7 +103,7 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
                 let query = WebhookResponder.query(ofTarget: head.path ?? "")
                 if let refusal = responder.refuseUnsigned(query: query) {
                     // Unsigned: answered from the head alone, and the body is never read.
-                    readDeadline?.cancel()
+                    readingSince = nil
                     closeWhenAnswered = true
                     write(refusal, context: context)
                     return
@@ -129,8 +131,7 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
                 state = .collecting(head, query, body)
             }
         case .end:
-            readDeadline?.cancel()
-            readDeadline = nil
+            readingSince = nil
             switch state {
             case .collecting(_, let query, let body):
                 state = .idle
@@ -156,6 +157,22 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
                 context.fireChannelRead(wrapInboundOut(part))
             case .idle, .answering:
                 context.fireChannelRead(wrapInboundOut(part))
+            }
+        }
+    }
+
+    /// Checks at `deadline` that no request has been read for too long: a slow client holds no
+    /// connection and no buffer for long.
+    private func armReadCheck(context: ChannelHandlerContext, at deadline: NIODeadline) {
+        readCheck = context.eventLoop.scheduleTask(deadline: deadline) { [weak self, weak context] in
+            guard let self, let context else { return }
+            self.readCheck = nil
+            guard let since = self.readingSince else { return }  // nothing being read: no timer
+            let due = since + self.limits.requestReadTimeout
+            if due <= .now() {
+                context.close(promise: nil)
+            } else {
+                self.armReadCheck(context: context, at: due)
             }
         }
     }
