@@ -38,6 +38,17 @@ struct SlowClientTests {
             #expect(response.status == 403)
             #expect(try await connection.readResponse() == nil, "and the connection is closed")
             #expect(gateway.metrics.count(.forbidden) == 1)
+
+            // With its body sent whole, the same: one 403, the body dropped, the connection closed.
+            let whole = try RawConnection(port: client.port)
+            let signed = try client.wechat.request(
+                for: Member().text("帮助"), mode: .plain, timestamp: "1700000000", nonce: "n1")
+            var forged = signed.query.parameters
+            forged["signature"] = String(repeating: "0", count: 40)
+            try whole.send(rawRequest(query: forged, body: signed.body) + rawRequest(query: forged, body: signed.body))
+            #expect(try await whole.readResponse()?.status == 403)
+            #expect(try await whole.readResponse() == nil)
+            #expect(gateway.metrics.count(.forbidden) == 2)
         }
     }
 

@@ -31,6 +31,8 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
         case answering
         /// Passing the current request's parts on to the router.
         case passing
+        /// Dropping the rest of a request already refused from its head (the connection closes).
+        case discarding
     }
 
     /// The most request parts kept while a message is with its handler (pipelining is rare:
@@ -54,6 +56,8 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
     /// A graceful shutdown asked this connection to close while a request was here.
     private var closeWhenAnswered = false
     private var isActive = true
+    /// The connection is being closed after its last answer.
+    private var closing = false
     private var date = HTTPDate()
 
     /// The HTTP/1 response encoder's place in the pipeline, when there is one: answers written
@@ -83,6 +87,7 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func read(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        if closing { return }  // answered and closing: what was already sent is not read
         if case .answering = state {
             guard waitingParts.count < Self.maxWaitingParts else {
                 context.close(promise: nil)
@@ -105,6 +110,7 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
                     // Unsigned: answered from the head alone, and the body is never read.
                     readingSince = nil
                     closeWhenAnswered = true
+                    state = .discarding
                     write(refusal, context: context)
                     return
                 }
@@ -115,6 +121,7 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
                 context.fireChannelRead(wrapInboundOut(part))
             }
         case .body(let chunk):
+            if case .discarding = state { return }
             guard case .collecting(let head, let query, var body) = state else {
                 context.fireChannelRead(wrapInboundOut(part))
                 return
@@ -155,6 +162,8 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
             case .passing:
                 state = .idle
                 context.fireChannelRead(wrapInboundOut(part))
+            case .discarding:
+                state = .idle
             case .idle, .answering:
                 context.fireChannelRead(wrapInboundOut(part))
             }
@@ -201,7 +210,7 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
             case .collecting, .answering:
                 closeWhenAnswered = true  // answer the request here first
                 return
-            case .idle, .passing:
+            case .idle, .passing, .discarding:
                 break
             }
         }
@@ -285,6 +294,7 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         }
         if closeWhenAnswered {
+            closing = true
             context.close(promise: nil)
         }
     }
