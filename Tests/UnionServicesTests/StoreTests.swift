@@ -107,6 +107,77 @@ struct StoreTests {
         await store.close()
     }
 
+    /// Holds the store with a read until `release` is called, so that writes queue up behind it.
+    final class Gate: Sendable {
+        let opened: AsyncStream<Void>
+        private let open: AsyncStream<Void>.Continuation
+        init() { (opened, open) = AsyncStream.makeStream() }
+        func release() { open.finish() }
+        func wait() async { for await _ in opened {} }
+    }
+
+    @Test func waitingTransactionsCommitTogetherAndAFailureRollsBackOnlyItsOwn() async throws {
+        struct Refused: Error {}
+        let store = try await open()
+        let gate = Gate()
+        let holder = Task { try await store.read { _ in await gate.wait() } }
+        let before = store.groupCounts.withLock { $0 }
+        let writes = (0..<4).map { index in
+            Task {
+                try await store.transaction { database in
+                    let suggestion = try await SuggestionBox.submit(
+                        openid: "o\(index)", content: "分组提交第\(index)条", messageKey: "group\(index)", at: 1,
+                        year: 2026, in: database)
+                    if index == 1 { throw Refused() }
+                    return suggestion.number
+                }
+            }
+        }
+        while store.waitingWrites < 4 { await Task.yield() }
+        gate.release()
+        try await holder.value
+        var numbers: [String] = []
+        for (index, write) in writes.enumerated() {
+            if index == 1 {
+                await #expect(throws: Refused.self) { try await write.value }
+            } else {
+                numbers.append(try await write.value)
+            }
+        }
+        let after = store.groupCounts.withLock { $0 }
+        #expect(after.commits - before.commits == 1, "the four waiting transactions share one commit")
+        #expect(after.transactions - before.transactions == 4)
+        // The refused one left nothing, not even its receipt number: the numbers run on.
+        #expect(Set(numbers) == ["JY-2026-000001", "JY-2026-000002", "JY-2026-000003"])
+        let stored = try await SuggestionBox(store: store).list()
+        #expect(Set(stored.map(\.openid)) == ["o0", "o2", "o3"])
+        await store.close()
+    }
+
+    @Test func aRetryInTheSameGroupStoresOnce() async throws {
+        let store = try await open()
+        let gate = Gate()
+        let holder = Task { try await store.read { _ in await gate.wait() } }
+        let writes = (0..<3).map { _ in
+            Task {
+                try await store.transaction { database in
+                    try await SuggestionBox.submit(
+                        openid: "oRetry", content: "同一条消息的重试", messageKey: "same-message", at: 1, year: 2026,
+                        in: database
+                    ).number
+                }
+            }
+        }
+        while store.waitingWrites < 3 { await Task.yield() }
+        gate.release()
+        try await holder.value
+        var numbers: Set<String> = []
+        for write in writes { numbers.insert(try await write.value) }
+        #expect(numbers == ["JY-2026-000001"])
+        #expect(try await SuggestionBox(store: store).list().count == 1)
+        await store.close()
+    }
+
     @Test func conversationsSurviveReopening() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("conv-\(UUID().uuidString).sqlite")
             .path
@@ -123,5 +194,13 @@ struct StoreTests {
         #expect(loaded.entry(for: "oA")?.progress == progress)
         #expect(loaded.entry(for: "oB") == nil)
         await reopened.close()
+    }
+
+    @Test func rememberedFactsAreBounded() {
+        let facts = MemberFacts(capacity: 3)
+        for index in 0..<10 { facts.remember(application: nil, for: "o\(index)") }
+        #expect(facts.count <= 6)
+        #expect(facts.application(for: "o9") != nil)
+        #expect(facts.application(for: "o0") == nil)
     }
 }

@@ -138,11 +138,17 @@ public final class RuleEngine: Sendable {
     /// Decides `message` from memory, in time bounded by its length, when the rules that could
     /// answer it allow: per message, so that one regex rule or membership condition elsewhere in
     /// the book leaves every other message decidable.
-    public func decideFromMemory(_ message: InboundMessage, unixTime: Int64) -> QuickDecision {
+    ///
+    /// - Parameter isMember: whether the sender is a member, when known without waiting.
+    public func decideFromMemory(_ message: InboundMessage, unixTime: Int64, isMember: Bool? = nil) -> QuickDecision {
         decide(
             message, unixTime: unixTime, matchesPatterns: false,
             holds: { time, rule in
-                rule.conditions.needsMembership ? nil : rule.conditions.hold(at: time, isMember: false)
+                if rule.conditions.needsMembership {
+                    guard let isMember else { return nil }
+                    return rule.conditions.hold(at: time, isMember: isMember)
+                }
+                return rule.conditions.hold(at: time, isMember: false)
             })
     }
 

@@ -165,13 +165,21 @@ func buildRouter(_ gateway: Gateway) -> Router<GatewayRequestContext> {
 }
 
 /// Keeps the store open while the server runs, and closes it after everything else has stopped.
+/// Meanwhile it looks for writes from outside the process (`uniongate members approve`), so
+/// that what the services remember about members is never older than a quarter of a second.
 struct StoreService: Service {
     let store: UnionStore
+    var interval = Duration.milliseconds(250)
 
     func run() async throws {
-        try? await gracefulShutdown()
-        // Closed in a task of its own, so that a cancelled group (a failed start, say) still closes it.
         let store = self.store
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await store.noticeOutsideWrites()
+                try? await Task.sleep(for: interval)
+            }
+        }
+        // Closed in a task of its own, so that a cancelled group (a failed start, say) still closes it.
         await Task { await store.close() }.value
     }
 }

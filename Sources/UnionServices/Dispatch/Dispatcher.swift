@@ -25,21 +25,32 @@ public struct Dispatcher: MessageHandler {
         self.logger = logger
     }
 
-    /// Answers at once when the member has nothing pending with the services and this message
-    /// is decided from memory (no membership lookup, no regular expression on the way to its
-    /// rule), and the rule replies by itself (no service action): the common case of a keyword
-    /// reply, which then costs no task and no storage. Decided per message.
+    /// Answers at once when memory alone can: a keyword reply, a service that reads only what
+    /// the services remember (the hotline, welfare, 入会进度, 我的建议), or help in the middle of a
+    /// form. Decided per message, the same way ``handle(_:)`` decides, by asking the services
+    /// and the rules for what they can tell without the store; nil when something needs it.
     public func answerAtOnce(_ message: InboundMessage) -> HandlerOutcome? {
-        guard services.isIdle(for: message.header.sender),
-            case .decided(let decision) = rules.engine.decideFromMemory(message, unixTime: clock())
+        let engine = rules.engine
+        let now = clock()
+        guard case .known(let interception) = services.interceptFromMemory(message, rules: engine, at: now) else {
+            return nil
+        }
+        if let replies = interception { return HandlerOutcome(replies: replies, ruleName: "conversation") }
+        let isMember = services.membershipFromMemory(message.header.sender)
+        guard case .decided(let decision) = engine.decideFromMemory(message, unixTime: now, isMember: isMember)
         else { return nil }
         guard let decision else { return .silence }
-        let templates = Self.chosen(decision)
         var replies: [ReplyBody] = []
-        replies.reserveCapacity(templates.count)
-        for template in templates {
-            if case .service = template { return nil }
-            if let body = template.body(decision.values) { replies.append(body) }
+        for template in Self.chosen(decision) {
+            if case .service(let action) = template {
+                guard
+                    case .known(let bodies) = services.performFromMemory(
+                        action, for: message, values: decision.values, rules: engine)
+                else { return nil }
+                replies += bodies
+            } else if let body = template.body(decision.values) {
+                replies.append(body)
+            }
         }
         return HandlerOutcome(replies: replies, ruleName: decision.rule.name)
     }

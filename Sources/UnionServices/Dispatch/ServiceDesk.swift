@@ -14,15 +14,40 @@ public protocol ServiceDesk: Sendable {
     func perform(_ action: ServiceAction, for message: InboundMessage, values: TemplateValues, rules: RuleEngine)
         async throws -> [ReplyBody]
 
-    /// True when the desk has nothing for `openid` before the rules: no form in progress and
-    /// no held notices, so `intercept` would pass and `takeHeldNotices` would find nothing.
-    /// Answered from memory, without waiting; false when it cannot tell.
-    func isIdle(for openid: String) -> Bool
+    /// What ``intercept(_:rules:at:)`` and ``takeHeldNotices(_:at:)`` together would do, when
+    /// memory alone can tell and nothing has to be written: `.known(nil)` when the rules answer,
+    /// `.known(replies)` when a form in progress does. Never waits.
+    func interceptFromMemory(_ message: InboundMessage, rules: RuleEngine, at unixTime: Int64)
+        -> FromMemory<[ReplyBody]?>
+
+    /// What ``perform(_:for:values:rules:)`` would answer, when memory alone can tell and the
+    /// action writes nothing. Never waits.
+    func performFromMemory(
+        _ action: ServiceAction, for message: InboundMessage, values: TemplateValues, rules: RuleEngine
+    )
+        -> FromMemory<[ReplyBody]>
+
+    /// Whether `openid` is a member, when memory alone can tell (nil otherwise). Never waits.
+    func membershipFromMemory(_ openid: String) -> Bool?
+}
+
+/// An answer from memory, or the news that it needs the store.
+public enum FromMemory<Value: Sendable>: Sendable {
+    /// Memory knows the answer.
+    case known(Value)
+    /// The answer needs the store (a read or a write): ask the async way.
+    case needsStore
 }
 
 extension ServiceDesk {
     public func takeHeldNotices(_ openid: String, at unixTime: Int64) async throws -> [String] { [] }
-    public func isIdle(for openid: String) -> Bool { false }
+    public func interceptFromMemory(_ message: InboundMessage, rules: RuleEngine, at unixTime: Int64)
+        -> FromMemory<[ReplyBody]?>
+    { .needsStore }
+    public func performFromMemory(
+        _ action: ServiceAction, for message: InboundMessage, values: TemplateValues, rules: RuleEngine
+    ) -> FromMemory<[ReplyBody]> { .needsStore }
+    public func membershipFromMemory(_ openid: String) -> Bool? { nil }
 }
 
 /// Tells whether a member's join application was approved.

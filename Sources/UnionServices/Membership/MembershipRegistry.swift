@@ -95,10 +95,12 @@ public struct MembershipRegistry: MembershipDirectory {
 
     /// The member's most recent application.
     public func latest(for openid: String) async throws -> MembershipApplication? {
-        try await store.read { database in
-            try await Self.select(in: database).where("openid", .equal, openid).orderBy("id", .descending).limit(1)
-                .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
-        }?.application
+        try await store.read { try await Self.latest(for: openid, in: $0) }
+    }
+
+    static func latest(for openid: String, in database: any SQLDatabase) async throws -> MembershipApplication? {
+        try await select(in: database).where("openid", .equal, openid).orderBy("id", .descending).limit(1)
+            .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)?.application
     }
 
     /// Applications, newest first, optionally only those with `status`.
@@ -186,7 +188,7 @@ public struct MembershipRegistry: MembershipDirectory {
         _ id: Int, status: MembershipApplication.Status, reason: String?, at now: Int64,
         notice: @escaping @Sendable (MembershipApplication) -> String
     ) async throws -> MembershipApplication {
-        try await store.transaction { database in
+        let application = try await store.transaction { database in
             guard
                 var application = try await Self.select(in: database).where("id", .equal, id).first(
                     decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)?.application
@@ -208,5 +210,7 @@ public struct MembershipRegistry: MembershipDirectory {
                 [.text(notice(application))], to: application.openid, reason: .notice, at: now, in: database)
             return application
         }
+        store.facts.forgetApplication(of: application.openid)
+        return application
     }
 }

@@ -9,9 +9,8 @@ import WeChatWire
 public struct UnionServiceDesk: ServiceDesk {
     private let store: UnionStore
     private let conversations: ConversationStore
-    private let membership: MembershipRegistry
-    private let directory: any MembershipDirectory
-    private let suggestions: SuggestionBox
+    /// Who else counts as a member (for examples that play one).
+    private let extraMembers: (any MembershipDirectory)?
     private let publicURL: String?
     private let held: HeldNotices
     private let logger: Logger
@@ -30,66 +29,65 @@ public struct UnionServiceDesk: ServiceDesk {
         store: UnionStore, publicURL: String?, logger: Logger, extraMembers: (any MembershipDirectory)? = nil,
         held: HeldNotices = HeldNotices()
     ) async throws -> UnionServiceDesk {
-        let registry = MembershipRegistry(store: store)
         try await held.load(from: store)
         return UnionServiceDesk(
-            store: store, conversations: try await ConversationStore.load(from: store), membership: registry,
-            directory: extraMembers.map { CombinedMembership([registry, $0]) } ?? registry,
-            suggestions: SuggestionBox(store: store), publicURL: publicURL, held: held, logger: logger)
+            store: store, conversations: try await ConversationStore.load(from: store), extraMembers: extraMembers,
+            publicURL: publicURL, held: held, logger: logger)
     }
 
     private init(
-        store: UnionStore, conversations: ConversationStore, membership: MembershipRegistry,
-        directory: any MembershipDirectory,
-        suggestions: SuggestionBox, publicURL: String?, held: HeldNotices, logger: Logger
+        store: UnionStore, conversations: ConversationStore, extraMembers: (any MembershipDirectory)?,
+        publicURL: String?, held: HeldNotices, logger: Logger
     ) {
         self.held = held
         self.store = store
         self.conversations = conversations
-        self.membership = membership
-        self.directory = directory
-        self.suggestions = suggestions
+        self.extraMembers = extraMembers
         self.publicURL = publicURL
         self.logger = logger
     }
 
     /// Who counts as a member: approved applicants (and any extra members given).
-    public var members: any MembershipDirectory { directory }
+    public var members: any MembershipDirectory { self }
 
     public func takeHeldNotices(_ openid: String, at unixTime: Int64) async throws -> [String] {
         try await held.take(openid, store: store, at: unixTime)
     }
 
-    public func isIdle(for openid: String) -> Bool {
-        !held.contains(openid) && conversations.entry(for: openid) == nil
-    }
-
     // MARK: Conversations in progress
 
-    public func intercept(_ message: InboundMessage, rules: RuleEngine, at now: Int64) async throws -> Interception? {
-        let openid = message.header.sender
-        guard let entry = conversations.entry(for: openid) else { return nil }
-        let book = rules.book
+    /// What a member's message does to their form in progress, decided from memory.
+    private enum FormStep {
+        /// The rules answer.
+        case pass
+        /// These replies answer; nothing changes.
+        case replies([ReplyBody])
+        /// The conversation is forgotten (finished a while ago, or its form removed), then the
+        /// rules answer, with a note in front when there is one.
+        case clear(note: String?)
+        /// The member answers the form's question.
+        case respond(FormConversation, FormProgress, text: String)
+    }
+
+    private func formStep(_ message: InboundMessage, book: RuleBook, at now: Int64) -> FormStep {
+        guard let entry = conversations.entry(for: message.header.sender) else { return .pass }
         if let finishedKey = entry.finishedKey {
             // WeChat retrying the message that finished the form, perhaps after a restart.
             if finishedKey == MessageKey.of(message), let reply = entry.finishedReply {
                 return .replies([.text(reply)])
             }
-            if now - entry.progress.updatedAt > 600 { try await conversations.clear(openid) }
-            return nil
+            return now - entry.progress.updatedAt > 600 ? .clear(note: nil) : .pass
         }
         guard let form = self.form(named: entry.progress.form, in: book) else {
-            try await conversations.clear(openid)  // the form was removed from Replies
-            return nil
+            return .clear(note: nil)  // the form was removed from Replies
         }
-        let timeout = Int64(book.settings.conversationTimeoutMinutes) * 60
-        if now - entry.progress.updatedAt > timeout {
-            try await conversations.clear(openid)
-            return .note(
-                "您之前填写的「\(form.form.title)」超过 \(book.settings.conversationTimeoutMinutes) 分钟没有回复，已自动取消，没有保存。如需办理请重新开始。")
+        let minutes = book.settings.conversationTimeoutMinutes
+        if now - entry.progress.updatedAt > Int64(minutes) * 60 {
+            return .clear(
+                note: "您之前填写的「\(form.form.title)」超过 \(minutes) 分钟没有回复，已自动取消，没有保存。如需办理请重新开始。")
         }
         guard case .text(let text) = message.kind else {
-            if message.isEvent { return nil }  // menu taps and other events go to the rules
+            if message.isEvent { return .pass }  // menu taps and other events go to the rules
             return .replies([.text("请用文字回复。\n\n" + form.prompt(for: entry.progress))])
         }
         if Self.hotlineWords.contains(KeywordNormalizer.normalize(text.content)) {
@@ -98,9 +96,38 @@ public struct UnionServiceDesk: ServiceDesk {
                     HotlineText.render(book.hotline, publicURL: publicURL) + "\n\n" + form.prompt(for: entry.progress))
             ])
         }
-        return .replies(
-            try await advance(form, progress: entry.progress, text: text.content, message: message, book: book, at: now)
-        )
+        return .respond(form, entry.progress, text: text.content)
+    }
+
+    public func interceptFromMemory(_ message: InboundMessage, rules: RuleEngine, at now: Int64)
+        -> FromMemory<[ReplyBody]?>
+    {
+        if held.contains(message.header.sender) { return .needsStore }
+        switch formStep(message, book: rules.book, at: now) {
+        case .pass: return .known(nil)
+        case .replies(let replies): return .known(replies)
+        case .clear: return .needsStore
+        case .respond(let form, let progress, let text):
+            // Help, or an answer the form refuses: the same question again, nothing to store.
+            guard case .ask(let next, let reply) = form.respond(to: text, progress: progress, at: now), next == progress
+            else { return .needsStore }
+            return .known([.text(reply)])
+        }
+    }
+
+    public func intercept(_ message: InboundMessage, rules: RuleEngine, at now: Int64) async throws -> Interception? {
+        switch formStep(message, book: rules.book, at: now) {
+        case .pass:
+            return nil
+        case .replies(let replies):
+            return .replies(replies)
+        case .clear(let note):
+            try await conversations.clear(message.header.sender)
+            return note.map { .note($0) }
+        case .respond(let form, let progress, let text):
+            return .replies(
+                try await advance(form, progress: progress, text: text, message: message, book: rules.book, at: now))
+        }
     }
 
     private func advance(
@@ -110,7 +137,7 @@ public struct UnionServiceDesk: ServiceDesk {
         let openid = message.header.sender
         switch form.respond(to: text, progress: progress, at: now) {
         case .ask(let next, let reply):
-            try await conversations.save(next, for: openid)
+            if next != progress { try await conversations.save(next, for: openid) }
             return [.text(reply)]
         case .cancelled(let reply):
             try await conversations.clear(openid)
@@ -153,6 +180,8 @@ public struct UnionServiceDesk: ServiceDesk {
             try await ConversationStore.finish(openid, key: key, reply: reply, at: now, in: database)
             return reply
         }
+        store.facts.forgetApplication(of: openid)
+        store.facts.forgetSuggestions(of: openid)
         conversations.didFinish(openid, progress: FormProgress(form: form.name, updatedAt: now), key: key, reply: reply)
         logger.info(
             "form submitted", metadata: ["form": "\(form.name)", "member": "\(PersonalData.maskOpenID(openid))"])
@@ -186,33 +215,102 @@ public struct UnionServiceDesk: ServiceDesk {
     public func perform(_ action: ServiceAction, for message: InboundMessage, values: TemplateValues, rules: RuleEngine)
         async throws -> [ReplyBody]
     {
+        if case .known(let replies) = performFromMemory(action, for: message, values: values, rules: rules) {
+            return replies
+        }
         let book = rules.book
         let openid = message.header.sender
         switch action {
         case .hotline:
             return [.text(HotlineText.render(book.hotline, publicURL: publicURL))]
         case .welfare:
-            let isMember = try await directory.isMember(openid)
-            return WelfareReply.reply(book.welfare, asEvent: message.isEvent, isMember: isMember)
+            return WelfareReply.reply(book.welfare, asEvent: message.isEvent, isMember: try await isMember(openid))
         case .joinStatus:
-            return [.text(try await joinStatus(openid))]
+            return [.text(Self.joinStatus(try await latestApplication(openid)))]
         case .join:
-            if let application = try await membership.latest(for: openid), application.status != .rejected {
-                return [.text(try await joinStatus(openid))]
+            let application = try await latestApplication(openid)
+            if let application, application.status != .rejected {
+                return [.text(Self.joinStatus(application))]
             }
             return try await start(FormConversation(form: book.join.form), openid: openid, at: values.unixTime)
         case .suggestion:
             return try await suggestion(values.content, message: message, book: book, at: values.unixTime)
         case .mySuggestions:
-            return [.text(try await mySuggestions(openid, book: book))]
+            return [.text(Self.mySuggestions(try await recentSuggestions(openid), book: book))]
         case .form(let name):
             guard let definition = book.forms[name] else {
                 return [.text("该服务暂时无法使用，请联系工会。")]
             }
-            if definition.membersOnly, try await !directory.isMember(openid) {
-                return [.text("「\(definition.title)」仅限工会会员办理。回复「入会」即可申请加入工会。")]
+            if definition.membersOnly, try await !isMember(openid) {
+                return [.text(Self.membersOnly(definition))]
             }
             return try await start(FormConversation(form: definition), openid: openid, at: values.unixTime)
+        }
+    }
+
+    /// The services that read and write nothing, or read what ``MemberFacts`` remembers: the
+    /// hotline, welfare, 入会进度, 我的建议, and the refusals of 建议 and of members-only forms.
+    public func performFromMemory(
+        _ action: ServiceAction, for message: InboundMessage, values: TemplateValues, rules: RuleEngine
+    ) -> FromMemory<[ReplyBody]> {
+        let book = rules.book
+        let openid = message.header.sender
+        switch action {
+        case .hotline:
+            return .known([.text(HotlineText.render(book.hotline, publicURL: publicURL))])
+        case .welfare:
+            guard let isMember = membershipFromMemory(openid) else { return .needsStore }
+            return .known(WelfareReply.reply(book.welfare, asEvent: message.isEvent, isMember: isMember))
+        case .joinStatus:
+            guard case .some(let application) = store.facts.application(for: openid) else { return .needsStore }
+            return .known([.text(Self.joinStatus(application))])
+        case .join:
+            guard case .some(let application?) = store.facts.application(for: openid), application.status != .rejected
+            else { return .needsStore }  // the form starts: a write
+            return .known([.text(Self.joinStatus(application))])
+        case .suggestion:
+            let text = Self.suggestionText(values.content)
+            guard !text.isEmpty, let problem = SuggestionBox.problem(with: text) else { return .needsStore }
+            return .known([.text(problem)])
+        case .mySuggestions:
+            guard let recent = store.facts.suggestions(for: openid) else { return .needsStore }
+            return .known([.text(Self.mySuggestions(recent, book: book))])
+        case .form(let name):
+            guard let definition = book.forms[name] else { return .known([.text("该服务暂时无法使用，请联系工会。")]) }
+            guard definition.membersOnly, membershipFromMemory(openid) == false else { return .needsStore }
+            return .known([.text(Self.membersOnly(definition))])
+        }
+    }
+
+    public func membershipFromMemory(_ openid: String) -> Bool? {
+        guard case .some(let application) = store.facts.application(for: openid) else { return nil }
+        if application?.status == .approved { return true }
+        return extraMembers == nil ? false : nil
+    }
+
+    private static func membersOnly(_ definition: FormDefinition) -> String {
+        "「\(definition.title)」仅限工会会员办理。回复「入会」即可申请加入工会。"
+    }
+
+    /// The member's latest application, from memory or from the store (then remembered).
+    private func latestApplication(_ openid: String) async throws -> MembershipApplication? {
+        if case .some(let known) = store.facts.application(for: openid) { return known }
+        let facts = store.facts
+        return try await store.read { database in
+            let application = try await MembershipRegistry.latest(for: openid, in: database)
+            facts.remember(application: application, for: openid)
+            return application
+        }
+    }
+
+    /// The member's five latest suggestions, from memory or from the store (then remembered).
+    private func recentSuggestions(_ openid: String) async throws -> [Suggestion] {
+        if let known = store.facts.suggestions(for: openid) { return known }
+        let facts = store.facts
+        return try await store.read { database in
+            let recent = try await SuggestionBox.recent(for: openid, limit: 5, in: database)
+            facts.remember(suggestions: recent, for: openid)
+            return recent
         }
     }
 
@@ -226,8 +324,8 @@ public struct UnionServiceDesk: ServiceDesk {
         return [.text(reply)]
     }
 
-    private func joinStatus(_ openid: String) async throws -> String {
-        guard let application = try await membership.latest(for: openid) else {
+    private static func joinStatus(_ application: MembershipApplication?) -> String {
+        guard let application else {
             return "您还没有提交入会申请。回复「入会」即可开始申请。"
         }
         switch application.status {
@@ -259,6 +357,7 @@ public struct UnionServiceDesk: ServiceDesk {
             try await SuggestionBox.submit(
                 openid: openid, content: text, messageKey: key, at: now, year: year, in: database)
         }
+        store.facts.forgetSuggestions(of: openid)
         logger.info(
             "suggestion received",
             metadata: ["number": "\(suggestion.number)", "member": "\(PersonalData.maskOpenID(openid))"])
@@ -278,8 +377,7 @@ public struct UnionServiceDesk: ServiceDesk {
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    private func mySuggestions(_ openid: String, book: RuleBook) async throws -> String {
-        let recent = try await suggestions.recent(for: openid, limit: 5)
+    private static func mySuggestions(_ recent: [Suggestion], book: RuleBook) -> String {
         guard !recent.isEmpty else {
             return "您还没有提交过合理化建议。回复「建议」加内容即可提交，例如：建议 食堂增加夜班供餐。"
         }
@@ -294,5 +392,13 @@ public struct UnionServiceDesk: ServiceDesk {
             if let reply = suggestion.reply { lines.append("工会回复：\(reply)") }
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+extension UnionServiceDesk: MembershipDirectory {
+    /// Whether `openid`'s latest application is approved (or the extra members include them).
+    public func isMember(_ openid: String) async throws -> Bool {
+        if try await latestApplication(openid)?.status == .approved { return true }
+        return try await extraMembers?.isMember(openid) ?? false
     }
 }

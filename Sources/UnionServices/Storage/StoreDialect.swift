@@ -21,6 +21,17 @@ enum StoreDialect: Sendable {
         }
     }
 
+    /// A number that changes when another connection commits to the database (not when this one
+    /// does), or nil when the database cannot tell.
+    func outsideChanges(_ database: any SQLDatabase) async throws -> Int? {
+        switch self {
+        case .sqlite(inMemory: true):
+            return nil  // no other connection can reach it
+        case .sqlite:
+            return try await database.raw("PRAGMA data_version").first()?.decode(column: "data_version", as: Int.self)
+        }
+    }
+
     /// Starts a transaction that will write.
     func beginWrite(_ database: any SQLDatabase) async throws {
         switch self {
@@ -33,6 +44,22 @@ enum StoreDialect: Sendable {
     /// Commits the transaction.
     func commit(_ database: any SQLDatabase) async throws {
         try await database.raw("COMMIT").run()
+    }
+
+    /// Marks a point in the transaction that one caller's writes can be rolled back to.
+    func savepoint(_ database: any SQLDatabase) async throws {
+        try await database.raw("SAVEPOINT one_write").run()
+    }
+
+    /// Keeps the writes since the savepoint, as part of the transaction.
+    func releaseSavepoint(_ database: any SQLDatabase) async throws {
+        try await database.raw("RELEASE SAVEPOINT one_write").run()
+    }
+
+    /// Undoes the writes since the savepoint, and drops it.
+    func rollbackToSavepoint(_ database: any SQLDatabase) async throws {
+        try await database.raw("ROLLBACK TO SAVEPOINT one_write").run()
+        try await database.raw("RELEASE SAVEPOINT one_write").run()
     }
 
     /// Rolls the transaction back.

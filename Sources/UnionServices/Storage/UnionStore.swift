@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SQLKit
 import SQLiteKit
+import Synchronization
 
 /// The gateway's data: one SQLite file by default (WAL mode, fully synchronous commits).
 ///
@@ -13,9 +14,17 @@ public final class UnionStore: Sendable {
     /// The file, or `:memory:`.
     public let path: String
     let dialect: StoreDialect
+    /// What the services remember about members, in front of this store.
+    let facts = MemberFacts()
+    /// The database's change counter when it was last looked at.
+    private let lastSeenVersion = Mutex<Int?>(nil)
     private let connection: SQLiteConnection
     private let database: any SQLDatabase
     private let mutex = AsyncMutex()
+    /// How many commits wrote callers' transactions, and how many transactions they held.
+    let groupCounts = Mutex<(commits: Int, transactions: Int)>((0, 0))
+    /// Transactions waiting to be written, and whether a caller is writing them.
+    private let writes = Mutex<(pending: [PendingWrite], writing: Bool)>(([], false))
 
     private init(path: String, connection: SQLiteConnection) {
         self.path = path
@@ -49,27 +58,100 @@ public final class UnionStore: Sendable {
         return store
     }
 
-    /// Runs `body` in one transaction: all of its writes are committed together, or none are.
+    /// Runs `body` in one transaction: all of its writes are committed together, or none are,
+    /// and it returns only after the commit.
+    ///
+    /// Writes from several callers are committed in groups: whoever finds no group being written
+    /// writes the waiting ones in one transaction, each inside its own savepoint, with one commit
+    /// (one fsync) for all of them. A body that throws rolls back its own writes only; a failed
+    /// commit fails every body of its group. Bodies run one at a time, in arrival order, and
+    /// must not call the store themselves.
     public func transaction<Result: Sendable>(
-        _ body: @Sendable (any SQLDatabase) async throws -> Result
+        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
-        await mutex.lock()
-        do {
-            try await dialect.beginWrite(database)
-            do {
-                let result = try await body(database)
-                try await dialect.commit(database)
-                await mutex.unlock()
-                return result
-            } catch {
-                try? await dialect.rollback(database)
-                throw error
+        let result = Mutex<Result?>(nil)
+        let write = PendingWrite { database in
+            let value = try await body(database)
+            result.withLock { $0 = value }
+        }
+        let leads = writes.withLock { queue in
+            queue.pending.append(write)
+            defer { queue.writing = true }
+            return !queue.writing
+        }
+        if leads { await writeGroups() }
+        try await write.committed()
+        guard let value = result.withLock({ $0 }) else {
+            throw StoreError("a transaction committed without its result")  // not reached
+        }
+        return value
+    }
+
+    /// The most transactions committed together.
+    static var maxGroup: Int { 128 }
+
+    /// Writes the waiting transactions in groups until none are left. The store's lock is taken
+    /// for each group, so reads get their turn between groups.
+    private func writeGroups() async {
+        while true {
+            await mutex.lock()
+            let group = writes.withLock { queue -> [PendingWrite] in
+                let group = Array(queue.pending.prefix(Self.maxGroup))
+                queue.pending.removeFirst(group.count)
+                if group.isEmpty { queue.writing = false }
+                return group
             }
-        } catch {
+            if group.isEmpty {
+                await mutex.unlock()
+                return
+            }
+            await commit(group)
             await mutex.unlock()
-            throw error
         }
     }
+
+    /// Runs `group` in one transaction and tells each write how it ended.
+    private func commit(_ group: [PendingWrite]) async {
+        var failures: [(any Error)?] = []
+        do {
+            try await dialect.beginWrite(database)
+        } catch {
+            for write in group { write.finish(error) }
+            return
+        }
+        do {
+            if group.count == 1 {
+                try await group[0].body(database)  // on its own: the transaction is its savepoint
+                failures = [nil]
+            } else {
+                for write in group {
+                    try await dialect.savepoint(database)
+                    do {
+                        try await write.body(database)
+                        try await dialect.releaseSavepoint(database)
+                        failures.append(nil)
+                    } catch {
+                        try await dialect.rollbackToSavepoint(database)
+                        failures.append(error)
+                    }
+                }
+            }
+            try await dialect.commit(database)
+        } catch {
+            // A lone body failed, or the database itself did: nothing of the group stays.
+            try? await dialect.rollback(database)
+            for write in group { write.finish(error) }
+            return
+        }
+        groupCounts.withLock {
+            $0.commits += 1
+            $0.transactions += group.count
+        }
+        for (write, failure) in zip(group, failures) { write.finish(failure) }
+    }
+
+    /// How many transactions are waiting for a commit.
+    var waitingWrites: Int { writes.withLock { $0.pending.count } }
 
     /// Runs `body`, which only reads, without interleaving with a transaction.
     public func read<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws
@@ -86,10 +168,70 @@ public final class UnionStore: Sendable {
         }
     }
 
+    /// Looks whether another connection (another process) wrote to the database since the last
+    /// look, and if so forgets what the services remember (``MemberFacts``). The server calls it
+    /// every fraction of a second, so a change made with `uniongate members approve` shows within
+    /// that time.
+    public func noticeOutsideWrites() async throws {
+        try await read { database in
+            guard let version = try await self.dialect.outsideChanges(database) else { return }
+            let changed = self.lastSeenVersion.withLock { seen in
+                defer { seen = version }
+                return seen != nil && seen != version
+            }
+            if changed { self.facts.forgetAll() }
+        }
+    }
+
     /// Closes the connection. The store cannot be used afterwards.
     public func close() async {
         await mutex.lock()
         try? await connection.close()
         await mutex.unlock()
+    }
+}
+
+/// One caller's transaction, waiting for its group's commit.
+private final class PendingWrite: Sendable {
+    let body: @Sendable (any SQLDatabase) async throws -> Void
+    private let state = Mutex<State>(.waiting(nil))
+
+    private enum State {
+        case waiting(CheckedContinuation<Void, any Error>?)
+        case finished((any Error)?)
+    }
+
+    init(_ body: @escaping @Sendable (any SQLDatabase) async throws -> Void) {
+        self.body = body
+    }
+
+    /// Reports how the write ended: nil when it is committed.
+    func finish(_ failure: (any Error)?) {
+        let waiting = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+            guard case .waiting(let continuation) = state else { return nil }
+            state = .finished(failure)
+            return continuation
+        }
+        guard let waiting else { return }
+        if let failure { waiting.resume(throwing: failure) } else { waiting.resume() }
+    }
+
+    /// Returns once the write is committed; throws what made it fail.
+    func committed() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let outcome = state.withLock { state -> (any Error)?? in
+                switch state {
+                case .finished(let failure): return .some(failure)
+                case .waiting:
+                    state = .waiting(continuation)
+                    return nil
+                }
+            }
+            switch outcome {
+            case .some(nil): continuation.resume()
+            case .some(let failure?): continuation.resume(throwing: failure)
+            case nil: break
+            }
+        }
     }
 }

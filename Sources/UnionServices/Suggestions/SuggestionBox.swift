@@ -100,10 +100,12 @@ public struct SuggestionBox: Sendable {
 
     /// The member's most recent suggestions, newest first.
     public func recent(for openid: String, limit: Int = 5) async throws -> [Suggestion] {
-        try await store.read { database in
-            try await Self.select(in: database).where("openid", .equal, openid).orderBy("id", .descending)
-                .limit(limit).all(decoding: Suggestion.self, keyDecodingStrategy: .convertFromSnakeCase)
-        }
+        try await store.read { try await Self.recent(for: openid, limit: limit, in: $0) }
+    }
+
+    static func recent(for openid: String, limit: Int, in database: any SQLDatabase) async throws -> [Suggestion] {
+        try await select(in: database).where("openid", .equal, openid).orderBy("id", .descending)
+            .limit(limit).all(decoding: Suggestion.self, keyDecodingStrategy: .convertFromSnakeCase)
     }
 
     /// Every suggestion, newest first, optionally only those with `status`.
@@ -128,7 +130,7 @@ public struct SuggestionBox: Sendable {
         guard status != nil || (reply?.isEmpty == false) else {
             throw AdminActionError(.invalid, "give a status, a reply, or both")
         }
-        return try await store.transaction { database in
+        let updated = try await store.transaction { database in
             guard
                 var suggestion = try await Self.select(in: database).where("id", .equal, id).first(
                     decoding: Suggestion.self, keyDecodingStrategy: .convertFromSnakeCase)
@@ -149,5 +151,7 @@ public struct SuggestionBox: Sendable {
             try await Outbox.enqueue([.text(notice)], to: suggestion.openid, reason: .notice, at: now, in: database)
             return suggestion
         }
+        store.facts.forgetSuggestions(of: updated.openid)
+        return updated
     }
 }
