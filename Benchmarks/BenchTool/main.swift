@@ -1,6 +1,10 @@
 // Helpers for scripts/bench: writes signed webhook requests and generated rule files.
 //
 //     bench-tool requests MODE COUNT OUT   one request a line: "QUERY<TAB>BODY", each with a fresh MsgId
+//
+// The message is BENCH_KEYWORD (default 帮助; `{n}` in it becomes the request's number); it comes
+// from BENCH_SENDERS distinct members (default 5000; 0 for a new member each time) named
+// BENCH_SENDER_PREFIX followed by a number (default oBenchMember).
 //     bench-tool rules COUNT DIR           DIR/generated.yaml with COUNT keyword rules
 //
 // Token, key and app id come from WECHAT_TOKEN, WECHAT_ENCODING_AES_KEY and WECHAT_APP_ID.
@@ -31,12 +35,15 @@ case "requests":
     var out = ""
     out.reserveCapacity(count * 800)
     let base = UInt64(Date().timeIntervalSince1970) * 1_000_000
+    let keyword = environment["BENCH_KEYWORD"] ?? "帮助"
+    let senders = Int(environment["BENCH_SENDERS"] ?? "") ?? 5000
+    let prefix = environment["BENCH_SENDER_PREFIX"] ?? "oBenchMember"
     for index in 0..<count {
         let message = InboundMessage(
             header: MessageHeader(
-                account: "gh_bench", sender: "oBenchMember\(index % 5000)", createTime: 1_700_000_000,
-                msgId: base + UInt64(index)),
-            kind: .text(TextMessage(content: environment["BENCH_KEYWORD"] ?? "帮助")))
+                account: "gh_bench", sender: prefix + String(senders > 0 ? index % senders : index),
+                createTime: 1_700_000_000, msgId: base + UInt64(index)),
+            kind: .text(TextMessage(content: keyword.replacingOccurrences(of: "{n}", with: String(index)))))
         let request = try wechat.request(for: message, mode: mode, timestamp: "1700000000", nonce: "\(index)")
         let query = request.query.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
             separator: "&")

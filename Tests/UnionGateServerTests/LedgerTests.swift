@@ -160,4 +160,12 @@ struct LedgerTests {
         #expect(b.createTime == 70, "every attempt gets the first attempt's CreateTime")
         #expect(handler.callCount == 1)
     }
+
+    @Test func repliesThatDifferOnlyPastTheirStartAreInternedUnderDifferentHashes() {
+        // One text per member, the same length, differing only in the receipt number in the middle.
+        let texts = (0..<64).map { "您已是工会会员（申请编号 RH-2026-\(String(format: "%06d", 100_000 + $0))）。回复「福利」查看会员福利。" }
+        #expect(Set(texts.map(\.utf8.count)).count == 1)
+        let hashes = Set(texts.map { RetryMemory.TextKey(text: $0, rule: "入会进度").hashValue })
+        #expect(hashes.count == texts.count)
+    }
 }

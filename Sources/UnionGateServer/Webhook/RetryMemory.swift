@@ -174,12 +174,11 @@ struct RetryMemory {
             }
         }
 
+        /// The whole text: replies that differ only past their start (「申请编号 RH-…」 for each
+        /// member) must not share a hash, or every lookup walks them all.
         func hash(into hasher: inout Hasher) {
             var text = self.text
-            text.withUTF8 {
-                hasher.combine(bytes: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: $0.prefix(32))))
-            }
-            hasher.combine(self.text.utf8.count)
+            text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
             hasher.combine(rule?.utf8.count ?? -1)
         }
     }
