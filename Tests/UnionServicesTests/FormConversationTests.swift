@@ -153,4 +153,17 @@ struct SupportTests {
         #expect(TextTable.width("工会") == 4)
         #expect(TextTable.render([["名", "x"], ["张三", "y"]]) == "名    x\n张三  y")
     }
+
+    @Test(arguments: [
+        ("建议 食堂增加夜班供餐", "食堂增加夜班供餐"),
+        ("  建议：食堂增加夜班供餐  \n", "食堂增加夜班供餐"),
+        ("合理化建议 —— 车间通风", "车间通风"),
+        ("提建议，更衣室加锁", "更衣室加锁"),
+        ("建议", ""),
+        ("\u{3000}建议\u{3000}工具间照明\u{3000}", "工具间照明"),
+        ("希望建议", "希望建议"),
+    ])
+    func theSuggestionTextIsWhatFollowsTheKeyword(message: String, text: String) {
+        #expect(UnionServiceDesk.suggestionText(message) == text)
+    }
 }

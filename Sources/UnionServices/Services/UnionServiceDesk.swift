@@ -366,15 +366,15 @@ public struct UnionServiceDesk: ServiceDesk {
 
     /// The text after a suggestion keyword: 「建议：食堂……」 → 「食堂……」.
     static func suggestionText(_ content: String) -> String {
-        var text = content.trimmingCharacters(in: .whitespacesAndNewlines)
+        // Sliced, not trimmed through Foundation: every 「建议 …」 message passes here.
+        var text = content.drop(while: \.isWhitespace)
         for keyword in ["合理化建议", "提建议", "我的建议", "建议"] where text.hasPrefix(keyword) {
-            text.removeFirst(keyword.count)
+            text = text.dropFirst(keyword.count)
             break
         }
-        while let first = text.first, first.isWhitespace || "：:，,。.-—".contains(first) {
-            text.removeFirst()
-        }
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        text = text.drop { $0.isWhitespace || "：:，,。.-—".contains($0) }
+        while let last = text.last, last.isWhitespace { text = text.dropLast() }
+        return String(text)
     }
 
     private static func mySuggestions(_ recent: [Suggestion], book: RuleBook) -> String {

@@ -4,7 +4,8 @@ import SQLKit
 /// transaction that stores the thing they number.
 enum ReceiptNumbers {
     static func next(prefix: String, year: Int, in database: any SQLDatabase) async throws -> String {
-        try await database.insert(into: "receipt_counters")
+        // One statement: the counter is bumped (or started) and read back together.
+        let last = try await database.insert(into: "receipt_counters")
             .columns("prefix", "year", "last")
             .values(SQLBind(prefix), SQLBind(year), SQLBind(1))
             .onConflict(with: ["prefix", "year"]) {
@@ -14,12 +15,9 @@ enum ReceiptNumbers {
                         left: SQLColumn("last", table: "receipt_counters"), op: SQLBinaryOperator.add,
                         right: SQLLiteral.numeric("1")))
             }
-            .run()
-        guard
-            let last = try await database.select().column("last").from("receipt_counters")
-                .where("prefix", .equal, prefix).where("year", .equal, year)
-                .first(decodingColumn: "last", as: Int.self)
-        else { throw StoreError("receipt counter \(prefix)-\(year) vanished") }
+            .returning("last")
+            .first(decodingColumn: "last", as: Int.self)
+        guard let last else { throw StoreError("receipt counter \(prefix)-\(year) returned nothing") }
         return format(prefix: prefix, year: year, sequence: last)
     }
 
