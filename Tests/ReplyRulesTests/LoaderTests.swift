@@ -288,4 +288,40 @@ struct LimitTests {
             #expect(error.problems.first?.message.contains("文件太大") == true)
         }
     }
+
+    @Test func aFileOfAliasesToAliasesIsRefusedWithoutExpandingThem() throws {
+        // Each level doubles the last: 40 levels stand for 2^40 scalars in a file of a few KB.
+        var yaml = "a0: &a0 [答, 答]\n"
+        for level in 1...40 { yaml += "a\(level): &a\(level) [*a\(level - 1), *a\(level - 1)]\n" }
+        yaml += "rules:\n  - { keywords: [炸弹], reply: 答 }\n"
+        let found = problems([("Replies/bomb.yaml", yaml)])
+        #expect(found.count == 1)
+        #expect(found.first?.path == "Replies/bomb.yaml")
+        #expect(found.first?.message.contains("别名") == true)
+        // A few aliases that stay small are still YAML the staff may write.
+        let modest = "rules:\n  - { keywords: [甲], reply: &same 同一个回复 }\n  - { keywords: [乙], reply: *same }\n"
+        #expect(problems([("Replies/modest.yaml", modest)]).isEmpty)
+    }
+
+    @Test(arguments: [
+        #"^(a+)+$"#, #"(a|aa)*b"#, #"(\d+)*x"#, #"((ab)*c)+"#, #"(.*)\1"#, #"(?<w>a)\k<w>"#, #"a.*b.*c.*d"#,
+        #"(x?){8}"#,
+    ])
+    func aPatternThatCanBacktrackWithoutBoundIsRefusedAtItsLine(pattern: String) {
+        let yaml =
+            "rules:\n  - name: ok\n    keywords: [好]\n    reply: 好\n  - name: slow\n    match: regex\n    keywords: ['\(pattern)']\n    reply: 慢\n"
+        let found = problems([("Replies/regex.yaml", yaml)])
+        #expect(found.count == 1, "\(pattern)")
+        #expect(found.first?.line == 7)
+        #expect(found.first?.message.contains("正则表达式") == true)
+    }
+
+    @Test(arguments: [
+        #"^退(会|出)$"#, #"编号\s*(\d{6})"#, #"^.*工资.*$"#, #"[(+*)]+"#, #"(?<num>\d+)号"#, #"(ab){2}c+"#,
+        #"^(?:加班|调休)费?$"#, #"a{2,5}b"#,
+    ])
+    func ordinaryPatternsAreAccepted(pattern: String) {
+        let yaml = "rules:\n  - match: regex\n    keywords: ['\(pattern)']\n    reply: 好\n"
+        #expect(problems([("Replies/regex.yaml", yaml)]).isEmpty, "\(pattern)")
+    }
 }

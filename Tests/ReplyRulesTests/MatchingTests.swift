@@ -29,6 +29,14 @@ struct MatchingTests {
         #expect(rules.replyText(text("工号12a")) == "默认")
     }
 
+    @Test func aRegexSeesOnlyTheStartOfALongMessage() throws {
+        let rules = try engine("rules:\n  - { keywords: [\"工资$\"], match: regex, reply: 工资 }\ndefault: 默认\n")
+        let short = String(repeating: "问", count: RuleEngine.regexTextLimit - 2) + "工资"
+        let long = String(repeating: "问", count: RuleEngine.regexTextLimit) + "工资"
+        #expect(rules.replyText(text(short)) == "工资")
+        #expect(rules.replyText(text(long)) == "默认")
+    }
+
     @Test func normalisesWhatMembersType() throws {
         let rules = try engine("rules:\n  - { keywords: [入会, help], reply: ok }\n")
         for typed in ["入会", " 入会 ", "入会。", "入会！", "HELP", "ｈｅｌｐ", "Help?"] {

@@ -62,6 +62,10 @@ extension BookReader {
             var regexes: [Regex<AnyRegexOutput>] = []
             if mode == .regex {
                 for keyword in keywords {
+                    if let problem = RegexSafety.problem(with: keyword) {
+                        problems.error(node, "正则表达式「\(keyword)」\(problem)")
+                        continue
+                    }
                     do {
                         regexes.append(try Regex(keyword))
                     } catch {

@@ -96,6 +96,28 @@ struct BookReader {
         self.problems = problems
     }
 
+    /// The node at which a walk of `root` passes ``RuleBookLimits/nodesPerFile``, or nil. A YAML
+    /// alias puts its anchor's whole tree in again, so a small file of aliases to aliases can
+    /// stand for billions of nodes: the walk stops at the limit instead of expanding them.
+    static func nodeBeyondLimit(_ root: Node) -> Node? {
+        var stack = [root]
+        var count = 0
+        while let node = stack.popLast() {
+            count += 1
+            if count > RuleBookLimits.nodesPerFile { return node }
+            switch node {
+            case .scalar, .alias: break
+            case .sequence(let sequence): stack.append(contentsOf: sequence)
+            case .mapping(let mapping):
+                for pair in mapping {
+                    stack.append(pair.key)
+                    stack.append(pair.value)
+                }
+            }
+        }
+        return nil
+    }
+
     mutating func read(path: String, text: String) {
         let root: Node?
         do {
@@ -109,6 +131,12 @@ struct BookReader {
             return
         }
         guard let root else { return }  // an empty file
+        if let past = Self.nodeBeyondLimit(root) {
+            problems.error(
+                at: SourceLocation(path: path, line: past.mark?.line ?? 1),
+                "文件展开后内容太多（超过 \(RuleBookLimits.nodesPerFile) 个节点），多半是 YAML 别名（*名字）层层引用；规则文件里请不要用别名")
+            return
+        }
         let document = YAMLNode(node: root, path: path)
         guard let sections = problems.mapping(document, what: "文件", keys: RuleBookLoader.Section.self) else { return }
         if let node = sections[.settings] { readSettings(node) }
@@ -254,6 +282,9 @@ public enum RuleBookLimits {
     public static let rules = 20_000
     /// The most keywords over all rules.
     public static let keywords = 100_000
+    /// The most YAML nodes in one file, counted with aliases expanded (a 4 MiB file written out
+    /// in full has fewer).
+    public static let nodesPerFile = 1_000_000
 }
 
 extension BookReader {

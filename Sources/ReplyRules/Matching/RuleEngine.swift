@@ -64,6 +64,10 @@ public final class RuleEngine: Sendable {
     /// Whether any rule depends on membership, so callers look it up only when it matters.
     public let needsMembership: Bool
 
+    /// The most characters of a message that a regular expression sees: with the patterns
+    /// ``RegexSafety`` accepts, matching then takes bounded time whatever the message.
+    public static let regexTextLimit = 256
+
     /// Builds the indexes for `book`.
     public init(book: RuleBook) {
         self.book = book
@@ -235,7 +239,9 @@ public final class RuleEngine: Sendable {
             if takeRegex {
                 guard matchesPatterns else { return .undecided }
                 guard case .keywords(_, _, let compiled) = rule.trigger,
-                    let match = Self.firstMatch(compiled, in: content.precomposedStringWithCompatibilityMapping)
+                    let match = Self.firstMatch(
+                        compiled,
+                        in: String(content.prefix(Self.regexTextLimit)).precomposedStringWithCompatibilityMapping)
                 else { continue }
                 guard let held = holds(rule) else { return .undecided }
                 if held { return .found(rank, match.0, match.1) }
