@@ -76,7 +76,7 @@ extension UnionGate {
                 let application = try await adminAction(database) {
                     try await MembershipRegistry(store: $0).approve(id, at: UnixTime.now())
                 }
-                print("已通过：\(application.number) \(application.name)。通知已加入发送队列。")
+                print("已通过：\(application.number) \(TextTable.terminalSafe(application.name))。通知已加入发送队列。")
             }
         }
 
@@ -91,7 +91,7 @@ extension UnionGate {
                 let application = try await adminAction(database) {
                     try await MembershipRegistry(store: $0).reject(id, reason: reason, at: UnixTime.now())
                 }
-                print("未通过：\(application.number) \(application.name)。通知已加入发送队列。")
+                print("未通过：\(application.number) \(TextTable.terminalSafe(application.name))。通知已加入发送队列。")
             }
         }
     }

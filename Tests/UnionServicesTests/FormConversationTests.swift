@@ -150,6 +150,9 @@ struct SupportTests {
 
     @Test func tablesCountChineseAsTwoColumns() {
         #expect(TextTable.width("ab") == 2)
+        let table = TextTable.render([["姓名", "状态"], ["张\u{1B}[2J三\u{202E}\u{9B}", "待\n审"]])
+        #expect(!table.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x9B || $0.value == 0x202E })
+        #expect(table.contains("张[2J三") && table.contains("待 审"))
         #expect(TextTable.width("工会") == 4)
         #expect(TextTable.render([["名", "x"], ["张三", "y"]]) == "名    x\n张三  y")
     }

@@ -53,6 +53,17 @@ struct PassiveReplyTests {
         }
     }
 
+    @Test func neverWritesACharacterXMLForbids() throws {
+        let sender = InboundMessage(
+            header: MessageHeader(account: "gh_union", sender: "oMem\u{7}ber\u{0}", createTime: 1, msgId: 1),
+            kind: .text(TextMessage(content: "x")))
+        let xml = PassiveReply.message(.text("姓名：张\u{1B}[2J三\u{FFFF}")).render(answering: sender, createTime: 2)
+        #expect(!xml.unicodeScalars.contains { !XMLCharacters.isAllowed($0) })
+        let reply = try ReplyMessage(xml: xml)
+        #expect(reply.recipient == "oMember")
+        #expect(reply.body == .text("姓名：张[2J三"))
+    }
+
     @Test func keepsCDATATerminatorsInValues() throws {
         let tricky = "a]]>b ]]]]> ]]><![CDATA[ end]]"
         #expect(try roundTrip(.text(tricky)).body == .text(tricky))

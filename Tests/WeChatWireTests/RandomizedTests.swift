@@ -23,8 +23,11 @@ struct MessageGenerator {
     static let pieces: [String] = [
         "a", "Z", "9", " ", "\n", "\t", "\r", "入会", "建议", "福利", "😀", "👨‍👩‍👧", "é", "<", ">", "&", "\"", "'", "]]>", "]",
         "]]",
-        "<![CDATA[", "&amp;", "\u{01}", "\u{1F}", "\u{7F}", "\u{0}", "&#20013;",
+        "<![CDATA[", "&amp;", "\u{7F}", "\u{85}", "&#20013;",
     ]
+    /// Characters XML 1.0 forbids: the reader and the writer drop them (see `XMLCharacters`), so
+    /// a message that holds them comes back without them.
+    static let forbidden: [String] = ["\u{01}", "\u{1F}", "\u{0}", "\u{FFFE}"]
 
     mutating func string(maxPieces: Int = 8) -> String {
         let count = Int.random(in: 0...maxPieces, using: &random)
@@ -186,6 +189,31 @@ struct RandomizedTests {
             let parsed = try InboundMessage.parse(xml)
             #expect(parsed == message, "seed \(seed), round \(round): \(xml)")
             if parsed != message { return }
+        }
+    }
+
+    @Test(arguments: [4, 5] as [UInt64])
+    func forbiddenCharactersAreDroppedOnTheWayInAndOut(seed: UInt64) throws {
+        var random = SplitMix64(seed: seed)
+        for _ in 0..<500 {
+            let clean = (0..<6).map { _ in MessageGenerator.pieces.randomElement(using: &random)! }
+            var dirty: [String] = []
+            for piece in clean {
+                dirty.append(piece)
+                if Bool.random(using: &random) {
+                    dirty.append(MessageGenerator.forbidden.randomElement(using: &random)!)
+                }
+            }
+            let message = InboundMessage(
+                header: MessageHeader(account: "gh_a", sender: "o" + dirty.joined(), createTime: 1, msgId: 1),
+                kind: .text(TextMessage(content: dirty.joined())))
+            let parsed = try InboundMessage.parse(message.xml())
+            #expect(parsed.header.sender == "o" + clean.joined())
+            guard case .text(let text) = parsed.kind else {
+                Issue.record("not a text message: \(parsed)")
+                return
+            }
+            #expect(text.content == clean.joined())
         }
     }
 

@@ -28,6 +28,14 @@ struct XMLReaderTests {
         #expect(root.text == "")
     }
 
+    @Test func dropsTheCharactersXMLForbidsRawOrAsReferences() throws {
+        let root = try reader.read(
+            "<xml><A><![CDATA[a\u{1}b\u{1B}[31mc\u{FFFE}d]]></A><B>x&#1;y&#x1b;z\tw</B><C>正常</C></xml>")
+        #expect(root.text(of: "A") == "ab[31mcd")
+        #expect(root.text(of: "B") == "xyz\tw")
+        #expect(root.text(of: "C") == "正常")
+    }
+
     @Test func resolvesPredefinedEntitiesAndCharacterReferences() throws {
         let root = try reader.read("<xml><A>&lt;&gt;&amp;&quot;&apos; &#20013;&#x6587;&#x1F600;</A></xml>")
         #expect(root.text(of: "A") == "<>&\"' 中文😀")
@@ -38,10 +46,10 @@ struct XMLReaderTests {
         #expect(root.text(of: "A") == "a]]>b")
     }
 
-    @Test func toleratesControlCharactersInContent() throws {
+    @Test func toleratesControlCharactersInContentAndDropsThem() throws {
         let root = try reader.read("<xml><Content><![CDATA[a\u{01}b\u{1B}c]]></Content><X>\u{07}</X></xml>")
-        #expect(root.text(of: "Content") == "a\u{01}b\u{1B}c")
-        #expect(root.text(of: "X") == "\u{07}")
+        #expect(root.text(of: "Content") == "abc")
+        #expect(root.text(of: "X") == "")
     }
 
     @Test func skipsDeclarationCommentsInstructionsAndBOM() throws {

@@ -3,19 +3,34 @@ public enum TextTable {
     /// The rows laid out in columns, the first row as the header.
     public static func render(_ rows: [[String]]) -> String {
         guard let header = rows.first else { return "" }
-        var widths = header.map(width)
+        var widths = header.map { width(terminalSafe($0)) }
         for row in rows {
             for (index, cell) in row.enumerated() where index < widths.count {
-                widths[index] = max(widths[index], width(cell))
+                widths[index] = max(widths[index], width(terminalSafe(cell)))
             }
         }
         return rows.map { row in
             row.enumerated().map { index, cell in
-                let text = cell.replacingOccurrences(of: "\n", with: " ")
+                let text = terminalSafe(cell)
                 return index == row.count - 1
                     ? text : text + String(repeating: " ", count: widths[index] - width(text) + 2)
             }.joined()
         }.joined(separator: "\n")
+    }
+
+    /// `text` as one line that a terminal shows as it is: line breaks and tabs become spaces, and
+    /// control characters (escape sequences that could clear or rewrite a staff member's screen)
+    /// and the invisible direction overrides are dropped.
+    public static func terminalSafe(_ text: String) -> String {
+        var scalars = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x9, 0xA, 0xD: scalars.append(" ")
+            case 0..<0x20, 0x7F...0x9F, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: continue
+            default: scalars.append(scalar)
+            }
+        }
+        return String(scalars)
     }
 
     /// The columns `text` takes in a terminal.

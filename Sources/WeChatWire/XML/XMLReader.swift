@@ -145,11 +145,17 @@ private enum TextAccumulator {
         }
     }
 
+    /// The text, without the characters XML 1.0 forbids (they may come in raw or as `&#1;`).
     func string(in bytes: UnsafeBufferPointer<UInt8>) -> String {
         switch self {
-        case .empty: return ""
-        case .slice(let range): return String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
-        case .buffer(let buffer): return String(decoding: buffer, as: UTF8.self)
+        case .empty:
+            return ""
+        case .slice(let range):
+            let slice = UnsafeBufferPointer(rebasing: bytes[range])
+            let text = String(decoding: slice, as: UTF8.self)
+            return XMLCharacters.containsDisallowed(slice) ? XMLCharacters.removingDisallowed(text) : text
+        case .buffer(let buffer):
+            return XMLCharacters.removingDisallowed(String(decoding: buffer, as: UTF8.self))
         }
     }
 }

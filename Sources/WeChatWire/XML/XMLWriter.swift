@@ -85,10 +85,11 @@ public struct XMLWriter: Sendable {
         close(name)
     }
 
-    /// Writes a CDATA section holding `value`, splitting it where it contains `]]>`.
+    /// Writes a CDATA section holding `value`, splitting it where it contains `]]>`, without the
+    /// characters XML forbids.
     public mutating func cdata(_ value: String) {
         append("<![CDATA[")
-        var value = value
+        var value = XMLCharacters.removingDisallowed(value)
         value.withUTF8 { text in
             // Most values have no "]" at all: copy them whole.
             guard text.contains(UInt8(ascii: "]")) else {
@@ -115,9 +116,10 @@ public struct XMLWriter: Sendable {
         append("]]>")
     }
 
-    /// Writes `value` as character data, escaping `&`, `<` and `>`.
+    /// Writes `value` as character data, escaping `&`, `<` and `>`, without the characters XML
+    /// forbids.
     public mutating func escaped(_ value: String) {
-        for byte in value.utf8 {
+        for byte in XMLCharacters.removingDisallowed(value).utf8 {
             switch byte {
             case UInt8(ascii: "&"): bytes.append(contentsOf: "&amp;".utf8)
             case UInt8(ascii: "<"): bytes.append(contentsOf: "&lt;".utf8)
