@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import ReplyRules
 import UnionGateServer
+import WeChatWire
 
 extension UnionGate {
     /// `uniongate serve`: runs the webhook server.
@@ -12,7 +13,8 @@ extension UnionGate {
             abstract: "Run the webhook server.",
             discussion: """
                 Environment: WECHAT_TOKEN, WECHAT_APP_ID, WECHAT_APP_SECRET, WECHAT_ENCODING_AES_KEY, \
-                WECHAT_API_BASE_URL, UNIONGATE_ADMIN_TOKEN, UNIONGATE_PUBLIC_URL. Flags override them. \
+                WECHAT_API_BASE_URL, WECHAT_MODE (plain, compatible or safe), UNIONGATE_ADMIN_TOKEN, \
+                UNIONGATE_PUBLIC_URL, UNIONGATE_REPLAY_WINDOW (seconds; 0 turns the check off). Flags override them. \
                 A missing WECHAT_TOKEN or UNIONGATE_ADMIN_TOKEN is generated once and kept in the database.
                 """)
 
@@ -58,6 +60,20 @@ extension UnionGate {
             configuration.maxConnections = maxConnections
             configuration.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
             configuration.requestReadTimeout = .milliseconds(Int64(requestTimeout * 1000))
+            if let mode = EnvironmentVariables.value("WECHAT_MODE") {
+                guard let parsed = WireMode(rawValue: mode) else {
+                    printError("uniongate: WECHAT_MODE must be plain, compatible or safe, not \(mode)")
+                    throw ExitCode(1)
+                }
+                configuration.wireMode = parsed
+            }
+            if let window = EnvironmentVariables.value("UNIONGATE_REPLAY_WINDOW") {
+                guard let seconds = Int64(window), seconds >= 0 else {
+                    printError("uniongate: UNIONGATE_REPLAY_WINDOW must be a number of seconds, not \(window)")
+                    throw ExitCode(1)
+                }
+                configuration.replayWindow = seconds
+            }
 
             let application: any ApplicationProtocol
             do {

@@ -113,7 +113,7 @@ func rawRequest(
     _ client: WeChatClient, _ message: InboundMessage, mode: WireMode = .plain, close: Bool = false,
     connection: String? = nil
 ) throws -> String {
-    let signed = try client.wechat.request(for: message, mode: mode, timestamp: "1700000000", nonce: "n1")
+    let signed = try client.signed(message, mode: mode)
     return rawRequest(query: signed.query.parameters, body: signed.body, close: close, connection: connection)
 }
 

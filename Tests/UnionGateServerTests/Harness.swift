@@ -107,6 +107,8 @@ final class GatedHandler: MessageHandler {
 /// Talks to a live gateway over HTTP, playing WeChat.
 struct WeChatClient: Sendable {
     let port: Int
+    /// The clock the gateway reads: requests are signed with its time, so they are fresh.
+    var clock: @Sendable () -> Int64 = UnixTime.now
     let wechat = SimulatedWeChat(
         token: testToken, cipher: try! MessageCipher(encodingAESKey: testKey, appId: testAppId))
     let session = URLSession(configuration: .ephemeral)
@@ -143,9 +145,17 @@ struct WeChatClient: Sendable {
             contentType: http.value(forHTTPHeaderField: "Content-Type"))
     }
 
+    /// `message` in `mode`, signed like WeChat with the gateway's time and a fresh nonce
+    /// (or `nonce`).
+    func signed(_ message: InboundMessage, mode: WireMode, nonce: String? = nil) throws -> SimulatedWeChat.Request {
+        try wechat.request(
+            for: message, mode: mode, timestamp: String(clock()),
+            nonce: nonce ?? String(UInt64.random(in: 1...UInt64.max)))
+    }
+
     /// Posts `message` in `mode`, signed like WeChat, and returns the raw response.
-    func post(_ message: InboundMessage, mode: WireMode, nonce: String = "n1") async throws -> HTTPResult {
-        let signed = try wechat.request(for: message, mode: mode, timestamp: "1700000000", nonce: nonce)
+    func post(_ message: InboundMessage, mode: WireMode, nonce: String? = nil) async throws -> HTTPResult {
+        let signed = try signed(message, mode: mode, nonce: nonce)
         return try await request("POST", "/wechat", query: signed.query.parameters, body: Data(signed.body.utf8))
     }
 
@@ -246,7 +256,7 @@ func withGateway<C: Clock>(
     let gateway = try await buildGateway(
         configuration: configuration, clock: ledgerClock, overrides: overrides, logger: logger)
     try await buildApplication(gateway).test(.live) { client in
-        try await body(WeChatClient(port: client.port!), gateway)
+        try await body(WeChatClient(port: client.port!, clock: unixTime), gateway)
     }
 }
 

@@ -81,8 +81,7 @@ struct LaneRouteDifferentialTests {
     @Test func refusalsAreTheSameBytes() async throws {
         let pairs = try await bothWays(
             { client in
-                let signed = try client.wechat.request(
-                    for: Member().text("帮助"), mode: .plain, timestamp: "1700000000", nonce: "n1")
+                let signed = try client.signed(Member().text("帮助"), mode: .plain)
                 var forged = signed.query.parameters
                 forged["signature"] = String(repeating: "0", count: 40)
                 return [

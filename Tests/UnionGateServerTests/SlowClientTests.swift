@@ -41,8 +41,7 @@ struct SlowClientTests {
 
             // With its body sent whole, the same: one 403, the body dropped, the connection closed.
             let whole = try RawConnection(port: client.port)
-            let signed = try client.wechat.request(
-                for: Member().text("帮助"), mode: .plain, timestamp: "1700000000", nonce: "n1")
+            let signed = try client.signed(Member().text("帮助"), mode: .plain)
             var forged = signed.query.parameters
             forged["signature"] = String(repeating: "0", count: 40)
             try whole.send(rawRequest(query: forged, body: signed.body) + rawRequest(query: forged, body: signed.body))

@@ -9,7 +9,8 @@ import WeChatWire
 struct WebhookTests {
     @Test func answersURLVerificationAndRefusesForgeries() async throws {
         try await withGateway { client, _ in
-            let good = client.wechat.verification(echostr: "8934589345", timestamp: "1700000000", nonce: "77")
+            let good = client.wechat.verification(
+                echostr: "8934589345", timestamp: String(client.clock()), nonce: "77")
             let verified = try await client.request("GET", "/wechat", query: good.parameters)
             #expect(verified.status == 200)
             #expect(verified.body == "8934589345")
@@ -68,14 +69,15 @@ struct WebhookTests {
     @Test func refusesForgedAndMalformedRequests() async throws {
         try await withGateway { client, gateway in
             let member = Member()
-            var signed = try client.wechat.request(for: member.text("帮助"), mode: .plain, timestamp: "1", nonce: "n")
+            var signed = try client.signed(member.text("帮助"), mode: .plain)
             var forged = signed.query
-            forged.signature = Signature.compute(token: "wrong", timestamp: "1", nonce: "n")
+            forged.signature = Signature.compute(
+                token: "wrong", timestamp: signed.query.timestamp!, nonce: signed.query.nonce!)
             #expect(
                 try await client.request("POST", "/wechat", query: forged.parameters, body: Data(signed.body.utf8))
                     .status == 403)
 
-            let safe = try client.wechat.request(for: member.text("帮助"), mode: .safe, timestamp: "1", nonce: "n")
+            let safe = try client.signed(member.text("帮助"), mode: .safe)
             var badMessageSignature = safe.query
             badMessageSignature.msgSignature = String(repeating: "0", count: 40)
             #expect(
@@ -103,14 +105,15 @@ struct WebhookTests {
 
             var garbage = safe.query
             let junk = "AAAA" + String(repeating: "B", count: 60)
-            garbage.msgSignature = Signature.compute(token: testToken, timestamp: "1", nonce: "n", encrypted: junk)
+            garbage.msgSignature = Signature.compute(
+                token: testToken, timestamp: safe.query.timestamp!, nonce: safe.query.nonce!, encrypted: junk)
             let junkBody = "<xml><ToUserName>gh</ToUserName><Encrypt>\(junk)</Encrypt></xml>"
             #expect(
                 try await client.request("POST", "/wechat", query: garbage.parameters, body: Data(junkBody.utf8)).status
                     == 400)
 
             // After all that, the gateway still answers.
-            signed = try client.wechat.request(for: member.text("热线"), mode: .plain, timestamp: "2", nonce: "m")
+            signed = try client.signed(member.text("热线"), mode: .plain)
             let fine = try await client.request(
                 "POST", "/wechat", query: signed.query.parameters, body: Data(signed.body.utf8))
             #expect(fine.status == 200)

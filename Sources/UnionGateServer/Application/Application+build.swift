@@ -93,7 +93,10 @@ func buildGateway<C: Clock>(
             reader: XMLReader(limits: .init(maxBytes: configuration.bodyLimit)))
         let webhook = WebhookResponder(
             codec: codec, ledger: ledger, metrics: metrics, bodyLimit: configuration.bodyLimit,
-            unixTime: overrides.unixTime, serverName: GatewayConfiguration.serverName, logger: logger)
+            unixTime: overrides.unixTime, serverName: GatewayConfiguration.serverName, logger: logger,
+            replays: configuration.replayWindow > 0
+                ? ReplayGuard(window: configuration.replayWindow, unixTime: overrides.unixTime) : nil,
+            acceptsPlain: configuration.wireMode != .safe)
         return Gateway(
             configuration: configuration, core: core, secrets: secrets, metrics: metrics, webhook: webhook,
             connections: ConnectionLimits(

@@ -44,6 +44,13 @@ public struct GatewayConfiguration: Sendable {
     public var requestReadTimeout: Duration = .seconds(10)
     /// The most connections open at once; more are closed as soon as they open.
     public var maxConnections: Int = 4096
+    /// How far a request's timestamp may be from the server's clock, in seconds; its signed URL
+    /// is remembered that long (`UNIONGATE_REPLAY_WINDOW`). Zero turns the check off, for
+    /// benchmarks that replay requests signed long before.
+    public var replayWindow: Int64 = 300
+    /// The mode the account is set to in WeChat's console (`WECHAT_MODE`): in safe mode a plain
+    /// body is refused. Nil: what the key implies (compatible with a key, plain without).
+    public var wireMode: WireMode?
 
     /// Creates the default configuration.
     public init() {}
@@ -60,6 +67,11 @@ extension GatewayConfiguration {
     ///
     /// - Throws: ``ConfigurationError`` for an admin token that is too short.
     func validate() throws {
+        if wireMode != nil, wireMode != .plain, encodingAESKey?.isEmpty ?? true {
+            throw ConfigurationError(
+                "WECHAT_MODE is \(wireMode!.rawValue) but WECHAT_ENCODING_AES_KEY is not set: encrypted modes need the key"
+            )
+        }
         if let adminToken, !adminToken.isEmpty, adminToken.count < Self.minimumAdminTokenLength {
             throw ConfigurationError(
                 "UNIONGATE_ADMIN_TOKEN is \(adminToken.count) characters long; use at least \(Self.minimumAdminTokenLength) "

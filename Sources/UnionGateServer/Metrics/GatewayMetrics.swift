@@ -39,6 +39,7 @@ final class GatewayMetrics: Sendable {
     private let duplicates: CoreMetrics.Counter
     private let decryptFailures: CoreMetrics.Counter
     private let signatureFailures: CoreMetrics.Counter
+    private let replaysRefused: CoreMetrics.Counter
     private let lateDeliveries: CoreMetrics.Counter
     private let reloads: CoreMetrics.Counter
     private let reloadFailures: CoreMetrics.Counter
@@ -60,6 +61,7 @@ final class GatewayMetrics: Sendable {
         duplicates = Counter(label: "uniongate_duplicates_total", factory: factory)
         decryptFailures = Counter(label: "uniongate_decrypt_failures_total", factory: factory)
         signatureFailures = Counter(label: "uniongate_signature_failures_total", factory: factory)
+        replaysRefused = Counter(label: "uniongate_replays_refused_total", factory: factory)
         lateDeliveries = Counter(label: "uniongate_late_deliveries_total", factory: factory)
         reloads = Counter(label: "uniongate_rules_reloads_total", factory: factory)
         reloadFailures = Counter(label: "uniongate_rules_reload_failures_total", factory: factory)
@@ -92,6 +94,8 @@ final class GatewayMetrics: Sendable {
     func decryptFailure() { decryptFailures.increment() }
     /// Counts a signature that did not match.
     func signatureFailure() { signatureFailures.increment() }
+    /// Counts a request refused as stale or replayed.
+    func replayRefused() { replaysRefused.increment() }
     /// Counts replies handed to late delivery.
     func lateDelivery(count: Int) { lateDeliveries.increment(by: count) }
     /// Counts a rules reload, successful or not.

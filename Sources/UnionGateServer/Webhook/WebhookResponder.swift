@@ -21,6 +21,10 @@ struct WebhookResponder: Sendable {
     let unixTime: @Sendable () -> Int64
     let serverName: String?
     let logger: Logger
+    /// Refuses stale and replayed requests; nil when the check is off.
+    let replays: ReplayGuard?
+    /// In safe mode, plain bodies are refused.
+    let acceptsPlain: Bool
 
     /// A message that verified and opened, waiting for its handler.
     struct Opened: Sendable {
@@ -49,7 +53,14 @@ struct WebhookResponder: Sendable {
 
     func verify(_ request: Request) -> Response {
         do {
-            let echostr = try codec.verifyURL(Self.query(of: request))
+            let query = Self.query(of: request)
+            let echostr = try codec.verifyURL(query)
+            if let reason = replays?.refusal(of: query) {
+                metrics.replayRefused()
+                metrics.record(.forbidden)
+                logger.warning("WeChat URL verification refused", metadata: ["reason": "\(reason)"])
+                return Response(status: .forbidden)
+            }
             metrics.record(.verified)
             logger.info("WeChat URL verification succeeded")
             return Self.text(echostr)
@@ -85,6 +96,17 @@ struct WebhookResponder: Sendable {
         } catch {
             return .reply(refuse(.badRequest, .badRequest, reason: "\(error)"))
         }
+        if !signatureVerified, let reason = replays?.refusal(of: query) {
+            metrics.replayRefused()
+            return .reply(refuse(.forbidden, .forbidden, reason: reason))
+        }
+        if let reason = body.withUnsafeReadableBytes({ replays?.refusal(of: query, body: $0) }) {
+            metrics.replayRefused()
+            return .reply(refuse(.forbidden, .forbidden, reason: reason))
+        }
+        if opened.mode == .plain, !acceptsPlain {
+            return .reply(refuse(.forbidden, .forbidden, reason: "a plain body, and the account is in safe mode"))
+        }
         let request = Opened(opened: opened, query: query, started: started)
         guard let answer = ledger.answerAtOnce(opened.message, createTime: unixTime()) else {
             return .handle(request)
@@ -92,16 +114,21 @@ struct WebhookResponder: Sendable {
         return .reply(seal(answer, for: request))
     }
 
-    /// Checks the URL signature from the request head, before any body is read: a request that
-    /// fails is refused (403) without waiting for a body nobody will use. Nil when it passes.
+    /// Checks the URL signature and the timestamp from the request head, before any body is
+    /// read: a request that fails is refused (403) without waiting for a body nobody will use.
+    /// Nil when it passes.
     func refuseUnsigned(query: WebhookQuery) -> WebhookReply? {
         do {
             try codec.verifySignature(query)
-            return nil
         } catch {
             metrics.signatureFailure()
             return refuse(.forbidden, .forbidden, reason: "\(error)")
         }
+        if let reason = replays?.refusal(of: query) {
+            metrics.replayRefused()
+            return refuse(.forbidden, .forbidden, reason: reason)
+        }
+        return nil
     }
 
     /// Answers a message that needs its handler (or waits for the first attempt's answer).

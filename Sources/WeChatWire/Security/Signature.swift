@@ -23,7 +23,7 @@ public enum Signature {
     }
 
     /// Whether `candidate` equals `expected`, in time that depends only on their lengths.
-    /// Hex digits compare case-insensitively.
+    /// Exact: WeChat sends lowercase hex, and nothing else is accepted.
     public static func matches(_ candidate: String, _ expected: String) -> Bool {
         var candidate = candidate
         var expected = expected
@@ -32,7 +32,7 @@ public enum Signature {
                 guard left.count == right.count else { return false }
                 var difference: UInt8 = 0
                 for index in 0..<left.count {
-                    difference |= (left[index] | 0x20) ^ (right[index] | 0x20)
+                    difference |= left[index] ^ right[index]
                 }
                 return difference == 0
             }
