@@ -95,22 +95,51 @@ struct CommandTests {
         let first = try await UnionStore.open(path: path, logger: logger)
         let generated = try await GatewaySecrets.resolve(wechatToken: nil, adminToken: nil, store: first)
         await first.close()
-        #expect(generated.generated == [.wechatToken, .adminToken])
+        #expect(Set(generated.generated.keys) == [.wechatToken, .adminToken])
         #expect(generated.wechatToken.count == 32)
         #expect(generated.wechatToken.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) })
-        #expect(
-            generated.startupNotice(publicURL: "https://union.example")?.contains("https://union.example/wechat")
-                == true)
+        let adminToken = try #require(generated.generated[.adminToken])
+        #expect(generated.isAdminToken(adminToken))
+        #expect(!generated.isAdminToken(adminToken + "x"))
+        let notice = try #require(generated.startupNotice(publicURL: "https://union.example"))
+        #expect(notice.contains("https://union.example/wechat"))
+        #expect(notice.contains(adminToken))
+        #expect(notice.contains(generated.wechatToken))
 
+        // The file holds the admin token's digest, never the token.
+        let file = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(file.range(of: Data(adminToken.utf8)) == nil)
+        #expect(file.range(of: Data(generated.wechatToken.utf8)) != nil, "the scan finds what is there")
+
+        // The next start uses the same tokens and shows neither.
         let second = try await UnionStore.open(path: path, logger: logger)
         let again = try await GatewaySecrets.resolve(wechatToken: nil, adminToken: nil, store: second)
         #expect(again.wechatToken == generated.wechatToken)
-        #expect(again.adminToken == generated.adminToken)
+        #expect(again.isAdminToken(adminToken))
+        #expect(again.generated.isEmpty)
+        #expect(again.startupNotice(publicURL: nil) == nil)
         let configured = try await GatewaySecrets.resolve(wechatToken: "mine", adminToken: "ours", store: second)
         #expect(configured.wechatToken == "mine")
+        #expect(configured.isAdminToken("ours"))
+        #expect(!configured.isAdminToken(adminToken))
         #expect(configured.generated.isEmpty)
         #expect(configured.startupNotice(publicURL: nil) == nil)
         await second.close()
+    }
+
+    /// Earlier versions stored the generated admin token itself: it is replaced by its digest.
+    @Test func aStoredPlainAdminTokenBecomesItsDigest() async throws {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let store = try await UnionStore.open(path: ":memory:", logger: logger)
+        let legacy = GatewaySecrets.randomToken(length: 48)
+        try await store.setSetting(GatewaySecrets.legacyAdminTokenKey, value: legacy)
+        let secrets = try await GatewaySecrets.resolve(wechatToken: "w", adminToken: nil, store: store)
+        #expect(secrets.isAdminToken(legacy))
+        #expect(secrets.generated.isEmpty)
+        #expect(try await store.setting(GatewaySecrets.legacyAdminTokenKey) == nil)
+        #expect(try await store.setting(GatewaySecrets.adminDigestKey)?.count == 64)
+        await store.close()
     }
 
     @Test func adminListsFromTheTerminal() async throws {

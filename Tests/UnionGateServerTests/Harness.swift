@@ -208,11 +208,14 @@ func withGateway(
     configure: (inout GatewayConfiguration) -> Void = { _ in },
     clock: @escaping @Sendable () -> Int64 = UnixTime.now,
     wechatAPI: String? = nil,
+    adminPause: (@Sendable (Duration) async -> Void)? = nil,
+    logs: LogCapture? = nil,
     _ body: @Sendable (WeChatClient, Gateway) async throws -> Void
 ) async throws {
     try await withGateway(
         replies: replies, handler: handler, services: services, lateDelivery: lateDelivery, configure: configure,
-        unixTime: clock, ledgerClock: ContinuousClock(), wechatAPI: wechatAPI, body)
+        unixTime: clock, ledgerClock: ContinuousClock(), wechatAPI: wechatAPI, adminPause: adminPause, logs: logs,
+        body)
 }
 
 /// Starts a gateway whose ledger reads `ledgerClock`, built through the composition root.
@@ -225,6 +228,8 @@ func withGateway<C: Clock>(
     unixTime: @escaping @Sendable () -> Int64 = UnixTime.now,
     ledgerClock: C,
     wechatAPI: String? = nil,
+    adminPause: (@Sendable (Duration) async -> Void)? = nil,
+    logs: LogCapture? = nil,
     _ body: @Sendable (WeChatClient, Gateway) async throws -> Void
 ) async throws where C.Duration == Duration {
     var configuration = GatewayConfiguration()
@@ -236,12 +241,13 @@ func withGateway<C: Clock>(
     configuration.wechatToken = testToken
     configuration.adminToken = testAdminToken
     configure(&configuration)
-    var logger = Logger(label: "test")
-    logger.logLevel = .critical
+    var logger = logs?.logger() ?? Logger(label: "test")
+    if logs == nil { logger.logLevel = .critical }
     var overrides = GatewayOverrides()
     overrides.handler = handler
     overrides.desk = services
     overrides.unixTime = unixTime
+    overrides.adminPause = adminPause
     // With a (fake) WeChat API, late replies go through the real outbox and its worker.
     if let wechatAPI {
         configuration.apiBaseURL = wechatAPI

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ReplyRules
 import Testing
+import WeChatTestSupport
 import WeChatWire
 
 @testable import UnionServices
@@ -85,6 +86,24 @@ struct StoreTests {
         }
         #expect(suggestion.number == "JY-2026-000001")
         await store.close()
+    }
+
+    @Test func noBindValueIsLoggedAtAnyLevel() async throws {
+        let logs = LogCapture()
+        let store = try await UnionStore.open(path: ":memory:", logger: logs.logger())
+        _ = try await store.transaction { database in
+            try await SuggestionBox.submit(
+                openid: "oSecretMember", content: "请联系我 13912345678", messageKey: "k-secret", at: 1, year: 2026,
+                in: database)
+        }
+        #expect(try await SuggestionBox(store: store).list().count == 1)
+        await store.close()
+        // The capture hears the store's logger (at trace level), so a query line would be here.
+        #expect(logs.lines.contains { $0.message.contains("Connected to sqlite database") })
+        for line in logs.lines {
+            #expect(!line.text.contains("13912345678"), "\(line.text)")
+            #expect(!line.text.contains("oSecretMember"), "\(line.text)")
+        }
     }
 
     @Test func concurrentSubmissionsGetDistinctNumbers() async throws {

@@ -1,12 +1,13 @@
 import Foundation
 import Hummingbird
+import Logging
 import ReplyRules
 import UnionServices
 
 /// The admin API under `/admin/api/`: JSON, `Authorization: Bearer <UNIONGATE_ADMIN_TOKEN>`.
 /// The paths and field names are a contract with tools outside the code.
 struct AdminRoutes: Sendable {
-    let adminToken: String
+    let auth: AdminAuthMiddleware
     let registry: MembershipRegistry
     let suggestions: SuggestionBox
     let submissions: FormSubmissions
@@ -15,7 +16,7 @@ struct AdminRoutes: Sendable {
     let clock: @Sendable () -> Int64
 
     func register(on router: Router<GatewayRequestContext>) {
-        let api = router.group("admin/api").add(middleware: BearerTokenMiddleware(token: adminToken))
+        let api = router.group("admin/api").add(middleware: auth)
         api.get("members", use: listMembers)
         api.post("members/:id/approve") { _, context in
             try await Self.refusing {
@@ -153,28 +154,58 @@ extension AdminRecords.Submission: ResponseEncodable {}
 extension AdminRecords.OutboxRecord: ResponseEncodable {}
 
 /// Refuses requests without the admin token (401), comparing in constant time.
-struct BearerTokenMiddleware: RouterMiddleware {
+/// The admin API's door: the bearer token, checked against its digest; failed attempts slowed
+/// and then refused per client address (``AdminAttempts``) and logged; and any 5xx the API
+/// answers logged with its route.
+struct AdminAuthMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
-    let token: String
+    let secrets: GatewaySecrets
+    let attempts: AdminAttempts
+    let logger: Logger
+    /// Holds a failed attempt's answer (a sleep; tests record it instead).
+    var pause: @Sendable (Duration) async -> Void = { try? await Task.sleep(for: $0) }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
+        let address = context.clientAddress
+        if case .locked(let retryAfter) = attempts.admission(address) {
+            var error = HTTPError(.tooManyRequests, message: "too many failed attempts; try again later")
+            error.headers[.retryAfter] = String(retryAfter)
+            throw error
+        }
         let header = request.headers[.authorization] ?? ""
         let prefix = "Bearer "
-        guard header.hasPrefix(prefix), Self.equal(Array(header.utf8.dropFirst(prefix.utf8.count)), Array(token.utf8))
+        guard header.hasPrefix(prefix), secrets.isAdminToken(header.dropFirst(prefix.count))
         else {
+            let penalty = attempts.failed(address)
+            if penalty.log {
+                logger.warning(
+                    "admin API: missing or wrong token",
+                    metadata: [
+                        "client": "\(RefusalLog.clean(address, limit: 64))", "failures": "\(penalty.failures)",
+                        "path": "\(RefusalLog.clean(request.uri.path, limit: 120))",
+                    ])
+            }
+            if penalty.delay > .zero { await pause(penalty.delay) }
             var error = HTTPError(.unauthorized, message: "missing or wrong admin token")
             error.headers[.wwwAuthenticate] = "Bearer"
             throw error
         }
-        return try await next(request, context)
-    }
-
-    static func equal(_ left: [UInt8], _ right: [UInt8]) -> Bool {
-        guard left.count == right.count else { return false }
-        var difference: UInt8 = 0
-        for index in 0..<left.count { difference |= left[index] ^ right[index] }
-        return difference == 0
+        attempts.succeeded(address)
+        let route = "\(request.method) \(RefusalLog.clean(request.uri.path, limit: 120))"
+        do {
+            let response = try await next(request, context)
+            if response.status.code >= 500 {
+                logger.error("admin API answered \(response.status.code)", metadata: ["route": "\(route)"])
+            }
+            return response
+        } catch let error as any HTTPResponseError where error.status.code < 500 {
+            throw error
+        } catch {
+            logger.error(
+                "admin API failed", metadata: ["route": "\(route)", "error": "\(RefusalLog.clean("\(error)"))"])
+            throw error
+        }
     }
 }

@@ -51,6 +51,8 @@ struct GatewayOverrides: Sendable {
     var apiOptions = WeChatAPIClient.Options()
     /// The outbox worker's options.
     var outboxOptions = OutboxWorker.Options()
+    /// Holds a failed admin login's answer (a sleep by default).
+    var adminPause: (@Sendable (Duration) async -> Void)?
 }
 
 /// Assembles the gateway's parts; the store is open and migrated when it returns.
@@ -96,12 +98,16 @@ func buildGateway<C: Clock>(
             unixTime: overrides.unixTime, serverName: GatewayConfiguration.serverName, logger: logger,
             replays: configuration.replayWindow > 0
                 ? ReplayGuard(window: configuration.replayWindow, unixTime: overrides.unixTime) : nil,
-            acceptsPlain: configuration.wireMode != .safe)
+            acceptsPlain: configuration.wireMode != .safe, refusals: RefusalLog(logger: logger))
         return Gateway(
             configuration: configuration, core: core, secrets: secrets, metrics: metrics, webhook: webhook,
             connections: ConnectionLimits(
                 maxConnections: configuration.maxConnections, requestReadTimeout: configuration.requestReadTimeout),
-            outbox: outbox, unixTime: overrides.unixTime, logger: logger)
+            outbox: outbox, unixTime: overrides.unixTime,
+            adminAuth: AdminAuthMiddleware(
+                secrets: secrets, attempts: AdminAttempts(unixTime: overrides.unixTime), logger: logger,
+                pause: overrides.adminPause ?? { try? await Task.sleep(for: $0) }),
+            logger: logger)
     } catch {
         await core.store.close()
         throw error
@@ -154,7 +160,7 @@ func buildRouter(_ gateway: Gateway) -> Router<GatewayRequestContext> {
     }
     let store = gateway.store
     AdminRoutes(
-        adminToken: gateway.secrets.adminToken, registry: MembershipRegistry(store: store),
+        auth: gateway.adminAuth, registry: MembershipRegistry(store: store),
         suggestions: SuggestionBox(store: store), submissions: FormSubmissions(store: store), store: store,
         rules: rules, clock: gateway.unixTime
     ).register(on: router)

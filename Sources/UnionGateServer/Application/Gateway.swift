@@ -20,6 +20,8 @@ struct Gateway: Sendable {
     /// The outbox worker, when WeChat's API is configured.
     let outbox: OutboxWorker?
     let unixTime: @Sendable () -> Int64
+    /// The admin API's token check, with its memory of failed attempts.
+    let adminAuth: AdminAuthMiddleware
     let logger: Logger
 
     var store: UnionStore { core.store }

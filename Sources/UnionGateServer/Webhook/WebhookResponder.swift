@@ -25,6 +25,8 @@ struct WebhookResponder: Sendable {
     let replays: ReplayGuard?
     /// In safe mode, plain bodies are refused.
     let acceptsPlain: Bool
+    /// Where refusals are logged, at a bounded rate.
+    let refusals: RefusalLog
 
     /// A message that verified and opened, waiting for its handler.
     struct Opened: Sendable {
@@ -58,7 +60,7 @@ struct WebhookResponder: Sendable {
             if let reason = replays?.refusal(of: query) {
                 metrics.replayRefused()
                 metrics.record(.forbidden)
-                logger.warning("WeChat URL verification refused", metadata: ["reason": "\(reason)"])
+                refusals.warning("WeChat URL verification refused", ["reason": reason])
                 return Response(status: .forbidden)
             }
             metrics.record(.verified)
@@ -67,7 +69,7 @@ struct WebhookResponder: Sendable {
         } catch {
             metrics.signatureFailure()
             metrics.record(.forbidden)
-            logger.warning("WeChat URL verification refused", metadata: ["reason": "\(error)"])
+            refusals.warning("WeChat URL verification refused", ["reason": "\(error)"])
             return Response(status: .forbidden)
         }
     }
@@ -189,7 +191,7 @@ struct WebhookResponder: Sendable {
         -> WebhookReply
     {
         metrics.record(outcome)
-        logger.warning("webhook request refused", metadata: ["status": "\(status.code)", "reason": "\(reason)"])
+        refusals.warning("webhook request refused", ["status": "\(status.code)", "reason": reason])
         return .refusal(status)
     }
 

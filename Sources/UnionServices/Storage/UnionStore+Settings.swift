@@ -12,22 +12,6 @@ extension UnionStore {
             .first(decodingColumn: "value", as: String.self)
     }
 
-    /// Stores `value` under `key` unless a value is there already, and returns what is stored.
-    /// Two processes starting at once agree on one value.
-    public func settingKeepingFirst(_ key: String, value: String) async throws -> String {
-        try await transaction { database in
-            try await database.insert(into: "settings")
-                .columns("key", "value", "updated_at")
-                .values(SQLBind(key), SQLBind(value), SQLBind(UnixTime.now()))
-                .ignoringConflicts(with: ["key"])
-                .run()
-            guard let stored = try await Self.setting(key, in: database) else {
-                throw StoreError("setting \(key) vanished after it was written")
-            }
-            return stored
-        }
-    }
-
     /// Stores `value` under `key`, replacing what was there.
     public func setSetting(_ key: String, value: String) async throws {
         try await transaction { database in
@@ -42,5 +26,24 @@ extension UnionStore {
             .values(SQLBind(key), SQLBind(value), SQLBind(now))
             .onConflict(with: ["key"]) { $0.set(excludedValueOf: "value").set(excludedValueOf: "updated_at") }
             .run()
+    }
+}
+
+extension UnionStore {
+    /// Stores `value` under `key` unless a value is there already; returns what is stored and
+    /// whether it was this call that stored it. Two processes starting at once agree on one.
+    public func settingInsertingIfAbsent(_ key: String, value: String) async throws -> (value: String, inserted: Bool) {
+        try await transaction { database in
+            if let stored = try await Self.setting(key, in: database) { return (stored, false) }
+            try await Self.setSetting(key, value: value, at: UnixTime.now(), in: database)
+            return (value, true)
+        }
+    }
+
+    /// Removes the setting under `key`, if there is one.
+    public func removeSetting(_ key: String) async throws {
+        try await transaction { database in
+            try await database.delete(from: "settings").where("key", .equal, key).run()
+        }
     }
 }

@@ -30,7 +30,8 @@ public final class UnionStore: Sendable {
         self.path = path
         self.connection = connection
         self.dialect = .sqlite(inMemory: path == ":memory:")
-        self.database = connection.sql(queryLogLevel: .trace)
+        // No query is logged at any level: its binds are members' names, phone numbers and words.
+        self.database = connection.sql(queryLogLevel: nil)
     }
 
     /// Opens (creating if needed) the store at `path` (`:memory:` for a throwaway one) and
