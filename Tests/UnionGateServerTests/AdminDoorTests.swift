@@ -111,3 +111,14 @@ struct RefusalLogTests {
         #expect(refused.allSatisfy { $0.text.utf8.count < 300 })
     }
 }
+
+@Suite("HTML escaping")
+struct HTMLEscapingTests {
+    /// `<` followed by U+0338 is one character (canonically "≮"), and `&` with a combining mark
+    /// is one too: escaping by character let both through.
+    @Test func escapesScalarsThatCombiningMarksJoinToOthers() {
+        let escaped = HotlinePage.escape("<\u{338}script>&\u{301}\"'")
+        #expect(Array(escaped.unicodeScalars) == Array("&lt;\u{338}script&gt;&amp;\u{301}&quot;&#39;".unicodeScalars))
+        #expect(!escaped.unicodeScalars.contains { "<>\"'".unicodeScalars.contains($0) })
+    }
+}

@@ -146,6 +146,24 @@ struct SupportTests {
         #expect(CSVExport.field("=HYPERLINK(\"x\")") == "\"'=HYPERLINK(\"\"x\"\")\"")
         #expect(CSVExport.field("-5") == "-5")
         #expect(CSVExport.document([["a", "b"], ["1", "2"]]) == "\u{FEFF}a,b\r\n1,2\r\n")
+        #expect(CSVExport.field("2026-11-23") == "2026-11-23")
+    }
+
+    /// Graphemes hid characters from the checks: `=` with a combining mark is one character, and
+    /// so is `\r\n`. The checks look at Unicode scalars.
+    @Test(arguments: [
+        ("=\u{301}1+1", "'=\u{301}1+1"),
+        ("\t=1+1", "'\t=1+1"),
+        ("\r=1+1", "\"'\r=1+1\""),
+        ("＝SUM(A1)", "'＝SUM(A1)"),
+        ("＋1", "'＋1"),
+        ("－1", "'－1"),
+        ("＠cmd", "'＠cmd"),
+        ("行一\r\n行二", "\"行一\r\n行二\""),
+        ("\"\u{301}", "\"\"\"\u{301}\""),
+    ])
+    func csvLooksAtScalarsNotCharacters(value: String, field: String) {
+        #expect(Array(CSVExport.field(value).unicodeScalars) == Array(field.unicodeScalars))
     }
 
     @Test func tablesCountChineseAsTwoColumns() {

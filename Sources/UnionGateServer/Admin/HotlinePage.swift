@@ -41,16 +41,18 @@ enum HotlinePage {
             """
     }
 
+    /// `text` for HTML text and attribute values. Works on Unicode scalars: a combining mark
+    /// after `<` or `&` makes one character of them, which must not slip past.
     static func escape(_ text: String) -> String {
         var out = ""
-        for character in text {
-            switch character {
+        for scalar in text.unicodeScalars {
+            switch scalar {
             case "&": out += "&amp;"
             case "<": out += "&lt;"
             case ">": out += "&gt;"
             case "\"": out += "&quot;"
             case "'": out += "&#39;"
-            default: out.append(character)
+            default: out.unicodeScalars.append(scalar)
             }
         }
         return out

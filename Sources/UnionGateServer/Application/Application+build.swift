@@ -126,6 +126,9 @@ func buildApplication(
         RulesWatcher(rules: gateway.rules, interval: configuration.reloadInterval, metrics: gateway.metrics),
     ]
     if let outbox = gateway.outbox { services.append(OutboxService(worker: outbox)) }
+    services.append(
+        ConversationSweeper(
+            desk: gateway.core.services, rules: gateway.rules, unixTime: gateway.unixTime, logger: gateway.logger))
     let webhook = gateway.webhook
     let limits = gateway.connections
     let idle = configuration.idleTimeout.components
@@ -190,6 +193,30 @@ struct StoreService: Service {
         }
         // Closed in a task of its own, so that a cancelled group (a failed start, say) still closes it.
         await Task { await store.close() }.value
+    }
+}
+
+/// Sweeps conversations idle past their expiry from the store, every `interval`.
+struct ConversationSweeper: Service {
+    let desk: UnionServiceDesk
+    let rules: LiveRules
+    let unixTime: @Sendable () -> Int64
+    let logger: Logger
+    var interval = Duration.seconds(60)
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard !Task.isCancelled else { break }
+                do {
+                    let swept = try await desk.sweepConversations(book: rules.engine.book, at: unixTime())
+                    if swept > 0 { logger.info("idle conversations swept", metadata: ["count": "\(swept)"]) }
+                } catch {
+                    logger.error("conversations not swept: \(error)")
+                }
+            }
+        }
     }
 }
 

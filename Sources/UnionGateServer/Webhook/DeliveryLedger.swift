@@ -61,6 +61,8 @@ final class DeliveryLedger: Sendable {
     private let logger: Logger
     private let state: Mutex<State>
     private let sweeper = Mutex<Task<Void, Never>?>(nil)
+    /// Each member's messages, handled one at a time in order of arrival.
+    let senders = SenderQueue()
 
     init<C: Clock>(
         handler: any MessageHandler, lateDelivery: any LateDelivery, metrics: GatewayMetrics, deadline: Duration,
@@ -105,8 +107,11 @@ final class DeliveryLedger: Sendable {
             startSweeperIfNeeded()
             return await wait(for: key, duplicate: false, since: now) {
                 let handler = self.handler
+                let turn = self.senders.enqueue(message.header.sender)
                 Task {
+                    await turn.wait()
                     let outcome = await handler.handle(message)
+                    self.senders.leave(turn)
                     self.complete(key, outcome, message: message)
                 }
             }
@@ -132,7 +137,11 @@ final class DeliveryLedger: Sendable {
         }
         // Decided outside the lock; answerAtOnce has no side effects, so if a retry raced us
         // here, whichever reply is recorded first is the one every attempt gets.
-        guard let outcome = handler.answerAtOnce(message) else { return nil }
+        // A member with a message in hand waits for it: an answer from memory now could come
+        // before that message's, or from the state it is about to change.
+        guard !senders.isBusy(message.header.sender), let outcome = handler.answerAtOnce(message) else {
+            return nil
+        }
         let plan = ReplyPlan(outcome, answering: message)
         let now = clock.now()
         let recorded = state.withLock { state -> Known in

@@ -54,16 +54,38 @@ public enum CSVExport {
         byteOrderMark + rows.map { $0.map(field).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n"
     }
 
-    /// A field quoted when it needs to be; a leading =, +, - or @ is defused so that Excel does not
-    /// run a member's text as a formula.
+    /// A field quoted when it needs to be. A field that a spreadsheet could read as a formula —
+    /// starting with =, +, -, @, their full-width forms ＝＋－＠, a tab or a carriage return —
+    /// is defused with a leading `'` (plain numbers and dates such as `-5` or `2026-11-23` are
+    /// left alone). Works on Unicode scalars, so a combining mark after `=` or a `\r\n` pair
+    /// cannot hide a character from the checks.
     static func field(_ value: String) -> String {
-        var value = value
-        if let first = value.first, "=+-@".contains(first), !(value.allSatisfy { $0.isNumber || $0 == "-" }) {
-            value = "'" + value
+        let scalars = value.unicodeScalars
+        var out = String.UnicodeScalarView()
+        if let first = scalars.first, formulaStarts.contains(first.value),
+            !scalars.allSatisfy({ ("0"..."9").contains($0) || $0 == "-" })
+        {
+            out.append("'")
         }
-        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
-        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        var needsQuotes = false
+        for scalar in scalars {
+            switch scalar {
+            case ",", "\n", "\r": needsQuotes = true
+            case "\"":
+                needsQuotes = true
+                out.append("\"")
+            default: break
+            }
+            out.append(scalar)
+        }
+        guard needsQuotes else { return String(out) }
+        return "\"" + String(out) + "\""
     }
+
+    /// The first characters that make a spreadsheet cell a formula.
+    private static let formulaStarts: Set<UInt32> = [
+        0x3D, 0x2B, 0x2D, 0x40, 0x09, 0x0D, 0xFF1D, 0xFF0B, 0xFF0D, 0xFF20,
+    ]
 
     static func local(_ unixSeconds: Int64, _ offset: Int) -> String {
         let time = LocalTime(unixSeconds: unixSeconds, utcOffsetMinutes: offset)

@@ -7,7 +7,11 @@ import Synchronization
 ///
 /// A finished conversation keeps the key of the message that finished it and the reply it got
 /// for a while, so that a WeChat retry of that message after a restart gets the same reply.
-/// The memory mirror assumes one gateway process writes a member's conversation at a time.
+///
+/// Each row carries a version, bumped by every write, and each write expects the version it
+/// read: a write from a stale copy (another gateway process moved the member on) fails with
+/// ``ConversationConflict`` instead of overwriting, and the caller reloads the row and decides
+/// again. Within one process a member's messages are already applied one at a time.
 public final class ConversationStore: Sendable {
     /// A member's conversation as stored.
     public struct Entry: Sendable, Hashable {
@@ -17,6 +21,8 @@ public final class ConversationStore: Sendable {
         public var finishedKey: String?
         /// The reply that message got.
         public var finishedReply: String?
+        /// The row's version: 1 when first written, one more with each write.
+        public var version: Int64 = 1
     }
 
     private let store: UnionStore
@@ -37,6 +43,16 @@ public final class ConversationStore: Sendable {
         var finishedKey: String?
         var finishedReply: String?
         var updatedAt: Int64
+        var version: Int64
+
+        var entry: Entry {
+            get throws {
+                let answers = try JSONDecoder().decode([String: String].self, from: Data(answers.utf8))
+                let progress = FormProgress(form: form, step: step, answers: answers, updatedAt: updatedAt)
+                return Entry(
+                    progress: progress, finishedKey: finishedKey, finishedReply: finishedReply, version: version)
+            }
+        }
     }
 
     /// Loads every stored conversation.
@@ -45,13 +61,7 @@ public final class ConversationStore: Sendable {
             try await database.select().columns("*").from("conversations")
                 .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
         }
-        let entries = try rows.map { row -> (String, Entry) in
-            let answers = try JSONDecoder().decode([String: String].self, from: Data(row.answers.utf8))
-            let progress = FormProgress(form: row.form, step: row.step, answers: answers, updatedAt: row.updatedAt)
-            return (
-                row.openid, Entry(progress: progress, finishedKey: row.finishedKey, finishedReply: row.finishedReply)
-            )
-        }
+        let entries = try rows.map { row in (row.openid, try row.entry) }
         return ConversationStore(store: store, entries: Dictionary(entries, uniquingKeysWith: { $1 }))
     }
 
@@ -60,23 +70,78 @@ public final class ConversationStore: Sendable {
         cache.withLock { $0[openid] }
     }
 
-    /// Saves progress in a form.
+    /// Saves progress in a form, over the version this process last saw.
+    ///
+    /// - Throws: ``ConversationConflict`` when the stored row is not the one last seen.
     public func save(_ progress: FormProgress, for openid: String) async throws {
         let answers = String(decoding: try JSONEncoder.sorted.encode(progress.answers), as: UTF8.self)
-        let row = Row(
-            openid: openid, form: progress.form, step: progress.step, answers: answers, finishedKey: nil,
-            finishedReply: nil, updatedAt: progress.updatedAt)
-        try await store.transaction { database in
-            try await database.insert(into: "conversations")
-                .model(row, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil)
-                .onConflict(with: ["openid"]) {
-                    try $0.set(
-                        excludedContentOf: row, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil)
-                }
-                .run()
+        let expected = entry(for: openid)?.version
+        let version = try await store.transaction { database -> Int64 in
+            let written: [Int64]
+            if let expected {
+                written = try await database.update("conversations")
+                    .set("form", to: progress.form).set("step", to: progress.step).set("answers", to: answers)
+                    .set(SQLColumn("finished_key"), to: SQLLiteral.null)
+                    .set(SQLColumn("finished_reply"), to: SQLLiteral.null)
+                    .set("updated_at", to: progress.updatedAt)
+                    .set(SQLColumn("version"), to: Self.nextVersion)
+                    .where("openid", .equal, openid).where("version", .equal, expected)
+                    .returning("version")
+                    .all(decodingColumn: "version", as: Int64.self)
+            } else {
+                let row = Row(
+                    openid: openid, form: progress.form, step: progress.step, answers: answers, finishedKey: nil,
+                    finishedReply: nil, updatedAt: progress.updatedAt, version: 1)
+                written = try await database.insert(into: "conversations")
+                    .model(row, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil)
+                    .ignoringConflicts(with: ["openid"])
+                    .returning("version")
+                    .all(decodingColumn: "version", as: Int64.self)
+            }
+            guard let version = written.first else { throw ConversationConflict(openid: openid) }
+            return version
         }
-        cache.withLock { $0[openid] = Entry(progress: progress) }
+        cache.withLock { $0[openid] = Entry(progress: progress, version: version) }
     }
+
+    /// Reads the member's conversation again from the store (after a ``ConversationConflict``).
+    public func refresh(_ openid: String) async throws {
+        let row = try await store.read { database in
+            try await database.select().columns("*").from("conversations").where("openid", .equal, openid)
+                .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+        }
+        let entry = try row?.entry
+        cache.withLock { $0[openid] = entry }
+    }
+
+    /// Removes conversations idle past their expiry: in progress and untouched for
+    /// `idleSeconds`, or finished more than `finishedSeconds` ago (WeChat's retries are over).
+    /// Returns how many were removed.
+    public func sweep(idleSeconds: Int64, finishedSeconds: Int64, at now: Int64) async throws -> Int {
+        let removed = try await store.transaction { database in
+            try await database.delete(from: "conversations")
+                .where { group in
+                    group.where("finished_key", .is, SQLLiteral.null).where("updated_at", .lessThan, now - idleSeconds)
+                }
+                .orWhere { group in
+                    group.where("finished_key", .isNot, SQLLiteral.null)
+                        .where("updated_at", .lessThan, now - finishedSeconds)
+                }
+                .returning("openid")
+                .all(decodingColumn: "openid", as: String.self)
+        }
+        // Only what the store removed leaves memory: a row written meanwhile stays in both.
+        cache.withLock { cache in
+            for openid in removed { cache[openid] = nil }
+        }
+        return removed.count
+    }
+
+    /// How many conversations are remembered (for tests).
+    var count: Int { cache.withLock { $0.count } }
+
+    private static let nextVersion = SQLBinaryExpression(
+        left: SQLColumn("version"), op: SQLBinaryOperator.add, right: SQLLiteral.numeric("1"))
 
     /// Forgets the member's conversation.
     public func clear(_ openid: String) async throws {
@@ -91,25 +156,43 @@ public final class ConversationStore: Sendable {
     }
 
     /// Marks the conversation finished by the message `key` with `reply`, inside the caller's
-    /// transaction. Call ``didFinish(_:progress:key:reply:)`` after the commit.
-    static func finish(_ openid: String, key: String, reply: String, at now: Int64, in database: any SQLDatabase)
-        async throws
+    /// transaction, over the version this process last saw; returns the new version. Call
+    /// ``didFinish(_:progress:key:reply:version:)`` after the commit.
+    ///
+    /// - Throws: ``ConversationConflict`` when the stored row is not the one last seen (the
+    ///   transaction then rolls back, and nothing it stored stays).
+    func finish(_ openid: String, key: String, reply: String, at now: Int64, in database: any SQLDatabase)
+        async throws -> Int64
     {
-        try await database.update("conversations")
+        let expected = entry(for: openid)?.version ?? 0
+        let written = try await database.update("conversations")
             .set("finished_key", to: key).set("finished_reply", to: reply).set("updated_at", to: now)
-            .where("openid", .equal, openid)
-            .run()
+            .set(SQLColumn("version"), to: Self.nextVersion)
+            .where("openid", .equal, openid).where("version", .equal, expected)
+            .returning("version")
+            .all(decodingColumn: "version", as: Int64.self)
+        guard let version = written.first else { throw ConversationConflict(openid: openid) }
+        return version
     }
 
     /// Records in memory what ``finish(_:key:reply:at:in:)`` committed.
-    func didFinish(_ openid: String, progress: FormProgress, key: String, reply: String) {
-        cache.withLock { $0[openid] = Entry(progress: progress, finishedKey: key, finishedReply: reply) }
+    func didFinish(_ openid: String, progress: FormProgress, key: String, reply: String, version: Int64) {
+        cache.withLock {
+            $0[openid] = Entry(progress: progress, finishedKey: key, finishedReply: reply, version: version)
+        }
     }
 
     /// Forgets the member's conversation in memory only (after a transaction that deleted it).
     func didClear(_ openid: String) {
         cache.withLock { $0[openid] = nil }
     }
+}
+
+/// A conversation changed in the store since this process last read it.
+public struct ConversationConflict: Error, CustomStringConvertible {
+    /// The member whose conversation it is.
+    public let openid: String
+    public var description: String { "the conversation of \(PersonalData.maskOpenID(openid)) changed meanwhile" }
 }
 
 extension JSONEncoder {

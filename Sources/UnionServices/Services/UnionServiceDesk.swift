@@ -116,6 +116,30 @@ public struct UnionServiceDesk: ServiceDesk {
     }
 
     public func intercept(_ message: InboundMessage, rules: RuleEngine, at now: Int64) async throws -> Interception? {
+        try await Self.retryingConflicts(conversations) {
+            try await interceptOnce(message, rules: rules, at: now)
+        }
+    }
+
+    /// Runs `body`; when another process changed the member's conversation meanwhile, reads it
+    /// again and runs `body` once more (three times at most).
+    static func retryingConflicts<Value>(
+        _ conversations: ConversationStore, _ body: () async throws -> Value
+    ) async throws -> Value {
+        var attempt = 1
+        while true {
+            do {
+                return try await body()
+            } catch let conflict as ConversationConflict where attempt < 3 {
+                attempt += 1
+                try await conversations.refresh(conflict.openid)
+            }
+        }
+    }
+
+    private func interceptOnce(_ message: InboundMessage, rules: RuleEngine, at now: Int64) async throws
+        -> Interception?
+    {
         switch formStep(message, book: rules.book, at: now) {
         case .pass:
             return nil
@@ -158,7 +182,8 @@ public struct UnionServiceDesk: ServiceDesk {
         let openid = message.header.sender
         let key = MessageKey.of(message)
         let year = LocalTime(unixSeconds: now, utcOffsetMinutes: book.settings.utcOffsetMinutes).year
-        let reply = try await store.transaction { database -> String in
+        let conversations = self.conversations
+        let (reply, version) = try await store.transaction { database -> (String, Int64) in
             let reply: String
             switch form.name {
             case JoinSettings.formName:
@@ -177,12 +202,13 @@ public struct UnionServiceDesk: ServiceDesk {
                     in: database)
                 reply = form.done.replacingOccurrences(of: "{number}", with: submission.number)
             }
-            try await ConversationStore.finish(openid, key: key, reply: reply, at: now, in: database)
-            return reply
+            let version = try await conversations.finish(openid, key: key, reply: reply, at: now, in: database)
+            return (reply, version)
         }
         store.facts.forgetApplication(of: openid)
         store.facts.forgetSuggestions(of: openid)
-        conversations.didFinish(openid, progress: FormProgress(form: form.name, updatedAt: now), key: key, reply: reply)
+        conversations.didFinish(
+            openid, progress: FormProgress(form: form.name, updatedAt: now), key: key, reply: reply, version: version)
         logger.info(
             "form submitted", metadata: ["form": "\(form.name)", "member": "\(PersonalData.maskOpenID(openid))"])
         return reply
@@ -314,7 +340,19 @@ public struct UnionServiceDesk: ServiceDesk {
         }
     }
 
+    /// Removes conversations idle past the book's timeout, and finished ones whose retries are
+    /// over (10 minutes); returns how many. A member who comes back to a conversation swept
+    /// this way starts afresh.
+    public func sweepConversations(book: RuleBook, at now: Int64) async throws -> Int {
+        let idle = Int64(book.settings.conversationTimeoutMinutes) * 60
+        return try await conversations.sweep(idleSeconds: idle, finishedSeconds: 600, at: now)
+    }
+
     private func start(_ form: FormConversation, openid: String, at now: Int64) async throws -> [ReplyBody] {
+        try await Self.retryingConflicts(conversations) { try await startOnce(form, openid: openid, at: now) }
+    }
+
+    private func startOnce(_ form: FormConversation, openid: String, at now: Int64) async throws -> [ReplyBody] {
         if let entry = conversations.entry(for: openid), entry.finishedKey == nil, entry.progress.form == form.form.name
         {
             return [.text("您正在填写「\(form.form.title)」。\n\n" + form.prompt(for: entry.progress))]

@@ -96,6 +96,13 @@ enum Migrations {
                 .run()
             try await index("outbox", "status", "next_attempt_at", on: database)
         },
+        Migration(version: 3, name: "conversation versions") { database in
+            // Each write expects the version it read, so a stale copy cannot overwrite.
+            try await database.alter(table: "conversations")
+                .column("version", type: .bigint, .notNull, .default(1))
+                .run()
+            try await index("conversations", "updated_at", on: database)
+        },
     ]
 
     /// A `CHECK` that the column holds one of the enum's raw values: the schema enforces what

@@ -1,0 +1,85 @@
+import Foundation
+import Logging
+import Testing
+
+@testable import UnionServices
+
+@Suite("Conversation versions")
+struct ConversationVersionTests {
+    /// Two gateway processes over one database: each has its own memory of the conversation.
+    @Test func aWriteFromAStaleCopyFailsAndSucceedsAfterARefresh() async throws {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("versions-\(UUID().uuidString).sqlite")
+            .path
+        let storeA = try await UnionStore.open(path: path, logger: logger)
+        let storeB = try await UnionStore.open(path: path, logger: logger)
+        let a = try await ConversationStore.load(from: storeA)
+        let b = try await ConversationStore.load(from: storeB)
+        let member = "oVersioned"
+
+        try await a.save(FormProgress(form: "入会", step: 0, answers: [:], updatedAt: 100), for: member)
+        #expect(a.entry(for: member)?.version == 1)
+        // B never saw the row: its insert does not overwrite.
+        await #expect(throws: ConversationConflict.self) {
+            try await b.save(FormProgress(form: "入会", step: 1, answers: ["name": "错"], updatedAt: 101), for: member)
+        }
+        try await b.refresh(member)
+        #expect(b.entry(for: member)?.version == 1)
+        try await b.save(FormProgress(form: "入会", step: 1, answers: ["name": "张三"], updatedAt: 102), for: member)
+        #expect(b.entry(for: member)?.version == 2)
+        // Now A's copy is stale.
+        await #expect(throws: ConversationConflict.self) {
+            try await a.save(
+                FormProgress(form: "入会", step: 1, answers: ["name": "13912345678"], updatedAt: 103), for: member)
+        }
+        try await a.refresh(member)
+        #expect(a.entry(for: member)?.progress.answers == ["name": "张三"])
+
+        // A finish from a stale copy rolls its whole transaction back.
+        try await a.save(FormProgress(form: "入会", step: 2, answers: ["name": "张三"], updatedAt: 104), for: member)
+        await #expect(throws: ConversationConflict.self) {
+            try await storeB.transaction { database in
+                _ = try await SuggestionBox.submit(
+                    openid: member, content: "不该留下的建议", messageKey: "k-stale", at: 105, year: 2026, in: database)
+                _ = try await b.finish(member, key: "k-stale", reply: "r", at: 105, in: database)
+            }
+        }
+        #expect(try await SuggestionBox(store: storeA).list().isEmpty)
+        await storeA.close()
+        await storeB.close()
+    }
+
+    @Test func idleAndFinishedConversationsAreSwept() async throws {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let store = try await UnionStore.open(path: ":memory:", logger: logger)
+        let conversations = try await ConversationStore.load(from: store)
+        try await conversations.save(FormProgress(form: "入会", updatedAt: 1_000), for: "oIdle")
+        try await conversations.save(FormProgress(form: "入会", updatedAt: 2_500), for: "oActive")
+        try await conversations.save(FormProgress(form: "入会", updatedAt: 1_000), for: "oFinished")
+        let version = try await store.transaction { database in
+            try await conversations.finish("oFinished", key: "k", reply: "好", at: 2_000, in: database)
+        }
+        conversations.didFinish(
+            "oFinished", progress: FormProgress(form: "入会", updatedAt: 2_000), key: "k", reply: "好", version: version)
+        try await conversations.save(FormProgress(form: "入会", updatedAt: 2_500), for: "oJustFinished")
+        let recent = try await store.transaction { database in
+            try await conversations.finish("oJustFinished", key: "k2", reply: "好", at: 2_700, in: database)
+        }
+        conversations.didFinish(
+            "oJustFinished", progress: FormProgress(form: "入会", updatedAt: 2_700), key: "k2", reply: "好",
+            version: recent)
+
+        // At 3,000 with a 30-minute timeout: idle since 1,000 goes; finished at 2,000 (over 10
+        // minutes ago) goes; the others stay.
+        #expect(try await conversations.sweep(idleSeconds: 1_800, finishedSeconds: 600, at: 3_000) == 2)
+        #expect(conversations.entry(for: "oIdle") == nil)
+        #expect(conversations.entry(for: "oFinished") == nil)
+        #expect(conversations.entry(for: "oActive") != nil)
+        #expect(conversations.entry(for: "oJustFinished")?.finishedKey == "k2")
+        let reloaded = try await ConversationStore.load(from: store)
+        #expect(reloaded.count == 2)
+        await store.close()
+    }
+}
