@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import WeChatWire
 
 #if canImport(FoundationNetworking)
@@ -13,6 +14,12 @@ import WeChatWire
 /// refreshed shortly before it expires by one caller at a time. A call answered 40001, 40014 or
 /// 42001 refreshes the token once and retries; -1 (busy) is retried with backoff a bounded number
 /// of times; every other error code is a ``WeChatAPIError``.
+///
+/// Redirects are never followed, and the base URL must be https unless
+/// ``Options/allowsHTTP`` says otherwise. When WeChat's API stops answering, the client stops
+/// calling it as a whole (a circuit): after `circuitThreshold` calls in a row get no usable
+/// answer, calls fail at once for `circuitCooldown` seconds, then one call tries again — its
+/// success closes the circuit, its failure doubles the pause (up to `circuitMaxCooldown`).
 public final class WeChatAPIClient: Sendable {
     /// How the client behaves; defaults suit production, tests shorten the waits.
     public struct Options: Sendable {
@@ -26,6 +33,14 @@ public final class WeChatAPIClient: Sendable {
         public var refreshMargin: Int64 = 300
         /// How long another caller's refresh is waited for.
         public var leaseWait: Duration = .seconds(15)
+        /// Whether an `http://` base URL is accepted (tests on loopback; `WECHAT_API_ALLOW_HTTP`).
+        public var allowsHTTP = false
+        /// How many calls in a row without a usable answer open the circuit.
+        public var circuitThreshold = 3
+        /// The first pause, in seconds, once the circuit is open.
+        public var circuitCooldown: Int64 = 30
+        /// The longest pause, in seconds.
+        public var circuitMaxCooldown: Int64 = 300
 
         /// Creates default options.
         public init() {}
@@ -40,6 +55,16 @@ public final class WeChatAPIClient: Sendable {
     private let clock: @Sendable () -> Int64
     private let holder = UUID().uuidString
     private let logger: Logger
+    private let circuit: Mutex<Circuit>
+
+    /// Calls without a usable answer, and the pause they caused.
+    private struct Circuit {
+        var failures = 0
+        var pausedUntil: Int64?
+        var cooldown: Int64
+        /// A call is trying again after a pause; others still fail at once.
+        var trying = false
+    }
 
     /// Creates a client.
     ///
@@ -61,7 +86,19 @@ public final class WeChatAPIClient: Sendable {
         let seconds = Double(options.timeout.components.seconds) + Double(options.timeout.components.attoseconds) / 1e18
         configuration.timeoutIntervalForRequest = seconds
         configuration.timeoutIntervalForResource = seconds
-        self.session = URLSession(configuration: configuration)
+        self.session = URLSession(configuration: configuration, delegate: NoRedirects(), delegateQueue: nil)
+        self.circuit = Mutex(Circuit(cooldown: options.circuitCooldown))
+    }
+
+    /// Whether `baseURL` is acceptable: https, or http when `allowsHTTP`. Nil when it is; the
+    /// reason otherwise.
+    public static func refusal(ofBaseURL baseURL: String, allowsHTTP: Bool) -> String? {
+        guard let url = URL(string: baseURL), let scheme = url.scheme?.lowercased(), url.host != nil else {
+            return "WECHAT_API_BASE_URL \(baseURL) is not an address"
+        }
+        if scheme == "https" || (scheme == "http" && allowsHTTP) { return nil }
+        return
+            "WECHAT_API_BASE_URL must be https (got \(scheme)://); set WECHAT_API_ALLOW_HTTP=1 only for a local test API"
     }
 
     // MARK: Access token
@@ -153,6 +190,66 @@ public final class WeChatAPIClient: Sendable {
 
     private func send(path: String, query: [String: String], method: String, body: Data?) async throws -> [String: Any]
     {
+        if let reason = Self.refusal(ofBaseURL: baseURL, allowsHTTP: options.allowsHTTP) {
+            throw WeChatAPIError(transport: reason)
+        }
+        try enterCircuit()
+        do {
+            let object = try await exchange(path: path, query: query, method: method, body: body)
+            leaveCircuit(answered: true)
+            return object
+        } catch let error as WeChatAPIError where !error.transport {
+            leaveCircuit(answered: true)
+            throw error
+        } catch {
+            leaveCircuit(answered: false)
+            throw error
+        }
+    }
+
+    /// Fails at once while the circuit is open; lets one call try when the pause is over.
+    private func enterCircuit() throws {
+        let now = clock()
+        let paused = circuit.withLock { circuit -> Int64? in
+            guard let until = circuit.pausedUntil else { return nil }
+            if now >= until, !circuit.trying {
+                circuit.trying = true
+                return nil
+            }
+            return max(until, now + 1)
+        }
+        if let paused {
+            throw WeChatAPIError(
+                transport: "WeChat's API is not answering; calls are paused for \(paused - now) s", pausedUntil: paused)
+        }
+    }
+
+    private func leaveCircuit(answered: Bool) {
+        let now = clock()
+        let opened = circuit.withLock { circuit -> Int64? in
+            let wasTrying = circuit.trying
+            circuit.trying = false
+            if answered {
+                circuit = Circuit(cooldown: options.circuitCooldown)
+                return nil
+            }
+            circuit.failures += 1
+            if wasTrying {
+                circuit.cooldown = min(circuit.cooldown * 2, options.circuitMaxCooldown)
+            } else if circuit.failures < options.circuitThreshold || circuit.pausedUntil != nil {
+                return nil
+            }
+            circuit.pausedUntil = now + circuit.cooldown
+            return circuit.cooldown
+        }
+        if let opened {
+            logger.error("WeChat's API is not answering; calls paused", metadata: ["seconds": "\(opened)"])
+        }
+    }
+
+    private func exchange(path: String, query: [String: String], method: String, body: Data?) async throws
+        -> [String: Any]
+    {
         guard var components = URLComponents(string: baseURL + path) else {
             throw WeChatAPIError(transport: "invalid base URL \(baseURL)")
         }
@@ -167,10 +264,15 @@ public final class WeChatAPIClient: Sendable {
             request.setValue("application/json; charset=utf-8", forHTTPHeaderField: "Content-Type")
         }
         let data: Data
+        let response: URLResponse
         do {
-            (data, _) = try await session.data(for: request)
+            (data, response) = try await session.data(for: request)
         } catch {
             throw WeChatAPIError(transport: "\(path): \(error.localizedDescription)")
+        }
+        if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
+            let redirect = (300..<400).contains(http.statusCode) ? " (redirects are not followed)" : ""
+            throw WeChatAPIError(transport: "\(path) answered HTTP \(http.statusCode)\(redirect)")
         }
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw WeChatAPIError(transport: "\(path) did not answer JSON")
@@ -204,6 +306,16 @@ public final class WeChatAPIClient: Sendable {
     /// image, voice, video and music are sent; other kinds are refused.
     public func sendCustomMessage(_ body: ReplyBody, to openid: String) async throws {
         try await call("/cgi-bin/message/custom/send", json: try CustomMessageJSON.encode(body, to: openid))
+    }
+}
+
+/// Refuses every redirect: the API's answers come from the address configured, or not at all.
+private final class NoRedirects: NSObject, URLSessionTaskDelegate, Sendable {
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+        newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void
+    ) {
+        completionHandler(nil)
     }
 }
 

@@ -6,18 +6,23 @@ public struct WeChatAPIError: Error, Sendable, Hashable, CustomStringConvertible
     public let message: String
     /// True when the request did not get a usable answer (timeout, connection, not JSON).
     public let transport: Bool
+    /// When the call was not made because WeChat's API stopped answering: the Unix time the
+    /// client will try again.
+    public let pausedUntil: Int64?
 
     /// Creates an API error with WeChat's code and message.
     public init(code: Int, message: String) {
         self.code = code
         self.message = message
         self.transport = false
+        self.pausedUntil = nil
     }
 
-    init(transport message: String) {
+    init(transport message: String, pausedUntil: Int64? = nil) {
         self.code = 0
         self.message = message
         self.transport = true
+        self.pausedUntil = pausedUntil
     }
 
     /// The access token is invalid or expired: refresh once and retry.

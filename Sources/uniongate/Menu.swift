@@ -21,8 +21,14 @@ struct WeChatOptions: ParsableArguments {
             throw ValidationError("set WECHAT_APP_ID and WECHAT_APP_SECRET (or --app-id and --app-secret)")
         }
         let base = apiBaseURL ?? EnvironmentVariables.value("WECHAT_API_BASE_URL") ?? "https://api.weixin.qq.com"
+        var options = WeChatAPIClient.Options()
+        options.allowsHTTP = EnvironmentVariables.flag("WECHAT_API_ALLOW_HTTP")
+        if let reason = WeChatAPIClient.refusal(ofBaseURL: base, allowsHTTP: options.allowsHTTP) {
+            throw ValidationError(reason)
+        }
         return WeChatAPIClient(
-            baseURL: base, appId: appId, secret: secret, cache: StoreTokenCache(store: store), logger: logger)
+            baseURL: base, appId: appId, secret: secret, cache: StoreTokenCache(store: store), options: options,
+            logger: logger)
     }
 }
 

@@ -13,7 +13,7 @@ extension UnionGate {
             abstract: "Run the webhook server.",
             discussion: """
                 Environment: WECHAT_TOKEN, WECHAT_APP_ID, WECHAT_APP_SECRET, WECHAT_ENCODING_AES_KEY, \
-                WECHAT_API_BASE_URL, WECHAT_MODE (plain, compatible or safe), UNIONGATE_ADMIN_TOKEN, \
+                WECHAT_API_BASE_URL (https; WECHAT_API_ALLOW_HTTP=1 accepts http for a local test API), WECHAT_MODE (plain, compatible or safe), UNIONGATE_ADMIN_TOKEN, \
                 UNIONGATE_PUBLIC_URL, UNIONGATE_REPLAY_WINDOW (seconds; 0 turns the check off). Flags override them. \
                 A missing WECHAT_TOKEN or UNIONGATE_ADMIN_TOKEN is generated once and kept in the database.
                 """)
@@ -54,6 +54,7 @@ extension UnionGate {
             configuration.appSecret = EnvironmentVariables.value("WECHAT_APP_SECRET")
             configuration.encodingAESKey = EnvironmentVariables.value("WECHAT_ENCODING_AES_KEY")
             configuration.apiBaseURL = EnvironmentVariables.value("WECHAT_API_BASE_URL") ?? configuration.apiBaseURL
+            configuration.apiAllowsHTTP = EnvironmentVariables.flag("WECHAT_API_ALLOW_HTTP")
             configuration.adminToken = EnvironmentVariables.value("UNIONGATE_ADMIN_TOKEN")
             configuration.publicURL = EnvironmentVariables.value("UNIONGATE_PUBLIC_URL")
             configuration.replyDeadline = .milliseconds(Int64(replyDeadline * 1000))

@@ -251,6 +251,7 @@ func withGateway<C: Clock>(
     // With a (fake) WeChat API, late replies go through the real outbox and its worker.
     if let wechatAPI {
         configuration.apiBaseURL = wechatAPI
+        configuration.apiAllowsHTTP = true
         configuration.appId = FakeWeChatAPI.appId
         configuration.appSecret = FakeWeChatAPI.secret
         overrides.apiOptions.backoff = .milliseconds(5)

@@ -12,7 +12,10 @@ import WeChatWire
 @Suite("The gateway talking to WeChat's API")
 struct TalkingToWeChatTests {
     func environment(_ base: String) -> [String: String] {
-        ["WECHAT_APP_ID": FakeWeChatAPI.appId, "WECHAT_APP_SECRET": FakeWeChatAPI.secret, "WECHAT_API_BASE_URL": base]
+        [
+            "WECHAT_APP_ID": FakeWeChatAPI.appId, "WECHAT_APP_SECRET": FakeWeChatAPI.secret,
+            "WECHAT_API_BASE_URL": base, "WECHAT_API_ALLOW_HTTP": "1",
+        ]
     }
 
     @Test func twoProcessesShareOneTokenAndThePushedMenuMatchesReplies() async throws {

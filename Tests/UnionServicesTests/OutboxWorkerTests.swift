@@ -20,6 +20,7 @@ struct OutboxWorkerTests {
         logger.logLevel = .critical
         var options = WeChatAPIClient.Options()
         options.backoff = .milliseconds(2)
+        options.allowsHTTP = true
         return WeChatAPIClient(
             baseURL: base, appId: FakeWeChatAPI.appId, secret: FakeWeChatAPI.secret,
             cache: StoreTokenCache(store: store), options: options, logger: logger)
@@ -56,5 +57,41 @@ struct OutboxWorkerTests {
             #expect(try await worker.runOnce() == 0)  // nothing is sent twice
             await reopened.close()
         }
+    }
+
+    /// When WeChat's API stops answering, the client pauses its calls; messages the pause
+    /// stopped wait for it and keep their attempts, instead of each spending a timeout.
+    @Test func messagesStoppedByAPauseKeepTheirAttempts() async throws {
+        let store = try await openStore(":memory:")
+        try await store.transaction { database in
+            for openid in ["oA", "oB", "oC"] {
+                try await Outbox.enqueue([.text("通知")], to: openid, reason: .notice, at: 1, in: database)
+            }
+        }
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        var apiOptions = WeChatAPIClient.Options()
+        apiOptions.allowsHTTP = true
+        apiOptions.circuitThreshold = 1
+        apiOptions.circuitCooldown = 30
+        // Nothing listens on port 1: each call fails at once.
+        let api = WeChatAPIClient(
+            baseURL: "http://127.0.0.1:1", appId: FakeWeChatAPI.appId, secret: FakeWeChatAPI.secret,
+            cache: StoreTokenCache(store: store), options: apiOptions, logger: logger, clock: { 1_000 })
+        var options = OutboxWorker.Options()
+        options.backoffSeconds = 5
+        let worker = OutboxWorker(
+            store: store, sender: api, held: HeldNotices(), options: options, logger: logger, clock: { 1_000 })
+        #expect(try await worker.runOnce() == 3)
+        let rows = try await store.read { try await Outbox.list(in: $0) }.sorted { $0.id < $1.id }
+        #expect(rows.map(\.status) == [.queued, .queued, .queued])
+        #expect(rows.map(\.attempts) == [1, 0, 0])
+        let due = try await store.read { database in
+            try await database.raw("SELECT next_attempt_at FROM outbox ORDER BY id").all().map {
+                try $0.decode(column: "next_attempt_at", as: Int64.self)
+            }
+        }
+        #expect(due == [1_005, 1_030, 1_030])
+        await store.close()
     }
 }

@@ -26,13 +26,18 @@ final class MemoryTokenCache: AccessTokenCache {
 
 @Suite("WeChat's API client")
 struct WeChatAPIClientTests {
-    func client(_ base: String, clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) })
+    func client(
+        _ base: String, clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
+        configure: (inout WeChatAPIClient.Options) -> Void = { _ in }
+    )
         -> WeChatAPIClient
     {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         var options = WeChatAPIClient.Options()
         options.backoff = .milliseconds(2)
+        options.allowsHTTP = true
+        configure(&options)
         return WeChatAPIClient(
             baseURL: base, appId: FakeWeChatAPI.appId, secret: FakeWeChatAPI.secret, cache: MemoryTokenCache(),
             options: options, logger: logger, clock: clock)
@@ -93,6 +98,93 @@ struct WeChatAPIClientTests {
             }
             #expect(quota.code == 45009)
             #expect(quota.message == "scripted error 45009")
+        }
+    }
+
+    @Test func redirectsAreNotFollowed() async throws {
+        try await withFakeWeChat { fake, base in
+            let api = client(base)
+            try await api.sendCustomMessage(.text("先拿到令牌"), to: "o1")
+            fake.redirect("/cgi-bin/message/custom/send")
+            fake.redirect("/cgi-bin/menu/get")
+            for call in [{ try await api.sendCustomMessage(.text("一"), to: "o1") }, { _ = try await api.menu() }] {
+                let error = try await #require(throws: WeChatAPIError.self) { try await call() }
+                #expect(error.transport)
+                #expect(error.message.contains("HTTP 302"))
+            }
+            #expect(fake.calls(to: "/redirected").isEmpty)
+        }
+    }
+
+    @Test func anHTTPAddressIsRefusedUnlessAllowed() async throws {
+        try await withFakeWeChat { fake, base in
+            let api = client(base, configure: { $0.allowsHTTP = false })
+            let error = try await #require(throws: WeChatAPIError.self) {
+                try await api.sendCustomMessage(.text("一"), to: "o1")
+            }
+            #expect(error.message.contains("must be https"))
+            #expect(fake.tokenRequests == 0)
+            #expect(fake.calls.isEmpty)
+        }
+        #expect(WeChatAPIClient.refusal(ofBaseURL: "https://api.weixin.qq.com", allowsHTTP: false) == nil)
+        #expect(WeChatAPIClient.refusal(ofBaseURL: "http://127.0.0.1:9", allowsHTTP: true) == nil)
+        #expect(WeChatAPIClient.refusal(ofBaseURL: "ftp://x", allowsHTTP: true) != nil)
+        #expect(WeChatAPIClient.refusal(ofBaseURL: "not a url", allowsHTTP: true) != nil)
+    }
+
+    /// A hanging API costs three timeouts, then nothing until the pause is over; one call tries
+    /// again, and its success closes the circuit.
+    @Test func aHangingAPIOpensTheCircuit() async throws {
+        try await withFakeWeChat { fake, base in
+            let now = Mutex<Int64>(1_800_000_000)
+            let api = client(base, clock: { now.withLock { $0 } }) {
+                $0.timeout = .seconds(1)  // Foundation on Linux times out at once below a second
+                $0.circuitThreshold = 3
+                $0.circuitCooldown = 30
+            }
+            try await api.sendCustomMessage(.text("先拿到令牌"), to: "o1")
+            fake.hang(for: .milliseconds(1_500))
+            // Three calls at once, each waiting out its timeout.
+            try await withThrowingTaskGroup(of: WeChatAPIError?.self) { group in
+                for _ in 0..<3 {
+                    group.addTask {
+                        do {
+                            try await api.sendCustomMessage(.text("等"), to: "o1")
+                            return nil
+                        } catch let error as WeChatAPIError { return error }
+                    }
+                }
+                for try await error in group {
+                    #expect(error?.transport == true && error?.pausedUntil == nil)
+                }
+            }
+            let sent = fake.calls(to: "/cgi-bin/message/custom/send").count
+            // Open: the next calls fail at once and reach nobody.
+            for _ in 0..<5 {
+                let error = try await #require(throws: WeChatAPIError.self) {
+                    try await api.sendCustomMessage(.text("不发"), to: "o1")
+                }
+                #expect(error.pausedUntil == 1_800_000_030)
+            }
+            #expect(fake.calls(to: "/cgi-bin/message/custom/send").count == sent)
+
+            // After the pause one call tries; it hangs too, so the pause doubles.
+            now.withLock { $0 += 30 }
+            _ = try await #require(throws: WeChatAPIError.self) {
+                try await api.sendCustomMessage(.text("试"), to: "o1")
+            }
+            #expect(fake.calls(to: "/cgi-bin/message/custom/send").count == sent + 1)
+            let doubled = try await #require(throws: WeChatAPIError.self) {
+                try await api.sendCustomMessage(.text("不发"), to: "o1")
+            }
+            #expect(doubled.pausedUntil == 1_800_000_090)
+
+            // WeChat answers again: the trial succeeds and the circuit closes.
+            fake.hang(for: nil)
+            now.withLock { $0 += 60 }
+            try await api.sendCustomMessage(.text("通了"), to: "o1")
+            try await api.sendCustomMessage(.text("又通"), to: "o1")
+            #expect(fake.calls(to: "/cgi-bin/message/custom/send").count == sent + 3)
         }
     }
 

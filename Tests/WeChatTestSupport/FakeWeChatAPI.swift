@@ -23,6 +23,8 @@ public final class FakeWeChatAPI: Sendable {
         public var calls: [Call] = []
         var scripted: [String: [Int]] = [:]
         var menu: String?
+        var redirecting: Set<String> = []
+        var hanging: Duration?
     }
 
     private let state = Mutex(State())
@@ -33,6 +35,16 @@ public final class FakeWeChatAPI: Sendable {
     /// Makes the next answers on `path` these error codes, in order.
     public func script(_ path: String, _ codes: [Int]) {
         state.withLock { $0.scripted[path, default: []] += codes }
+    }
+
+    /// Makes every call on `path` answer with a redirect to `/redirected`.
+    public func redirect(_ path: String) {
+        state.withLock { _ = $0.redirecting.insert(path) }
+    }
+
+    /// Makes every call (but token requests) wait this long before answering, or none.
+    public func hang(for duration: Duration?) {
+        state.withLock { $0.hanging = duration }
     }
 
     /// How many times a token was asked for.
@@ -90,14 +102,29 @@ public final class FakeWeChatAPI: Sendable {
         for path in ["/cgi-bin/menu/get", "/cgi-bin/menu/delete"] {
             router.get(RouterPath(path)) { request, _ in try await self.handle(path, request) }
         }
+        // Where redirects point: a client that follows one is seen here.
+        router.on("/redirected", method: .get) { _, _ in self.redirected() }
+        router.on("/redirected", method: .post) { _, _ in self.redirected() }
         return router
+    }
+
+    private func redirected() -> Response {
+        state.withLock { $0.calls.append(Call(path: "/redirected", token: nil, body: "")) }
+        return Self.json(["errcode": 0, "errmsg": "ok"])
     }
 
     private func handle(_ path: String, _ request: Request) async throws -> Response {
         var request = request
         let token = request.uri.queryParameters.get("access_token")
         let body = String(buffer: try await request.collectBody(upTo: 65536))
-        state.withLock { $0.calls.append(Call(path: path, token: token, body: body)) }
+        let (redirecting, hanging) = state.withLock { state in
+            state.calls.append(Call(path: path, token: token, body: body))
+            return (state.redirecting.contains(path), state.hanging)
+        }
+        if let hanging { try? await Task.sleep(for: hanging) }
+        if redirecting {
+            return Response(status: .found, headers: [.location: "/redirected"])
+        }
         guard let token, token == state.withLock({ $0.current }) else { return Self.error(40001) }
         if let code = scripted(path) { return Self.error(code) }
         switch path {

@@ -75,9 +75,11 @@ func buildGateway<C: Clock>(
         // Late replies and notices always go to the outbox; it is sent when WeChat's API is configured.
         var outbox: OutboxWorker?
         if let appId = configuration.appId, let secret = configuration.appSecret {
+            var apiOptions = overrides.apiOptions
+            apiOptions.allowsHTTP = configuration.apiAllowsHTTP
             let client = WeChatAPIClient(
                 baseURL: configuration.apiBaseURL, appId: appId, secret: secret, cache: StoreTokenCache(store: store),
-                options: overrides.apiOptions, logger: logger)
+                options: apiOptions, logger: logger)
             outbox = OutboxWorker(
                 store: store, sender: client, held: core.held, options: overrides.outboxOptions, logger: logger)
         } else {

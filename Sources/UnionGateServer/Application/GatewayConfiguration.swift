@@ -1,3 +1,4 @@
+import WeChatAPI
 import WeChatWire
 
 /// Everything the gateway needs to start, as plain values: the command line and the
@@ -21,6 +22,8 @@ public struct GatewayConfiguration: Sendable {
     public var encodingAESKey: String?
     /// WeChat's API base address.
     public var apiBaseURL: String = "https://api.weixin.qq.com"
+    /// Whether an `http://` API address is accepted (`WECHAT_API_ALLOW_HTTP=1`; a local test API).
+    public var apiAllowsHTTP = false
     /// The token for the admin API; generated and stored when not given.
     public var adminToken: String?
     /// The gateway's public https address, for links and the menu.
@@ -67,6 +70,11 @@ extension GatewayConfiguration {
     ///
     /// - Throws: ``ConfigurationError`` for an admin token that is too short.
     func validate() throws {
+        if appId != nil, appSecret != nil,
+            let reason = WeChatAPIClient.refusal(ofBaseURL: apiBaseURL, allowsHTTP: apiAllowsHTTP)
+        {
+            throw ConfigurationError(reason)
+        }
         if wireMode != nil, wireMode != .plain, encodingAESKey?.isEmpty ?? true {
             throw ConfigurationError(
                 "WECHAT_MODE is \(wireMode!.rawValue) but WECHAT_ENCODING_AES_KEY is not set: encrypted modes need the key"

@@ -160,6 +160,22 @@ public final class OutboxWorker: Sendable {
                 try await sender.send(body, to: message.openid)
             }
             try await mark(message.id, status: .sent, error: nil, retryAt: nil)
+        } catch let error as WeChatAPIError where error.pausedUntil != nil {
+            // Not tried: WeChat's API is not answering and the client paused its calls. The
+            // message waits for the pause and keeps its attempts.
+            try? await store.transaction { database in
+                try await database.update("outbox")
+                    .set("status", to: OutboxMessage.Status.queued.rawValue)
+                    .set("last_error", to: error.description)
+                    .set("next_attempt_at", to: error.pausedUntil ?? 0)
+                    .set(
+                        "attempts",
+                        to: SQLBinaryExpression(
+                            left: SQLColumn("attempts"), op: SQLBinaryOperator.subtract, right: SQLLiteral.numeric("1"))
+                    )
+                    .where("id", .equal, message.id)
+                    .run()
+            }
         } catch let error as WeChatAPIError where error.isOutsideWindow {
             logger.notice(
                 "notice held: the member is outside the 48-hour window", metadata: ["outbox": "\(message.id)"])
