@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import ReplyRules
 import UnionGateServer
 import WeChatWire
@@ -39,6 +40,14 @@ extension UnionGate {
 
         @Option(name: .long, help: "Seconds a client may take to send one whole request.")
         var requestTimeout: Double = 10
+
+        @Option(
+            name: .long,
+            help: """
+                Seconds a graceful shutdown (SIGTERM, SIGINT) may take: then the work in hand is cancelled, \
+                and if that has not ended it 5 s later, the process exits with status 1.
+                """)
+        var shutdownTimeout: Double = 10
 
         func run() async throws {
             var logger = Logger(label: "uniongate")
@@ -87,7 +96,41 @@ extension UnionGate {
                 printError("uniongate: \(error)")
                 throw ExitCode(1)
             }
-            try await application.runService()
+            try await Self.run(application, shutdownTimeout: shutdownTimeout, logger: logger)
+        }
+
+        /// Runs the application until SIGTERM or SIGINT, with a hard limit on the shutdown.
+        static func run(_ application: any ApplicationProtocol, shutdownTimeout: Double, logger: Logger) async throws {
+            let limit = Duration.milliseconds(Int64(max(shutdownTimeout, 0) * 1000))
+            var configuration = ServiceGroupConfiguration(
+                services: [
+                    .init(service: application),
+                    .init(
+                        service: ShutdownWatchdog(limit: limit + .seconds(5), logger: logger),
+                        successTerminationBehavior: .ignore),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            configuration.maximumGracefulShutdownDuration = limit
+            try await ServiceGroup(configuration: configuration).run()
+        }
+    }
+}
+
+/// Ends the process if a shutdown overruns its limit: once graceful shutdown begins, a thread
+/// of its own waits `limit` and exits with status 1. A shutdown that finishes first ends the
+/// process, and the thread with it.
+struct ShutdownWatchdog: Service {
+    let limit: Duration
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
+        let logger = self.logger
+        Thread.detachNewThread {
+            Thread.sleep(forTimeInterval: seconds)
+            logger.critical("shutdown did not finish in time; exiting", metadata: ["seconds": "\(seconds)"])
+            exit(1)
         }
     }
 }

@@ -9,7 +9,9 @@ import WeChatWire
 @Suite("The real server process: crashes and signals")
 struct ServerProcessTests {
     /// Starts the real `uniongate serve` on a free port and returns the process and its port.
-    func startServer(database: String, environment: [String: String], replies: String = shippedReplies) throws -> (
+    func startServer(
+        database: String, environment: [String: String], replies: String = shippedReplies, arguments: [String] = []
+    ) throws -> (
         Process, Int, Pipe
     ) {
         let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -19,7 +21,7 @@ struct ServerProcessTests {
         .first { FileManager.default.isExecutableFile(atPath: $0.path) }
         let process = Process()
         process.executableURL = try #require(executable)
-        process.arguments = ["serve", "--port", "0", "--replies", replies, "--database", database]
+        process.arguments = ["serve", "--port", "0", "--replies", replies, "--database", database] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let output = Pipe()
         process.standardOutput = output
@@ -84,6 +86,31 @@ struct ServerProcessTests {
         #expect(try await client.replyText(Member().text("测试")) == "旧")
         #expect(process.isRunning)  // SIGHUP reloads; it does not stop the server
         kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+    }
+
+    /// A half-sent request holds a graceful shutdown up (for as long as the request timeout,
+    /// here five minutes); the shutdown limit ends it: cancel after 1 s, exit 5 s after that.
+    @Test func aShutdownHeldUpByAHalfSentRequestEndsWithinItsLimit() async throws {
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "shutdown-\(UUID().uuidString).sqlite"
+        ).path
+        let (process, port, _) = try startServer(
+            database: database,
+            environment: ["WECHAT_TOKEN": testToken, "UNIONGATE_ADMIN_TOKEN": testAdminToken, "LOG_LEVEL": "info"],
+            arguments: ["--shutdown-timeout", "1", "--request-timeout", "300", "--idle-timeout", "300"])
+        let client = WeChatClient(port: port)
+        #expect(try await client.replyText(Member().text("热线"))?.contains("12351") == true)
+        let signed = try client.signed(Member().text("帮助"), mode: .plain)
+        let whole = rawRequest(query: signed.query.parameters, body: signed.body)
+        let connection = try RawConnection(port: port)
+        try connection.send(String(whole.dropLast(6)))  // the body without its closing </xml>
+        let started = ContinuousClock.now
+        kill(process.processIdentifier, SIGTERM)
+        let exited = await eventually(timeout: .seconds(60)) { !process.isRunning }
+        #expect(exited)
+        #expect(started.duration(to: .now) < .seconds(30), "the five-minute request timeout did not hold it")
+        if !exited { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
 }
