@@ -87,9 +87,10 @@ func buildGateway<C: Clock>(
                 "WECHAT_APP_ID or WECHAT_APP_SECRET is not set: late replies and notices wait in the outbox unsent")
         }
         let metrics = GatewayMetrics()
+        let lateDelivery = overrides.lateDelivery ?? OutboxLateDelivery(store: store, worker: outbox, logger: logger)
         let ledger = DeliveryLedger(
             handler: overrides.handler ?? core.dispatcher,
-            lateDelivery: overrides.lateDelivery ?? OutboxLateDelivery(store: store, worker: outbox, logger: logger),
+            lateDelivery: lateDelivery,
             metrics: metrics, deadline: configuration.replyDeadline, window: configuration.duplicateWindow,
             capacity: configuration.duplicateCapacity, clock: clock, logger: logger)
         let codec = WebhookCodec(
@@ -105,7 +106,7 @@ func buildGateway<C: Clock>(
             configuration: configuration, core: core, secrets: secrets, metrics: metrics, webhook: webhook,
             connections: ConnectionLimits(
                 maxConnections: configuration.maxConnections, requestReadTimeout: configuration.requestReadTimeout),
-            outbox: outbox, unixTime: overrides.unixTime,
+            outbox: outbox, lateDelivery: lateDelivery, unixTime: overrides.unixTime,
             adminAuth: AdminAuthMiddleware(
                 secrets: secrets, attempts: AdminAttempts(unixTime: overrides.unixTime), logger: logger,
                 pause: overrides.adminPause ?? { try? await Task.sleep(for: $0) }),
@@ -128,6 +129,10 @@ func buildApplication(
         RulesWatcher(rules: gateway.rules, interval: configuration.reloadInterval, metrics: gateway.metrics),
     ]
     if let outbox = gateway.outbox { services.append(OutboxService(worker: outbox)) }
+    services.append(
+        JournalReplayer(
+            dispatcher: gateway.core.dispatcher, journal: gateway.core.journal, lateDelivery: gateway.lateDelivery,
+            logger: gateway.logger))
     services.append(
         ConversationSweeper(
             desk: gateway.core.services, rules: gateway.rules, unixTime: gateway.unixTime, logger: gateway.logger))
@@ -154,7 +159,15 @@ func buildRouter(_ gateway: Gateway) -> Router<GatewayRequestContext> {
     let webhook = gateway.webhook
     router.get("/wechat") { request, _ in webhook.verify(request) }
     router.post("/wechat") { request, _ in await webhook.receive(request) }
-    router.get("/healthz") { _, _ in WebhookResponder.text("ok") }
+    let health = gateway.store
+    router.get("/healthz") { _, _ in
+        // Not ready while the database cannot write: a load balancer sends members elsewhere.
+        health.writesFailing
+            ? Response(
+                status: .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: "database not writable")))
+            : WebhookResponder.text("ok")
+    }
     let rules = gateway.rules
     router.get("/hotline") { _, _ in
         let book = rules.engine.book
@@ -184,17 +197,65 @@ func buildRouter(_ gateway: Gateway) -> Router<GatewayRequestContext> {
 struct StoreService: Service {
     let store: UnionStore
     var interval = Duration.milliseconds(250)
+    /// While writes fail, a small write is tried every this many looks (a second), so the
+    /// store is known to write again even when no member writes.
+    var probeEvery = 4
 
     func run() async throws {
         let store = self.store
         await cancelWhenGracefulShutdown {
+            var looks = 0
             while !Task.isCancelled {
                 try? await store.noticeOutsideWrites()
+                looks += 1
+                if store.writesFailing, looks % probeEvery == 0 {
+                    try? await store.probeWrite(at: UnixTime.now())
+                }
                 try? await Task.sleep(for: interval)
             }
         }
         // Closed in a task of its own, so that a cancelled group (a failed start, say) still closes it.
         await Task { await store.close() }.value
+    }
+}
+
+/// Replays the messages kept in the journal while the database could not write: every
+/// `interval`, when some wait, each is handled in order and its reply sent later.
+struct JournalReplayer: Service {
+    let dispatcher: Dispatcher
+    let journal: InboundJournal
+    let lateDelivery: any LateDelivery
+    let logger: Logger
+    var interval = Duration.seconds(1)
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await replayOnce()
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+
+    /// Replays what waits; returns how many were handled.
+    @discardableResult
+    func replayOnce() async -> Int {
+        guard !journal.pending.isEmpty else { return 0 }
+        do {
+            let handled = try await dispatcher.replayJournal { message, outcome in
+                await lateDelivery.deliver(
+                    outcome.replies, to: message.header.sender, account: message.header.account, reason: .journal)
+            }
+            if handled > 0 {
+                logger.info(
+                    "messages from the journal handled",
+                    metadata: ["count": "\(handled)", "left": "\(journal.pending.count)"])
+            }
+            return handled
+        } catch {
+            logger.error("the journal could not be rewritten: \(error)")
+            return 0
+        }
     }
 }
 

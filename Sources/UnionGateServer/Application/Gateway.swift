@@ -19,6 +19,8 @@ struct Gateway: Sendable {
     let connections: ConnectionLimits
     /// The outbox worker, when WeChat's API is configured.
     let outbox: OutboxWorker?
+    /// Where replies that cannot go in the passive reply are sent.
+    let lateDelivery: any LateDelivery
     let unixTime: @Sendable () -> Int64
     /// The admin API's token check, with its memory of failed attempts.
     let adminAuth: AdminAuthMiddleware

@@ -16,6 +16,8 @@ public struct UnionCore: Sendable {
     public let services: UnionServiceDesk
     /// What answers members: the services and the rules.
     public let dispatcher: Dispatcher
+    /// Messages waiting for the database to write again.
+    public let journal: InboundJournal
 
     /// What can be chosen when building: everything has a default.
     public struct Options: Sendable {
@@ -43,10 +45,17 @@ public struct UnionCore: Sendable {
             let services = try await UnionServiceDesk.open(
                 store: store, publicURL: options.publicURL, logger: logger, extraMembers: options.extraMembers,
                 held: held)
+            let journal = try InboundJournal.beside(databasePath: databasePath)
+            if !journal.pending.isEmpty {
+                logger.warning(
+                    "messages wait in the journal from an earlier run; they are replayed once the database writes",
+                    metadata: ["count": "\(journal.pending.count)"])
+            }
             let dispatcher = Dispatcher(
                 rules: rules, services: options.desk?(store) ?? services, membership: services.members,
-                logger: logger, clock: options.unixTime)
-            return UnionCore(store: store, rules: rules, held: held, services: services, dispatcher: dispatcher)
+                logger: logger, clock: options.unixTime, journal: journal)
+            return UnionCore(
+                store: store, rules: rules, held: held, services: services, dispatcher: dispatcher, journal: journal)
         } catch {
             await store.close()
             throw error

@@ -10,6 +10,8 @@ public enum LateReason: String, Sendable, Hashable {
     case overflowArticles = "overflow_articles"
     /// A notice caused by something an admin did (an approval, a status change).
     case notice
+    /// The answer to a message kept in the journal while the database could not write.
+    case journal
 }
 
 /// Sends replies that cannot go in the passive reply. ``OutboxLateDelivery`` implements it: the

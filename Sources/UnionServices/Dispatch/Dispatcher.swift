@@ -10,14 +10,17 @@ public struct Dispatcher: MessageHandler {
     private let membership: any MembershipDirectory
     private let clock: @Sendable () -> Int64
     private let logger: Logger
+    /// Where messages wait while the database cannot write; nil: such a message gets an apology.
+    private let journal: InboundJournal?
 
     /// Creates a dispatcher.
     ///
     /// - Parameter clock: the current Unix time; tests pass a fixed one.
     public init(
         rules: LiveRules, services: any ServiceDesk, membership: any MembershipDirectory, logger: Logger,
-        clock: @escaping @Sendable () -> Int64 = UnixTime.now
+        clock: @escaping @Sendable () -> Int64 = UnixTime.now, journal: InboundJournal? = nil
     ) {
+        self.journal = journal
         self.rules = rules
         self.services = services
         self.membership = membership
@@ -30,6 +33,7 @@ public struct Dispatcher: MessageHandler {
     /// form. Decided per message, the same way ``handle(_:)`` decides, by asking the services
     /// and the rules for what they can tell without the store; nil when something needs it.
     public func answerAtOnce(_ message: InboundMessage) -> HandlerOutcome? {
+        if let journal, journal.holds(message.header.sender) { return nil }  // waits behind the journal
         let engine = rules.engine
         let now = clock()
         guard case .known(let interception) = services.interceptFromMemory(message, rules: engine, at: now) else {
@@ -60,7 +64,78 @@ public struct Dispatcher: MessageHandler {
         return decision.replies(using: &random)
     }
 
+    /// What a member is told when the database cannot write and the message waits in the
+    /// journal: received, and the answer comes later.
+    public static let heldText = "您的消息已收到。系统正忙，处理结果会稍后通过消息发送给您，请勿重复发送。"
+
     public func handle(_ message: InboundMessage) async -> HandlerOutcome {
+        // Behind a message of the member's that waits in the journal, the next ones wait too,
+        // so that they are applied in order.
+        if let journal, journal.holds(message.header.sender) {
+            return keep(message, in: journal, because: nil)
+        }
+        do {
+            return try await answer(message)
+        } catch {
+            if let journal, StoreUnavailable.isTrouble(error) {
+                return keep(message, in: journal, because: error)
+            }
+            logger.error(
+                "handler failed; the member gets an apology",
+                metadata: [
+                    "error": "\(PersonalData.maskPhones(String(describing: error)))", "msgType": "\(message.msgType)",
+                ])
+            return HandlerOutcome(replies: [.text(Apology.text)], ruleName: "error")
+        }
+    }
+
+    /// Writes `message` to the journal and tells the member it was received; an apology when
+    /// even the journal cannot be written.
+    private func keep(_ message: InboundMessage, in journal: InboundJournal, because error: (any Error)?)
+        -> HandlerOutcome
+    {
+        do {
+            try journal.record(message)
+            logger.warning(
+                "message kept in the journal until the database writes again",
+                metadata: [
+                    "member": "\(PersonalData.maskOpenID(message.header.sender))",
+                    "error":
+                        "\(error.map { PersonalData.maskPhones(String(describing: $0)) } ?? "an earlier message waits")",
+                ])
+            return HandlerOutcome(replies: [.text(Self.heldText)], ruleName: "journal")
+        } catch {
+            logger.error(
+                "the database and the journal both failed; the member gets an apology",
+                metadata: ["error": "\(error)"])
+            return HandlerOutcome(replies: [.text(Apology.text)], ruleName: "error")
+        }
+    }
+
+    /// Handles the messages waiting in the journal, oldest first, and hands each outcome to
+    /// `deliver` (to be sent later). Stops at the first that still cannot be stored, so order
+    /// is kept; returns how many were handled.
+    public func replayJournal(deliver: (InboundMessage, HandlerOutcome) async -> Void) async throws -> Int {
+        guard let journal else { return 0 }
+        var handled = 0
+        for entry in journal.pending {
+            let outcome: HandlerOutcome
+            do {
+                outcome = try await answer(entry.message)
+            } catch  where StoreUnavailable.isTrouble(error) {
+                break
+            } catch {
+                logger.error("a message from the journal failed; the member gets an apology: \(error)")
+                outcome = HandlerOutcome(replies: [.text(Apology.text)], ruleName: "error")
+            }
+            await deliver(entry.message, outcome)
+            try journal.complete([entry.id])
+            handled += 1
+        }
+        return handled
+    }
+
+    private func answer(_ message: InboundMessage) async throws -> HandlerOutcome {
         let engine = rules.engine
         let now = clock()
         do {
@@ -96,13 +171,6 @@ public struct Dispatcher: MessageHandler {
                 }
             }
             return HandlerOutcome(replies: replies, ruleName: decision.rule.name)
-        } catch {
-            logger.error(
-                "handler failed; the member gets an apology",
-                metadata: [
-                    "error": "\(PersonalData.maskPhones(String(describing: error)))", "msgType": "\(message.msgType)",
-                ])
-            return HandlerOutcome(replies: [.text(Apology.text)], ruleName: "error")
         }
     }
 }

@@ -12,7 +12,9 @@ enum StoreDialect: Sendable {
         switch self {
         case .sqlite(let inMemory):
             // Several processes (the server, `uniongate chat`, `uniongate members`) may share the file.
-            try await database.raw("PRAGMA busy_timeout = 5000").run()
+            // A second here, and the store tries twice more (``UnionStore/busyRetries``): within
+            // WeChat's reply deadline either way.
+            try await database.raw("PRAGMA busy_timeout = 1000").run()
             if !inMemory {
                 try await database.raw("PRAGMA journal_mode = WAL").run()
             }

@@ -1,7 +1,40 @@
+import SQLiteKit
+
 /// A store problem a person can act on.
 public struct StoreError: Error, CustomStringConvertible {
     /// What went wrong.
     public let message: String
     init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+/// The database could not write: locked by another process past every retry, the disk full,
+/// an I/O error, a read-only file. Not the caller's fault, and worth trying again later.
+public struct StoreUnavailable: Error, CustomStringConvertible {
+    /// What the database said.
+    public let underlying: any Error
+    public var description: String { "the database cannot write now: \(underlying)" }
+
+    /// Whether `error` is trouble of the database itself rather than of the statement (a
+    /// constraint, a mistake): busy or locked, full, I/O, read-only, cannot open, out of memory.
+    public static func isTrouble(_ error: any Error) -> Bool {
+        if error is StoreUnavailable { return true }
+        guard let error = error as? SQLiteError else { return false }
+        let reason = String(describing: error.reason)
+        return ["busy", "locked", "readOnly", "readonly", "ioError", "full", "cantOpen", "noMemory", "proto"].contains {
+            reason.hasPrefix($0)
+        }
+    }
+
+    /// `error` as ``StoreUnavailable`` (unchanged when it is one).
+    static func wrapping(_ error: any Error) -> any Error {
+        error is StoreUnavailable ? error : StoreUnavailable(underlying: error)
+    }
+
+    /// Whether `error` is the database being busy (locked by another connection).
+    static func isBusy(_ error: any Error) -> Bool {
+        guard let error = error as? SQLiteError else { return false }
+        let reason = String(describing: error.reason)
+        return reason.hasPrefix("busy") || reason.hasPrefix("locked")
+    }
 }

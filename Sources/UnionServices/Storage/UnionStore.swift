@@ -23,6 +23,9 @@ public final class UnionStore: Sendable {
     private let mutex = AsyncMutex()
     /// How many commits wrote callers' transactions, and how many transactions they held.
     let groupCounts = Mutex<(commits: Int, transactions: Int)>((0, 0))
+    /// Whether the last group failed because the database could not write (cleared by the next
+    /// commit): `/healthz` is not ready meanwhile.
+    private let failing = Mutex(false)
     /// Transactions waiting to be written, and whether a caller is writing them.
     private let writes = Mutex<(pending: [PendingWrite], writing: Bool)>(([], false))
 
@@ -111,14 +114,31 @@ public final class UnionStore: Sendable {
         }
     }
 
+    /// Whether writes are failing because the database cannot write (locked past every retry,
+    /// disk full, I/O error). Cleared by the next commit.
+    public var writesFailing: Bool { failing.withLock { $0 } }
+
+    /// How often, and after what pause, a busy database is tried again before a group fails.
+    /// Each try also waits SQLite's own `busy_timeout` (1 s), so the whole stays inside
+    /// WeChat's reply deadline.
+    static let busyRetries: [Duration] = [.milliseconds(100), .milliseconds(400)]
+
     /// Runs `group` in one transaction and tells each write how it ended.
     private func commit(_ group: [PendingWrite]) async {
         var failures: [(any Error)?] = []
-        do {
-            try await dialect.beginWrite(database)
-        } catch {
-            for write in group { write.finish(error) }
-            return
+        var retries = Self.busyRetries[...]
+        while true {
+            do {
+                try await dialect.beginWrite(database)
+                break
+            } catch {
+                if StoreUnavailable.isBusy(error), let pause = retries.popFirst() {
+                    try? await Task.sleep(for: pause)
+                    continue
+                }
+                fail(group, error)
+                return
+            }
         }
         do {
             if group.count == 1 {
@@ -141,14 +161,37 @@ public final class UnionStore: Sendable {
         } catch {
             // A lone body failed, or the database itself did: nothing of the group stays.
             try? await dialect.rollback(database)
-            for write in group { write.finish(error) }
+            fail(group, error)
             return
         }
+        // A write that failed on the database's own trouble (the disk full, say) inside its
+        // savepoint keeps the store marked failing even though the others committed.
+        let troubled = failures.contains { $0.map(StoreUnavailable.isTrouble) ?? false }
+        failing.withLock { $0 = troubled }
         groupCounts.withLock {
             $0.commits += 1
             $0.transactions += group.count
         }
-        for (write, failure) in zip(group, failures) { write.finish(failure) }
+        for (write, failure) in zip(group, failures) {
+            write.finish(failure.map { StoreUnavailable.isTrouble($0) ? StoreUnavailable.wrapping($0) : $0 })
+        }
+    }
+
+    /// Fails every write of `group` with `error`, as ``StoreUnavailable`` when the database
+    /// itself could not write.
+    private func fail(_ group: [PendingWrite], _ error: any Error) {
+        let trouble = StoreUnavailable.isTrouble(error)
+        if trouble { failing.withLock { $0 = true } }
+        let reported = trouble ? StoreUnavailable.wrapping(error) : error
+        for write in group { write.finish(reported) }
+    }
+
+    /// Tries a small write (a setting with the time), so that `writesFailing` clears once the
+    /// database can write again even when no member writes.
+    public func probeWrite(at now: Int64) async throws {
+        try await transaction { database in
+            try await Self.setSetting("health_probe", value: String(now), at: now, in: database)
+        }
     }
 
     /// How many transactions are waiting for a commit.

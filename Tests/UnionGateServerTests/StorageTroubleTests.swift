@@ -1,0 +1,128 @@
+import Foundation
+import Logging
+import ReplyRules
+import Testing
+import UnionServices
+import WeChatWire
+
+@testable import UnionGateServer
+
+@Suite("Storage trouble loses nothing")
+struct StorageTroubleTests {
+    func temporaryDatabase(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString).sqlite").path
+    }
+
+    /// Another process holds the write lock past every retry: the member is told the message
+    /// was received, `/healthz` is not ready, and once the lock is gone the suggestion is stored
+    /// and its receipt sent later.
+    @Test func aLockedDatabaseKeepsTheMessageAndReplaysIt() async throws {
+        let database = temporaryDatabase("locked")
+        let late = RecordingLateDelivery()
+        try await withGateway(
+            lateDelivery: late,
+            configure: {
+                $0.databasePath = database
+                $0.replyDeadline = .seconds(20)
+            }
+        ) { client, gateway in
+            #expect(try await client.request("GET", "/healthz").status == 200)
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            let other = try await UnionStore.open(path: database, logger: logger)
+            let holding = Gate()
+            let released = Gate()
+            let holder = Task {
+                try await other.transaction { _ in
+                    await holding.open()
+                    await released.wait()
+                }
+            }
+            await holding.wait()
+
+            let member = Member()
+            let message = member.text("建议 锅炉房夜班需要增加一名值守人员")
+            let reply = try await client.replyText(message)
+            #expect(reply == Dispatcher.heldText)
+            #expect(gateway.core.journal.pending.count == 1)
+            #expect(try await client.request("GET", "/healthz").status == 503)
+            // WeChat's retry gets the same answer, and nothing is kept twice.
+            #expect(try await client.replyText(message) == Dispatcher.heldText)
+            #expect(gateway.core.journal.pending.count == 1)
+            // The member's next message waits behind the first.
+            #expect(try await client.replyText(member.text("我的建议")) == Dispatcher.heldText)
+            #expect(gateway.core.journal.pending.count == 2)
+
+            await released.open()
+            try await holder.value
+            await other.close()
+
+            let receipt = try #require(await late.next(timeout: .seconds(30)))
+            #expect(receipt.reason == .journal)
+            #expect(receipt.recipient == member.openid)
+            #expect(visibleText(of: receipt.bodies).contains("JY-"))
+            let status = try #require(await late.next(timeout: .seconds(30)))
+            #expect(visibleText(of: status.bodies).contains("锅炉房"))
+            #expect(await eventually { gateway.core.journal.pending.isEmpty })
+            #expect(await eventually { (try? await client.request("GET", "/healthz").status) == 200 })
+            let stored = try await client.adminList("/admin/api/suggestions")
+            #expect(stored.count == 1)
+            #expect(stored.first?["content"] as? String == "锅炉房夜班需要增加一名值守人员")
+        }
+    }
+
+    /// The disk is full: the same, and writes resume when there is room again.
+    @Test func aFullDiskKeepsTheMessageAndReplaysIt() async throws {
+        let database = temporaryDatabase("full")
+        let late = RecordingLateDelivery()
+        try await withGateway(lateDelivery: late, configure: { $0.databasePath = database }) { client, gateway in
+            // No page beyond those the file has: a new row that needs a page cannot be written.
+            try await gateway.store.read { database in
+                let pages = try await database.raw("PRAGMA page_count").first()?.decode(
+                    column: "page_count", as: Int.self)
+                try await database.raw("PRAGMA max_page_count = \(unsafeRaw: String(pages ?? 1))").run()
+            }
+            let member = Member()
+            let long = String(repeating: "车间通风设备老化需要更换。", count: 60)
+            var held = 0
+            for index in 0..<5 where held == 0 {
+                let reply = try await client.replyText(member.text("建议 第\(index)条 \(long)"))
+                if reply == Dispatcher.heldText { held += 1 }
+            }
+            #expect(held == 1, "a suggestion met the full disk")
+            #expect(try await client.request("GET", "/healthz").status == 503)
+            let before = try await client.adminList("/admin/api/suggestions").count
+
+            try await gateway.store.read { database in
+                try await database.raw("PRAGMA max_page_count = 1073741823").run()
+            }
+            let receipt = try #require(await late.next(timeout: .seconds(30)))
+            #expect(receipt.reason == .journal)
+            #expect(visibleText(of: receipt.bodies).contains("JY-"))
+            #expect(await eventually { (try? await client.request("GET", "/healthz").status) == 200 })
+            #expect(try await client.adminList("/admin/api/suggestions").count == before + 1)
+        }
+    }
+
+    /// A message kept by a run that then crashed is replayed by the next one.
+    @Test func theJournalOfAnEarlierRunIsReplayedOnStart() async throws {
+        let database = temporaryDatabase("journal")
+        let member = Member()
+        let journal = try InboundJournal.beside(databasePath: database)
+        try journal.record(member.text("建议 宿舍热水器坏了"))
+        #expect(FileManager.default.fileExists(atPath: database + ".journal"))
+        let attributes = try FileManager.default.attributesOfItem(atPath: database + ".journal")
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+
+        let late = RecordingLateDelivery()
+        try await withGateway(lateDelivery: late, configure: { $0.databasePath = database }) { client, gateway in
+            let receipt = try #require(await late.next(timeout: .seconds(30)))
+            #expect(receipt.recipient == member.openid)
+            #expect(visibleText(of: receipt.bodies).contains("JY-"))
+            #expect(await eventually { gateway.core.journal.pending.isEmpty })
+            #expect(!FileManager.default.fileExists(atPath: database + ".journal"))
+            let stored = try await client.adminList("/admin/api/suggestions")
+            #expect(stored.first?["content"] as? String == "宿舍热水器坏了")
+        }
+    }
+}
