@@ -93,6 +93,14 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Fuzz targets for libFuzzer (scripts/fuzz builds them with -sanitize=fuzzer -DFUZZING);
+        // built plainly, it replays the seed corpus.
+        .executableTarget(
+            name: "uniongate-fuzz",
+            dependencies: ["WeChatWire", "ReplyRules", "UnionServices"],
+            path: "Fuzz/Sources",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
         .executableTarget(
             name: "wire-benchmark",
             dependencies: ["WeChatWire"],
@@ -102,6 +110,11 @@ let package = Package(
             name: "bench-tool",
             dependencies: ["WeChatWire"],
             path: "Benchmarks/BenchTool"
+        ),
+        .executableTarget(
+            name: "soak-tool",
+            dependencies: ["WeChatWire"],
+            path: "Benchmarks/SoakTool"
         ),
         .executableTarget(
             name: "bare-server",

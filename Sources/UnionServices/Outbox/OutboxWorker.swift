@@ -137,11 +137,7 @@ public final class OutboxWorker: Sendable {
             for row in rows {
                 try await database.update("outbox")
                     .set("status", to: OutboxMessage.Status.sending.rawValue)
-                    .set(
-                        "attempts",
-                        to: SQLBinaryExpression(
-                            left: SQLColumn("attempts"), op: SQLBinaryOperator.add, right: SQLLiteral.numeric("1"))
-                    )
+                    .set("attempts", to: Self.attempts(SQLBinaryOperator.add))
                     .where("id", .equal, row.id)
                     .run()
             }
@@ -151,6 +147,11 @@ public final class OutboxWorker: Sendable {
             await send(message)
         }
         return claimed.count
+    }
+
+    /// `attempts + 1` or `attempts - 1`, computed by the database.
+    private static func attempts(_ change: SQLBinaryOperator) -> SQLBinaryExpression {
+        SQLBinaryExpression(left: SQLColumn("attempts"), op: change, right: SQLLiteral.numeric("1"))
     }
 
     private func send(_ message: OutboxMessage) async {
@@ -168,11 +169,7 @@ public final class OutboxWorker: Sendable {
                     .set("status", to: OutboxMessage.Status.queued.rawValue)
                     .set("last_error", to: error.description)
                     .set("next_attempt_at", to: error.pausedUntil ?? 0)
-                    .set(
-                        "attempts",
-                        to: SQLBinaryExpression(
-                            left: SQLColumn("attempts"), op: SQLBinaryOperator.subtract, right: SQLLiteral.numeric("1"))
-                    )
+                    .set("attempts", to: Self.attempts(SQLBinaryOperator.subtract))
                     .where("id", .equal, message.id)
                     .run()
             }
