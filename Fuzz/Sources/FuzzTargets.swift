@@ -5,9 +5,13 @@ import WeChatWire
 
 /// The fuzz targets. Each takes bytes, must never crash, and checks what must hold for any
 /// input (a parsed message renders and parses back to itself; a stored form answer passes its
-/// field's validation). A broken promise is a `preconditionFailure`, which the fuzzer reports
-/// as a crash with the input that caused it.
+/// field's validation). A broken promise is a `fatalError` (its message is kept in release
+/// builds), which the fuzzer reports as a crash and saves the input that caused it.
 enum FuzzTargets {
+    static func check(_ condition: Bool, _ message: @autoclosure () -> String) {
+        if !condition { fatalError(message()) }
+    }
+
     static let names = ["xml", "codec", "rules", "form"]
 
     static func run(_ name: String, _ bytes: [UInt8]) {
@@ -16,7 +20,7 @@ enum FuzzTargets {
         case "codec": codec(bytes)
         case "rules": rules(bytes)
         case "form": form(bytes)
-        default: preconditionFailure("no fuzz target \(name); the targets are \(names)")
+        default: fatalError("no fuzz target \(name); the targets are \(names)")
         }
     }
 
@@ -26,9 +30,9 @@ enum FuzzTargets {
         _ = try? XMLReader().read(bytes)
         guard let message = try? InboundMessage.parse(bytes) else { return }
         guard let again = try? InboundMessage.parse(message.xml()) else {
-            preconditionFailure("a parsed message did not parse again after rendering: \(message)")
+            fatalError("a parsed message did not parse again after rendering: \(message)")
         }
-        precondition(again == message, "a message changed through render and parse: \(message) → \(again)")
+        check(again == message, "a message changed through render and parse: \(message) → \(again)")
     }
 
     // MARK: The webhook codec in all three modes
@@ -73,7 +77,7 @@ enum FuzzTargets {
             let opened = try? codecWithKey.open(Array(body.utf8), query: query)
             // What parses on its own must open the same when sealed properly.
             if let direct = try? InboundMessage.parse(rest) {
-                precondition(opened?.message == direct, "a sealed message opened differently from its XML")
+                check(opened?.message == direct, "a sealed message opened differently from its XML")
             }
         }
     }
@@ -118,27 +122,27 @@ enum FuzzTargets {
 
     /// Lines of the input are a member's answers, one after another.
     static func form(_ bytes: [UInt8]) {
-        guard let definition = formBook.forms["全类型"] else { preconditionFailure("the fuzz form did not load") }
+        guard let definition = formBook.forms["全类型"] else { fatalError("the fuzz form did not load") }
         let conversation = FormConversation(form: definition)
-        guard case .ask(var progress, _) = conversation.start(at: 1) else { preconditionFailure("no first question") }
+        guard case .ask(var progress, _) = conversation.start(at: 1) else { fatalError("no first question") }
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
             switch conversation.respond(to: String(line), progress: progress, at: 2) {
             case .ask(let next, let reply):
-                precondition(!reply.isEmpty, "an empty question")
-                precondition(next.step >= 0 && next.step <= definition.fields.count, "step \(next.step) out of range")
+                check(!reply.isEmpty, "an empty question")
+                check(next.step >= 0 && next.step <= definition.fields.count, "step \(next.step) out of range")
                 progress = next
             case .cancelled:
                 return
             case .submit(let answers):
                 for field in definition.fields {
                     guard let answer = answers[field.key] else {
-                        precondition(field.optional, "the required answer \(field.key) is missing")
+                        check(field.optional, "the required answer \(field.key) is missing")
                         continue
                     }
                     if field.optional, answer.isEmpty || answer == "无" { continue }
                     // A stored answer is already in its stored form: checking it again keeps it.
                     guard case .success(let again) = FormAnswer.validate(answer, for: field), again == answer else {
-                        preconditionFailure("a stored answer is not its own stored form: \(field.key) = \(answer)")
+                        fatalError("a stored answer is not its own stored form: \(field.key) = \(answer)")
                     }
                 }
                 return

@@ -36,6 +36,19 @@ struct XMLReaderTests {
         #expect(root.text(of: "C") == "正常")
     }
 
+    /// Found by the fuzzer: text of spaces and a forbidden character between child elements read
+    /// as spaces, which the writer wrote back and the reader then dropped as layout.
+    @Test func whitespaceBetweenChildrenIsLayoutAfterForbiddenCharactersAreDropped() throws {
+        let root = try XMLReader().read("<xml><a><b/>   \u{1E}</a><c><d/> &#x1E; </c><e><f/> x </e></xml>")
+        #expect(root.child("a")?.text == "")
+        #expect(root.child("c")?.text == "")
+        #expect(root.child("e")?.text == " x ")
+        let message = try InboundMessage.parse(
+            "<xml><ToUserName>gh</ToUserName><FromUserName>o</FromUserName><CreateTime>1</CreateTime><MsgType>new</MsgType><K><l/>  \u{1E}</K></xml>"
+        )
+        #expect(try InboundMessage.parse(message.xml()) == message)
+    }
+
     @Test func resolvesPredefinedEntitiesAndCharacterReferences() throws {
         let root = try reader.read("<xml><A>&lt;&gt;&amp;&quot;&apos; &#20013;&#x6587;&#x1F600;</A></xml>")
         #expect(root.text(of: "A") == "<>&\"' 中文😀")

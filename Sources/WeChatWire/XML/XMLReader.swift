@@ -137,14 +137,6 @@ private enum TextAccumulator {
         self = .buffer(buffer)
     }
 
-    func isWhitespaceOnly(in bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        switch self {
-        case .empty: return true
-        case .slice(let range): return bytes[range].allSatisfy(isWhitespace)
-        case .buffer(let buffer): return buffer.allSatisfy(isWhitespace)
-        }
-    }
-
     /// The text, without the characters XML 1.0 forbids (they may come in raw or as `&#1;`).
     func string(in bytes: UnsafeBufferPointer<UInt8>) -> String {
         switch self {
@@ -456,11 +448,11 @@ private struct Scanner {
     }
 
     func finish(_ open: OpenElement) -> XMLElement {
-        let text: String
-        if !open.children.isEmpty, open.text.isWhitespaceOnly(in: bytes) {
+        var text = open.text.string(in: bytes)
+        // Between child elements, whitespace is layout. Judged after forbidden characters are
+        // dropped, so that "   \u{1E}" reads as the writer will write it back: as nothing.
+        if !open.children.isEmpty, text.utf8.allSatisfy(isWhitespace) {
             text = ""
-        } else {
-            text = open.text.string(in: bytes)
         }
         return XMLElement(name: open.name, attributes: open.attributes, text: text, children: open.children)
     }
