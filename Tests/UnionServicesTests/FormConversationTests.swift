@@ -188,3 +188,100 @@ struct SupportTests {
         #expect(UnionServiceDesk.suggestionText(message) == text)
     }
 }
+
+@Suite("Choosing a unit in the 入会 form")
+struct UnitChoiceTests {
+    static let book = try! RuleBookLoader().load(files: [
+        (
+            "org.yaml",
+            """
+            org:
+              code: county
+              name: 某某县总工会
+              children:
+                - code: chengdong
+                  name: 城东镇工会
+                  children:
+                    - { code: chengdong-huanwei, name: 城东环卫所工会 }
+                    - { code: chengdong-shuiwu, name: 城东水务公司工会 }
+                - code: chengxi
+                  name: 城西镇工会
+                  children:
+                    - { code: chengxi-huanwei, name: 城西环卫所工会 }
+                    - code: chengxi-factory
+                      name: 城西纺织厂工会
+                      children:
+                        - { code: chengxi-factory-night, name: 纺织厂夜班班组 }
+            """
+        )
+    ])
+    let dialogue = FormConversation(form: book.join.form, organisation: book.join.organisation)
+
+    /// Answers name and phone, and returns the progress at the unit question with its text.
+    func atTheUnitQuestion() throws -> (FormProgress, String) {
+        guard case .ask(var progress, _) = dialogue.start(at: 1) else { throw CancellationError() }
+        for answer in ["张三", "13812345678"] {
+            guard case .ask(let next, _) = dialogue.respond(to: answer, progress: progress, at: 2) else {
+                throw CancellationError()
+            }
+            progress = next
+        }
+        return (progress, dialogue.prompt(for: progress))
+    }
+
+    func step(_ text: String, _ progress: FormProgress) throws -> (FormProgress, String) {
+        guard case .ask(let next, let reply) = dialogue.respond(to: text, progress: progress, at: 3) else {
+            throw CancellationError()
+        }
+        return (next, reply)
+    }
+
+    @Test func walksTheTreeLevelByLevelAndBack() throws {
+        var (progress, reply) = try atTheUnitQuestion()
+        #expect(reply.contains("1. 城东镇工会 ›") && reply.contains("2. 城西镇工会 ›"))
+        (progress, reply) = try step("2", progress)
+        #expect(progress.step == 2)
+        #expect(reply.contains("「城西镇工会」下的单位") && reply.contains("2. 城西纺织厂工会 ›"))
+        (progress, reply) = try step("2", progress)
+        #expect(reply.contains("1. 纺织厂夜班班组") && reply.contains("返回"))
+        (progress, reply) = try step("返回", progress)
+        #expect(reply.contains("「城西镇工会」下的单位"))
+        (progress, reply) = try step("1", progress)
+        #expect(progress.step == 3, "a unit without units below it is chosen")
+        #expect(progress.answers["unit"] == "城西环卫所工会")
+        #expect(progress.answers["unit_code"] == "chengxi-huanwei")
+        #expect(progress.answers[FormConversation.unitLevelKey] == nil)
+        #expect(reply.contains("请核对") && reply.contains("城西环卫所工会"))  // the summary comes next
+    }
+
+    @Test func findsUnitsByPartOfTheirName() throws {
+        var (progress, reply) = try atTheUnitQuestion()
+        (progress, reply) = try step("环卫", progress)
+        #expect(progress.step == 2)
+        #expect(reply.contains("找到 2 个名称含「环卫」的单位"))
+        #expect(reply.contains("1. 城东环卫所工会（城东镇工会）") && reply.contains("2. 城西环卫所工会（城西镇工会）"))
+        (progress, reply) = try step("2", progress)
+        #expect(progress.answers["unit_code"] == "chengxi-huanwei")
+
+        // One find is chosen at once; none is said, and the question stays.
+        (progress, reply) = try atTheUnitQuestion()
+        (progress, reply) = try step("夜班", progress)
+        #expect(progress.answers["unit_code"] == "chengxi-factory-night")
+        (progress, reply) = try atTheUnitQuestion()
+        (progress, reply) = try step("火星", progress)
+        #expect(progress.step == 2)
+        #expect(reply.contains("没有找到名称含「火星」的单位"))
+    }
+
+    @Test func submitsTheUnitNameAndCode() throws {
+        var (progress, _) = try atTheUnitQuestion()
+        (progress, _) = try step("城东水务公司工会", progress)
+        guard case .submit(let answers) = dialogue.respond(to: "确认", progress: progress, at: 4) else {
+            Issue.record("expected the summary to submit")
+            return
+        }
+        #expect(answers["unit"] == "城东水务公司工会")
+        #expect(answers["unit_code"] == "chengdong-shuiwu")
+        #expect(answers.keys.allSatisfy { !$0.hasPrefix("_") })
+    }
+}

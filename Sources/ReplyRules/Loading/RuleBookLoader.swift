@@ -12,7 +12,7 @@ public struct RuleBookLoader: Sendable {
 
     /// A top-level section.
     enum Section: String, YAMLKeys {
-        case settings, rules, welcome, menu, hotline, examples, join, welfare, forms
+        case settings, rules, welcome, menu, hotline, examples, join, welfare, forms, org
         case fallback = "default"
     }
 
@@ -91,6 +91,8 @@ struct BookReader {
     var welfare = WelfareCatalogue()
     var welfareSource: SourceLocation?
     var forms: [String: FormDefinition] = [:]
+    var organisation: Organisation?
+    var organisationSource: SourceLocation?
 
     init(problems: ProblemCollector) {
         self.problems = problems
@@ -170,6 +172,7 @@ struct BookReader {
         if let node = sections[.join] { readJoin(node) }
         if let node = sections[.welfare] { readWelfare(node) }
         if let node = sections[.forms] { readForms(node) }
+        if let node = sections[.org] { readOrganisation(node) }
         if let node = sections[.examples] {
             for item in problems.list(node) {
                 if let example = readExample(item) { examples.append(example) }
@@ -178,6 +181,7 @@ struct BookReader {
     }
 
     mutating func finish() -> RuleBook {
+        settleOrganisation()
         checkLimits()
         checkFormReferences()
         checkMenuKeys()
@@ -251,6 +255,12 @@ struct BookReader {
     // MARK: Hotline
 
     mutating func readHotline(_ node: YAMLNode) {
+        hotline += readHotlineNumbers(node)
+    }
+
+    /// A list of hotline numbers (`hotline:`, or a unit's own).
+    mutating func readHotlineNumbers(_ node: YAMLNode) -> [HotlineNumber] {
+        var numbers: [HotlineNumber] = []
         for item in problems.list(node) {
             guard let fields = problems.mapping(item, what: "热线", allowed: ["name", "number", "hours"]),
                 let nameNode = fields["name"], let name = problems.text(nameNode, what: "热线名称"),
@@ -266,10 +276,11 @@ struct BookReader {
                 problems.warning(numberNode, "热线「\(name)」的号码「\(number)」尚未填写或无效，会员看不到这一条")
                 continue
             }
-            hotline.append(
+            numbers.append(
                 HotlineNumber(
                     name: name, number: number, hours: fields["hours"].flatMap { problems.text($0, what: "服务时间") }))
         }
+        return numbers
     }
 }
 

@@ -74,13 +74,19 @@ public struct FormField: Sendable, Hashable {
         case date
         /// One of the listed choices, by number or by name.
         case choice([String])
+        /// A unit of the organisation, found by part of its name or walked level by level.
+        case unit
     }
 }
 
 /// What the join-the-union form asks beyond name and phone (`join:`).
 public struct JoinSettings: Sendable, Hashable {
-    /// The units or branches a member picks from; empty means free text.
+    /// The units or branches a member picks from, as an old `join.units` list; empty means
+    /// free text (unless `org:` describes the organisation).
     public var units: [String]
+    /// The organisation a member joins a unit of: `org:`, or `units` as one level; set when the
+    /// folder is loaded.
+    public var organisation = Organisation()
     /// Further questions the union adds.
     public var extraFields: [FormField]
 
@@ -95,7 +101,10 @@ public struct JoinSettings: Sendable, Hashable {
 
     /// The full join form: name, phone, unit, then the union's own questions.
     public var form: FormDefinition {
-        let unit: FormField.Kind = units.isEmpty ? .text(minLength: 2, maxLength: 50) : .choice(units)
+        let unit: FormField.Kind =
+            organisation.isEmpty
+            ? .text(minLength: 2, maxLength: 50)
+            : organisation.isPlainChoice ? .choice(organisation.leaves.map(\.name)) : .unit
         return FormDefinition(
             name: Self.formName, title: "入会申请",
             intro: "欢迎申请加入工会！请按提示回复，随时回复「取消」可放弃。",

@@ -28,11 +28,14 @@ public struct FormConversation: Sendable {
     public let form: FormDefinition
     /// Whether the member confirms a summary before submitting.
     public let confirms: Bool
+    /// The units a `unit` question chooses from.
+    public let organisation: Organisation
 
     /// Creates the dialogue for `form`.
-    public init(form: FormDefinition, confirms: Bool = true) {
+    public init(form: FormDefinition, confirms: Bool = true, organisation: Organisation = Organisation()) {
         self.form = form
         self.confirms = confirms
+        self.organisation = organisation
     }
 
     /// What happens after a member's message.
@@ -60,7 +63,8 @@ public struct FormConversation: Sendable {
 
     /// The question (or the summary) the member is being asked.
     public func prompt(for progress: FormProgress) -> String {
-        progress.step < form.fields.count ? question(at: progress.step) : summary(progress.answers)
+        progress.step < form.fields.count
+            ? question(at: progress.step, answers: progress.answers) : summary(progress.answers)
     }
 
     /// Handles the member's `text`.
@@ -90,7 +94,16 @@ public struct FormConversation: Sendable {
             return .ask(next, reply: "请回复「确认」提交，「修改」重新填写，或「取消」放弃。\n\n" + summary(progress.answers))
         }
         let field = form.fields[progress.step]
-        if field.optional, Self.skipWords.contains(word) {
+        if case .unit = field.kind {
+            switch chooseUnit(input, word: word, answers: progress.answers) {
+            case .again(let answers, let note):
+                next.answers = answers
+                return .ask(
+                    next, reply: (note.map { $0 + "\n\n" } ?? "") + question(at: progress.step, answers: answers))
+            case .chosen(let answers):
+                next.answers = answers
+            }
+        } else if field.optional, Self.skipWords.contains(word) {
             next.answers[field.key] = ""
         } else {
             switch FormAnswer.validate(input, for: field) {
@@ -107,11 +120,13 @@ public struct FormConversation: Sendable {
         return confirms ? .ask(next, reply: summary(next.answers)) : .submit(answers: next.answers)
     }
 
-    func question(at step: Int) -> String {
+    func question(at step: Int, answers: [String: String] = [:]) -> String {
         let field = form.fields[step]
         let count = form.fields.count > 1 ? "（\(step + 1)/\(form.fields.count)）" : ""
         var lines = ["\(count)请回复\(field.label)："]
         switch field.kind {
+        case .unit:
+            lines += unitLines(answers)
         case .choice(let choices):
             lines += choices.enumerated().map { "\($0.offset + 1). \($0.element)" }
             lines.append("回复序号或名称。")
@@ -125,6 +140,93 @@ public struct FormConversation: Sendable {
         if let hint = field.hint { lines.append("提示：\(hint)") }
         if field.optional { lines.append("没有可回复「无」。") }
         return lines.joined(separator: "\n")
+    }
+
+    // MARK: Choosing a unit
+
+    /// Where a member is in choosing a unit: the level being walked and the last search's
+    /// finds, kept with the answers until a unit is chosen.
+    static let unitLevelKey = "_unit_at"
+    static let unitFoundKey = "_unit_found"
+    static let backWords: Set<String> = ["返回", "上一级", "back"]
+    /// The most finds listed at once.
+    static let foundLimit = 20
+
+    enum UnitStep {
+        case again([String: String], note: String?)
+        case chosen([String: String])
+    }
+
+    /// The units listed now: the last search's finds, or the units below the level walked to.
+    func listedUnits(_ answers: [String: String]) -> [Organisation.Unit] {
+        if let found = answers[Self.unitFoundKey], !found.isEmpty {
+            return found.split(separator: ",").compactMap { organisation.units[String($0)] }
+        }
+        let level = answers[Self.unitLevelKey] ?? organisation.root ?? ""
+        return (organisation.units[level]?.children ?? []).compactMap { organisation.units[$0] }
+    }
+
+    func chooseUnit(_ input: String, word: String, answers: [String: String]) -> UnitStep {
+        var answers = answers
+        let listed = listedUnits(answers)
+        func choose(_ unit: Organisation.Unit) -> UnitStep {
+            answers[Self.unitFoundKey] = nil
+            if !unit.isLeaf {
+                answers[Self.unitLevelKey] = unit.code
+                return .again(answers, note: nil)
+            }
+            answers[Self.unitLevelKey] = nil
+            answers["unit"] = unit.name
+            answers["unit_code"] = unit.code
+            return .chosen(answers)
+        }
+        if let index = Int(word), index >= 1, index <= listed.count {
+            return choose(listed[index - 1])
+        }
+        if Self.backWords.contains(word) {
+            if answers.removeValue(forKey: Self.unitFoundKey) == nil, let level = answers[Self.unitLevelKey] {
+                answers[Self.unitLevelKey] = organisation.units[level]?.parent
+            }
+            return .again(answers, note: nil)
+        }
+        if let exact = organisation.leaves.first(where: { KeywordNormalizer.normalize($0.name) == word }) {
+            return choose(exact)
+        }
+        let found = organisation.search(input)
+        switch found.count {
+        case 0:
+            return .again(answers, note: "没有找到名称含「\(input)」的单位，请换几个字，或回复序号逐级选择。")
+        case 1:
+            return choose(found[0])
+        default:
+            answers[Self.unitFoundKey] = found.prefix(Self.foundLimit).map(\.code).joined(separator: ",")
+            let more = found.count > Self.foundLimit ? "（共 \(found.count) 个，只列出前 \(Self.foundLimit) 个，可以多写几个字）" : ""
+            return .again(answers, note: "找到 \(found.count) 个名称含「\(input)」的单位\(more)：")
+        }
+    }
+
+    /// The unit question's list: the finds, or the units of the level walked to.
+    func unitLines(_ answers: [String: String]) -> [String] {
+        let listed = listedUnits(answers)
+        var lines: [String] = []
+        let searching = !(answers[Self.unitFoundKey] ?? "").isEmpty
+        if !searching, let level = answers[Self.unitLevelKey], let unit = organisation.units[level] {
+            lines.append("「\(unit.name)」下的单位：")
+        }
+        for (offset, unit) in listed.enumerated() {
+            let within = searching ? unit.parent.flatMap { organisation.units[$0]?.name }.map { "（\($0)）" } ?? "" : ""
+            lines.append("\(offset + 1). \(unit.name)\(within)\(unit.isLeaf ? "" : " ›")")
+        }
+        lines.append("回复序号选择（带 › 的还有下一级），也可以直接回复单位名称中的几个字查找，如「\(Self.sample(organisation))」。")
+        if searching || answers[Self.unitLevelKey] != nil { lines.append("回复「返回」回到上一级。") }
+        return lines
+    }
+
+    /// Two characters of a unit's name, for the example in the question.
+    static func sample(_ organisation: Organisation) -> String {
+        guard let name = organisation.leaves.first?.name else { return "环卫" }
+        let core = name.replacingOccurrences(of: "工会", with: "")
+        return String(core.suffix(min(2, core.count)))
     }
 
     func summary(_ answers: [String: String]) -> String {
@@ -173,6 +275,10 @@ public enum FormAnswer {
                 return .failure(Problem(message: "「\(field.label)」的日期看不懂，请按 2026-12-01 的格式填写。"))
             }
             return .success(date)
+        case .unit:
+            // Chosen in the conversation from the organisation; here only its stored name.
+            guard !text.isEmpty else { return .failure(Problem(message: "请选择「\(field.label)」。")) }
+            return .success(text)
         case .choice(let choices):
             let folded = KeywordNormalizer.normalize(text)
             if let index = Int(folded), index >= 1, index <= choices.count {

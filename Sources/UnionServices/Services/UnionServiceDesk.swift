@@ -220,7 +220,7 @@ public struct UnionServiceDesk: ServiceDesk {
 
     private func form(named name: String, in book: RuleBook) -> FormConversation? {
         switch name {
-        case JoinSettings.formName: FormConversation(form: book.join.form)
+        case JoinSettings.formName: FormConversation(form: book.join.form, organisation: book.join.organisation)
         case Self.suggestionForm: FormConversation(form: Self.suggestionDefinition, confirms: false)
         default: book.forms[name].map { FormConversation(form: $0) }
         }
@@ -258,7 +258,9 @@ public struct UnionServiceDesk: ServiceDesk {
             if let application, application.status != .rejected {
                 return [.text(Self.joinStatus(application))]
             }
-            return try await start(FormConversation(form: book.join.form), openid: openid, at: values.unixTime)
+            return try await start(
+                FormConversation(form: book.join.form, organisation: book.join.organisation), openid: openid,
+                at: values.unixTime)
         case .suggestion:
             return try await suggestion(values.content, message: message, book: book, at: values.unixTime)
         case .mySuggestions:
