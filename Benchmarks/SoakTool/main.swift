@@ -237,14 +237,23 @@ samples.withLock { $0.append(sample()) }
 // Every acknowledged receipt is stored, once.
 var admin = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/admin/api/suggestions")!)
 admin.setValue("Bearer \(adminToken)", forHTTPHeaderField: "Authorization")
-let (data, _) = try await session.data(for: admin)
-let stored = ((try JSONSerialization.jsonObject(with: data)) as? [[String: Any]] ?? []).compactMap {
-    $0["number"] as? String
+admin.timeoutInterval = 600
+let listed = Date()
+var problems: [String] = []
+var stored: [String] = []
+do {
+    let (data, _) = try await session.data(for: admin)
+    stored = ((try JSONSerialization.jsonObject(with: data)) as? [[String: Any]] ?? []).compactMap {
+        $0["number"] as? String
+    }
+} catch {
+    problems.append("the suggestions could not be listed: \(error)")
 }
+let listSeconds = Date().timeIntervalSince(listed)
 let final = tally.withLock { $0 }
 let acknowledged = Set(final.receipts)
 let storedSet = Set(stored)
-var problems = final.failures
+problems += final.failures
 let lost = acknowledged.subtracting(storedSet)
 if !lost.isEmpty { problems.append("\(lost.count) acknowledged suggestions are not stored, e.g. \(lost.first!)") }
 if stored.count != storedSet.count { problems.append("a suggestion is stored twice") }
@@ -270,7 +279,9 @@ let elapsed = Date().timeIntervalSince(start)
 let total = final.counts.filter { $0.key != "failures" }.values.reduce(0, +)
 print("soak: \(Int(elapsed)) s, \(total) exchanges (\(Int(Double(total) / elapsed))/s)")
 for (kind, value) in final.counts.sorted(by: { $0.key < $1.key }) { print("  \(kind): \(value)") }
-print("  suggestions acknowledged \(acknowledged.count), stored \(stored.count), lost \(lost.count)")
+print(
+    "  suggestions acknowledged \(acknowledged.count), stored \(stored.count), lost \(lost.count) (listed in \(String(format: "%.1f", listSeconds)) s)"
+)
 print(
     "  RSS \(all.first.map { $0.rss / 1024 } ?? 0) MB at start, \(rssBefore / 1024) MB settled, \(rssAfter / 1024) MB at the end (peak \((all.map(\.rss).max() ?? 0) / 1024) MB)"
 )

@@ -1,3 +1,4 @@
+import Foundation
 import ReplyRules
 import Testing
 
@@ -283,5 +284,23 @@ struct UnitChoiceTests {
         #expect(answers["unit"] == "城东水务公司工会")
         #expect(answers["unit_code"] == "chengdong-shuiwu")
         #expect(answers.keys.allSatisfy { !$0.hasPrefix("_") })
+    }
+}
+
+@Suite("Admin timestamps")
+struct AdminTimestampTests {
+    /// The computed timestamp agrees with Foundation's ISO 8601 formatter it replaced.
+    @Test func matchesFoundationsISO8601() {
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        var generator = SystemRandomNumberGenerator()
+        let samples: [Int64] =
+            [0, 59, 60, 86_399, 86_400, 951_782_400, 1_795_363_200, 4_107_542_399, 253_402_300_799]
+            + (0..<2_000).map { _ in Int64.random(in: 0...4_102_444_800, using: &generator) }
+        for seconds in samples {
+            #expect(
+                AdminRecords.timestamp(seconds)
+                    == formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds))), "\(seconds)")
+        }
     }
 }

@@ -100,11 +100,15 @@ public enum AdminRecords {
         }
     }
 
-    /// ISO 8601 in UTC, as the JSON carries times.
+    /// ISO 8601 in UTC (`2026-11-23T08:30:00Z`), as the JSON carries times. Computed, not
+    /// formatted by Foundation: a formatter made per row cost 300 µs, and 80,000 suggestions took
+    /// 25 s to list.
     public static func timestamp(_ unixSeconds: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(unixSeconds)))
+        let time = LocalTime(unixSeconds: unixSeconds, utcOffsetMinutes: 0)
+        let second = Int((unixSeconds % 60 + 60) % 60)
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let year = time.year < 1000 ? String(String(time.year + 10_000).dropFirst()) : "\(time.year)"
+        return "\(year)-\(two(time.month))-\(two(time.day))T\(two(time.hour)):\(two(time.minute)):\(two(second))Z"
     }
 
     /// The admin API's JSON encoder: sorted keys, slashes unescaped.
