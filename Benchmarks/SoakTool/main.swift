@@ -4,8 +4,8 @@
 //     soak-tool PORT SECONDS PID
 //
 // Workers send, at random: keywords (帮助, 热线, 福利) in plain and safe mode; suggestions
-// (建议 …), whose receipt numbers are kept; WeChat-style retries of an earlier request, which
-// must get the same body; and hostile requests (a forged signature, malformed XML, a hostile
+// (建议 …), whose receipt numbers are kept; WeChat-style retries of a request sent in the last
+// 15 s (WeChat retries three times, 5 s apart), which must get the same answer; and hostile requests (a forged signature, malformed XML, a hostile
 // entity, an oversize body, a stale timestamp, a connection that sends half a request and
 // leaves). Every 5 s it samples the server's RSS and open file descriptors (from /proc/PID).
 // At the end it reads the suggestions through the admin API and checks that every
@@ -132,7 +132,12 @@ func halfRequest() {
 
 func worker(_ index: Int, until deadline: Date) async {
     let member = "oSoak\(index)-\(UInt32.random(in: 0...UInt32.max))"
-    var earlier: [(SimulatedWeChat.Request, String)] = []
+    /// Requests answered in the last 15 s, which WeChat might retry, with their answers.
+    var earlier: [(request: SimulatedWeChat.Request, body: String, sent: Date)] = []
+    func remember(_ request: SimulatedWeChat.Request, _ body: String) {
+        earlier.removeAll { Date().timeIntervalSince($0.sent) > 15 }
+        if earlier.count < 50 { earlier.append((request, body, Date())) }
+    }
     var number = 0
     while Date() < deadline {
         number += 1
@@ -144,7 +149,7 @@ func worker(_ index: Int, until deadline: Date) async {
                 let keyword = ["帮助", "热线", "福利"][roll % 3]
                 let request = try signed(text(keyword, from: member), mode: mode)
                 if let (_, body) = await exchange(request, sender: member, kind: "keyword") {
-                    if earlier.count < 20 { earlier.append((request, body)) }
+                    remember(request, body)
                     count("keyword")
                 }
             case 40..<60:
@@ -155,11 +160,13 @@ func worker(_ index: Int, until deadline: Date) async {
                         continue
                     }
                     tally.withLock { $0.receipts.append(String(receipt.output)) }
-                    if earlier.count < 20 { earlier.append((request, body)) }
+                    remember(request, body)
                     count("suggestion")
                 }
             case 60..<75:
-                guard let (request, first) = earlier.randomElement() else { continue }
+                guard let (request, first, sent) = earlier.randomElement(), Date().timeIntervalSince(sent) <= 15 else {
+                    continue
+                }
                 let (status, body) = try await post(query: request.query.parameters, body: Data(request.body.utf8))
                 // Safe-mode envelopes differ in their random prefix; what they carry must not.
                 if status != 200 || (try? wechat.openReply(body)) != (try? wechat.openReply(first)) {
