@@ -49,6 +49,15 @@ struct XMLReaderTests {
         #expect(try InboundMessage.parse(message.xml()) == message)
     }
 
+    /// Found by the fuzzer: the fields of an unknown kind of message were written back without
+    /// their attributes.
+    @Test func keptFieldsKeepTheirAttributes() throws {
+        let message = try InboundMessage.parse(
+            "<xml><ToUserName>gh</ToUserName><FromUserName>o</FromUserName><CreateTime>1</CreateTime><MsgType>new</MsgType><K a=\"1&amp;&quot;\" b='\t'><l n=\"\"/></K></xml>"
+        )
+        #expect(try InboundMessage.parse(message.xml()) == message)
+    }
+
     @Test func resolvesPredefinedEntitiesAndCharacterReferences() throws {
         let root = try reader.read("<xml><A>&lt;&gt;&amp;&quot;&apos; &#20013;&#x6587;&#x1F600;</A></xml>")
         #expect(root.text(of: "A") == "<>&\"' 中文😀")

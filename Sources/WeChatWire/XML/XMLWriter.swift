@@ -129,9 +129,39 @@ public struct XMLWriter: Sendable {
         }
     }
 
+    /// An attribute's value, escaped so that it reads back as it is: tabs and line breaks as
+    /// character references (a reader turns literal ones into spaces).
+    mutating func attributeValue(_ value: String) {
+        for byte in XMLCharacters.removingDisallowed(value).utf8 {
+            switch byte {
+            case UInt8(ascii: "&"): bytes.append(contentsOf: "&amp;".utf8)
+            case UInt8(ascii: "<"): bytes.append(contentsOf: "&lt;".utf8)
+            case UInt8(ascii: ">"): bytes.append(contentsOf: "&gt;".utf8)
+            case UInt8(ascii: "\""): bytes.append(contentsOf: "&quot;".utf8)
+            case 0x09: bytes.append(contentsOf: "&#9;".utf8)
+            case 0x0A: bytes.append(contentsOf: "&#10;".utf8)
+            case 0x0D: bytes.append(contentsOf: "&#13;".utf8)
+            default: bytes.append(byte)
+            }
+        }
+    }
+
     /// Writes an element and its children as they are, for kept raw fields.
     public mutating func element(_ element: XMLElement) {
-        open(element.name)
+        if element.attributes.isEmpty {
+            open(element.name)
+        } else {
+            bytes.append(UInt8(ascii: "<"))
+            append(element.name)
+            for attribute in element.attributes {
+                bytes.append(UInt8(ascii: " "))
+                append(attribute.name)
+                bytes.append(contentsOf: "=\"".utf8)
+                attributeValue(attribute.value)
+                bytes.append(UInt8(ascii: "\""))
+            }
+            bytes.append(UInt8(ascii: ">"))
+        }
         if element.children.isEmpty {
             if !element.text.isEmpty { cdata(element.text) }
         } else {
