@@ -1,30 +1,14 @@
+import Foundation
 import Testing
 
 @testable import ReplyRules
 
 @Suite("The organisation (org.yaml)")
 struct OrganisationTests {
-    static let county = """
-        org:
-          code: county
-          name: 某某县总工会
-          hotline:
-            - { name: 县总工会服务中心, number: 0571-12345678 }
-          children:
-            - code: chengdong
-              name: 城东镇工会
-              children:
-                - { code: chengdong-huanwei, name: 城东环卫所工会 }
-                - { code: chengdong-shuiwu, name: 城东水务公司工会 }
-            - code: chengxi
-              name: 城西镇工会
-              children:
-                - { code: chengxi-huanwei, name: 城西环卫所工会 }
-                - code: chengxi-factory
-                  name: 城西纺织厂工会
-                  children:
-                    - { code: chengxi-factory-night, name: 纺织厂夜班班组 }
-        """
+    /// A county union three levels deep, shared with the 入会 conversation's tests.
+    static let county = try! String(
+        contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/county-org.yaml").path, encoding: .utf8)
 
     @Test func readsTheTreeInOrderWithParentsDepthsAndHotlines() throws {
         let book = try load([("Replies/org.yaml", Self.county)])

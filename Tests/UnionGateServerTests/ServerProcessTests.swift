@@ -9,8 +9,12 @@ import WeChatWire
 @Suite("The real server process: crashes and signals")
 struct ServerProcessTests {
     /// Starts the real `uniongate serve` on a free port and returns the process and its port.
+    /// The tokens the tests sign and call with, and info-level logs (the port is read from them).
+    static let environment = ["WECHAT_TOKEN": testToken, "UNIONGATE_ADMIN_TOKEN": testAdminToken, "LOG_LEVEL": "info"]
+
     func startServer(
-        database: String, environment: [String: String], replies: String = shippedReplies, arguments: [String] = []
+        database: String, environment: [String: String] = environment, replies: String = shippedReplies,
+        arguments: [String] = []
     ) throws -> (
         Process, Int, Pipe
     ) {
@@ -47,8 +51,7 @@ struct ServerProcessTests {
             "crash-\(UUID().uuidString).sqlite"
         ).path
         let (process, port, _) = try startServer(
-            database: database,
-            environment: ["WECHAT_TOKEN": testToken, "UNIONGATE_ADMIN_TOKEN": testAdminToken, "LOG_LEVEL": "info"])
+            database: database)
         let client = WeChatClient(port: port)
         var receipts: [String] = []
         for index in 0..<5 {
@@ -74,7 +77,6 @@ struct ServerProcessTests {
             .path
         let (process, port, _) = try startServer(
             database: database,
-            environment: ["WECHAT_TOKEN": testToken, "UNIONGATE_ADMIN_TOKEN": testAdminToken, "LOG_LEVEL": "info"],
             replies: replies)
         let client = WeChatClient(port: port)
         #expect(try await client.request("GET", "/metrics").body.contains("uniongate_rules_reloads_total 0"))
@@ -97,7 +99,6 @@ struct ServerProcessTests {
         ).path
         let (process, port, _) = try startServer(
             database: database,
-            environment: ["WECHAT_TOKEN": testToken, "UNIONGATE_ADMIN_TOKEN": testAdminToken, "LOG_LEVEL": "info"],
             arguments: ["--shutdown-timeout", "1", "--request-timeout", "300", "--idle-timeout", "300"])
         let client = WeChatClient(port: port)
         #expect(try await client.replyText(Member().text("热线"))?.contains("12351") == true)

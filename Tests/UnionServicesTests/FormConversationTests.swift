@@ -192,28 +192,13 @@ struct SupportTests {
 
 @Suite("Choosing a unit in the 入会 form")
 struct UnitChoiceTests {
+    /// The county union of `Tests/Fixtures/county-org.yaml`.
     static let book = try! RuleBookLoader().load(files: [
         (
             "org.yaml",
-            """
-            org:
-              code: county
-              name: 某某县总工会
-              children:
-                - code: chengdong
-                  name: 城东镇工会
-                  children:
-                    - { code: chengdong-huanwei, name: 城东环卫所工会 }
-                    - { code: chengdong-shuiwu, name: 城东水务公司工会 }
-                - code: chengxi
-                  name: 城西镇工会
-                  children:
-                    - { code: chengxi-huanwei, name: 城西环卫所工会 }
-                    - code: chengxi-factory
-                      name: 城西纺织厂工会
-                      children:
-                        - { code: chengxi-factory-night, name: 纺织厂夜班班组 }
-            """
+            try! String(
+                contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                    .appendingPathComponent("Fixtures/county-org.yaml").path, encoding: .utf8)
         )
     ])
     let dialogue = FormConversation(form: book.join.form, organisation: book.join.organisation)
