@@ -41,6 +41,8 @@ public final class WeChatAPIClient: Sendable {
         public var circuitCooldown: Int64 = 30
         /// The longest pause, in seconds.
         public var circuitMaxCooldown: Int64 = 300
+        /// Where QR code images come from (`WECHAT_MP_BASE_URL`): another host than the API's.
+        public var qrImageBaseURL = "https://mp.weixin.qq.com"
 
         /// Creates default options.
         public init() {}
@@ -298,6 +300,75 @@ public final class WeChatAPIClient: Sendable {
     /// Removes the menu.
     public func deleteMenu() async throws {
         try await call("/cgi-bin/menu/delete", method: "GET")
+    }
+
+    // MARK: Parametric QR codes
+
+    /// What `qrcode/create` answers.
+    public struct QRCodeTicket: Sendable, Hashable {
+        /// The ticket, which also fetches the image.
+        public var ticket: String
+        /// The address the code encodes.
+        public var url: String
+        /// Seconds until a temporary code expires; nil for a permanent one.
+        public var expireSeconds: Int?
+    }
+
+    /// WeChat's limits on parametric codes.
+    public static let maxSceneLength = 64
+    public static let maxTemporarySeconds = 2_592_000
+
+    /// Makes a QR code whose scans carry `scene`: permanent (`QR_LIMIT_STR_SCENE`), or temporary
+    /// (`QR_STR_SCENE`) for `expireSeconds`.
+    public func createQRCode(scene: String, expireSeconds: Int?) async throws -> QRCodeTicket {
+        var body: [String: Any] = ["action_info": ["scene": ["scene_str": scene]]]
+        if let expireSeconds {
+            body["action_name"] = "QR_STR_SCENE"
+            body["expire_seconds"] = expireSeconds
+        } else {
+            body["action_name"] = "QR_LIMIT_STR_SCENE"
+        }
+        let answer = try await call(
+            "/cgi-bin/qrcode/create", json: try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]))
+        guard let ticket = answer["ticket"] as? String, !ticket.isEmpty else {
+            throw WeChatAPIError(transport: "qrcode/create answered without a ticket")
+        }
+        return QRCodeTicket(
+            ticket: ticket, url: answer["url"] as? String ?? "",
+            expireSeconds: expireSeconds == nil ? nil : (answer["expire_seconds"] as? NSNumber)?.intValue)
+    }
+
+    /// The image of the code with `ticket`, from `showqrcode` (at most 1 MB).
+    public func qrCodeImage(ticket: String) async throws -> Data {
+        let base =
+            options.qrImageBaseURL.hasSuffix("/") ? String(options.qrImageBaseURL.dropLast()) : options.qrImageBaseURL
+        if let reason = Self.refusal(ofBaseURL: base, allowsHTTP: options.allowsHTTP) {
+            throw WeChatAPIError(
+                transport: reason.replacingOccurrences(of: "WECHAT_API_BASE_URL", with: "WECHAT_MP_BASE_URL"))
+        }
+        guard var components = URLComponents(string: base + "/cgi-bin/showqrcode") else {
+            throw WeChatAPIError(transport: "invalid image base URL \(base)")
+        }
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-_.~")
+        components.percentEncodedQuery =
+            "ticket=" + (ticket.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")
+        guard let url = components.url else { throw WeChatAPIError(transport: "invalid showqrcode address") }
+        let (data, response): (Data, URLResponse)
+        do {
+            (data, response) = try await session.data(from: url)
+        } catch {
+            throw WeChatAPIError(transport: "showqrcode: \(error.localizedDescription)")
+        }
+        let http = response as? HTTPURLResponse
+        guard let http, (200..<300).contains(http.statusCode) else {
+            throw WeChatAPIError(transport: "showqrcode answered HTTP \(http?.statusCode ?? 0)")
+        }
+        let type = (http.value(forHTTPHeaderField: "Content-Type") ?? "").lowercased()
+        guard type.hasPrefix("image/"), !data.isEmpty, data.count <= 1_048_576 else {
+            throw WeChatAPIError(transport: "showqrcode did not answer an image (\(type), \(data.count) bytes)")
+        }
+        return data
     }
 
     // MARK: Customer-service messages

@@ -46,8 +46,15 @@ extension UnionGate {
 
             func run() async throws {
                 let filter = try parseStatus(status, as: MembershipApplication.Status.self)
-                let list = try await withStore(database) {
-                    try await MembershipRegistry(store: $0).list(status: filter)
+                let list = try await withStore(database) { store in
+                    let list = try await MembershipRegistry(store: store).list(status: filter)
+                    if csv {
+                        try await AuditLog.record(
+                            .commandLine, action: "members.export", record: "members",
+                            details: ["rows": String(list.count), "status": status ?? ""], at: UnixTime.now(), in: store
+                        )
+                    }
+                    return list
                 }
                 if csv {
                     print(CSVExport.members(list), terminator: "")
@@ -109,7 +116,16 @@ extension UnionGate {
 
             func run() async throws {
                 let filter = try parseStatus(status, as: Suggestion.Status.self)
-                let list = try await withStore(database) { try await SuggestionBox(store: $0).list(status: filter) }
+                let list = try await withStore(database) { store in
+                    let list = try await SuggestionBox(store: store).list(status: filter)
+                    if csv {
+                        try await AuditLog.record(
+                            .commandLine, action: "suggestions.export", record: "suggestions",
+                            details: ["rows": String(list.count), "status": status ?? ""], at: UnixTime.now(), in: store
+                        )
+                    }
+                    return list
+                }
                 if csv {
                     print(CSVExport.suggestions(list), terminator: "")
                     return

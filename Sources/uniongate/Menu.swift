@@ -23,6 +23,7 @@ struct WeChatOptions: ParsableArguments {
         let base = apiBaseURL ?? EnvironmentVariables.value("WECHAT_API_BASE_URL") ?? "https://api.weixin.qq.com"
         var options = WeChatAPIClient.Options()
         options.allowsHTTP = EnvironmentVariables.flag("WECHAT_API_ALLOW_HTTP")
+        if let images = EnvironmentVariables.value("WECHAT_MP_BASE_URL") { options.qrImageBaseURL = images }
         if let reason = WeChatAPIClient.refusal(ofBaseURL: base, allowsHTTP: options.allowsHTTP) {
             throw ValidationError(reason)
         }

@@ -4,8 +4,12 @@ import Logging
 import ReplyRules
 import UnionServices
 
-/// The admin API under `/admin/api/`: JSON, `Authorization: Bearer <UNIONGATE_ADMIN_TOKEN>`.
-/// The paths and field names are a contract with tools outside the code.
+/// The admin API under `/admin/api/`: JSON, `Authorization: Bearer <token>` — the root admin's
+/// `UNIONGATE_ADMIN_TOKEN`, or a staff member's personal token, which sees only their unit and
+/// the units below it (an id outside answers 404) and may do only what their role allows (403).
+/// Lists are paged (`?page=&per_page=`, headers `X-Total-Count` and `Link`), filtered by unit
+/// (`?unit=`, with its sub-units) and searched (`?q=`). The paths and field names are a contract
+/// with tools outside the code.
 struct AdminRoutes: Sendable {
     let auth: AdminAuthMiddleware
     let registry: MembershipRegistry
@@ -20,14 +24,16 @@ struct AdminRoutes: Sendable {
         api.get("members", use: listMembers)
         api.post("members/:id/approve") { _, context in
             try await Self.refusing {
-                AdminRecords.Member(try await registry.approve(try Self.id(context), at: clock()))
+                AdminRecords.Member(
+                    try await registry.approve(try Self.id(context), by: try context.actor(), at: clock()))
             }
         }
         api.post("members/:id/reject") { request, context in
             let body = try await request.decode(as: RejectBody.self, context: context)
             return try await Self.refusing {
                 AdminRecords.Member(
-                    try await registry.reject(try Self.id(context), reason: body.reason ?? "", at: clock()))
+                    try await registry.reject(
+                        try Self.id(context), reason: body.reason ?? "", by: try context.actor(), at: clock()))
             }
         }
         api.get("suggestions", use: listSuggestions)
@@ -36,46 +42,173 @@ struct AdminRoutes: Sendable {
             let status = try body.status.map { try Self.status(Suggestion.Status.self, $0) }
             return try await Self.refusing {
                 AdminRecords.SuggestionRecord(
-                    try await suggestions.update(try Self.id(context), status: status, reply: body.reply, at: clock()))
+                    try await suggestions.update(
+                        try Self.id(context), status: status, reply: body.reply, by: try context.actor(), at: clock()))
             }
         }
         api.get("forms/:form/submissions") { request, context -> Response in
             // Form names are Chinese: the path carries them percent-encoded.
             let raw = try context.parameters.require("form")
             let form = raw.removingPercentEncoding ?? raw
-            let list = try await submissions.list(form: form)
-            if Self.wantsCSV(request) {
-                let definition = rules.engine.book.forms[form]
-                return Self.csv(
-                    CSVExport.submissions(list, form: definition, utcOffsetMinutes: offset), name: "form-\(form)")
+            return try await Self.refusing {
+                let (actor, filter) = try filter(request, context)
+                if Self.wantsCSV(request) {
+                    try actor.require(.export)
+                    let list = try await submissions.page(form: form, filter, request: .all).items
+                    try await audit(export: "form.export", record: "form:\(form)", rows: list.count, request, actor)
+                    let definition = rules.engine.book.forms[form]
+                    return Self.csv(
+                        CSVExport.submissions(list, form: definition, utcOffsetMinutes: offset), name: "form-\(form)")
+                }
+                let page = try await submissions.page(form: form, filter, request: try Self.pageRequest(request))
+                return try Self.paged(page.map(AdminRecords.Submission.init), request, context)
             }
-            return try list.map(AdminRecords.Submission.init).response(from: request, context: context)
         }
-        api.get("outbox") { request, _ in
-            let status = try Self.statusFilter(OutboxMessage.Status.self, request)
-            let list = try await store.read { database in try await Outbox.list(status: status, in: database) }
-            return list.map(AdminRecords.OutboxRecord.init)
+        api.get("outbox") { request, context in
+            try await Self.refusing {
+                try context.actor().requireWholeTree(.administer)
+                let status = try Self.statusFilter(OutboxMessage.Status.self, request)
+                let list = try await store.read { database in try await Outbox.list(status: status, in: database) }
+                return list.map(AdminRecords.OutboxRecord.init)
+            }
+        }
+        api.get("audit") { request, context in
+            try await Self.refusing {
+                let page = try await AuditLog.page(
+                    for: try context.actor(), action: request.uri.queryParameters.get("action"),
+                    request: try Self.pageRequest(request), in: store)
+                return try Self.paged(page.map(AdminRecords.AuditRecord.init), request, context)
+            }
+        }
+        api.get("stats") { request, context in
+            try await Self.refusing {
+                try await UnitStatistics.of(
+                    unit: request.uri.queryParameters.get("unit"), organisation: organisation,
+                    for: try context.actor(), in: store)
+            }
+        }
+        api.get("qr") { _, context in
+            try await Self.refusing {
+                try await QRCodes(store: store).list(for: try context.actor()).map {
+                    AdminRecords.QRRecord($0.code, funnel: $0.funnel, organisation: organisation)
+                }
+            }
+        }
+        // The printable poster of a unit's join code (A4, the image inline).
+        router.group("admin/qr").add(middleware: auth).get(":code") { _, context in
+            try await Self.refusing {
+                let actor = try context.actor()
+                try actor.require(.read)
+                let code = try context.parameters.require("code")
+                let book = rules.engine.book
+                guard let unit = book.join.organisation.units[code], actor.scope.contains(code),
+                    let qr = try await QRCodes(store: store).code(unit: code), let image = qr.image
+                else { throw AdminActionError(.notFound, "no QR code for unit \(code)") }
+                return Response(
+                    status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                    body: .init(
+                        byteBuffer: ByteBuffer(
+                            string: QRPosterPage.html(unionName: book.settings.unionName, unit: unit, image: image))))
+            }
         }
     }
 
     private var offset: Int { rules.engine.book.settings.utcOffsetMinutes }
+    private var organisation: Organisation { rules.engine.book.join.organisation }
+
+    /// The acting principal and the list filter the request asks for, within their scope:
+    /// `?unit=` (404 outside it), `?status=` and `?q=`.
+    private func filter(_ request: Request, _ context: GatewayRequestContext, status: String? = nil) throws
+        -> (Principal, RecordFilter)
+    {
+        let actor = try context.actor()
+        try actor.require(.read)
+        var scope = actor.scope
+        if let unit = request.uri.queryParameters.get("unit"), !unit.isEmpty {
+            guard let narrowed = actor.scope.narrowed(to: unit, in: organisation) else {
+                throw AdminActionError(.notFound, "no unit \(unit)")
+            }
+            scope = narrowed
+        }
+        return (actor, RecordFilter(scope: scope, status: status, search: request.uri.queryParameters.get("q")))
+    }
+
+    /// Records an export of personal data: who exported which records, with which filter.
+    private func audit(
+        export action: String, record: String, rows: Int, _ request: Request, _ actor: Principal
+    ) async throws {
+        var details = ["rows": String(rows)]
+        for key in ["unit", "status", "q"] {
+            if let value = request.uri.queryParameters.get(key) { details[key] = value }
+        }
+        try await AuditLog.record(
+            actor, action: action, record: record, unit: request.uri.queryParameters.get("unit") ?? actor.unit ?? "",
+            details: details, at: clock(), in: store)
+    }
 
     @Sendable private func listMembers(_ request: Request, context: GatewayRequestContext) async throws -> Response {
-        let list = try await registry.list(status: try Self.statusFilter(MembershipApplication.Status.self, request))
-        if Self.wantsCSV(request) {
-            return Self.csv(CSVExport.members(list, utcOffsetMinutes: offset), name: "members")
+        try await Self.refusing {
+            let status = try Self.statusFilter(MembershipApplication.Status.self, request)
+            let (actor, filter) = try filter(request, context, status: status?.rawValue)
+            if Self.wantsCSV(request) {
+                try actor.require(.export)
+                let list = try await registry.page(filter, request: .all).items
+                try await audit(export: "members.export", record: "members", rows: list.count, request, actor)
+                return Self.csv(CSVExport.members(list, utcOffsetMinutes: offset), name: "members")
+            }
+            let page = try await registry.page(filter, request: try Self.pageRequest(request))
+            return try Self.paged(page.map(AdminRecords.Member.init), request, context)
         }
-        return try list.map(AdminRecords.Member.init).response(from: request, context: context)
     }
 
     @Sendable private func listSuggestions(_ request: Request, context: GatewayRequestContext) async throws
         -> Response
     {
-        let list = try await suggestions.list(status: try Self.statusFilter(Suggestion.Status.self, request))
-        if Self.wantsCSV(request) {
-            return Self.csv(CSVExport.suggestions(list, utcOffsetMinutes: offset), name: "suggestions")
+        try await Self.refusing {
+            let status = try Self.statusFilter(Suggestion.Status.self, request)
+            let (actor, filter) = try filter(request, context, status: status?.rawValue)
+            if Self.wantsCSV(request) {
+                try actor.require(.export)
+                let list = try await suggestions.page(filter, request: .all).items
+                try await audit(export: "suggestions.export", record: "suggestions", rows: list.count, request, actor)
+                return Self.csv(CSVExport.suggestions(list, utcOffsetMinutes: offset), name: "suggestions")
+            }
+            let page = try await suggestions.page(filter, request: try Self.pageRequest(request))
+            return try Self.paged(page.map(AdminRecords.SuggestionRecord.init), request, context)
         }
-        return try list.map(AdminRecords.SuggestionRecord.init).response(from: request, context: context)
+    }
+
+    /// `?page=` and `?per_page=`, 400 when not numbers in range.
+    static func pageRequest(_ request: Request) throws -> PageRequest {
+        let query = request.uri.queryParameters
+        func number(_ name: String, _ fallback: Int) throws -> Int {
+            guard let text = query.get(name) else { return fallback }
+            guard let value = Int(text) else { throw AdminActionError(.invalid, "\(name) must be a number") }
+            return value
+        }
+        return try PageRequest(
+            page: try number("page", 1), perPage: try number("per_page", PageRequest.defaultPerPage))
+    }
+
+    /// A page as a JSON array, with the whole list's size in `X-Total-Count` and the
+    /// neighbouring pages in `Link`.
+    static func paged<Item: Encodable & Sendable>(
+        _ page: Page<Item>, _ request: Request, _ context: GatewayRequestContext
+    ) throws -> Response {
+        var response = try context.responseEncoder.encode(page.items, from: request, context: context)
+        response.headers[.init("X-Total-Count")!] = String(page.total)
+        var links: [String] = []
+        func link(_ number: Int, _ relation: String) {
+            var components = URLComponents(string: request.uri.description) ?? URLComponents()
+            var items = (components.queryItems ?? []).filter { $0.name != "page" }
+            items.append(URLQueryItem(name: "page", value: String(number)))
+            components.queryItems = items
+            links.append("<\(components.string ?? "")>; rel=\"\(relation)\"")
+        }
+        if page.hasNext { link(page.request.page + 1, "next") }
+        if page.request.page > 1 { link(page.request.page - 1, "prev") }
+        if !links.isEmpty { response.headers[.init("Link")!] = links.joined(separator: ", ") }
+        return response
     }
 
     /// The `?status=` filter, nil when absent; a 400 that names the allowed values when unknown.
@@ -107,6 +240,7 @@ struct AdminRoutes: Sendable {
             case .notFound: throw HTTPError(.notFound, message: error.message)
             case .conflict: throw HTTPError(.conflict, message: error.message)
             case .invalid: throw HTTPError(.badRequest, message: error.message)
+            case .forbidden: throw HTTPError(.forbidden, message: error.message)
             }
         }
     }
@@ -152,6 +286,17 @@ extension AdminRecords.Member: ResponseEncodable {}
 extension AdminRecords.SuggestionRecord: ResponseEncodable {}
 extension AdminRecords.Submission: ResponseEncodable {}
 extension AdminRecords.OutboxRecord: ResponseEncodable {}
+extension AdminRecords.AuditRecord: ResponseEncodable {}
+extension AdminRecords.QRRecord: ResponseEncodable {}
+extension UnitStatistics: ResponseEncodable {}
+
+extension GatewayRequestContext {
+    /// Who the admin API is acting for (set by ``AdminAuthMiddleware``).
+    func actor() throws -> Principal {
+        guard let principal else { throw HTTPError(.unauthorized) }
+        return principal
+    }
+}
 
 /// Refuses requests without the admin token (401), comparing in constant time.
 /// The admin API's door: the bearer token, checked against its digest; failed attempts slowed
@@ -160,6 +305,10 @@ extension AdminRecords.OutboxRecord: ResponseEncodable {}
 struct AdminAuthMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
     let secrets: GatewaySecrets
+    /// Staff accounts, whose personal tokens are accepted too.
+    let staff: StaffDirectory
+    /// The organisation now, which a staff member's unit is in.
+    let organisation: @Sendable () -> Organisation
     let attempts: AdminAttempts
     let logger: Logger
     /// Holds a failed attempt's answer (a sleep; tests record it instead).
@@ -176,8 +325,16 @@ struct AdminAuthMiddleware: RouterMiddleware {
         }
         let header = request.headers[.authorization] ?? ""
         let prefix = "Bearer "
-        guard header.hasPrefix(prefix), secrets.isAdminToken(header.dropFirst(prefix.count))
-        else {
+        let token = header.hasPrefix(prefix) ? header.dropFirst(prefix.count) : ""
+        var principal: Principal?
+        if !token.isEmpty {
+            if secrets.isAdminToken(token) {
+                principal = .root
+            } else if let member = try await staff.member(forToken: token) {
+                principal = .staff(member, in: organisation())
+            }
+        }
+        guard let principal else {
             let penalty = attempts.failed(address)
             if penalty.log {
                 logger.warning(
@@ -194,6 +351,8 @@ struct AdminAuthMiddleware: RouterMiddleware {
         }
         attempts.succeeded(address)
         let route = "\(request.method) \(RefusalLog.clean(request.uri.path, limit: 120))"
+        var context = context
+        context.principal = principal
         do {
             let response = try await next(request, context)
             if response.status.code >= 500 {

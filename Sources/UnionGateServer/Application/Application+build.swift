@@ -108,7 +108,9 @@ func buildGateway<C: Clock>(
                 maxConnections: configuration.maxConnections, requestReadTimeout: configuration.requestReadTimeout),
             outbox: outbox, lateDelivery: lateDelivery, unixTime: overrides.unixTime,
             adminAuth: AdminAuthMiddleware(
-                secrets: secrets, attempts: AdminAttempts(unixTime: overrides.unixTime), logger: logger,
+                secrets: secrets, staff: StaffDirectory(store: store),
+                organisation: { rules.engine.book.join.organisation },
+                attempts: AdminAttempts(unixTime: overrides.unixTime), logger: logger,
                 pause: overrides.adminPause ?? { try? await Task.sleep(for: $0) }),
             logger: logger)
     } catch {

@@ -7,6 +7,8 @@ import UnionServices
 /// admin API's contract has it (sorted keys, slashes unescaped).
 struct GatewayRequestContext: RequestContext {
     var coreContext: CoreRequestContextStorage
+    /// Who the admin API acts for, once its door has let them in.
+    var principal: Principal?
     /// The connection the request came on, for its peer's address.
     private let channel: any Channel
 

@@ -12,6 +12,7 @@ public enum AdminRecords {
         public var name: String
         public var phone: String
         public var unit: String
+        public var unitCode: String
         public var status: String
         public var reason: String?
         public var createdAt: String
@@ -25,6 +26,7 @@ public enum AdminRecords {
             name = application.name
             phone = application.phone
             unit = application.unit
+            unitCode = application.unitCode
             status = application.status.rawValue
             reason = application.reason
             createdAt = AdminRecords.timestamp(application.createdAt)
@@ -38,6 +40,7 @@ public enum AdminRecords {
         public var id: Int
         public var number: String
         public var openid: String
+        public var unitCode: String
         public var content: String
         public var status: String
         public var reply: String?
@@ -48,6 +51,7 @@ public enum AdminRecords {
             id = suggestion.id
             number = suggestion.number
             openid = suggestion.openid
+            unitCode = suggestion.unitCode
             content = suggestion.content
             status = suggestion.status.rawValue
             reply = suggestion.reply
@@ -62,6 +66,7 @@ public enum AdminRecords {
         public var number: String
         public var form: String
         public var openid: String
+        public var unitCode: String
         public var answers: [String: String]
         public var createdAt: String
 
@@ -70,6 +75,7 @@ public enum AdminRecords {
             number = submission.number
             form = submission.form
             openid = submission.openid
+            unitCode = submission.unitCode
             answers = submission.answers
             createdAt = AdminRecords.timestamp(submission.createdAt)
         }
@@ -121,4 +127,58 @@ public enum AdminRecords {
 
 func visibleTextOfBodies(_ bodies: [ReplyBody]) -> String {
     visibleText(of: bodies)
+}
+
+extension AdminRecords {
+    /// An audit-log entry as the admin API shows it.
+    public struct AuditRecord: Codable, Sendable, Hashable {
+        public var id: Int
+        public var at: String
+        public var actor: String
+        public var action: String
+        public var record: String
+        public var unitCode: String
+        public var before: [String: String]?
+        public var after: [String: String]?
+
+        public init(_ entry: AuditEntry) {
+            id = entry.id
+            at = AdminRecords.timestamp(entry.at)
+            actor = entry.actor
+            action = entry.action
+            record = entry.record
+            unitCode = entry.unitCode
+            before = entry.before
+            after = entry.after
+        }
+    }
+
+    /// A unit's QR code and its funnel as the admin API shows them.
+    public struct QRRecord: Codable, Sendable, Hashable {
+        public var unitCode: String
+        public var unit: String
+        public var scene: String
+        public var permanent: Bool
+        public var ticket: String
+        public var url: String
+        public var expiresAt: String?
+        public var createdAt: String
+        public var createdBy: String
+        public var deleted: Bool
+        public var funnel: QRFunnel
+
+        public init(_ code: UnitQRCode, funnel: QRFunnel, organisation: Organisation) {
+            unitCode = code.unitCode
+            unit = organisation.units[code.unitCode]?.name ?? ""
+            scene = code.scene
+            permanent = code.permanent
+            ticket = code.ticket
+            url = code.url
+            expiresAt = code.expiresAt.map(AdminRecords.timestamp)
+            createdAt = AdminRecords.timestamp(code.createdAt)
+            createdBy = code.createdBy
+            deleted = code.deleted
+            self.funnel = funnel
+        }
+    }
 }

@@ -56,9 +56,41 @@ public struct FormConversation: Sendable {
 
     /// The opening of the form: its introduction and the first question.
     public func start(at now: Int64) -> Turn {
-        let progress = FormProgress(form: form.name, updatedAt: now)
-        let intro = "【\(form.title)】\n" + (form.intro.map { $0 + "\n\n" } ?? "")
-        return .ask(progress, reply: intro + question(at: 0))
+        start(prefilled: [:], at: now)
+    }
+
+    /// The opening of the form with some answers already given (the unit, from a QR code): their
+    /// questions are skipped.
+    public func start(prefilled: [String: String], at now: Int64) -> Turn {
+        var progress = FormProgress(form: form.name, answers: prefilled, updatedAt: now)
+        progress.step = firstUnanswered(from: 0, answers: prefilled)
+        var intro = "【\(form.title)】\n"
+        if prefilled[Self.qrTicketKey] != nil {
+            if let unit = prefilled["unit"] {
+                intro += "您正在申请加入「\(unit)」。\n"
+            } else if let level = prefilled[Self.unitLevelKey], let unit = organisation.units[level] {
+                intro += "您正在申请加入「\(unit.name)」下属的工会。\n"
+            }
+        }
+        intro += form.intro.map { $0 + "\n\n" } ?? ""
+        return .ask(progress, reply: intro + prompt(for: progress))
+    }
+
+    /// The answers a restart keeps: those a QR code filled in.
+    func fixedAnswers(_ answers: [String: String]) -> [String: String] {
+        guard answers[Self.qrTicketKey] != nil else { return [:] }
+        return answers.filter { [Self.qrTicketKey, "unit", "unit_code"].contains($0.key) }
+    }
+
+    /// The first question from `step` on that a QR code has not answered.
+    func firstUnanswered(from step: Int, answers: [String: String]) -> Int {
+        var step = step
+        while step < form.fields.count, answers[Self.qrTicketKey] != nil, form.fields[step].key == "unit",
+            answers["unit"] != nil
+        {
+            step += 1
+        }
+        return step
     }
 
     /// The question (or the summary) the member is being asked.
@@ -87,9 +119,9 @@ public struct FormConversation: Sendable {
                 return .submit(answers: progress.answers)
             }
             if Self.restartWords.contains(word) {
-                next.step = 0
-                next.answers = [:]
-                return .ask(next, reply: "好的，我们重新填写。\n\n" + question(at: 0))
+                next.answers = fixedAnswers(progress.answers)
+                next.step = firstUnanswered(from: 0, answers: next.answers)
+                return .ask(next, reply: "好的，我们重新填写。\n\n" + prompt(for: next))
             }
             return .ask(next, reply: "请回复「确认」提交，「修改」重新填写，或「取消」放弃。\n\n" + summary(progress.answers))
         }
@@ -113,7 +145,7 @@ public struct FormConversation: Sendable {
                 next.answers[field.key] = value
             }
         }
-        next.step += 1
+        next.step = firstUnanswered(from: next.step + 1, answers: next.answers)
         if next.step < form.fields.count {
             return .ask(next, reply: question(at: next.step))
         }
@@ -147,6 +179,8 @@ public struct FormConversation: Sendable {
     /// Where a member is in choosing a unit: the level being walked and the last search's
     /// finds, kept with the answers until a unit is chosen.
     static let unitLevelKey = "_unit_at"
+    /// The ticket of the QR code that filled in the unit; the unit question is then skipped.
+    public static let qrTicketKey = "_qr"
     static let unitFoundKey = "_unit_found"
     static let backWords: Set<String> = ["返回", "上一级", "back"]
     /// The most finds listed at once.

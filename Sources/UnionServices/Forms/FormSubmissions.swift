@@ -11,6 +11,8 @@ public struct FormSubmission: Sendable, Hashable {
     public var number: String
     /// The member's openid.
     public var openid: String
+    /// The code of the member's unit when they submitted it ('' when unknown).
+    public var unitCode: String
     /// The answers, by field key.
     public var answers: [String: String]
     /// When it was submitted, Unix seconds.
@@ -32,6 +34,7 @@ public struct FormSubmissions: Sendable {
         var form: String
         var number: String
         var openid: String
+        var unitCode: String
         /// The answers, as JSON.
         var answers: String
         var createdAt: Int64
@@ -40,7 +43,7 @@ public struct FormSubmissions: Sendable {
         var submission: FormSubmission {
             get throws {
                 FormSubmission(
-                    id: id ?? 0, form: form, number: number, openid: openid,
+                    id: id ?? 0, form: form, number: number, openid: openid, unitCode: unitCode,
                     answers: try JSONDecoder().decode([String: String].self, from: Data(answers.utf8)),
                     createdAt: createdAt)
             }
@@ -60,7 +63,8 @@ public struct FormSubmissions: Sendable {
         }
         let row = Row(
             form: form, number: try await ReceiptNumbers.next(prefix: prefix, year: year, in: database),
-            openid: openid, answers: String(decoding: try JSONEncoder.sorted.encode(answers), as: UTF8.self),
+            openid: openid, unitCode: try await MembershipRegistry.unitCode(of: openid, in: database),
+            answers: String(decoding: try JSONEncoder.sorted.encode(answers), as: UTF8.self),
             createdAt: now, messageKey: messageKey)
         guard
             let stored = try await database.insert(into: "form_submissions")
@@ -73,10 +77,21 @@ public struct FormSubmissions: Sendable {
 
     /// The submissions of `form`, newest first.
     public func list(form: String) async throws -> [FormSubmission] {
-        try await store.read { database in
-            try await Self.select(in: database).where("form", .equal, form).orderBy("id", .descending)
-                .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
-        }.map { try $0.submission }
+        try await page(form: form, RecordFilter(), request: .all).items
+    }
+
+    /// A page of `form`'s submissions, newest first: those of the filter's units whose number or
+    /// answers, or whose member's name or phone number, contain its search text.
+    public func page(form: String, _ filter: RecordFilter, request: PageRequest) async throws -> Page<FormSubmission> {
+        let dialect = store.dialect
+        return try await store.page(
+            from: "form_submissions", request: request,
+            filter: { query in
+                filter.restrict(
+                    query.where("form", .equal, form), dialect: dialect, searching: ["number", "answers"],
+                    byMember: true)
+            }, decoding: Row.self
+        ).map { try $0.submission }
     }
 
     private static func select(in database: any SQLDatabase) -> SQLSelectBuilder {

@@ -14,8 +14,10 @@ public struct MembershipApplication: Sendable, Hashable {
     public var name: String
     /// The applicant's mobile number.
     public var phone: String
-    /// The unit or branch.
+    /// The unit or branch, by name.
     public var unit: String
+    /// The unit's code in org.yaml ('' when the union has no organisation, or before it had).
+    public var unitCode: String
     /// Answers to the union's own questions, by key.
     public var extra: [String: String]
     /// Where the application is.
@@ -57,6 +59,8 @@ public struct AdminActionError: Error, Sendable, Hashable, CustomStringConvertib
         case conflict
         /// The request's values are not acceptable (400).
         case invalid
+        /// The role does not allow the action (403).
+        case forbidden
     }
 
     /// What kind of refusal.
@@ -105,12 +109,19 @@ public struct MembershipRegistry: MembershipDirectory {
 
     /// Applications, newest first, optionally only those with `status`.
     public func list(status: MembershipApplication.Status? = nil) async throws -> [MembershipApplication] {
-        try await store.read { database in
-            var query = Self.select(in: database)
-            if let status { query = query.where("status", .equal, status.rawValue) }
-            return try await query.orderBy("id", .descending).all(
-                decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
-        }.map(\.application)
+        try await page(RecordFilter(status: status?.rawValue), request: .all).items
+    }
+
+    /// A page of applications, newest first: those in the filter's units, with its status,
+    /// whose name, phone number or application number contains its search text.
+    public func page(_ filter: RecordFilter, request: PageRequest) async throws -> Page<MembershipApplication> {
+        let dialect = store.dialect
+        return try await store.page(
+            from: "membership_applications", request: request,
+            filter: { query in
+                filter.restrict(query, dialect: dialect, searching: ["name", "phone", "number"])
+            }, decoding: Row.self
+        ).map(\.application)
     }
 
     /// Stores a new pending application inside the caller's transaction. A second call with the
@@ -124,13 +135,15 @@ public struct MembershipRegistry: MembershipDirectory {
         {
             return existing.application
         }
-        var extra = answers
-        for key in ["name", "phone", "unit"] { extra[key] = nil }
+        let extra = answers.filter {
+            !["name", "phone", "unit", "unit_code"].contains($0.key) && !$0.key.hasPrefix("_")
+        }
         let row = Row(
             number: try await ReceiptNumbers.next(prefix: "RH", year: year, in: database), openid: openid,
             name: answers["name"] ?? "", phone: answers["phone"] ?? "", unit: answers["unit"] ?? "",
+            unitCode: answers["unit_code"] ?? "",
             extra: String(decoding: try JSONEncoder.sorted.encode(extra), as: UTF8.self), status: .pending,
-            createdAt: now, messageKey: messageKey)
+            createdAt: now, messageKey: messageKey, qrTicket: answers[FormConversation.qrTicketKey])
         guard
             let stored = try await database.insert(into: "membership_applications")
                 .model(row, keyEncodingStrategy: .convertToSnakeCase)
@@ -144,6 +157,14 @@ public struct MembershipRegistry: MembershipDirectory {
         database.select().columns("*").from("membership_applications")
     }
 
+    /// The unit of the member's latest application ('' when they have none): what their
+    /// suggestions and submissions belong to.
+    static func unitCode(of openid: String, in database: any SQLDatabase) async throws -> String {
+        try await database.select().column("unit_code").from("membership_applications")
+            .where("openid", .equal, openid).orderBy("id", .descending).limit(1)
+            .first()?.decode(column: "unit_code", as: String.self) ?? ""
+    }
+
     /// A row of the `membership_applications` table.
     struct Row: Codable, Sendable {
         var id: Int?
@@ -152,6 +173,7 @@ public struct MembershipRegistry: MembershipDirectory {
         var name: String
         var phone: String
         var unit: String
+        var unitCode: String
         /// Answers to the union's own questions, as JSON.
         var extra: String
         var status: MembershipApplication.Status
@@ -159,39 +181,48 @@ public struct MembershipRegistry: MembershipDirectory {
         var createdAt: Int64
         var decidedAt: Int64?
         var messageKey: String?
+        var qrTicket: String?
 
         var application: MembershipApplication {
             MembershipApplication(
-                id: id ?? 0, number: number, openid: openid, name: name, phone: phone, unit: unit,
+                id: id ?? 0, number: number, openid: openid, name: name, phone: phone, unit: unit, unitCode: unitCode,
                 extra: (try? JSONDecoder().decode([String: String].self, from: Data(extra.utf8))) ?? [:],
                 status: status, reason: reason, createdAt: createdAt, decidedAt: decidedAt)
         }
     }
 
     /// Approves a pending application and queues the notice to the member, in one transaction.
-    public func approve(_ id: Int, at now: Int64) async throws -> MembershipApplication {
-        try await decide(id, status: .approved, reason: nil, at: now) { application in
+    public func approve(_ id: Int, by actor: Principal = .commandLine, at now: Int64) async throws
+        -> MembershipApplication
+    {
+        try await decide(id, status: .approved, reason: nil, by: actor, at: now) { application in
             "恭喜！您的入会申请（编号 \(application.number)）已审核通过，欢迎加入工会大家庭！回复「福利」看看会员可以享受的服务。"
         }
     }
 
     /// Rejects a pending application with a reason and queues the notice, in one transaction.
-    public func reject(_ id: Int, reason: String, at now: Int64) async throws -> MembershipApplication {
+    public func reject(_ id: Int, reason: String, by actor: Principal = .commandLine, at now: Int64) async throws
+        -> MembershipApplication
+    {
+        try actor.require(.decide)
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw AdminActionError(.invalid, "a rejection needs a reason") }
-        return try await decide(id, status: .rejected, reason: reason, at: now) { application in
+        return try await decide(id, status: .rejected, reason: reason, by: actor, at: now) { application in
             "您的入会申请（编号 \(application.number)）未通过审核，原因：\(reason)。如有疑问请联系工会，或回复「入会」重新申请。"
         }
     }
 
     private func decide(
-        _ id: Int, status: MembershipApplication.Status, reason: String?, at now: Int64,
+        _ id: Int, status: MembershipApplication.Status, reason: String?, by actor: Principal, at now: Int64,
         notice: @escaping @Sendable (MembershipApplication) -> String
     ) async throws -> MembershipApplication {
+        try actor.require(.decide)
         let application = try await store.transaction { database in
+            // Outside the actor's part of the tree it does not exist, as far as they can tell.
             guard
                 var application = try await Self.select(in: database).where("id", .equal, id).first(
-                    decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)?.application
+                    decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)?.application,
+                actor.scope.contains(application.unitCode)
             else {
                 throw AdminActionError(.notFound, "no application with id \(id)")
             }
@@ -203,6 +234,12 @@ public struct MembershipRegistry: MembershipDirectory {
                 .set("status", to: status.rawValue).set("reason", to: reason).set("decided_at", to: now)
                 .where("id", .equal, id)
                 .run()
+            try await AuditLog.record(
+                actor, action: status == .approved ? "member.approve" : "member.reject",
+                record: "application:\(application.number)", unit: application.unitCode,
+                before: ["status": application.status.rawValue],
+                after: ["status": status.rawValue].merging(reason.map { ["reason": $0] } ?? [:]) { $1 }, at: now,
+                in: database)
             application.status = status
             application.reason = reason
             application.decidedAt = now

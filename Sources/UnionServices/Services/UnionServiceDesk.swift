@@ -102,7 +102,7 @@ public struct UnionServiceDesk: ServiceDesk {
     public func interceptFromMemory(_ message: InboundMessage, rules: RuleEngine, at now: Int64)
         -> FromMemory<[ReplyBody]?>
     {
-        if held.contains(message.header.sender) { return .needsStore }
+        if held.contains(message.header.sender) || Self.joinScan(message) != nil { return .needsStore }
         switch formStep(message, book: rules.book, at: now) {
         case .pass: return .known(nil)
         case .replies(let replies): return .known(replies)
@@ -140,6 +140,9 @@ public struct UnionServiceDesk: ServiceDesk {
     private func interceptOnce(_ message: InboundMessage, rules: RuleEngine, at now: Int64) async throws
         -> Interception?
     {
+        if let scan = Self.joinScan(message) {
+            return .replies(try await joinByQR(scan, message: message, book: rules.book, at: now))
+        }
         switch formStep(message, book: rules.book, at: now) {
         case .pass:
             return nil
@@ -187,6 +190,12 @@ public struct UnionServiceDesk: ServiceDesk {
             let reply: String
             switch form.name {
             case JoinSettings.formName:
+                var answers = answers
+                if answers["unit_code"] == nil, let name = answers["unit"],
+                    let unit = book.join.organisation.leaves.first(where: { $0.name == name })
+                {
+                    answers["unit_code"] = unit.code  // chosen from a short list, by name
+                }
                 let application = try await MembershipRegistry.submit(
                     openid: openid, answers: answers, messageKey: key, at: now, year: year, in: database)
                 reply = "入会申请已提交！申请编号：\(application.number)。\n工会审核后会通知您，回复「入会进度」可随时查看。"
@@ -350,18 +359,93 @@ public struct UnionServiceDesk: ServiceDesk {
         return try await conversations.sweep(idleSeconds: idle, finishedSeconds: 600, at: now)
     }
 
-    private func start(_ form: FormConversation, openid: String, at now: Int64) async throws -> [ReplyBody] {
-        try await Self.retryingConflicts(conversations) { try await startOnce(form, openid: openid, at: now) }
+    private func start(_ form: FormConversation, openid: String, at now: Int64, restart: Bool = false) async throws
+        -> [ReplyBody]
+    {
+        try await Self.retryingConflicts(conversations) {
+            try await startOnce(form, openid: openid, at: now, restart: restart)
+        }
     }
 
-    private func startOnce(_ form: FormConversation, openid: String, at now: Int64) async throws -> [ReplyBody] {
-        if let entry = conversations.entry(for: openid), entry.finishedKey == nil, entry.progress.form == form.form.name
+    private func startOnce(_ form: FormConversation, openid: String, at now: Int64, restart: Bool) async throws
+        -> [ReplyBody]
+    {
+        if !restart, let entry = conversations.entry(for: openid), entry.finishedKey == nil,
+            entry.progress.form == form.form.name
         {
             return [.text("您正在填写「\(form.form.title)」。\n\n" + form.prompt(for: entry.progress))]
         }
         guard case .ask(let progress, let reply) = form.start(at: now) else { return [] }
         try await conversations.save(progress, for: openid)
         return [.text(reply)]
+    }
+
+    // MARK: Joining by QR code (扫码入会)
+
+    /// A scan of a join code: its scene, ticket, and whether it came with a follow.
+    struct JoinScan {
+        var scene: String
+        var ticket: String?
+        var follow: Bool
+    }
+
+    /// The join scan `message` is, if it is one: `subscribe` with `qrscene_join:…`, or `SCAN`
+    /// with `join:…`.
+    static func joinScan(_ message: InboundMessage) -> JoinScan? {
+        guard case .event(let event) = message.kind else { return nil }
+        switch event {
+        case .subscribe(let scene?, let ticket) where scene.hasPrefix(QRCodes.joinPrefix):
+            return JoinScan(scene: scene, ticket: ticket, follow: true)
+        case .scan(let scene, let ticket) where scene.hasPrefix(QRCodes.joinPrefix):
+            return JoinScan(scene: scene, ticket: ticket, follow: false)
+        default:
+            return nil
+        }
+    }
+
+    /// Records the scan, then: a member (or an applicant waiting) gets their status; anyone else
+    /// starts 入会 with the code's unit filled in, or the ordinary 入会 with a note when the code
+    /// is unknown, deleted, expired, or its unit has left org.yaml.
+    private func joinByQR(_ scan: JoinScan, message: InboundMessage, book: RuleBook, at now: Int64) async throws
+        -> [ReplyBody]
+    {
+        let openid = message.header.sender
+        let key = MessageKey.of(message)
+        let organisation = book.join.organisation
+        let code = try await store.transaction { database -> UnitQRCode? in
+            let code = try await QRCodes.live(scene: scan.scene, ticket: scan.ticket, at: now, in: database)
+            if let code {
+                try await QRCodes.record(
+                    scan.follow ? .follow : .scan, ticket: code.ticket, openid: openid, key: key, at: now, in: database)
+            }
+            return code
+        }
+        let welcome = scan.follow ? "感谢关注「\(book.settings.unionName)」！\n" : ""
+        if let application = try await latestApplication(openid), application.status != .rejected {
+            return [.text(welcome + Self.joinStatus(application))]
+        }
+        let join = FormConversation(form: book.join.form, organisation: organisation)
+        guard let code, let unit = organisation.units[code.unitCode] else {
+            logger.notice(
+                "join QR code unknown or no longer valid",
+                metadata: ["scene": "\(String(scan.scene.prefix(64)))", "member": "\(PersonalData.maskOpenID(openid))"])
+            let started = try await start(join, openid: openid, at: now, restart: true)
+            return [.text(welcome + "这个二维码已失效，请按提示选择您所在的单位。")] + started
+        }
+        // A grassroots unit is filled in; a code of a unit with units below it starts the walk there.
+        let prefilled =
+            unit.isLeaf
+            ? ["unit": unit.name, "unit_code": unit.code, FormConversation.qrTicketKey: code.ticket]
+            : [FormConversation.unitLevelKey: unit.code, FormConversation.qrTicketKey: code.ticket]
+        guard case .ask(let progress, let reply) = join.start(prefilled: prefilled, at: now) else { return [] }
+        try await Self.retryingConflicts(conversations) {
+            try await conversations.save(progress, for: openid)
+        }
+        try await store.transaction { database in
+            try await QRCodes.record(
+                .start, ticket: code.ticket, openid: openid, key: key + "#start", at: now, in: database)
+        }
+        return [.text(welcome + reply)]
     }
 
     private static func joinStatus(_ application: MembershipApplication?) -> String {

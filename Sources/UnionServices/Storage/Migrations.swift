@@ -103,6 +103,76 @@ enum Migrations {
                 .run()
             try await index("conversations", "updated_at", on: database)
         },
+        Migration(version: 4, name: "organisation") { database in
+            // The unit each record belongs to (a code from org.yaml; '' before units existed).
+            for table in ["membership_applications", "suggestions", "form_submissions"] {
+                try await database.alter(table: table)
+                    .column("unit_code", type: .text, .notNull, .default(""))
+                    .run()
+                try await index(table, "unit_code", "id", on: database)
+            }
+            // Counting by unit and status (statistics) reads these indexes only.
+            try await index("membership_applications", "unit_code", "status", on: database)
+            try await index("suggestions", "unit_code", "status", on: database)
+            // The QR code an application came through, for the funnel.
+            try await database.alter(table: "membership_applications").column("qr_ticket", type: .text).run()
+            try await database.create(table: "staff")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("name", type: .text, .notNull, .unique)
+                .column("unit_code", type: .text, .notNull)
+                .column("role", type: .text, .notNull, oneOf(StaffRole.self, column: "role"))
+                .column("password_hash", type: .text, .notNull)
+                .column("must_change_password", type: .bigint, .notNull, .default(1))
+                .column("disabled", type: .bigint, .notNull, .default(0))
+                .column("created_at", type: .bigint, .notNull)
+                .column("updated_at", type: .bigint, .notNull)
+                .run()
+            // Personal API tokens, as SHA-256 digests only.
+            try await database.create(table: "staff_tokens")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("staff_id", type: .bigint, .notNull, .references("staff", "id"))
+                .column("digest", type: .text, .notNull, .unique)
+                .column("created_at", type: .bigint, .notNull)
+                .run()
+            // Who did what, when, to which record, with the values before and after. Rows are
+            // only ever inserted.
+            try await database.create(table: "audit_log")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("at", type: .bigint, .notNull)
+                .column("actor", type: .text, .notNull)
+                .column("action", type: .text, .notNull)
+                .column("record", type: .text, .notNull)
+                .column("unit_code", type: .text, .notNull, .default(""))
+                .column("before", type: .text)
+                .column("after", type: .text)
+                .run()
+            try await index("audit_log", "unit_code", "id", on: database)
+            // Parametric QR codes made for units (扫码入会), with their image.
+            try await database.create(table: "qr_codes")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("scene", type: .text, .notNull)
+                .column("unit_code", type: .text, .notNull)
+                .column("permanent", type: .bigint, .notNull)
+                .column("ticket", type: .text, .notNull, .unique)
+                .column("url", type: .text, .notNull)
+                .column("image", type: .blob)
+                .column("expires_at", type: .bigint)
+                .column("created_at", type: .bigint, .notNull)
+                .column("created_by", type: .text, .notNull)
+                .column("deleted_at", type: .bigint)
+                .run()
+            try await index("qr_codes", "scene", "id", on: database)
+            // Scans and follows through a code; message_key keeps WeChat's retries out.
+            try await database.create(table: "qr_events")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("ticket", type: .text, .notNull)
+                .column("openid", type: .text, .notNull)
+                .column("kind", type: .text, .notNull, oneOf(QREventKind.self, column: "kind"))
+                .column("at", type: .bigint, .notNull)
+                .column("message_key", type: .text, .unique)
+                .run()
+            try await index("qr_events", "ticket", "kind", on: database)
+        },
     ]
 
     /// A `CHECK` that the column holds one of the enum's raw values: the schema enforces what

@@ -64,6 +64,16 @@ enum StoreDialect: Sendable {
         try await database.raw("RELEASE SAVEPOINT one_write").run()
     }
 
+    /// Whether `column` contains `text` (a plain substring: no wildcards to escape).
+    func contains(_ column: any SQLExpression, _ text: String) -> any SQLExpression {
+        switch self {
+        case .sqlite:
+            SQLBinaryExpression(
+                left: SQLFunction("instr", args: column, SQLBind(text)), op: SQLBinaryOperator.greaterThan,
+                right: SQLLiteral.numeric("0"))
+        }
+    }
+
     /// Rolls the transaction back.
     func rollback(_ database: any SQLDatabase) async throws {
         try await database.raw("ROLLBACK").run()

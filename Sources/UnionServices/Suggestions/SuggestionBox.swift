@@ -9,6 +9,8 @@ public struct Suggestion: Sendable, Hashable, Codable {
     public var number: String
     /// The member's openid.
     public var openid: String
+    /// The code of the member's unit when they wrote it ('' when unknown).
+    public var unitCode: String
     /// What the member suggested.
     public var content: String
     /// Where it is.
@@ -85,12 +87,15 @@ public struct SuggestionBox: Sendable {
             return existing
         }
         let number = try await ReceiptNumbers.next(prefix: "JY", year: year, in: database)
+        let unit = try await MembershipRegistry.unitCode(of: openid, in: database)
         guard
             let stored = try await database.insert(into: "suggestions")
-                .columns("number", "openid", "content", "status", "created_at", "updated_at", "message_key")
+                .columns(
+                    "number", "openid", "unit_code", "content", "status", "created_at", "updated_at", "message_key"
+                )
                 .values(
-                    SQLBind(number), SQLBind(openid), SQLBind(content), SQLBind(Suggestion.Status.received.rawValue),
-                    SQLBind(now), SQLBind(now), SQLBind(messageKey)
+                    SQLBind(number), SQLBind(openid), SQLBind(unit), SQLBind(content),
+                    SQLBind(Suggestion.Status.received.rawValue), SQLBind(now), SQLBind(now), SQLBind(messageKey)
                 )
                 .returning("*")
                 .first(decoding: Suggestion.self, keyDecodingStrategy: .convertFromSnakeCase)
@@ -110,12 +115,18 @@ public struct SuggestionBox: Sendable {
 
     /// Every suggestion, newest first, optionally only those with `status`.
     public func list(status: Suggestion.Status? = nil) async throws -> [Suggestion] {
-        try await store.read { database in
-            var query = Self.select(in: database)
-            if let status { query = query.where("status", .equal, status.rawValue) }
-            return try await query.orderBy("id", .descending).all(
-                decoding: Suggestion.self, keyDecodingStrategy: .convertFromSnakeCase)
-        }
+        try await page(RecordFilter(status: status?.rawValue), request: .all).items
+    }
+
+    /// A page of suggestions, newest first: those of the filter's units, with its status, whose
+    /// number or text, or whose writer's name or phone number, contains its search text.
+    public func page(_ filter: RecordFilter, request: PageRequest) async throws -> Page<Suggestion> {
+        let dialect = store.dialect
+        return try await store.page(
+            from: "suggestions", request: request,
+            filter: { query in
+                filter.restrict(query, dialect: dialect, searching: ["number", "content"], byMember: true)
+            }, decoding: Suggestion.self)
     }
 
     static func select(in database: any SQLDatabase) -> SQLSelectBuilder {
@@ -124,8 +135,10 @@ public struct SuggestionBox: Sendable {
 
     /// Changes a suggestion's status and the union's reply, and queues the notice to the member,
     /// in one transaction. Either may be left out.
-    public func update(_ id: Int, status: Suggestion.Status?, reply: String?, at now: Int64) async throws -> Suggestion
-    {
+    public func update(
+        _ id: Int, status: Suggestion.Status?, reply: String?, by actor: Principal = .commandLine, at now: Int64
+    ) async throws -> Suggestion {
+        try actor.require(.decide)
         let reply = reply?.trimmingCharacters(in: .whitespacesAndNewlines)
         guard status != nil || (reply?.isEmpty == false) else {
             throw AdminActionError(.invalid, "give a status, a reply, or both")
@@ -133,10 +146,12 @@ public struct SuggestionBox: Sendable {
         let updated = try await store.transaction { database in
             guard
                 var suggestion = try await Self.select(in: database).where("id", .equal, id).first(
-                    decoding: Suggestion.self, keyDecodingStrategy: .convertFromSnakeCase)
+                    decoding: Suggestion.self, keyDecodingStrategy: .convertFromSnakeCase),
+                actor.scope.contains(suggestion.unitCode)
             else {
                 throw AdminActionError(.notFound, "no suggestion with id \(id)")
             }
+            let before = suggestion
             if let status { suggestion.status = status }
             if let reply, !reply.isEmpty { suggestion.reply = reply }
             suggestion.updatedAt = now
@@ -145,6 +160,16 @@ public struct SuggestionBox: Sendable {
                 .set("updated_at", to: now)
                 .where("id", .equal, id)
                 .run()
+            var changedBefore: [String: String] = ["status": before.status.rawValue]
+            var changedAfter: [String: String] = ["status": suggestion.status.rawValue]
+            if suggestion.reply != before.reply {
+                changedBefore["reply"] = before.reply ?? ""
+                changedAfter["reply"] = suggestion.reply ?? ""
+            }
+            try await AuditLog.record(
+                actor, action: "suggestion.update", record: "suggestion:\(suggestion.number)",
+                unit: suggestion.unitCode,
+                before: changedBefore, after: changedAfter, at: now, in: database)
             var notice = "您的合理化建议（编号 \(suggestion.number)）有了新进展：\(suggestion.status.chinese)。"
             if let reply, !reply.isEmpty { notice += "\n工会回复：\(reply)" }
             notice += "\n回复「我的建议」可查看全部进度。"

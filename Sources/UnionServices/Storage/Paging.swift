@@ -1,0 +1,120 @@
+import Foundation
+import SQLKit
+
+/// Which page of a list: `?page=` (from 1) and `?per_page=` (50 by default, 500 at most).
+public struct PageRequest: Sendable, Hashable {
+    /// The page, from 1.
+    public var page: Int
+    /// Rows per page.
+    public var perPage: Int
+
+    /// The default rows per page.
+    public static let defaultPerPage = 50
+    /// The most rows a page may ask for.
+    public static let maxPerPage = 500
+
+    /// A page; out-of-range values are refused with a message for the caller.
+    public init(page: Int = 1, perPage: Int = PageRequest.defaultPerPage) throws {
+        guard page >= 1 else { throw AdminActionError(.invalid, "page starts at 1") }
+        guard (1...Self.maxPerPage).contains(perPage) else {
+            throw AdminActionError(.invalid, "per_page is 1 to \(Self.maxPerPage)")
+        }
+        self.page = page
+        self.perPage = perPage
+    }
+
+    /// Everything, in one page (for exports).
+    public static let all = try! PageRequest(page: 1, perPage: Self.maxPerPage).unbounded()
+
+    private func unbounded() -> PageRequest {
+        var copy = self
+        copy.perPage = Int(Int32.max)
+        return copy
+    }
+
+    var offset: Int { (page - 1) * perPage }
+}
+
+/// One page of a list, with the number of rows in the whole list.
+public struct Page<Item: Sendable>: Sendable {
+    /// This page's rows.
+    public var items: [Item]
+    /// The rows in the whole (filtered) list.
+    public var total: Int
+    /// Which page this is.
+    public var request: PageRequest
+
+    /// The same page with its rows transformed.
+    public func map<Other>(_ transform: (Item) throws -> Other) rethrows -> Page<Other> {
+        Page<Other>(items: try items.map(transform), total: total, request: request)
+    }
+
+    /// Whether a page follows this one.
+    public var hasNext: Bool { request.offset + items.count < total }
+}
+
+extension UnionStore {
+    /// A page of `table`'s rows, newest (highest id) first, with the same `filter` counted for
+    /// the total: one snapshot for both.
+    func page<Row: Decodable & Sendable>(
+        from table: String, request: PageRequest, filter: @escaping @Sendable (SQLSelectBuilder) -> SQLSelectBuilder,
+        decoding: Row.Type
+    ) async throws -> Page<Row> {
+        try await read { database in
+            let count =
+                try await filter(
+                    database.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from(table)
+                )
+                .first()?.decode(column: "n", as: Int.self) ?? 0
+            let rows = try await filter(database.select().columns("*").from(table))
+                .orderBy("id", .descending).limit(request.perPage).offset(request.offset)
+                .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+            return Page(items: rows, total: count, request: request)
+        }
+    }
+}
+
+/// What an admin list shows: the records of some units, optionally with one status, optionally
+/// those containing a search text.
+public struct RecordFilter: Sendable, Hashable {
+    /// Whose records.
+    public var scope: UnitScope
+    /// Only this status (its raw value).
+    public var status: String?
+    /// Only records whose searched columns contain this text.
+    public var search: String?
+
+    /// Creates a filter.
+    public init(scope: UnitScope = .everything, status: String? = nil, search: String? = nil) {
+        self.scope = scope
+        self.status = status
+        self.search = search
+    }
+
+    /// `query` with the filter applied; the search looks in `columns`, and in the names and
+    /// phone numbers of the members who wrote the record when `byMember`.
+    func restrict(
+        _ query: SQLSelectBuilder, dialect: StoreDialect, searching columns: [String], byMember: Bool = false
+    ) -> SQLSelectBuilder {
+        var query = scope.restrict(query)
+        if let status { query = query.where("status", .equal, status) }
+        let text = search?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        guard !text.isEmpty else { return query }
+        return query.where(group: { group in
+            for column in columns {
+                _ = group.orWhere(dialect.contains(SQLColumn(column), text))
+            }
+            if byMember {
+                let members = SQLSubquery.select { sub in
+                    sub.column("openid").from("membership_applications")
+                        .where(group: { inner in
+                            inner.orWhere(dialect.contains(SQLColumn("name"), text))
+                                .orWhere(dialect.contains(SQLColumn("phone"), text))
+                        })
+                }
+                _ = group.orWhere(SQLColumn("openid"), .in, members)
+            }
+            return group
+        })
+    }
+}
