@@ -25,6 +25,9 @@ public final class FakeWeChatAPI: Sendable {
         var menu: String?
         var redirecting: Set<String> = []
         var hanging: Duration?
+        /// QR tickets issued, with their scene.
+        var tickets: [String: String] = [:]
+        var temporaryCodes = 0
     }
 
     private let state = Mutex(State())
@@ -96,11 +99,23 @@ public final class FakeWeChatAPI: Sendable {
             }
             return Self.json(["access_token": token, "expires_in": 7200])
         }
-        for path in ["/cgi-bin/menu/create", "/cgi-bin/message/custom/send"] {
+        for path in ["/cgi-bin/menu/create", "/cgi-bin/message/custom/send", "/cgi-bin/qrcode/create"] {
             router.post(RouterPath(path)) { request, _ in try await self.handle(path, request) }
         }
         for path in ["/cgi-bin/menu/get", "/cgi-bin/menu/delete"] {
             router.get(RouterPath(path)) { request, _ in try await self.handle(path, request) }
+        }
+        // The QR image host (mp.weixin.qq.com): no token, the ticket in the query.
+        router.get("/cgi-bin/showqrcode") { request, _ -> Response in
+            let ticket = request.uri.queryParameters.get("ticket") ?? ""
+            let scene = self.state.withLock { state -> String? in
+                state.calls.append(Call(path: "/cgi-bin/showqrcode", token: nil, body: ticket))
+                return state.tickets[ticket]
+            }
+            guard let scene else { return Response(status: .notFound) }
+            return Response(
+                status: .ok, headers: [.contentType: "image/bmp"],
+                body: .init(byteBuffer: ByteBuffer(bytes: Self.qrLikeImage(scene))))
         }
         // Where redirects point: a client that follows one is seen here.
         router.on("/redirected", method: .get) { _, _ in self.redirected() }
@@ -137,10 +152,74 @@ public final class FakeWeChatAPI: Sendable {
             return Self.json(["menu": object])
         case "/cgi-bin/menu/delete":
             state.withLock { $0.menu = nil }
+        case "/cgi-bin/qrcode/create":
+            return qrCode(body)
         default:
             break
         }
         return Self.json(["errcode": 0, "errmsg": "ok"])
+    }
+
+    /// What `qrcode/create` answers: a ticket (the same one again for a permanent scene, as
+    /// WeChat does), or WeChat's error for a malformed request.
+    private func qrCode(_ body: String) -> Response {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+            let action = object["action_name"] as? String, ["QR_STR_SCENE", "QR_LIMIT_STR_SCENE"].contains(action),
+            let info = object["action_info"] as? [String: Any], let scene = info["scene"] as? [String: Any],
+            let sceneString = scene["scene_str"] as? String, (1...64).contains(sceneString.count)
+        else { return Self.error(40053) }
+        let temporary = action == "QR_STR_SCENE"
+        let seconds = (object["expire_seconds"] as? NSNumber)?.intValue ?? 60
+        if temporary, !(60...2_592_000).contains(seconds) { return Self.error(40053) }
+        let ticket = state.withLock { state -> String in
+            var ticket = "gQ" + Data(sceneString.utf8).base64EncodedString()
+            if temporary {
+                state.temporaryCodes += 1
+                ticket += "-t\(state.temporaryCodes)"
+            }
+            state.tickets[ticket] = sceneString
+            return ticket
+        }
+        var answer: [String: Any] = ["ticket": ticket, "url": "http://weixin.qq.com/q/\(ticket.prefix(12))"]
+        if temporary { answer["expire_seconds"] = seconds }
+        return Self.json(answer)
+    }
+
+    /// A 25×25-module black-and-white picture derived from `scene` (8 pixels a module), as a BMP.
+    public static func qrLikeImage(_ scene: String) -> [UInt8] {
+        let modules = 25
+        let scale = 8
+        let side = modules * scale
+        var seed = UInt64(5381)
+        for byte in scene.utf8 { seed = seed &* 33 &+ UInt64(byte) }
+        func dark(_ x: Int, _ y: Int) -> Bool {
+            // Finder squares in three corners, noise elsewhere.
+            for (cx, cy) in [(0, 0), (modules - 7, 0), (0, modules - 7)]
+            where x >= cx && x < cx + 7 && y >= cy && y < cy + 7 {
+                let dx = x - cx
+                let dy = y - cy
+                return dx == 0 || dx == 6 || dy == 0 || dy == 6 || (dx >= 2 && dx <= 4 && dy >= 2 && dy <= 4)
+            }
+            var value = seed ^ UInt64(x * 31 + y * 977)
+            value = (value ^ (value >> 13)) &* 0x9E37_79B9_7F4A_7C15
+            return value >> 63 == 1
+        }
+        let rowBytes = (side * 3 + 3) / 4 * 4
+        let pixels = rowBytes * side
+        func le32(_ value: Int) -> [UInt8] { (0..<4).map { UInt8((value >> ($0 * 8)) & 0xFF) } }
+        var bytes: [UInt8] = [0x42, 0x4D] + le32(54 + pixels) + [0, 0, 0, 0] + le32(54)
+        bytes += le32(40) + le32(side) + le32(side) + [1, 0, 24, 0] + le32(0) + le32(pixels) + le32(2835) + le32(2835)
+        bytes += le32(0) + le32(0)
+        for row in (0..<side).reversed() {
+            var line: [UInt8] = []
+            for column in 0..<side {
+                let shade: UInt8 = dark(column / scale, row / scale) ? 0 : 255
+                line += [shade, shade, shade]
+            }
+            line += Array(repeating: 0, count: rowBytes - line.count)
+            bytes += line
+        }
+        return bytes
     }
 
     /// Makes WeChat forget its token (as when another client called /cgi-bin/token).

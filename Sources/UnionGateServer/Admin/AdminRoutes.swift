@@ -108,7 +108,11 @@ struct AdminRoutes: Sendable {
                     status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                     body: .init(
                         byteBuffer: ByteBuffer(
-                            string: QRPosterPage.html(unionName: book.settings.unionName, unit: unit, image: image))))
+                            string: QRPosterPage.html(
+                                unionName: book.join.organisation.root.flatMap {
+                                    book.join.organisation.units[$0]?.name
+                                }
+                                    ?? book.settings.unionName, unit: unit, image: image))))
             }
         }
     }

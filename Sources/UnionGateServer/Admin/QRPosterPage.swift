@@ -5,7 +5,9 @@ import ReplyRules
 /// name, the code (inline, so the page needs nothing else) and how to use it.
 enum QRPosterPage {
     static func html(unionName: String, unit: Organisation.Unit, image: Data) -> String {
-        let type = image.starts(with: [0x89, 0x50, 0x4E, 0x47]) ? "image/png" : "image/jpeg"
+        let type =
+            image.starts(with: [0x89, 0x50, 0x4E, 0x47])
+            ? "image/png" : image.starts(with: [0x42, 0x4D]) ? "image/bmp" : "image/jpeg"
         let source = "data:\(type);base64,\(image.base64EncodedString())"
         let union = HotlinePage.escape(unionName)
         let name = HotlinePage.escape(unit.name)

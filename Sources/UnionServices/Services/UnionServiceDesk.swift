@@ -430,7 +430,7 @@ public struct UnionServiceDesk: ServiceDesk {
                 "join QR code unknown or no longer valid",
                 metadata: ["scene": "\(String(scan.scene.prefix(64)))", "member": "\(PersonalData.maskOpenID(openid))"])
             let started = try await start(join, openid: openid, at: now, restart: true)
-            return [.text(welcome + "这个二维码已失效，请按提示选择您所在的单位。")] + started
+            return [.text(welcome + "这个二维码已失效，请按提示选择您所在的单位。\n\n" + visibleText(of: started))]
         }
         // A grassroots unit is filled in; a code of a unit with units below it starts the walk there.
         let prefilled =
