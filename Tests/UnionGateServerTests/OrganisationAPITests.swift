@@ -473,3 +473,107 @@ enum Chromium {
         return count
     }
 }
+
+@Suite("Choosing a unit over the wire")
+struct UnitChoiceOverHTTPTests {
+    @Test func aMemberFindsTheirUnitByNameOrWalksTheTree() async throws {
+        try await withGateway(replies: countyReplies) { client, gateway in
+            let searcher = Member()
+            let found = try await client.conversation(searcher, ["入会", "赵六", "13812345678", "环卫"])
+            #expect(found[3].contains("找到 2 个名称含「环卫」的单位"))
+            #expect(found[3].contains("1. 城东环卫所工会（城东镇工会）") && found[3].contains("2. 城西环卫所工会（城西镇工会）"))
+            let chosen = try await client.conversation(searcher, ["2", "无", "确认"])
+            #expect(chosen[1].contains("单位/部门：城西环卫所工会"))
+            #expect(chosen[2].contains("入会申请已提交"))
+            let application = try #require(
+                try await MembershipRegistry(store: gateway.store).latest(for: searcher.openid))
+            #expect(application.unitCode == "chengxi-huanwei")
+
+            let walker = Member()
+            let walked = try await client.conversation(walker, ["入会", "钱七", "13912345678", "2", "2", "1"])
+            #expect(walked[3].contains("「城西镇工会」下的单位") && walked[3].contains("2. 城西纺织厂工会 ›"))
+            #expect(walked[4].contains("「城西纺织厂工会」下的单位") && walked[4].contains("1. 纺织厂夜班班组"))
+            #expect(walked[5].contains("工号"))
+            _ = try await client.conversation(walker, ["无", "确认"])
+            #expect(
+                try await MembershipRegistry(store: gateway.store).latest(for: walker.openid)?.unitCode
+                    == "chengxi-factory-night")
+        }
+    }
+
+    /// The shipped Replies still have an old `join.units` list: a member picks by number, as
+    /// before, and the application records the unit's name and its code.
+    @Test func anOldUnitListBehavesAsBeforeAndRecordsACode() async throws {
+        try await withGateway { client, gateway in
+            let member = Member()
+            let replies = try await client.conversation(member, ["入会", "孙八", "13812345678", "2", "无", "确认"])
+            #expect(replies[2].contains("1. 生产一部") && replies[2].contains("2. 生产二部"))
+            #expect(replies[5].contains("入会申请已提交"))
+            let application = try #require(
+                try await MembershipRegistry(store: gateway.store).latest(for: member.openid))
+            #expect(application.unit == "生产二部" && application.unitCode == "unit-2")
+        }
+    }
+}
+
+@Suite("Staff, audit and QR commands")
+struct OrganisationCommandTests {
+    @Test func staffAccountsTokensQRCodesAndTheAuditLogFromTheTerminal() async throws {
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString).sqlite")
+            .path
+        let common = ["--database", database]
+        let added = try runUniongate(
+            ["staff", "add", "李会计", "--unit", "chengdong", "--role", "approver", "--replies", countyReplies] + common)
+        #expect(added.status == 0, "\(added.output)")
+        #expect(added.output.contains("已添加工作人员 李会计（审核员，城东镇工会）") && added.output.contains("一次性密码："))
+        let wrongUnit = try runUniongate(
+            ["staff", "add", "王", "--unit", "nowhere", "--role", "viewer", "--replies", countyReplies] + common)
+        #expect(wrongUnit.status != 0 && wrongUnit.output.contains("no unit nowhere"))
+        let wrongRole = try runUniongate(
+            ["staff", "add", "王", "--unit", "chengxi", "--role", "boss", "--replies", countyReplies] + common)
+        #expect(wrongRole.status != 0 && wrongRole.output.contains("admin, editor, approver, viewer"))
+
+        let token = try runUniongate(["staff", "token", "李会计"] + common)
+        #expect(token.status == 0 && token.output.hasPrefix("ugs_"))
+        let list = try runUniongate(["staff", "list"] + common)
+        #expect(list.output.contains("李会计") && list.output.contains("approver") && list.output.contains("待改密码"))
+        let reset = try runUniongate(["staff", "reset-password", "李会计"] + common)
+        #expect(reset.status == 0 && reset.output.contains("新的一次性密码："))
+        let disabled = try runUniongate(["staff", "disable", "李会计"] + common)
+        #expect(disabled.status == 0)
+        #expect(try runUniongate(["staff", "disable", "无此人"] + common).status != 0)
+
+        try await withFakeWeChat { _, base in
+            let environment = [
+                "WECHAT_APP_ID": FakeWeChatAPI.appId, "WECHAT_APP_SECRET": FakeWeChatAPI.secret,
+                "WECHAT_API_BASE_URL": base, "WECHAT_MP_BASE_URL": base, "WECHAT_API_ALLOW_HTTP": "1",
+            ]
+            let created = try runUniongate(
+                ["qr", "create", "--unit", "chengdong-huanwei", "--replies", countyReplies] + common,
+                environment: environment)
+            #expect(created.status == 0, "\(created.output)")
+            #expect(created.output.contains("已为「城东环卫所工会」生成永久二维码（场景 join:chengdong-huanwei）"))
+            let temporary = try runUniongate(
+                ["qr", "create", "--unit", "chengxi-huanwei", "--days", "3", "--replies", countyReplies] + common,
+                environment: environment)
+            #expect(temporary.status == 0 && temporary.output.contains("临时二维码"))
+            let tooLong = try runUniongate(
+                ["qr", "create", "--unit", "chengxi-huanwei", "--days", "31", "--replies", countyReplies] + common,
+                environment: environment)
+            #expect(tooLong.status != 0 && tooLong.output.contains("1 to 30 days"))
+        }
+        let codes = try runUniongate(["qr", "list", "--replies", countyReplies] + common)
+        #expect(codes.output.contains("城东环卫所工会") && codes.output.contains("永久") && codes.output.contains("临时"))
+        #expect(codes.output.contains("共 2 个二维码。"))
+
+        let audit = try runUniongate(["audit"] + common)
+        #expect(audit.status == 0)
+        for action in ["staff.add", "staff.token", "staff.reset_password", "staff.disable", "qr.create"] {
+            #expect(audit.output.contains(action), "\(action)")
+        }
+        #expect(audit.output.contains("共 6 条"))
+        // The secrets printed above are in no log line.
+        let secret = token.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!audit.output.contains(secret))
+    }
+}

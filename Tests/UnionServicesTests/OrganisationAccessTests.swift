@@ -267,4 +267,27 @@ struct OrganisationAccessTests {
         }
         await store.close()
     }
+
+    @Test func earlierRecordsAreGivenTheirUnitsCodeByName() async throws {
+        let store = try await memoryStore()
+        let old = try await store.transaction { database in
+            let application = try await MembershipRegistry.submit(
+                openid: "oOld", answers: ["name": "老会员", "phone": "13800000009", "unit": "城西环卫所工会"],
+                messageKey: "old", at: 1, year: 2025, in: database)
+            _ = try await SuggestionBox.submit(
+                openid: "oOld", content: "以前的一条建议", messageKey: "old-s", at: 2, year: 2025, in: database)
+            _ = try await MembershipRegistry.submit(
+                openid: "oOther", answers: ["name": "别处", "phone": "13800000008", "unit": "不在树上的单位"],
+                messageKey: "other", at: 1, year: 2025, in: database)
+            return application
+        }
+        #expect(old.unitCode == "")
+        let registry = MembershipRegistry(store: store)
+        #expect(try await registry.assignUnitCodes(county) == 1)
+        #expect(try await registry.latest(for: "oOld")?.unitCode == "chengxi-huanwei")
+        #expect(try await registry.latest(for: "oOther")?.unitCode == "")
+        #expect(try await SuggestionBox(store: store).recent(for: "oOld").first?.unitCode == "chengxi-huanwei")
+        #expect(try await registry.assignUnitCodes(county) == 0)  // nothing left to do
+        await store.close()
+    }
 }

@@ -70,6 +70,8 @@ func buildGateway<C: Clock>(
         databasePath: configuration.databasePath, rules: rules, options: options, logger: logger)
     do {
         let store = core.store
+        let coded = try await MembershipRegistry(store: store).assignUnitCodes(rules.engine.book.join.organisation)
+        if coded > 0 { logger.info("gave earlier applications their unit's code", metadata: ["count": "\(coded)"]) }
         let secrets = try await GatewaySecrets.resolve(
             wechatToken: configuration.wechatToken, adminToken: configuration.adminToken, store: store)
         // Late replies and notices always go to the outbox; it is sent when WeChat's API is configured.

@@ -1,4 +1,5 @@
 import Foundation
+import ReplyRules
 import SQLKit
 import WeChatWire
 
@@ -155,6 +156,52 @@ public struct MembershipRegistry: MembershipDirectory {
 
     static func select(in database: any SQLDatabase) -> SQLSelectBuilder {
         database.select().columns("*").from("membership_applications")
+    }
+
+    /// Gives records written before units had codes (before org.yaml, or by an older UnionGate)
+    /// the code of the unit their name matches, where exactly one unit has that name; their
+    /// suggestions and submissions follow the member. Returns how many applications it coded.
+    /// Nothing to do costs one indexed query.
+    public func assignUnitCodes(_ organisation: Organisation) async throws -> Int {
+        guard !organisation.isEmpty else { return 0 }
+        var byName: [String: String?] = [:]
+        for unit in organisation.units.values where unit.parent != nil {
+            byName[unit.name] = byName[unit.name] == nil ? unit.code : .some(nil)  // a name twice: ambiguous
+        }
+        let names = try await store.read { database in
+            try await database.select().distinct().column("unit").from("membership_applications")
+                .where("unit_code", .equal, "").all(decodingColumn: "unit", as: String.self)
+        }
+        let known = names.compactMap { name in byName[name].flatMap { $0 }.map { (name, $0) } }
+        guard !known.isEmpty else { return 0 }
+        return try await store.transaction { database in
+            var coded = 0
+            for (name, code) in known {
+                coded += try await database.update("membership_applications").set("unit_code", to: code)
+                    .where("unit_code", .equal, "").where("unit", .equal, name)
+                    .returning("id").all().count
+            }
+            for table in ["suggestions", "form_submissions"] {
+                let latest = SQLSubquery.select { sub in
+                    sub.column("unit_code").from("membership_applications")
+                        .where(
+                            SQLColumn("openid", table: "membership_applications"), .equal,
+                            SQLColumn("openid", table: table)
+                        )
+                        .orderBy(SQLColumn("id", table: "membership_applications"), SQLDirection.descending).limit(1)
+                }
+                try await database.update(table).set(SQLIdentifier("unit_code"), to: latest)
+                    .where("unit_code", .equal, "")
+                    .where(
+                        SQLColumn("openid"), .in,
+                        SQLSubquery.select { sub in
+                            sub.column("openid").from("membership_applications").where("unit_code", .notEqual, "")
+                        }
+                    )
+                    .run()
+            }
+            return coded
+        }
     }
 
     /// The unit of the member's latest application ('' when they have none): what their
