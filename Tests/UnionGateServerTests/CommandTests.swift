@@ -34,6 +34,19 @@ func runUniongate(_ arguments: [String], input: String? = nil, environment: [Str
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
+/// ``runUniongate(_:input:environment:)`` on a thread of its own: waiting for the process must
+/// not hold one of the few threads that async code (a fake WeChat API in the same test) runs on.
+func uniongate(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) async throws -> (
+    status: Int32, output: String
+) {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(
+                with: Result { try runUniongate(arguments, input: input, environment: environment) })
+        }
+    }
+}
+
 @Suite("The uniongate command")
 struct CommandTests {
     @Test func checkPassesOnTheShippedReplies() throws {

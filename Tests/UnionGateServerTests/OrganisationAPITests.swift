@@ -522,51 +522,51 @@ struct OrganisationCommandTests {
         let database = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString).sqlite")
             .path
         let common = ["--database", database]
-        let added = try runUniongate(
+        let added = try await uniongate(
             ["staff", "add", "李会计", "--unit", "chengdong", "--role", "approver", "--replies", countyReplies] + common)
         #expect(added.status == 0, "\(added.output)")
         #expect(added.output.contains("已添加工作人员 李会计（审核员，城东镇工会）") && added.output.contains("一次性密码："))
-        let wrongUnit = try runUniongate(
+        let wrongUnit = try await uniongate(
             ["staff", "add", "王", "--unit", "nowhere", "--role", "viewer", "--replies", countyReplies] + common)
         #expect(wrongUnit.status != 0 && wrongUnit.output.contains("no unit nowhere"))
-        let wrongRole = try runUniongate(
+        let wrongRole = try await uniongate(
             ["staff", "add", "王", "--unit", "chengxi", "--role", "boss", "--replies", countyReplies] + common)
         #expect(wrongRole.status != 0 && wrongRole.output.contains("admin, editor, approver, viewer"))
 
-        let token = try runUniongate(["staff", "token", "李会计"] + common)
+        let token = try await uniongate(["staff", "token", "李会计"] + common)
         #expect(token.status == 0 && token.output.hasPrefix("ugs_"))
-        let list = try runUniongate(["staff", "list"] + common)
+        let list = try await uniongate(["staff", "list"] + common)
         #expect(list.output.contains("李会计") && list.output.contains("approver") && list.output.contains("待改密码"))
-        let reset = try runUniongate(["staff", "reset-password", "李会计"] + common)
+        let reset = try await uniongate(["staff", "reset-password", "李会计"] + common)
         #expect(reset.status == 0 && reset.output.contains("新的一次性密码："))
-        let disabled = try runUniongate(["staff", "disable", "李会计"] + common)
+        let disabled = try await uniongate(["staff", "disable", "李会计"] + common)
         #expect(disabled.status == 0)
-        #expect(try runUniongate(["staff", "disable", "无此人"] + common).status != 0)
+        #expect(try await uniongate(["staff", "disable", "无此人"] + common).status != 0)
 
         try await withFakeWeChat { _, base in
             let environment = [
                 "WECHAT_APP_ID": FakeWeChatAPI.appId, "WECHAT_APP_SECRET": FakeWeChatAPI.secret,
                 "WECHAT_API_BASE_URL": base, "WECHAT_MP_BASE_URL": base, "WECHAT_API_ALLOW_HTTP": "1",
             ]
-            let created = try runUniongate(
+            let created = try await uniongate(
                 ["qr", "create", "--unit", "chengdong-huanwei", "--replies", countyReplies] + common,
                 environment: environment)
             #expect(created.status == 0, "\(created.output)")
             #expect(created.output.contains("已为「城东环卫所工会」生成永久二维码（场景 join:chengdong-huanwei）"))
-            let temporary = try runUniongate(
+            let temporary = try await uniongate(
                 ["qr", "create", "--unit", "chengxi-huanwei", "--days", "3", "--replies", countyReplies] + common,
                 environment: environment)
             #expect(temporary.status == 0 && temporary.output.contains("临时二维码"))
-            let tooLong = try runUniongate(
+            let tooLong = try await uniongate(
                 ["qr", "create", "--unit", "chengxi-huanwei", "--days", "31", "--replies", countyReplies] + common,
                 environment: environment)
             #expect(tooLong.status != 0 && tooLong.output.contains("1 to 30 days"))
         }
-        let codes = try runUniongate(["qr", "list", "--replies", countyReplies] + common)
+        let codes = try await uniongate(["qr", "list", "--replies", countyReplies] + common)
         #expect(codes.output.contains("城东环卫所工会") && codes.output.contains("永久") && codes.output.contains("临时"))
         #expect(codes.output.contains("共 2 个二维码。"))
 
-        let audit = try runUniongate(["audit"] + common)
+        let audit = try await uniongate(["audit"] + common)
         #expect(audit.status == 0)
         for action in ["staff.add", "staff.token", "staff.reset_password", "staff.disable", "qr.create"] {
             #expect(audit.output.contains(action), "\(action)")

@@ -82,6 +82,18 @@ struct StorageTroubleTests {
                     column: "page_count", as: Int.self)
                 try await database.raw("PRAGMA max_page_count = \(unsafeRaw: String(pages ?? 1))").run()
             }
+            // Fill what room the pages have left, so that no write fits, the health probe's
+            // neither (as on a full disk), whenever it runs.
+            for size in [2000, 200, 20, 1] {
+                var index = 0
+                while (try? await gateway.store.transaction({ [index] database in
+                    try await database.raw(
+                        "INSERT INTO settings (key, value, updated_at) VALUES (\(bind: "filler-\(size)-\(index)"), \(bind: String(repeating: "x", count: size)), 0)"
+                    ).run()
+                })) != nil {
+                    index += 1
+                }
+            }
             let member = Member()
             let long = String(repeating: "车间通风设备老化需要更换。", count: 60)
             var held = 0

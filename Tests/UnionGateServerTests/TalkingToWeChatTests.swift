@@ -25,11 +25,11 @@ struct TalkingToWeChatTests {
             ).path
             var env = environment(base)
             env["UNIONGATE_PUBLIC_URL"] = "https://union.example"
-            let push = try runUniongate(
+            let push = try await uniongate(
                 ["menu", "push", "--replies", shippedReplies, "--database", database], environment: env)
             #expect(push.status == 0, "\(push.output)")
             #expect(push.output.contains("菜单已发布"))
-            let show = try runUniongate(
+            let show = try await uniongate(
                 ["menu", "show", "--replies", shippedReplies, "--database", database], environment: env)
             #expect(show.status == 0, "\(show.output)")
             #expect(show.output.contains("与 Replies 里的菜单一致"))
@@ -52,10 +52,10 @@ struct TalkingToWeChatTests {
 
             // Without one, it stays a click button: show reports the difference.
             env["UNIONGATE_PUBLIC_URL"] = ""
-            let differs = try runUniongate(
+            let differs = try await uniongate(
                 ["menu", "show", "--replies", shippedReplies, "--database", database], environment: env)
             #expect(differs.output.contains("click DIAL_HOTLINE"), "\(differs.output)")
-            let delete = try runUniongate(["menu", "delete", "--database", database], environment: env)
+            let delete = try await uniongate(["menu", "delete", "--database", database], environment: env)
             #expect(delete.status == 0)
             #expect(fake.calls(to: "/cgi-bin/menu/delete").count == 1)
             #expect(fake.tokensIssued == 1)
@@ -68,7 +68,7 @@ struct TalkingToWeChatTests {
                 "m.yaml":
                     "rules:\n  - { click: A, reply: a }\nmenu:\n  - { name: 这是一个非常长的按钮名称, click: A }\n  - { name: 坏, click: NOBODY }\n"
             ])
-            let result = try runUniongate(["menu", "push", "--replies", replies], environment: environment(base))
+            let result = try await uniongate(["menu", "push", "--replies", replies], environment: environment(base))
             #expect(result.status == 1)
             #expect(result.output.contains("\(replies)/m.yaml:4: "), "\(result.output)")
             #expect(fake.calls.isEmpty)
