@@ -121,6 +121,16 @@ let package = Package(
             path: "Benchmarks/SoakTool"
         ),
         .executableTarget(
+            name: "org-benchmark",
+            dependencies: [
+                "UnionServices", "ReplyRules",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            path: "Benchmarks/OrgBenchmark",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
+        .executableTarget(
             name: "bare-server",
             dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
             path: "Benchmarks/BareServer"

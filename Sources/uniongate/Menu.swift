@@ -87,6 +87,10 @@ extension UnionGate {
                 try await withStore(database) { store in
                     try await wechat.client(store: store, logger: quietLogger("uniongate.menu")).createMenu(
                         try MenuJSON.encode(buttons))
+                    try await AuditLog.record(
+                        .commandLine, action: "menu.push", record: "menu",
+                        details: ["buttons": buttons.map(\.summary).joined(separator: " | ")], at: UnixTime.now(),
+                        in: store)
                 }
                 print("菜单已发布（\(buttons.count) 个一级按钮）。微信客户端可能要几分钟后才显示新菜单。")
                 for button in buttons {
@@ -129,6 +133,8 @@ extension UnionGate {
             func run() async throws {
                 try await withStore(database) { store in
                     try await wechat.client(store: store, logger: quietLogger("uniongate.menu")).deleteMenu()
+                    try await AuditLog.record(
+                        .commandLine, action: "menu.delete", record: "menu", at: UnixTime.now(), in: store)
                 }
                 print("菜单已删除。")
             }

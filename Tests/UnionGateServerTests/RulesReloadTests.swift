@@ -39,6 +39,9 @@ struct RulesReloadTests {
             }
             #expect(await eventually { gateway.metrics.render().contains("uniongate_rules_reload_failures_total 2") })
             #expect(try await client.replyText(member.text("再测")) == "第二个文件")
+            // Each reload that took effect is in the audit log; the refused ones are not.
+            let reloads = try await client.adminList("/admin/api/audit", query: ["action": "rules.reload"])
+            #expect(reloads.count >= 2 && reloads.allSatisfy { $0["actor"] as? String == "replies" })
         }
     }
 

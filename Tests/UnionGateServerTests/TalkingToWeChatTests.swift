@@ -35,6 +35,8 @@ struct TalkingToWeChatTests {
             #expect(show.output.contains("与 Replies 里的菜单一致"))
             #expect(fake.tokensIssued == 1)
             #expect(fake.calls.allSatisfy { $0.token == "TOKEN-1" })
+            let audit = try await uniongate(["audit", "--database", database])
+            #expect(audit.output.contains("menu.push") && audit.output.contains("cli"))
 
             let body = try #require(fake.calls(to: "/cgi-bin/menu/create").first?.body)
             let object = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])

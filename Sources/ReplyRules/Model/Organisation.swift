@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The union's organisation (`org:` in `Replies/org.yaml`): a tree of units — the 总工会 at the
 /// root, town or branch unions below it, grassroots unions in each enterprise, teams under them.
 /// Members join a unit without units below it (a grassroots union or a team).
@@ -47,9 +49,12 @@ public struct Organisation: Sendable, Hashable {
     /// The root's code; nil for no organisation.
     public var root: String?
     /// The units by code.
-    public var units: [String: Unit]
+    public var units: [String: Unit] { didSet { prepared = Prepared() } }
     /// Every code, in the order written (each unit before the units below it).
-    public var order: [String]
+    public var order: [String] { didSet { prepared = Prepared() } }
+    /// The leaves and their names as searches compare them, worked out once per tree (a member's
+    /// search runs over thousands of units).
+    private var prepared = Prepared()
     /// Whether it came from an old `join.units` list.
     public var isLegacyList: Bool
 
@@ -79,8 +84,12 @@ public struct Organisation: Sendable, Hashable {
     public var isEmpty: Bool { root == nil }
 
     /// The units a member can join, in the order written.
-    public var leaves: [Unit] {
-        order.compactMap { units[$0] }.filter { $0.isLeaf && $0.parent != nil }
+    public var leaves: [Unit] { prepared.index(of: self).leaves }
+
+    /// The unit a member can join whose name is `word` once normalised as keywords are.
+    public func leaf(named word: String) -> Unit? {
+        let index = prepared.index(of: self)
+        return index.normalized.firstIndex(of: word).map { index.leaves[$0] }
     }
 
     /// Whether the join form asks for the unit as a plain numbered choice (one level, few).
@@ -117,7 +126,27 @@ public struct Organisation: Sendable, Hashable {
     public func search(_ text: String) -> [Unit] {
         let needle = Self.searchable(text)
         guard !needle.isEmpty else { return [] }
-        return leaves.filter { Self.searchable($0.name).contains(needle) }
+        let index = prepared.index(of: self)
+        let bytes = Array(needle.utf8)
+        return zip(index.leaves, index.searchable).filter { Self.bytes($0.1, contain: bytes) }.map(\.0)
+    }
+
+    /// Whether `haystack` holds `needle` (UTF-8 bytes: a character's bytes match only at that
+    /// character, so this is a substring test on characters too). Thousands of names a search:
+    /// bytes, not `String.contains`.
+    static func bytes(_ haystack: [UInt8], contain needle: [UInt8]) -> Bool {
+        guard let first = needle.first, needle.count <= haystack.count else { return needle.isEmpty }
+        var start = 0
+        let last = haystack.count - needle.count
+        while start <= last {
+            if haystack[start] == first {
+                var matched = 1
+                while matched < needle.count, haystack[start + matched] == needle[matched] { matched += 1 }
+                if matched == needle.count { return true }
+            }
+            start += 1
+        }
+        return false
     }
 
     static func searchable(_ text: String) -> String {
@@ -128,5 +157,43 @@ public struct Organisation: Sendable, Hashable {
     /// `join:CODE` stays within WeChat's 64 characters only for codes of 59 or fewer).
     public static func isValidCode(_ code: String) -> Bool {
         !code.isEmpty && code.count <= 59 && code.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+    }
+}
+
+extension Organisation {
+    public static func == (lhs: Organisation, rhs: Organisation) -> Bool {
+        lhs.root == rhs.root && lhs.units == rhs.units && lhs.order == rhs.order && lhs.isLegacyList == rhs.isLegacyList
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(root)
+        hasher.combine(units)
+        hasher.combine(order)
+        hasher.combine(isLegacyList)
+    }
+
+    /// What ``Organisation/prepared`` holds once asked for.
+    struct SearchIndex: Sendable {
+        var leaves: [Unit]
+        var searchable: [[UInt8]]
+        var normalized: [String]
+    }
+
+    /// Works out the search index of the tree it belongs to on first use, and keeps it; a
+    /// changed tree gets a new one.
+    final class Prepared: Sendable {
+        private let index = Mutex<SearchIndex?>(nil)
+
+        func index(of organisation: Organisation) -> SearchIndex {
+            if let known = index.withLock({ $0 }) { return known }
+            let leaves = organisation.order.compactMap { organisation.units[$0] }.filter {
+                $0.isLeaf && $0.parent != nil
+            }
+            let built = SearchIndex(
+                leaves: leaves, searchable: leaves.map { Array(Organisation.searchable($0.name).utf8) },
+                normalized: leaves.map { KeywordNormalizer.normalize($0.name) })
+            index.withLock { $0 = built }
+            return built
+        }
     }
 }

@@ -130,7 +130,9 @@ func buildApplication(
     // The store is first, so that it is shut down last.
     var services: [any Service] = [
         StoreService(store: gateway.store),
-        RulesWatcher(rules: gateway.rules, interval: configuration.reloadInterval, metrics: gateway.metrics),
+        RulesWatcher(
+            rules: gateway.rules, interval: configuration.reloadInterval, metrics: gateway.metrics,
+            store: gateway.store),
     ]
     if let outbox = gateway.outbox { services.append(OutboxService(worker: outbox)) }
     services.append(

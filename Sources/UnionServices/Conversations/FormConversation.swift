@@ -223,7 +223,7 @@ public struct FormConversation: Sendable {
             }
             return .again(answers, note: nil)
         }
-        if let exact = organisation.leaves.first(where: { KeywordNormalizer.normalize($0.name) == word }) {
+        if let exact = organisation.leaf(named: word) {
             return choose(exact)
         }
         let found = organisation.search(input)

@@ -90,7 +90,7 @@ public struct FormSubmissions: Sendable {
                 filter.restrict(
                     query.where("form", .equal, form), dialect: dialect, searching: ["number", "answers"],
                     byMember: true)
-            }, decoding: Row.self
+            }, decoding: Row.self, searching: filter.isSearching
         ).map { try $0.submission }
     }
 

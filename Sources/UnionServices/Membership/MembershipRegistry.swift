@@ -121,7 +121,7 @@ public struct MembershipRegistry: MembershipDirectory {
             from: "membership_applications", request: request,
             filter: { query in
                 filter.restrict(query, dialect: dialect, searching: ["name", "phone", "number"])
-            }, decoding: Row.self
+            }, decoding: Row.self, searching: filter.isSearching
         ).map(\.application)
     }
 

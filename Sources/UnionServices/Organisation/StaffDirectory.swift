@@ -20,6 +20,20 @@ public struct StaffMember: Sendable, Hashable, Codable {
     public var disabled: Bool
     /// When the account was made, Unix seconds.
     public var createdAt: Int64
+
+    /// Creates an account's record (as the store keeps it; tests and tools make them too).
+    public init(
+        id: Int, name: String, unitCode: String, role: StaffRole, mustChangePassword: Bool, disabled: Bool,
+        createdAt: Int64
+    ) {
+        self.id = id
+        self.name = name
+        self.unitCode = unitCode
+        self.role = role
+        self.mustChangePassword = mustChangePassword
+        self.disabled = disabled
+        self.createdAt = createdAt
+    }
 }
 
 /// Staff accounts: passwords stored only as bcrypt hashes, personal API tokens only as SHA-256

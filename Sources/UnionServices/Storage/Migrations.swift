@@ -116,6 +116,8 @@ enum Migrations {
             try await index("suggestions", "unit_code", "status", on: database)
             // The QR code an application came through, for the funnel.
             try await database.alter(table: "membership_applications").column("qr_ticket", type: .text).run()
+            try await index("membership_applications", "qr_ticket", on: database)
+            try await index("suggestions", "status", "id", on: database)
             try await database.create(table: "staff")
                 .column("id", type: .bigint, .primaryKey(autoIncrement: true))
                 .column("name", type: .text, .notNull, .unique)

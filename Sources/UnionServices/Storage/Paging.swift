@@ -58,18 +58,41 @@ extension UnionStore {
     /// the total: one snapshot for both.
     func page<Row: Decodable & Sendable>(
         from table: String, request: PageRequest, filter: @escaping @Sendable (SQLSelectBuilder) -> SQLSelectBuilder,
-        decoding: Row.Type
+        decoding: Row.Type, searching: Bool = false
     ) async throws -> Page<Row> {
         try await read { database in
+            if !searching {
+                // Counted from an index; the page read newest first, stopping after it.
+                let count =
+                    try await filter(
+                        database.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from(table)
+                    )
+                    .first()?.decode(column: "n", as: Int.self) ?? 0
+                let rows = try await filter(database.select().columns("*").from(table))
+                    .orderBy("id", .descending).limit(request.perPage).offset(request.offset)
+                    .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+                return Page(items: rows, total: count, request: request)
+            }
+            // A search reads every row: the page and the number of matches in one pass (a window
+            // over the matches), not two.
+            let rows = try await filter(
+                database.select().columns("*")
+                    .column(SQLRaw("COUNT(*) OVER ()"), as: "page_total").from(table)
+            )
+            .orderBy("id", .descending).limit(request.perPage).offset(request.offset)
+            .all()
+            if let first = rows.first {
+                return Page(
+                    items: try rows.map { try $0.decode(model: Row.self, keyDecodingStrategy: .convertFromSnakeCase) },
+                    total: try first.decode(column: "page_total", as: Int.self), request: request)
+            }
+            // Past the last page: the size alone.
             let count =
                 try await filter(
                     database.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from(table)
                 )
                 .first()?.decode(column: "n", as: Int.self) ?? 0
-            let rows = try await filter(database.select().columns("*").from(table))
-                .orderBy("id", .descending).limit(request.perPage).offset(request.offset)
-                .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
-            return Page(items: rows, total: count, request: request)
+            return Page(items: [], total: count, request: request)
         }
     }
 }
@@ -91,6 +114,9 @@ public struct RecordFilter: Sendable, Hashable {
         self.search = search
     }
 
+    /// Whether it searches (and so reads every row of its scope).
+    var isSearching: Bool { !(search?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "").isEmpty }
+
     /// `query` with the filter applied; the search looks in `columns`, and in the names and
     /// phone numbers of the members who wrote the record when `byMember`.
     func restrict(
@@ -101,7 +127,12 @@ public struct RecordFilter: Sendable, Hashable {
         let text = search?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         guard !text.isEmpty else { return query }
         return query.where(group: { group in
-            for column in columns {
+            // Digits are looked for in phone numbers and receipt numbers, anything else in the
+            // other columns: no column is read for what it cannot hold.
+            // (A receipt number has at most six digits in a row.)
+            let digits = text.allSatisfy { $0.isASCII && $0.isNumber }
+            for column in columns
+            where (digits || column != "phone") && !(digits && text.count > 6 && column == "number") {
                 _ = group.orWhere(dialect.contains(SQLColumn(column), text))
             }
             if byMember {

@@ -126,7 +126,7 @@ public struct SuggestionBox: Sendable {
             from: "suggestions", request: request,
             filter: { query in
                 filter.restrict(query, dialect: dialect, searching: ["number", "content"], byMember: true)
-            }, decoding: Suggestion.self)
+            }, decoding: Suggestion.self, searching: filter.isSearching)
     }
 
     static func select(in database: any SQLDatabase) -> SQLSelectBuilder {
