@@ -89,7 +89,7 @@ struct ServicesTests {
             clock.advance(seconds: 31 * 60)
             let reply = try await client.replyText(member.text("13812345678"))
             #expect(reply?.contains("已自动取消") == true)
-            #expect(reply?.contains("收到您的消息") == true)  // then the default reply
+            #expect(reply?.contains("已转给工会工作人员") == true)  // then the inbox takes the message
             #expect((try await client.replyText(member.text("入会进度")) ?? "").contains("还没有提交"))
         }
     }

@@ -54,8 +54,9 @@ struct WebhookTests {
             #expect(menu?.contains("12351") == true)
             let keyword = try await client.replyText(member.text("热线"), mode: .safe)
             #expect(keyword?.contains("12351") == true)
+            // What no rule answers goes to the staff, with a case number.
             let fallback = try await client.replyText(member.text("今天天气怎么样"))
-            #expect(fallback?.contains("收到您的消息") == true)
+            #expect(fallback?.contains("已转给工会工作人员，编号 LY-") == true)
             // Events nobody answers get `success`, never an error.
             let unsubscribe = try await client.send(member.event(.unsubscribe))
             #expect(unsubscribe == nil)

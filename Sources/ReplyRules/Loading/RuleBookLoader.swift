@@ -12,7 +12,7 @@ public struct RuleBookLoader: Sendable {
 
     /// A top-level section.
     enum Section: String, YAMLKeys {
-        case settings, rules, welcome, menu, hotline, examples, join, welfare, forms, org
+        case settings, rules, welcome, menu, hotline, examples, join, welfare, forms, org, cases
         case fallback = "default"
     }
 
@@ -93,6 +93,8 @@ struct BookReader {
     var forms: [String: FormDefinition] = [:]
     var organisation: Organisation?
     var organisationSource: SourceLocation?
+    var cases = CaseSettings()
+    var casesSource: SourceLocation?
 
     init(problems: ProblemCollector) {
         self.problems = problems
@@ -173,6 +175,7 @@ struct BookReader {
         if let node = sections[.welfare] { readWelfare(node) }
         if let node = sections[.forms] { readForms(node) }
         if let node = sections[.org] { readOrganisation(node) }
+        if let node = sections[.cases] { readCases(node) }
         if let node = sections[.examples] {
             for item in problems.list(node) {
                 if let example = readExample(item) { examples.append(example) }
@@ -188,7 +191,7 @@ struct BookReader {
         warnAboutShadowedKeywords()
         return RuleBook(
             rules: rules, welcome: welcome, fallback: fallback, menu: menu, hotline: hotline, settings: settings,
-            examples: examples, join: join, welfare: welfare, forms: forms)
+            examples: examples, join: join, welfare: welfare, forms: forms, cases: cases)
     }
 
     // MARK: YAML errors

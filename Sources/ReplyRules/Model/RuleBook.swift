@@ -22,6 +22,8 @@ public struct RuleBook: Sendable {
     public var welfare: WelfareCatalogue
     /// The union's own forms, by name.
     public var forms: [String: FormDefinition]
+    /// How messages no rule answers reach the union's staff.
+    public var cases: CaseSettings
     /// Warnings found while loading; the rules work regardless.
     public var warnings: [RuleProblem]
 
@@ -30,9 +32,10 @@ public struct RuleBook: Sendable {
         rules: [ReplyRule] = [], welcome: ReplyRule? = nil, fallback: ReplyRule? = nil, menu: Menu? = nil,
         hotline: [HotlineNumber] = [], settings: Settings = Settings(), examples: [ConversationExample] = [],
         join: JoinSettings = JoinSettings(), welfare: WelfareCatalogue = WelfareCatalogue(),
-        forms: [String: FormDefinition] = [:],
+        forms: [String: FormDefinition] = [:], cases: CaseSettings = CaseSettings(),
         warnings: [RuleProblem] = []
     ) {
+        self.cases = cases
         self.join = join
         self.welfare = welfare
         self.forms = forms

@@ -64,6 +64,7 @@ struct AdminRoutes: Sendable {
                 return try Self.paged(page.map(AdminRecords.Submission.init), request, context)
             }
         }
+        registerCases(on: api)
         api.get("outbox") { request, context in
             try await Self.refusing {
                 try context.actor().requireWholeTree(.administer)
@@ -115,6 +116,62 @@ struct AdminRoutes: Sendable {
                                     ?? book.settings.unionName, unit: unit, image: image))))
             }
         }
+    }
+
+    /// The inbox: `GET cases[?status=&unit=&overdue=1&q=]`, `GET cases/{id}` with its thread,
+    /// `POST cases/{id}/reply {text}`, `POST cases/{id}/close`, `POST cases/{id}/assign {unit, staff}`.
+    private func registerCases(on api: RouterGroup<GatewayRequestContext>) {
+        let inbox = Inbox(store: store)
+        api.get("cases") { request, context -> Response in
+            try await Self.refusing {
+                let status = try Self.statusFilter(MemberCase.Status.self, request)
+                let (_, filter) = try filter(request, context, status: status?.rawValue)
+                let now = clock()
+                let overdue = ["1", "true", "yes"].contains(request.uri.queryParameters.get("overdue") ?? "")
+                let page = try await inbox.page(
+                    filter, overdueAt: overdue ? now : nil, request: try Self.pageRequest(request))
+                return try Self.paged(page.map { AdminRecords.CaseRecord($0, at: now) }, request, context)
+            }
+        }
+        api.get("cases/:id") { _, context in
+            try await Self.refusing {
+                let (memberCase, messages) = try await inbox.thread(try Self.id(context), for: try context.actor())
+                return AdminRecords.CaseRecord(memberCase, at: clock(), messages: messages)
+            }
+        }
+        api.post("cases/:id/reply") { request, context in
+            let body = try await request.decode(as: CaseReply.self, context: context)
+            return try await Self.refusing {
+                AdminRecords.CaseRecord(
+                    try await inbox.reply(
+                        try Self.id(context), text: body.text ?? "", by: try context.actor(), at: clock()),
+                    at: clock())
+            }
+        }
+        api.post("cases/:id/close") { _, context in
+            try await Self.refusing {
+                AdminRecords.CaseRecord(
+                    try await inbox.close(try Self.id(context), by: try context.actor(), at: clock()), at: clock())
+            }
+        }
+        api.post("cases/:id/assign") { request, context in
+            let body = try await request.decode(as: CaseAssignment.self, context: context)
+            return try await Self.refusing {
+                AdminRecords.CaseRecord(
+                    try await inbox.assign(
+                        try Self.id(context), unit: body.unit, staff: body.staff, organisation: organisation,
+                        by: try context.actor(), at: clock()), at: clock())
+            }
+        }
+    }
+
+    struct CaseReply: Decodable {
+        var text: String?
+    }
+
+    struct CaseAssignment: Decodable {
+        var unit: String?
+        var staff: String?
     }
 
     private var offset: Int { rules.engine.book.settings.utcOffsetMinutes }
@@ -292,6 +349,7 @@ extension AdminRecords.Submission: ResponseEncodable {}
 extension AdminRecords.OutboxRecord: ResponseEncodable {}
 extension AdminRecords.AuditRecord: ResponseEncodable {}
 extension AdminRecords.QRRecord: ResponseEncodable {}
+extension AdminRecords.CaseRecord: ResponseEncodable {}
 extension UnitStatistics: ResponseEncodable {}
 
 extension GatewayRequestContext {

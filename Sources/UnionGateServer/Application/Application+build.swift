@@ -189,10 +189,17 @@ func buildRouter(_ gateway: Gateway) -> Router<GatewayRequestContext> {
         rules: rules, clock: gateway.unixTime
     ).register(on: router)
     let metrics = gateway.metrics
+    let inbox = Inbox(store: store)
+    let unixTime = gateway.unixTime
     router.get("/metrics") { _, _ in
-        Response(
+        // Cases past their due time, counted when asked (a gauge of the store, not of this process).
+        let overdue = (try? await inbox.overdueCount(at: unixTime())).map {
+            "# HELP uniongate_cases_overdue Cases waiting for an answer past their due time.\n"
+                + "# TYPE uniongate_cases_overdue gauge\nuniongate_cases_overdue \($0)\n"
+        }
+        return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
+            body: .init(byteBuffer: ByteBuffer(string: metrics.render() + (overdue ?? ""))))
     }
     return router
 }
@@ -283,6 +290,18 @@ struct ConversationSweeper: Service {
                     if swept > 0 { logger.info("idle conversations swept", metadata: ["count": "\(swept)"]) }
                 } catch {
                     logger.error("conversations not swept: \(error)")
+                }
+                // Cases past their due time go up to the parent unit's staff.
+                do {
+                    let escalated = try await Inbox(store: desk.store).escalateOverdue(
+                        organisation: rules.engine.book.join.organisation, at: unixTime())
+                    for memberCase in escalated {
+                        logger.warning(
+                            "overdue case escalated",
+                            metadata: ["number": "\(memberCase.number)", "to": "\(memberCase.escalatedTo ?? "")"])
+                    }
+                } catch {
+                    logger.error("overdue cases not escalated: \(error)")
                 }
             }
         }

@@ -182,3 +182,63 @@ extension AdminRecords {
         }
     }
 }
+
+extension AdminRecords {
+    /// A case (留言) as the admin API shows it.
+    public struct CaseRecord: Codable, Sendable, Hashable {
+        public var id: Int
+        public var number: String
+        public var openid: String
+        public var unitCode: String
+        public var status: String
+        public var overdue: Bool
+        public var assignedStaff: String?
+        public var escalatedTo: String?
+        public var dueAt: String
+        public var createdAt: String
+        public var updatedAt: String
+        public var closedAt: String?
+        public var rating: Int?
+        /// The thread, oldest first (in a single case's view only).
+        public var messages: [CaseMessageRecord]?
+
+        public init(_ memberCase: MemberCase, at now: Int64, messages: [CaseMessage]? = nil) {
+            id = memberCase.id
+            number = memberCase.number
+            openid = memberCase.openid
+            unitCode = memberCase.unitCode
+            status = memberCase.status.rawValue
+            overdue = memberCase.isOverdue(at: now)
+            assignedStaff = memberCase.assignedStaff
+            escalatedTo = memberCase.escalatedTo
+            dueAt = AdminRecords.timestamp(memberCase.dueAt)
+            createdAt = AdminRecords.timestamp(memberCase.createdAt)
+            updatedAt = AdminRecords.timestamp(memberCase.updatedAt)
+            closedAt = memberCase.closedAt.map(AdminRecords.timestamp)
+            rating = memberCase.rating
+            self.messages = messages?.map(CaseMessageRecord.init)
+        }
+    }
+
+    /// One message of a case's thread.
+    public struct CaseMessageRecord: Codable, Sendable, Hashable {
+        public var id: Int
+        /// `member` or `staff`.
+        public var from: String
+        public var author: String?
+        public var kind: String
+        public var content: String
+        public var mediaStatus: String?
+        public var at: String
+
+        public init(_ message: CaseMessage) {
+            id = message.id
+            from = message.direction
+            author = message.author
+            kind = message.kind
+            content = message.content
+            mediaStatus = message.mediaStatus
+            at = AdminRecords.timestamp(message.createdAt)
+        }
+    }
+}

@@ -43,6 +43,10 @@ public struct Dispatcher: MessageHandler {
         let isMember = services.membershipFromMemory(message.header.sender)
         guard case .decided(let decision) = engine.decideFromMemory(message, unixTime: now, isMember: isMember)
         else { return nil }
+        // What no rule answers goes to the inbox: a write.
+        if decision == nil || decision?.reason == .fallback, services.keepsUnanswered(message, rules: engine) {
+            return nil
+        }
         guard let decision else { return .silence }
         var replies: [ReplyBody] = []
         for template in Self.chosen(decision) {
@@ -151,16 +155,18 @@ public struct Dispatcher: MessageHandler {
                 break
             }
             let isMember = engine.needsMembership ? try await membership.isMember(message.header.sender) : false
-            guard let decision = engine.decide(message, context: MatchContext(unixTime: now, isMember: isMember)) else {
-                return note.map { HandlerOutcome(replies: [.text($0)], ruleName: "conversation") } ?? .silence
-            }
+            let decision = engine.decide(message, context: MatchContext(unixTime: now, isMember: isMember))
             var replies: [ReplyBody] = []
-            for template in Self.chosen(decision) {
-                if case .service(let action) = template {
-                    replies += try await services.perform(action, for: message, values: decision.values, rules: engine)
-                } else if let body = template.body(decision.values) {
-                    replies.append(body)
-                }
+            var ruleName = decision?.rule.name ?? ""
+            if decision == nil || decision?.reason == .fallback,
+                let kept = try await services.receiveUnanswered(message, rules: engine, at: now)
+            {
+                replies = kept
+                ruleName = "inbox"
+            } else if let decision {
+                replies = try await perform(decision, message: message, engine: engine)
+            } else {
+                return note.map { HandlerOutcome(replies: [.text($0)], ruleName: "conversation") } ?? .silence
             }
             if let note {
                 // One passive message only: the note goes in front of the first text reply.
@@ -170,7 +176,23 @@ public struct Dispatcher: MessageHandler {
                     replies.insert(.text(note), at: 0)
                 }
             }
-            return HandlerOutcome(replies: replies, ruleName: decision.rule.name)
+            return HandlerOutcome(replies: replies, ruleName: ruleName)
+        }
+    }
+
+    private func perform(_ decision: RuleDecision, message: InboundMessage, engine: RuleEngine) async throws
+        -> [ReplyBody]
+    {
+        do {
+            var replies: [ReplyBody] = []
+            for template in Self.chosen(decision) {
+                if case .service(let action) = template {
+                    replies += try await services.perform(action, for: message, values: decision.values, rules: engine)
+                } else if let body = template.body(decision.values) {
+                    replies.append(body)
+                }
+            }
+            return replies
         }
     }
 }

@@ -29,6 +29,14 @@ public protocol ServiceDesk: Sendable {
 
     /// Whether `openid` is a member, when memory alone can tell (nil otherwise). Never waits.
     func membershipFromMemory(_ openid: String) -> Bool?
+
+    /// Whether a message no rule answers goes to the inbox (and so needs the store). Never waits.
+    func keepsUnanswered(_ message: InboundMessage, rules: RuleEngine) -> Bool
+
+    /// Keeps a message no rule answers for the union's staff, and returns what the member is
+    /// told; nil when the inbox does not take it (the default reply answers).
+    func receiveUnanswered(_ message: InboundMessage, rules: RuleEngine, at unixTime: Int64) async throws
+        -> [ReplyBody]?
 }
 
 /// An answer from memory, or the news that it needs the store.
@@ -48,6 +56,10 @@ extension ServiceDesk {
         _ action: ServiceAction, for message: InboundMessage, values: TemplateValues, rules: RuleEngine
     ) -> FromMemory<[ReplyBody]> { .needsStore }
     public func membershipFromMemory(_ openid: String) -> Bool? { nil }
+    public func keepsUnanswered(_ message: InboundMessage, rules: RuleEngine) -> Bool { false }
+    public func receiveUnanswered(_ message: InboundMessage, rules: RuleEngine, at unixTime: Int64) async throws
+        -> [ReplyBody]?
+    { nil }
 }
 
 /// Tells whether a member's join application was approved.

@@ -117,6 +117,8 @@ public struct Principal: Sendable, Hashable {
     /// Whoever runs `uniongate` on the server itself, with the database file in hand.
     public static let commandLine = Principal(name: "cli", role: .admin, unit: nil, scope: .everything)
 
+    /// The gateway itself, acting on its own schedule (escalating overdue cases).
+    public static let system = Principal(name: "system", role: .admin, unit: nil, scope: .everything)
     /// The Replies folder, changed on disk by whoever edits it: recorded when the server reloads it.
     public static let repliesFolder = Principal(name: "replies", role: .editor, unit: nil, scope: .everything)
 

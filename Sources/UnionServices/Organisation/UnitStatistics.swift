@@ -18,12 +18,32 @@ public struct UnitStatistics: Sendable, Hashable, Codable {
     public var submissions: [String: Int] = [:]
     /// The funnel of the unit's QR codes.
     public var qr = QRFunnel()
+    /// Cases (留言) by status, and how many wait past their due time.
+    public var cases: [String: Int] = [:]
+    public var overdueCases = 0
+    /// The members' ratings of closed cases: how many, their average, and both by month
+    /// (`2026-11`).
+    public var ratings = Ratings()
+
+    /// Ratings of answers.
+    public struct Ratings: Sendable, Hashable, Codable {
+        public var count = 0
+        public var average: Double?
+        public var byMonth: [String: MonthRatings] = [:]
+    }
+
+    /// One month's ratings.
+    public struct MonthRatings: Sendable, Hashable, Codable {
+        public var count = 0
+        public var average: Double
+    }
 
     /// Counts `unit` (and below) for `actor`: 404 when the unit is outside their part of the
     /// tree or not in it at all. The top unit's counts include records of units no longer in
     /// org.yaml.
     public static func of(
-        unit code: String?, organisation: Organisation, for actor: Principal, in store: UnionStore
+        unit code: String?, organisation: Organisation, for actor: Principal, in store: UnionStore,
+        at now: Int64 = UnixTime.now(), utcOffsetMinutes: Int = 480
     ) async throws -> UnitStatistics {
         try actor.require(.read)
         guard let code = code ?? actor.unit ?? organisation.root else {
@@ -70,6 +90,38 @@ public struct UnitStatistics: Sendable, Hashable, Codable {
                 .all(decodingColumn: "ticket", as: String.self)
             let funnels = try await QRCodes.funnels(in: database)
             statistics.qr = tickets.reduce(QRFunnel()) { $0 + (funnels[$1] ?? QRFunnel()) }
+            for status in MemberCase.Status.allCases { statistics.cases[status.rawValue] = 0 }
+            for count in try await counts("cases", by: "status") {
+                statistics.cases[count.key, default: 0] += count.n
+            }
+            statistics.overdueCases =
+                try await counted.restrict(
+                    database.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("cases")
+                )
+                .where("status", .equal, MemberCase.Status.open.rawValue).where("due_at", .lessThan, now)
+                .first()?.decode(column: "n", as: Int.self) ?? 0
+            struct Rated: Decodable {
+                var rating: Int
+                var ratedAt: Int64
+            }
+            let rated = try await counted.restrict(
+                database.select().column("rating").column("rated_at").from("cases")
+            ).where(SQLColumn("rating"), .isNot, SQLLiteral.null)
+                .all(decoding: Rated.self, keyDecodingStrategy: .convertFromSnakeCase)
+            var months: [String: (count: Int, sum: Int)] = [:]
+            for rating in rated {
+                let time = LocalTime(unixSeconds: rating.ratedAt, utcOffsetMinutes: utcOffsetMinutes)
+                let month = "\(time.year)-\(time.month < 10 ? "0" : "")\(time.month)"
+                months[month, default: (0, 0)].count += 1
+                months[month, default: (0, 0)].sum += rating.rating
+            }
+            if !rated.isEmpty {
+                statistics.ratings.count = rated.count
+                statistics.ratings.average = Double(rated.map(\.rating).reduce(0, +)) / Double(rated.count)
+                statistics.ratings.byMonth = months.mapValues {
+                    MonthRatings(count: $0.count, average: Double($0.sum) / Double($0.count))
+                }
+            }
             return statistics
         }
     }

@@ -7,7 +7,8 @@ import WeChatWire
 /// The built-in services that rules hand messages to: joining the union, suggestions, welfare,
 /// the hotline and the union's own forms, with the conversation state they need.
 public struct UnionServiceDesk: ServiceDesk {
-    private let store: UnionStore
+    /// The store the desk keeps its records in.
+    public let store: UnionStore
     private let conversations: ConversationStore
     /// Who else counts as a member (for examples that play one).
     private let extraMembers: (any MembershipDirectory)?
@@ -104,7 +105,7 @@ public struct UnionServiceDesk: ServiceDesk {
     {
         if held.contains(message.header.sender) || Self.joinScan(message) != nil { return .needsStore }
         switch formStep(message, book: rules.book, at: now) {
-        case .pass: return .known(nil)
+        case .pass: return Inbox.rating(in: message) == nil ? .known(nil) : .needsStore  // a rating, perhaps
         case .replies(let replies): return .known(replies)
         case .clear: return .needsStore
         case .respond(let form, let progress, let text):
@@ -145,7 +146,14 @@ public struct UnionServiceDesk: ServiceDesk {
         }
         switch formStep(message, book: rules.book, at: now) {
         case .pass:
-            return nil
+            guard let rating = Inbox.rating(in: message) else { return nil }
+            let openid = message.header.sender
+            guard
+                let rated = try await store.transaction({ database in
+                    try await Inbox.rate(openid, rating: rating, at: now, in: database)
+                })
+            else { return nil }
+            return .replies([.text("感谢您的评价（\(rating) 分）！留言 \(rated.number) 的答复我们会继续改进。")])
         case .replies(let replies):
             return .replies(replies)
         case .clear(let note):
@@ -378,6 +386,37 @@ public struct UnionServiceDesk: ServiceDesk {
         guard case .ask(let progress, let reply) = form.start(at: now) else { return [] }
         try await conversations.save(progress, for: openid)
         return [.text(reply)]
+    }
+
+    // MARK: The inbox (留言)
+
+    public func keepsUnanswered(_ message: InboundMessage, rules: RuleEngine) -> Bool {
+        rules.book.cases.enabled && Inbox.entry(of: message) != nil
+    }
+
+    public func receiveUnanswered(_ message: InboundMessage, rules: RuleEngine, at now: Int64) async throws
+        -> [ReplyBody]?
+    {
+        guard keepsUnanswered(message, rules: rules) else { return nil }
+        let settings = rules.book.cases
+        let offset = rules.book.settings.utcOffsetMinutes
+        let year = LocalTime(unixSeconds: now, utcOffsetMinutes: offset).year
+        guard
+            let (memberCase, opened) = try await store.transaction({ database in
+                try await Inbox.receive(
+                    message, settings: settings, utcOffsetMinutes: offset, at: now, year: year, in: database)
+            })
+        else { return nil }
+        if opened {
+            logger.info(
+                "case opened",
+                metadata: ["number": "\(memberCase.number)", "member": "\(PersonalData.maskOpenID(memberCase.openid))"])
+        }
+        return [
+            .text(
+                Inbox.acknowledgement(memberCase, opened: opened, settings: settings, utcOffsetMinutes: offset, at: now)
+            )
+        ]
     }
 
     // MARK: Joining by QR code (扫码入会)

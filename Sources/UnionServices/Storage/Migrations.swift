@@ -175,6 +175,41 @@ enum Migrations {
                 .run()
             try await index("qr_events", "ticket", "kind", on: database)
         },
+        Migration(version: 5, name: "inbox") { database in
+            // What members raised that no rule answered (留言), and each case's thread.
+            try await database.create(table: "cases")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("number", type: .text, .notNull, .unique)
+                .column("openid", type: .text, .notNull)
+                .column("unit_code", type: .text, .notNull, .default(""))
+                .column("status", type: .text, .notNull, oneOf(MemberCase.Status.self, column: "status"))
+                .column("assigned_staff", type: .text)
+                .column("escalated_to", type: .text)
+                .column("due_at", type: .bigint, .notNull)
+                .column("created_at", type: .bigint, .notNull)
+                .column("updated_at", type: .bigint, .notNull)
+                .column("last_member_at", type: .bigint, .notNull)
+                .column("closed_at", type: .bigint)
+                .column("rating", type: .bigint)
+                .column("rated_at", type: .bigint)
+                .run()
+            try await index("cases", "openid", "id", on: database)
+            try await index("cases", "status", "due_at", on: database)
+            try await index("cases", "unit_code", "id", on: database)
+            try await database.create(table: "case_messages")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("case_id", type: .bigint, .notNull, .references("cases", "id"))
+                .column("direction", type: .text, .notNull)
+                .column("author", type: .text)
+                .column("kind", type: .text, .notNull)
+                .column("content", type: .text, .notNull)
+                .column("media_id", type: .text)
+                .column("media_status", type: .text)
+                .column("message_key", type: .text, .unique)
+                .column("created_at", type: .bigint, .notNull)
+                .run()
+            try await index("case_messages", "case_id", "id", on: database)
+        },
     ]
 
     /// A `CHECK` that the column holds one of the enum's raw values: the schema enforces what
