@@ -371,6 +371,78 @@ public final class WeChatAPIClient: Sendable {
         return data
     }
 
+    // MARK: Temporary media
+
+    /// A downloaded media file.
+    public struct MediaFile: Sendable {
+        /// The bytes (nil for a video, which WeChat gives as an address).
+        public var data: Data?
+        /// Its type, as WeChat gives it (`image/jpeg`, `audio/amr`, …).
+        public var contentType: String
+        /// A video's address.
+        public var videoURL: String?
+    }
+
+    /// The most bytes a media file may have.
+    public static let maxMediaBytes = 10 * 1_048_576
+
+    /// Downloads temporary media (`media/get`; WeChat keeps it 3 days). A file over
+    /// ``maxMediaBytes`` is refused; a rejected token is refreshed once.
+    public func downloadMedia(_ mediaId: String) async throws -> MediaFile {
+        var token = try await accessToken()
+        var refreshed = false
+        while true {
+            do {
+                return try await fetchMedia(mediaId, token: token)
+            } catch let error as WeChatAPIError where error.isTokenProblem && !refreshed {
+                refreshed = true
+                token = try await accessToken(rejected: token)
+            }
+        }
+    }
+
+    private func fetchMedia(_ mediaId: String, token: String) async throws -> MediaFile {
+        if let reason = Self.refusal(ofBaseURL: baseURL, allowsHTTP: options.allowsHTTP) {
+            throw WeChatAPIError(transport: reason)
+        }
+        try enterCircuit()
+        guard var components = URLComponents(string: baseURL + "/cgi-bin/media/get") else {
+            leaveCircuit(answered: true)
+            throw WeChatAPIError(transport: "invalid base URL \(baseURL)")
+        }
+        components.queryItems = [
+            URLQueryItem(name: "access_token", value: token), URLQueryItem(name: "media_id", value: mediaId),
+        ]
+        let data: Data
+        let response: URLResponse
+        do {
+            (data, response) = try await session.data(from: components.url!)
+        } catch {
+            leaveCircuit(answered: false)
+            throw WeChatAPIError(transport: "media/get: \(error.localizedDescription)")
+        }
+        leaveCircuit(answered: true)
+        guard let http = response as? HTTPURLResponse, (200..<300).contains(http.statusCode) else {
+            throw WeChatAPIError(
+                transport: "media/get answered HTTP \((response as? HTTPURLResponse)?.statusCode ?? 0)")
+        }
+        let type = (http.value(forHTTPHeaderField: "Content-Type") ?? "application/octet-stream").lowercased()
+        if type.contains("json") || type.hasPrefix("text/plain") {
+            let object = (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+            if let code = (object["errcode"] as? NSNumber)?.intValue, code != 0 {
+                throw WeChatAPIError(code: code, message: object["errmsg"] as? String ?? "")
+            }
+            if let video = object["video_url"] as? String {
+                return MediaFile(data: nil, contentType: "video", videoURL: video)
+            }
+            throw WeChatAPIError(transport: "media/get answered JSON without a file")
+        }
+        guard data.count <= Self.maxMediaBytes else {
+            throw WeChatAPIError(transport: "media/get: the file has \(data.count) bytes, over the limit of 10 MB")
+        }
+        return MediaFile(data: data, contentType: type, videoURL: nil)
+    }
+
     // MARK: Customer-service messages
 
     /// Sends `body` to `openid` through the customer-service API. Text, one article (news),

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WeChatTestSupport
 import WeChatWire
 
 @testable import UnionGateServer
@@ -171,5 +172,70 @@ struct InboxTests {
         #expect(again.status != 0 && again.output.contains("already closed"))
         let audit = try await uniongate(["audit", "--database", database])
         #expect(audit.output.contains("case.reply") && audit.output.contains("case.close"))
+    }
+}
+
+@Suite("Media sent to the inbox")
+struct InboxMediaTests {
+    @Test func mediaIsDownloadedAtOnceAndAFailureIsRetried() async throws {
+        try await withFakeWeChat { fake, base in
+            let photo: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE0] + Array(repeating: 7, count: 2_000)
+            fake.addMedia("photo-1", bytes: photo, type: "image/jpeg")
+            fake.addMedia("voice-1", bytes: [1, 2, 3, 4], type: "audio/amr")
+            fake.script("/cgi-bin/media/get", [-1])  // busy: the voice's first try fails
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("media-\(UUID().uuidString)")
+            let clock = TestClock(InboxTests.fridayAfternoon)
+            try await withGateway(
+                configure: { $0.mediaDirectory = directory.path }, clock: clock.read, wechatAPI: base
+            ) { client, gateway in
+                let member = Member()
+                func media(_ kind: InboundMessage.Kind, _ id: UInt64) -> InboundMessage {
+                    InboundMessage(
+                        header: MessageHeader(account: "gh_union", sender: member.openid, createTime: 1, msgId: id),
+                        kind: kind)
+                }
+                let ack = try await client.replyText(
+                    media(.voice(VoiceMessage(mediaId: "voice-1", format: "amr")), 1))
+                #expect(ack?.contains("LY-2026-000001") == true)
+                _ = try await client.replyText(media(.image(ImageMessage(picURL: "http://x/p", mediaId: "photo-1")), 2))
+                _ = try await client.replyText(media(.image(ImageMessage(picURL: "http://x/q", mediaId: "gone")), 3))
+                let id = try #require(try await client.adminList("/admin/api/cases").first?["id"] as? Int)
+                @Sendable func thread() async throws -> [[String: Any]] {
+                    let result = try await client.admin("GET", "/admin/api/cases/\(id)")
+                    let object = try JSONSerialization.jsonObject(with: Data(result.body.utf8)) as? [String: Any]
+                    return object?["messages"] as? [[String: Any]] ?? []
+                }
+                // The photo arrives; the voice waits for its retry; the unknown one fails for good.
+                #expect(
+                    try await eventually {
+                        let messages = try await thread()
+                        return messages.count == 3 && messages[1]["mediaStatus"] as? String == "stored"
+                            && messages[2]["mediaStatus"] as? String == "failed"
+                    })
+                var messages = try await thread()
+                #expect(messages[0]["mediaStatus"] as? String == "pending")
+                #expect((messages[0]["mediaError"] as? String)?.contains("-1") == true)
+                #expect((messages[2]["mediaError"] as? String)?.contains("40007") == true)
+                let photoId = try #require(messages[1]["id"] as? Int)
+                let served = try await client.admin("GET", "/admin/api/cases/\(id)/media/\(photoId)")
+                #expect(served.status == 200 && served.contentType == "image/jpeg")
+                let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+                #expect(files.count == 1 && files[0].hasSuffix(".jpg") && files[0].count == 64 + 4)
+                let stored = try Data(contentsOf: directory.appendingPathComponent(files[0]))
+                #expect(Array(stored) == photo)
+
+                // The retry comes after its pause.
+                clock.advance(seconds: 60)
+                #expect(
+                    try await eventually {
+                        (try await thread()).first?["mediaStatus"] as? String == "stored"
+                    })
+                messages = try await thread()
+                #expect(messages[0]["mediaType"] as? String == "audio/amr")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).count == 2)
+                _ = gateway
+            }
+            try? FileManager.default.removeItem(at: directory)
+        }
     }
 }

@@ -28,6 +28,8 @@ public final class FakeWeChatAPI: Sendable {
         /// QR tickets issued, with their scene.
         var tickets: [String: String] = [:]
         var temporaryCodes = 0
+        /// Temporary media by id: bytes and type.
+        var media: [String: (bytes: [UInt8], type: String)] = [:]
     }
 
     private let state = Mutex(State())
@@ -48,6 +50,11 @@ public final class FakeWeChatAPI: Sendable {
     /// Makes every call (but token requests) wait this long before answering, or none.
     public func hang(for duration: Duration?) {
         state.withLock { $0.hanging = duration }
+    }
+
+    /// Makes `media/get` answer `bytes` of `type` for `id`.
+    public func addMedia(_ id: String, bytes: [UInt8], type: String) {
+        state.withLock { $0.media[id] = (bytes, type) }
     }
 
     /// How many times a token was asked for.
@@ -104,6 +111,20 @@ public final class FakeWeChatAPI: Sendable {
         }
         for path in ["/cgi-bin/menu/get", "/cgi-bin/menu/delete"] {
             router.get(RouterPath(path)) { request, _ in try await self.handle(path, request) }
+        }
+        router.get("/cgi-bin/media/get") { request, _ -> Response in
+            let token = request.uri.queryParameters.get("access_token")
+            let id = request.uri.queryParameters.get("media_id") ?? ""
+            let (current, media) = self.state.withLock { state in
+                state.calls.append(Call(path: "/cgi-bin/media/get", token: token, body: id))
+                return (state.current, state.media[id])
+            }
+            guard let token, token == current else { return Self.error(40001) }
+            if let code = self.scripted("/cgi-bin/media/get") { return Self.error(code) }
+            guard let media else { return Self.error(40007) }
+            return Response(
+                status: .ok, headers: [.contentType: media.type],
+                body: .init(byteBuffer: ByteBuffer(bytes: media.bytes)))
         }
         // The QR image host (mp.weixin.qq.com): no token, the ticket in the query.
         router.get("/cgi-bin/showqrcode") { request, _ -> Response in

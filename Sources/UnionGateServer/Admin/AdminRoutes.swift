@@ -13,6 +13,8 @@ import UnionServices
 struct AdminRoutes: Sendable {
     let auth: AdminAuthMiddleware
     let registry: MembershipRegistry
+    /// Where the inbox's media files are.
+    let mediaDirectory: String
     let suggestions: SuggestionBox
     let submissions: FormSubmissions
     let store: UnionStore
@@ -137,6 +139,24 @@ struct AdminRoutes: Sendable {
             try await Self.refusing {
                 let (memberCase, messages) = try await inbox.thread(try Self.id(context), for: try context.actor())
                 return AdminRecords.CaseRecord(memberCase, at: clock(), messages: messages)
+            }
+        }
+        // A media file a member sent into a case (same scope as the case).
+        api.get("cases/:id/media/:message") { _, context -> Response in
+            try await Self.refusing {
+                let (_, messages) = try await inbox.thread(try Self.id(context), for: try context.actor())
+                let wanted = try context.parameters.require("message", as: Int.self)
+                guard let message = messages.first(where: { $0.id == wanted }), message.mediaStatus == "stored",
+                    let name = message.mediaPath, !name.contains("/"),
+                    let data = FileManager.default.contents(
+                        atPath: URL(fileURLWithPath: mediaDirectory).appendingPathComponent(name).path)
+                else { throw AdminActionError(.notFound, "no stored media for message \(wanted)") }
+                return Response(
+                    status: .ok,
+                    headers: [
+                        .contentType: message.mediaType ?? "application/octet-stream", .contentDisposition: "inline",
+                    ],
+                    body: .init(byteBuffer: ByteBuffer(bytes: data)))
             }
         }
         api.post("cases/:id/reply") { request, context in

@@ -76,6 +76,15 @@ func buildGateway<C: Clock>(
             wechatToken: configuration.wechatToken, adminToken: configuration.adminToken, store: store)
         // Late replies and notices always go to the outbox; it is sent when WeChat's API is configured.
         var outbox: OutboxWorker?
+        var media: MediaFetcher?
+        let mediaDirectory =
+            configuration.mediaDirectory
+            ?? (configuration.databasePath == ":memory:"
+                ? FileManager.default.temporaryDirectory.appendingPathComponent("uniongate-media-\(UUID().uuidString)")
+                    .path
+                : URL(fileURLWithPath: configuration.databasePath).deletingLastPathComponent().appendingPathComponent(
+                    "media"
+                ).path)
         if let appId = configuration.appId, let secret = configuration.appSecret {
             var apiOptions = overrides.apiOptions
             apiOptions.allowsHTTP = configuration.apiAllowsHTTP
@@ -84,6 +93,7 @@ func buildGateway<C: Clock>(
                 options: apiOptions, logger: logger)
             outbox = OutboxWorker(
                 store: store, sender: client, held: core.held, options: overrides.outboxOptions, logger: logger)
+            media = MediaFetcher(store: store, source: client, directory: mediaDirectory, logger: logger)
         } else {
             logger.warning(
                 "WECHAT_APP_ID or WECHAT_APP_SECRET is not set: late replies and notices wait in the outbox unsent")
@@ -108,7 +118,8 @@ func buildGateway<C: Clock>(
             configuration: configuration, core: core, secrets: secrets, metrics: metrics, webhook: webhook,
             connections: ConnectionLimits(
                 maxConnections: configuration.maxConnections, requestReadTimeout: configuration.requestReadTimeout),
-            outbox: outbox, lateDelivery: lateDelivery, unixTime: overrides.unixTime,
+            outbox: outbox, media: media, mediaDirectory: mediaDirectory, lateDelivery: lateDelivery,
+            unixTime: overrides.unixTime,
             adminAuth: AdminAuthMiddleware(
                 secrets: secrets, staff: StaffDirectory(store: store),
                 organisation: { rules.engine.book.join.organisation },
@@ -135,6 +146,12 @@ func buildApplication(
             store: gateway.store),
     ]
     if let outbox = gateway.outbox { services.append(OutboxService(worker: outbox)) }
+    if let media = gateway.media {
+        services.append(
+            MediaService(
+                fetcher: media, interval: gateway.outbox?.options.interval ?? .seconds(1), unixTime: gateway.unixTime,
+                logger: gateway.logger))
+    }
     services.append(
         JournalReplayer(
             dispatcher: gateway.core.dispatcher, journal: gateway.core.journal, lateDelivery: gateway.lateDelivery,
@@ -184,7 +201,7 @@ func buildRouter(_ gateway: Gateway) -> Router<GatewayRequestContext> {
     }
     let store = gateway.store
     AdminRoutes(
-        auth: gateway.adminAuth, registry: MembershipRegistry(store: store),
+        auth: gateway.adminAuth, registry: MembershipRegistry(store: store), mediaDirectory: gateway.mediaDirectory,
         suggestions: SuggestionBox(store: store), submissions: FormSubmissions(store: store), store: store,
         rules: rules, clock: gateway.unixTime
     ).register(on: router)
@@ -303,6 +320,27 @@ struct ConversationSweeper: Service {
                 } catch {
                     logger.error("overdue cases not escalated: \(error)")
                 }
+            }
+        }
+    }
+}
+
+/// Downloads members' media into the inbox, every `interval`, for as long as the server runs.
+struct MediaService: Service {
+    let fetcher: MediaFetcher
+    let interval: Duration
+    let unixTime: @Sendable () -> Int64
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await fetcher.runOnce(at: unixTime())
+                } catch {
+                    logger.error("media downloads failed: \(error)")
+                }
+                try? await Task.sleep(for: interval)
             }
         }
     }

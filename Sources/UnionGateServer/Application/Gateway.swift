@@ -19,6 +19,10 @@ struct Gateway: Sendable {
     let connections: ConnectionLimits
     /// The outbox worker, when WeChat's API is configured.
     let outbox: OutboxWorker?
+    /// Downloads members' media into the inbox, when WeChat's API is configured.
+    let media: MediaFetcher?
+    /// Where that media is kept.
+    let mediaDirectory: String
     /// Where replies that cannot go in the passive reply are sent.
     let lateDelivery: any LateDelivery
     let unixTime: @Sendable () -> Int64

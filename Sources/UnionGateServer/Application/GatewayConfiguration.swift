@@ -12,6 +12,9 @@ public struct GatewayConfiguration: Sendable {
     public var repliesDirectory: String = "./Replies"
     /// The SQLite file, or `:memory:`.
     public var databasePath: String = "./uniongate.sqlite"
+    /// Where members' media (images, voice, video sent to the inbox) is kept; by default a
+    /// `media` folder beside the database.
+    public var mediaDirectory: String?
     /// The token set in WeChat's console; generated and stored when not given.
     public var wechatToken: String?
     /// The account's AppID.

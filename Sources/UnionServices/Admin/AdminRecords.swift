@@ -229,9 +229,13 @@ extension AdminRecords {
         public var kind: String
         public var content: String
         public var mediaStatus: String?
+        public var mediaType: String?
+        public var mediaError: String?
         public var at: String
 
         public init(_ message: CaseMessage) {
+            mediaType = message.mediaType
+            mediaError = message.mediaError
             id = message.id
             from = message.direction
             author = message.author

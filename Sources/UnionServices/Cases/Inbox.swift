@@ -64,6 +64,10 @@ public struct CaseMessage: Sendable, Hashable {
     public var mediaId: String?
     /// Where the downloaded media is kept: `pending`, `stored`, `failed`; nil for none.
     public var mediaStatus: String?
+    /// The stored file's name (or a video's address), its type, and why a download failed.
+    public var mediaPath: String?
+    public var mediaType: String?
+    public var mediaError: String?
     public var createdAt: Int64
 }
 
@@ -412,12 +416,16 @@ public struct Inbox: Sendable {
         var content: String
         var mediaId: String?
         var mediaStatus: String?
+        var mediaPath: String?
+        var mediaType: String?
+        var mediaError: String?
         var createdAt: Int64
 
         var message: CaseMessage {
             CaseMessage(
                 id: id, direction: direction, author: author, kind: kind, content: content, mediaId: mediaId,
-                mediaStatus: mediaStatus, createdAt: createdAt)
+                mediaStatus: mediaStatus, mediaPath: mediaPath, mediaType: mediaType, mediaError: mediaError,
+                createdAt: createdAt)
         }
     }
 }

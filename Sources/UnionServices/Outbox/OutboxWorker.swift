@@ -55,7 +55,9 @@ public final class HeldNotices: Sendable {
                 .run()
             return rows
         }
-        remove(openid)
+        // Forgotten only once something was taken: a notice being marked held just now keeps
+        // the member here until its row is written and taken.
+        if !held.isEmpty { remove(openid) }
         return held.flatMap(\.bodies).compactMap { body in
             if case .text(let text) = body { return text }
             if case .news(let articles) = body { return articles.map(\.title).joined(separator: "\n") }
@@ -86,7 +88,8 @@ public final class OutboxWorker: Sendable {
     private let store: UnionStore
     private let sender: any CustomMessageSender
     private let held: HeldNotices
-    private let options: Options
+    /// How it runs.
+    public let options: Options
     private let clock: @Sendable () -> Int64
     private let logger: Logger
     private let wakeStream: AsyncStream<Void>
@@ -176,8 +179,10 @@ public final class OutboxWorker: Sendable {
         } catch let error as WeChatAPIError where error.isOutsideWindow {
             logger.notice(
                 "notice held: the member is outside the 48-hour window", metadata: ["outbox": "\(message.id)"])
-            try? await mark(message.id, status: .held, error: error.description, retryAt: nil)
+            // Remembered before it is written: once the row says held, the member's next message
+            // must not be answered from memory without it.
             held.add(message.openid)
+            try? await mark(message.id, status: .held, error: error.description, retryAt: nil)
         } catch {
             let failed = attempts >= options.maxAttempts
             let delay = min(options.backoffSeconds << Int64(min(attempts - 1, 20)), 3600)

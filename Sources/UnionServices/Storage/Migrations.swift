@@ -204,11 +204,18 @@ enum Migrations {
                 .column("kind", type: .text, .notNull)
                 .column("content", type: .text, .notNull)
                 .column("media_id", type: .text)
+                // pending, stored or failed; the download is tried again like an outbox message.
                 .column("media_status", type: .text)
+                .column("media_path", type: .text)
+                .column("media_type", type: .text)
+                .column("media_attempts", type: .bigint, .notNull, .default(0))
+                .column("media_next_at", type: .bigint)
+                .column("media_error", type: .text)
                 .column("message_key", type: .text, .unique)
                 .column("created_at", type: .bigint, .notNull)
                 .run()
             try await index("case_messages", "case_id", "id", on: database)
+            try await index("case_messages", "media_status", "media_next_at", on: database)
         },
     ]
 
