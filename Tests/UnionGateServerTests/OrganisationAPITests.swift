@@ -78,7 +78,7 @@ struct StaffAccessTests {
                 try await expect("GET", "/admin/api/members", query: ["unit": "chengdong-shuiwu"], 200)
                 try await expect("GET", "/admin/api/members", query: ["unit": "chengxi"], 404)
                 try await expect("GET", "/admin/api/suggestions", 200)
-                try await expect("GET", "/admin/api/forms/%E5%9B%B0%E9%9A%BE%E5%B8%AE%E6%89%B6/submissions", 200)
+                try await expect("GET", "/admin/api/forms/法律援助/submissions", 200)
                 try await expect("GET", "/admin/api/stats", 200)
                 try await expect("GET", "/admin/api/stats", query: ["unit": "chengxi"], 404)
                 try await expect("GET", "/admin/api/qr", 200)

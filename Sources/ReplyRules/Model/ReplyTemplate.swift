@@ -32,6 +32,8 @@ public enum ServiceAction: Sendable, Hashable, CustomStringConvertible {
     case suggestion
     /// List the member's recent suggestions (我的建议).
     case mySuggestions
+    /// List everything the member applied for: 入会, suggestions, form submissions (我的申请).
+    case myApplications
     /// Show the welfare catalogue (职工福利).
     case welfare
     /// Show the hotline numbers (一键拨号).
@@ -42,7 +44,7 @@ public enum ServiceAction: Sendable, Hashable, CustomStringConvertible {
     /// The names staff write after `service:`.
     public static let namedActions: [String: ServiceAction] = [
         "join": .join, "join_status": .joinStatus, "suggestion": .suggestion, "my_suggestions": .mySuggestions,
-        "welfare": .welfare, "hotline": .hotline,
+        "my_applications": .myApplications, "welfare": .welfare, "hotline": .hotline,
     ]
 
     public var description: String {
@@ -51,6 +53,7 @@ public enum ServiceAction: Sendable, Hashable, CustomStringConvertible {
         case .joinStatus: "join_status"
         case .suggestion: "suggestion"
         case .mySuggestions: "my_suggestions"
+        case .myApplications: "my_applications"
         case .welfare: "welfare"
         case .hotline: "hotline"
         case .form(let name): "form:\(name)"

@@ -67,6 +67,18 @@ struct AdminRoutes: Sendable {
             }
         }
         registerCases(on: api)
+        api.patch("forms/:form/submissions/:id") { request, context in
+            let raw = try context.parameters.require("form")
+            let form = raw.removingPercentEncoding ?? raw
+            let body = try await request.decode(as: SuggestionPatch.self, context: context)
+            let status = try body.status.map { try Self.status(FormSubmission.Status.self, $0) }
+            return try await Self.refusing {
+                AdminRecords.Submission(
+                    try await submissions.update(
+                        try Self.id(context), form: form, status: status, reply: body.reply,
+                        title: rules.engine.book.forms[form]?.title, by: try context.actor(), at: clock()))
+            }
+        }
         api.get("outbox") { request, context in
             try await Self.refusing {
                 try context.actor().requireWholeTree(.administer)

@@ -68,9 +68,13 @@ public enum AdminRecords {
         public var openid: String
         public var unitCode: String
         public var answers: [String: String]
+        public var status: String
+        public var reply: String?
         public var createdAt: String
 
         public init(_ submission: FormSubmission) {
+            status = submission.status.rawValue
+            reply = submission.reply
             id = submission.id
             number = submission.number
             form = submission.form

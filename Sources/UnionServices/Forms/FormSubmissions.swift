@@ -15,8 +15,32 @@ public struct FormSubmission: Sendable, Hashable {
     public var unitCode: String
     /// The answers, by field key.
     public var answers: [String: String]
+    /// Where it is.
+    public var status: Status = .received
+    /// The union's reply, if any.
+    public var reply: String?
     /// When it was submitted, Unix seconds.
     public var createdAt: Int64
+
+    /// Where a submission is.
+    public enum Status: String, Sendable, Hashable, Codable, CaseIterable {
+        case received
+        case processing
+        case approved
+        case rejected
+        case done
+
+        /// The status in Chinese, for members and exports.
+        public var chinese: String {
+            switch self {
+            case .received: "已受理"
+            case .processing: "办理中"
+            case .approved: "已通过"
+            case .rejected: "未通过"
+            case .done: "已办结"
+            }
+        }
+    }
 }
 
 /// Submissions of the union's own forms.
@@ -37,6 +61,8 @@ public struct FormSubmissions: Sendable {
         var unitCode: String
         /// The answers, as JSON.
         var answers: String
+        var status: FormSubmission.Status? = nil
+        var reply: String? = nil
         var createdAt: Int64
         var messageKey: String?
 
@@ -45,7 +71,7 @@ public struct FormSubmissions: Sendable {
                 FormSubmission(
                     id: id ?? 0, form: form, number: number, openid: openid, unitCode: unitCode,
                     answers: try JSONDecoder().decode([String: String].self, from: Data(answers.utf8)),
-                    createdAt: createdAt)
+                    status: status ?? .received, reply: reply, createdAt: createdAt)
             }
         }
     }
@@ -94,7 +120,50 @@ public struct FormSubmissions: Sendable {
         ).map { try $0.submission }
     }
 
-    private static func select(in database: any SQLDatabase) -> SQLSelectBuilder {
+    static func select(in database: any SQLDatabase) -> SQLSelectBuilder {
         database.select().columns("*").from("form_submissions")
+    }
+
+    /// The member's latest submissions, newest first.
+    static func recent(for openid: String, limit: Int, in database: any SQLDatabase) async throws -> [FormSubmission] {
+        try await select(in: database).where("openid", .equal, openid).orderBy("id", .descending).limit(limit)
+            .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase).map { try $0.submission }
+    }
+
+    /// Changes a submission's status and the union's reply, and queues the notice to the member,
+    /// in one transaction; 404 outside `actor`'s units.
+    public func update(
+        _ id: Int, form: String? = nil, status: FormSubmission.Status?, reply: String?, title: String? = nil,
+        by actor: Principal = .commandLine, at now: Int64
+    ) async throws -> FormSubmission {
+        try actor.require(.decide)
+        let reply = reply?.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard status != nil || (reply?.isEmpty == false) else {
+            throw AdminActionError(.invalid, "give a status, a reply, or both")
+        }
+        return try await store.transaction { database in
+            var query = Self.select(in: database).where("id", .equal, id)
+            if let form { query = query.where("form", .equal, form) }
+            guard
+                var submission = try await query.first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)?
+                    .submission,
+                actor.scope.contains(submission.unitCode)
+            else { throw AdminActionError(.notFound, "no submission with id \(id)") }
+            let before = submission
+            if let status { submission.status = status }
+            if let reply, !reply.isEmpty { submission.reply = reply }
+            try await database.update("form_submissions").set("status", to: submission.status.rawValue)
+                .set("reply", to: submission.reply).set("updated_at", to: now).where("id", .equal, id).run()
+            var notice = "您的「\(title ?? submission.form)」（编号 \(submission.number)）有了新进展：\(submission.status.chinese)。"
+            if let reply, !reply.isEmpty { notice += "\n工会回复：\(reply)" }
+            notice += "\n回复「我的申请」可查看全部进度。"
+            try await Outbox.enqueue([.text(notice)], to: submission.openid, reason: .notice, at: now, in: database)
+            try await AuditLog.record(
+                actor, action: "submission.update", record: "submission:\(submission.number)",
+                unit: submission.unitCode,
+                before: ["status": before.status.rawValue, "reply": before.reply ?? ""],
+                after: ["status": submission.status.rawValue, "reply": submission.reply ?? ""], at: now, in: database)
+            return submission
+        }
     }
 }

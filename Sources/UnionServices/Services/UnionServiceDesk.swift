@@ -282,6 +282,19 @@ public struct UnionServiceDesk: ServiceDesk {
             return try await suggestion(values.content, message: message, book: book, at: values.unixTime)
         case .mySuggestions:
             return [.text(Self.mySuggestions(try await recentSuggestions(openid), book: book))]
+        case .myApplications:
+            let (application, suggestions, submissions) = try await store.read { database in
+                (
+                    try await MembershipRegistry.latest(for: openid, in: database),
+                    try await SuggestionBox.recent(for: openid, limit: 5, in: database),
+                    try await FormSubmissions.recent(for: openid, limit: 10, in: database)
+                )
+            }
+            return [
+                .text(
+                    Self.myApplications(
+                        application: application, suggestions: suggestions, submissions: submissions, book: book))
+            ]
         case .form(let name):
             guard let definition = book.forms[name] else {
                 return [.text("该服务暂时无法使用，请联系工会。")]
@@ -320,6 +333,8 @@ public struct UnionServiceDesk: ServiceDesk {
         case .mySuggestions:
             guard let recent = store.facts.suggestions(for: openid) else { return .needsStore }
             return .known([.text(Self.mySuggestions(recent, book: book))])
+        case .myApplications:
+            return .needsStore
         case .form(let name):
             guard let definition = book.forms[name] else { return .known([.text("该服务暂时无法使用，请联系工会。")]) }
             guard definition.membersOnly, membershipFromMemory(openid) == false else { return .needsStore }
@@ -538,6 +553,43 @@ public struct UnionServiceDesk: ServiceDesk {
         text = text.drop { $0.isWhitespace || "：:，,。.-—".contains($0) }
         while let last = text.last, last.isWhitespace { text = text.dropLast() }
         return String(text)
+    }
+
+    /// 我的申请: the join application, suggestions and form submissions, newest first, each
+    /// with its number, status and date.
+    static func myApplications(
+        application: MembershipApplication?, suggestions: [Suggestion], submissions: [FormSubmission], book: RuleBook
+    ) -> String {
+        struct Line {
+            var at: Int64
+            var text: String
+        }
+        func date(_ unix: Int64) -> String {
+            let time = LocalTime(unixSeconds: unix, utcOffsetMinutes: book.settings.utcOffsetMinutes)
+            return "\(time.month)月\(time.day)日"
+        }
+        var lines: [Line] = []
+        if let application {
+            lines.append(
+                Line(
+                    at: application.createdAt,
+                    text: "【入会申请】\(application.number) \(application.status.chinese)（\(date(application.createdAt))）"))
+        }
+        for suggestion in suggestions {
+            var text = "【合理化建议】\(suggestion.number) \(suggestion.status.chinese)（\(date(suggestion.createdAt))）"
+            if let reply = suggestion.reply { text += "\n  工会回复：\(reply)" }
+            lines.append(Line(at: suggestion.createdAt, text: text))
+        }
+        for submission in submissions {
+            let title = book.forms[submission.form]?.title ?? submission.form
+            var text = "【\(title)】\(submission.number) \(submission.status.chinese)（\(date(submission.createdAt))）"
+            if let reply = submission.reply { text += "\n  工会回复：\(reply)" }
+            lines.append(Line(at: submission.createdAt, text: text))
+        }
+        guard !lines.isEmpty else {
+            return "您还没有办理过事项。回复「帮助」查看可以办理的服务。"
+        }
+        return (["您办理的事项："] + lines.sorted { $0.at > $1.at }.map(\.text)).joined(separator: "\n")
     }
 
     private static func mySuggestions(_ recent: [Suggestion], book: RuleBook) -> String {

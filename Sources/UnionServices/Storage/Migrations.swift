@@ -216,6 +216,16 @@ enum Migrations {
                 .run()
             try await index("case_messages", "case_id", "id", on: database)
             try await index("case_messages", "media_status", "media_next_at", on: database)
+            // Form submissions (法律援助, 困难帮扶, 疗休养 …) get a status and the union's reply.
+            try await database.alter(table: "form_submissions")
+                .column(
+                    "status", type: .text, .notNull, .default(FormSubmission.Status.received.rawValue),
+                    oneOf(FormSubmission.Status.self, column: "status")
+                )
+                .run()
+            try await database.alter(table: "form_submissions").column("reply", type: .text).run()
+            try await database.alter(table: "form_submissions").column("updated_at", type: .bigint).run()
+            try await index("form_submissions", "openid", "id", on: database)
         },
     ]
 
