@@ -84,3 +84,31 @@ extension UnionGate {
         }
     }
 }
+
+extension UnionGate {
+    /// `uniongate notices`: notices WeChat would not deliver.
+    struct Notices: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Notices WeChat would not deliver (outside the 48-hour window).", subcommands: [Pending.self])
+
+        struct Pending: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "The members to call (需电话通知), with their phone numbers and what is waiting.")
+            @OptionGroup var database: DatabaseOptions
+
+            func run() async throws {
+                let list = try await withStore(database) { try await Outbox.phoneNotices(for: .commandLine, in: $0) }
+                let rows =
+                    [["姓名", "手机号", "单位", "等待自", "待通知内容"]]
+                    + list.map {
+                        [
+                            TextTable.terminalSafe($0.name), $0.phone, $0.unitCode, localTime($0.since),
+                            TextTable.terminalSafe(String($0.notices.joined(separator: " / ").prefix(60))),
+                        ]
+                    }
+                print(TextTable.render(rows))
+                print("共 \(list.count) 人需电话通知。")
+            }
+        }
+    }
+}

@@ -273,3 +273,31 @@ struct SubmissionProgressTests {
         }
     }
 }
+
+@Suite("Notices WeChat would not deliver (需电话通知)")
+struct PhoneNoticeTests {
+    @Test func heldNoticesAreListedWithThePhoneNumberToCall() async throws {
+        try await withFakeWeChat { fake, base in
+            // Every message is outside the window (a slow step's late reply, on a busy machine, too).
+            fake.script("/cgi-bin/message/custom/send", Array(repeating: 45015, count: 20))
+            try await withGateway(wechatAPI: base) { client, _ in
+                let member = Member()
+                _ = try await client.conversation(member, ["入会", "王小明", "13912345678", "2", "无", "确认"])
+                let id = try #require(try await client.adminList("/admin/api/members").first?["id"] as? Int)
+                #expect(try await client.admin("POST", "/admin/api/members/\(id)/approve").status == 200)
+                #expect(
+                    await eventually {
+                        let pending = (try? await client.adminList("/admin/api/notices/pending")) ?? []
+                        return (pending.first?["notices"] as? [String])?.contains { $0.contains("审核通过") } == true
+                    })
+                let pending = try await client.adminList("/admin/api/notices/pending")
+                #expect(pending.count == 1)
+                #expect(
+                    pending.first?["name"] as? String == "王小明" && pending.first?["phone"] as? String == "13912345678")
+                // Once the member writes, the notice is shown to them and leaves the list.
+                #expect(try await client.replyText(member.text("帮助"))?.contains("审核通过") == true)
+                #expect(try await client.adminList("/admin/api/notices/pending").isEmpty)
+            }
+        }
+    }
+}

@@ -87,6 +87,13 @@ struct AdminRoutes: Sendable {
                 return list.map(AdminRecords.OutboxRecord.init)
             }
         }
+        // 需电话通知: members whose notices WeChat would not deliver, with their phone numbers.
+        api.get("notices/pending") { _, context in
+            try await Self.refusing {
+                try await Outbox.phoneNotices(for: try context.actor(), in: store).map(
+                    AdminRecords.PhoneNoticeRecord.init)
+            }
+        }
         api.get("audit") { request, context in
             try await Self.refusing {
                 let page = try await AuditLog.page(
@@ -382,6 +389,7 @@ extension AdminRecords.OutboxRecord: ResponseEncodable {}
 extension AdminRecords.AuditRecord: ResponseEncodable {}
 extension AdminRecords.QRRecord: ResponseEncodable {}
 extension AdminRecords.CaseRecord: ResponseEncodable {}
+extension AdminRecords.PhoneNoticeRecord: ResponseEncodable {}
 extension UnitStatistics: ResponseEncodable {}
 
 extension GatewayRequestContext {

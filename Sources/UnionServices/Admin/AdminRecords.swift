@@ -250,3 +250,24 @@ extension AdminRecords {
         }
     }
 }
+
+extension AdminRecords {
+    /// A member to call about notices WeChat would not deliver (需电话通知).
+    public struct PhoneNoticeRecord: Codable, Sendable, Hashable {
+        public var openid: String
+        public var name: String
+        public var phone: String
+        public var unitCode: String
+        public var notices: [String]
+        public var since: String
+
+        public init(_ notice: PhoneNotice) {
+            openid = notice.openid
+            name = notice.name
+            phone = notice.phone
+            unitCode = notice.unitCode
+            notices = notice.notices
+            since = AdminRecords.timestamp(notice.since)
+        }
+    }
+}
