@@ -46,6 +46,9 @@ struct InboxTests {
             let overdue = try await client.adminList("/admin/api/cases", query: ["overdue": "1"])
             #expect(overdue.count == 1 && overdue.first?["overdue"] as? Bool == true)
             #expect(try await client.request("GET", "/metrics").body.contains("uniongate_cases_overdue 1"))
+            // Statistics count it by the gateway's clock too.
+            let overdueStats = try await client.admin("GET", "/admin/api/stats")
+            #expect(overdueStats.body.contains(#""overdueCases":1"#))
             let escalated = try await Inbox(store: gateway.store).escalateOverdue(
                 organisation: gateway.rules.engine.book.join.organisation, at: clock.read())
             #expect(escalated.map(\.number) == ["LY-2026-000001"])

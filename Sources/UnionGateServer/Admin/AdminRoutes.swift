@@ -106,7 +106,7 @@ struct AdminRoutes: Sendable {
             try await Self.refusing {
                 try await UnitStatistics.of(
                     unit: request.uri.queryParameters.get("unit"), organisation: organisation,
-                    for: try context.actor(), in: store)
+                    for: try context.actor(), in: store, at: clock(), utcOffsetMinutes: offset)
             }
         }
         api.get("qr") { _, context in
