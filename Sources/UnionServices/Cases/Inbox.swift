@@ -223,10 +223,7 @@ public struct Inbox: Sendable {
             from: "cases", request: request,
             filter: { query in
                 var query = filter.restrict(query, dialect: dialect, searching: ["number"], byMember: true)
-                if let now {
-                    query = query.where("status", .equal, MemberCase.Status.open.rawValue)
-                        .where("due_at", .lessThan, now)
-                }
+                if let now { query = Self.overdue(query, at: now) }
                 return query
             }, decoding: Row.self, searching: filter.isSearching
         ).map(\.memberCase)
@@ -338,8 +335,8 @@ public struct Inbox: Sendable {
     /// records it; returns them.
     public func escalateOverdue(organisation: Organisation, at now: Int64) async throws -> [MemberCase] {
         try await store.transaction { database in
-            let due = try await Self.select(in: database).where("status", .equal, MemberCase.Status.open.rawValue)
-                .where("due_at", .lessThan, now).where(SQLColumn("escalated_to"), .is, SQLLiteral.null)
+            let due = try await Self.overdue(Self.select(in: database), at: now)
+                .where(SQLColumn("escalated_to"), .is, SQLLiteral.null)
                 .limit(500).all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase).map(\.memberCase)
             var escalated: [MemberCase] = []
             for var memberCase in due {
@@ -359,9 +356,7 @@ public struct Inbox: Sendable {
     /// How many cases wait past their due time.
     public func overdueCount(at now: Int64) async throws -> Int {
         try await store.read { database in
-            try await database.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("cases")
-                .where("status", .equal, MemberCase.Status.open.rawValue).where("due_at", .lessThan, now)
-                .first()?.decode(column: "n", as: Int.self) ?? 0
+            try await database.count("cases") { Self.overdue($0, at: now) }
         }
     }
 
@@ -374,6 +369,12 @@ public struct Inbox: Sendable {
             else { throw AdminActionError(.notFound, "no case with id \(id)") }
             return try await body(memberCase, database)
         }
+    }
+
+    /// `query` narrowed to the cases waiting for an answer past their due time (what
+    /// ``MemberCase/isOverdue(at:)`` says of one case).
+    static func overdue(_ query: SQLSelectBuilder, at now: Int64) -> SQLSelectBuilder {
+        query.where("status", .equal, MemberCase.Status.open.rawValue).where("due_at", .lessThan, now)
     }
 
     static func find(_ id: Int, in database: any SQLDatabase) async throws -> MemberCase? {

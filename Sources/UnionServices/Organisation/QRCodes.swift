@@ -95,8 +95,7 @@ public struct QRCodes: Sendable {
         }
         if days == nil {
             let permanent = try await store.read { database in
-                try await database.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("qr_codes")
-                    .where("permanent", .equal, 1).first()?.decode(column: "n", as: Int.self) ?? 0
+                try await database.count("qr_codes") { $0.where("permanent", .equal, 1) }
             }
             if permanent >= Self.maxPermanent {
                 throw AdminActionError(

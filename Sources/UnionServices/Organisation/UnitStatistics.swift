@@ -94,12 +94,9 @@ public struct UnitStatistics: Sendable, Hashable, Codable {
             for count in try await counts("cases", by: "status") {
                 statistics.cases[count.key, default: 0] += count.n
             }
-            statistics.overdueCases =
-                try await counted.restrict(
-                    database.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("cases")
-                )
-                .where("status", .equal, MemberCase.Status.open.rawValue).where("due_at", .lessThan, now)
-                .first()?.decode(column: "n", as: Int.self) ?? 0
+            statistics.overdueCases = try await database.count("cases") {
+                Inbox.overdue(counted.restrict($0), at: now)
+            }
             struct Rated: Decodable {
                 var rating: Int
                 var ratedAt: Int64

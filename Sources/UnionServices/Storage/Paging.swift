@@ -63,11 +63,7 @@ extension UnionStore {
         try await read { database in
             if !searching {
                 // Counted from an index; the page read newest first, stopping after it.
-                let count =
-                    try await filter(
-                        database.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from(table)
-                    )
-                    .first()?.decode(column: "n", as: Int.self) ?? 0
+                let count = try await database.count(table, where: filter)
                 let rows = try await filter(database.select().columns("*").from(table))
                     .orderBy("id", .descending).limit(request.perPage).offset(request.offset)
                     .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
@@ -87,13 +83,16 @@ extension UnionStore {
                     total: try first.decode(column: "page_total", as: Int.self), request: request)
             }
             // Past the last page: the size alone.
-            let count =
-                try await filter(
-                    database.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from(table)
-                )
-                .first()?.decode(column: "n", as: Int.self) ?? 0
-            return Page(items: [], total: count, request: request)
+            return Page(items: [], total: try await database.count(table, where: filter), request: request)
         }
+    }
+}
+
+extension SQLDatabase {
+    /// How many rows of `table` are left by `filter`.
+    func count(_ table: String, where filter: (SQLSelectBuilder) -> SQLSelectBuilder = { $0 }) async throws -> Int {
+        try await filter(select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from(table))
+            .first()?.decode(column: "n", as: Int.self) ?? 0
     }
 }
 
