@@ -404,8 +404,11 @@ struct QRPosterTests {
                 #expect(String(decoding: bytes, as: UTF8.self).contains("/MediaBox [0 0 594.9"))
                 #expect(try Data(contentsOf: screenshot).starts(with: [0x89, 0x50, 0x4E, 0x47]))
                 if let keep = ProcessInfo.processInfo.environment["UNIONGATE_KEEP_SCREENSHOTS"] {
-                    try? FileManager.default.copyItem(
-                        at: screenshot, to: URL(fileURLWithPath: keep).appendingPathComponent("qr-poster.png"))
+                    for file in [screenshot, html] {
+                        try? FileManager.default.copyItem(
+                            at: file,
+                            to: URL(fileURLWithPath: keep).appendingPathComponent("qr-" + file.lastPathComponent))
+                    }
                 }
             }
         }

@@ -23,11 +23,11 @@ enum QRPosterPage {
             html, body { margin: 0; padding: 0; }
             body { font-family: "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "PingFang SC", \
             "Microsoft YaHei", sans-serif; color: #222; text-align: center; }
-            .poster { max-width: 170mm; margin: 0 auto; padding-top: 10mm; }
+            .poster { max-width: 170mm; margin: 0 auto; padding: 10mm 4vw 0; box-sizing: border-box; }
             .union { font-size: 20pt; color: #b71c1c; margin: 0 0 6mm; letter-spacing: 2pt; }
             h1 { font-size: 30pt; margin: 0 0 4mm; }
             .unit { font-size: 18pt; margin: 0 0 10mm; }
-            img { width: 95mm; height: 95mm; image-rendering: pixelated; border: 1px solid #ddd; }
+            img { width: min(95mm, 86vw); height: auto; aspect-ratio: 1; image-rendering: pixelated; border: 1px solid #ddd; }
             ol { text-align: left; display: inline-block; font-size: 15pt; line-height: 1.9; margin: 10mm 0 0; \
             padding-left: 8mm; }
             .foot { margin-top: 10mm; font-size: 11pt; color: #666; }
