@@ -450,6 +450,51 @@ public final class WeChatAPIClient: Sendable {
     public func sendCustomMessage(_ body: ReplyBody, to openid: String) async throws {
         try await call("/cgi-bin/message/custom/send", json: try CustomMessageJSON.encode(body, to: openid))
     }
+
+    // MARK: Subscription notifications and template messages
+
+    /// Sends a subscription notification (订阅通知, `message/subscribe/bizsend`). WeChat answers
+    /// 43101 when the member has not accepted the template, or has used up the acceptance.
+    /// Returns WeChat's message id when it gives one.
+    @discardableResult
+    public func sendSubscriptionMessage(
+        templateId: String, to openid: String, page: String?, data: [(key: String, value: String)]
+    ) async throws -> String? {
+        try await sendFromTemplate(
+            "/cgi-bin/message/subscribe/bizsend", templateId: templateId, to: openid, link: page.map { ("page", $0) },
+            data: data)
+    }
+
+    /// Sends a template message (模板消息, `message/template/send`); returns WeChat's message id,
+    /// which its `TEMPLATESENDJOBFINISH` report carries.
+    @discardableResult
+    public func sendTemplateMessage(
+        templateId: String, to openid: String, url: String?, data: [(key: String, value: String)]
+    ) async throws -> String? {
+        try await sendFromTemplate(
+            "/cgi-bin/message/template/send", templateId: templateId, to: openid, link: url.map { ("url", $0) },
+            data: data)
+    }
+
+    /// `{touser, template_id, page|url?, data: {key: {value}}}` to `path`; WeChat's `msgid`.
+    private func sendFromTemplate(
+        _ path: String, templateId: String, to openid: String, link: (key: String, value: String)?,
+        data: [(key: String, value: String)]
+    ) async throws -> String? {
+        var fields: [String: Any] = [:]
+        for (key, value) in data { fields[key] = ["value": value] }
+        var message: [String: Any] = ["touser": openid, "template_id": templateId, "data": fields]
+        if let link { message[link.key] = link.value }
+        let answer = try await call(
+            path,
+            json: try JSONSerialization.data(withJSONObject: message, options: [.sortedKeys, .withoutEscapingSlashes]))
+        return Self.messageId(in: answer)
+    }
+
+    private static func messageId(in answer: [String: Any]) -> String? {
+        if let number = answer["msgid"] as? NSNumber { return number.stringValue }
+        return answer["msgid"] as? String
+    }
 }
 
 /// Refuses every redirect: the API's answers come from the address configured, or not at all.

@@ -99,11 +99,12 @@ extension UnionGate {
             func run() async throws {
                 let list = try await withStore(database) { try await Outbox.phoneNotices(for: .commandLine, in: $0) }
                 let rows =
-                    [["姓名", "手机号", "单位", "等待自", "待通知内容"]]
+                    [["姓名", "手机号", "单位", "等待自", "待通知内容", "未送达原因"]]
                     + list.map {
                         [
                             TextTable.terminalSafe($0.name), $0.phone, $0.unitCode, localTime($0.since),
                             TextTable.terminalSafe(String($0.notices.joined(separator: " / ").prefix(60))),
+                            TextTable.terminalSafe(String(($0.why.last ?? "").prefix(60))),
                         ]
                     }
                 print(TextTable.render(rows))

@@ -154,12 +154,18 @@ extension UnionGate {
                 try await store.read { database in try await Outbox.list(status: status, in: database) }
             }
             let rows =
-                [["ID", "状态", "原因", "尝试", "时间", "内容", "错误"]]
-                + messages.map {
-                    [
-                        String($0.id), $0.status.rawValue, $0.reason.rawValue, String($0.attempts),
-                        localTime($0.createdAt),
-                        String(visibleText(of: $0.bodies).prefix(30)), $0.lastError ?? "",
+                [["ID", "状态", "原因", "尝试", "时间", "内容", "送达渠道", "说明"]]
+                + messages.map { message in
+                    let report = message.delivery.map { $0 == "success" ? "（已送达）" : "（\($0)）" } ?? ""
+                    return [
+                        String(message.id), message.status.rawValue,
+                        message.notice?.kind.rawValue ?? message.reason.rawValue,
+                        String(message.attempts), localTime(message.createdAt),
+                        TextTable.terminalSafe(String(visibleText(of: message.bodies).prefix(30))),
+                        message.channel.map { $0.chinese + report } ?? "",
+                        TextTable.terminalSafe(
+                            [message.channelNote, message.status == .sent ? nil : message.lastError].compactMap { $0 }
+                                .joined(separator: "；")),
                     ]
                 }
             print(TextTable.render(rows))

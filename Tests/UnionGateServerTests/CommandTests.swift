@@ -195,5 +195,17 @@ struct CommandTests {
         #expect(update.output.contains("已采纳"))
         let outbox = try runUniongate(["outbox", "--database", path])
         #expect(outbox.output.contains("queued") && outbox.output.contains("共 2 条"))
+        #expect(outbox.output.contains("membership") && outbox.output.contains("suggestion"))
+        // A notice that went by template message shows its channel and why the subscription did not.
+        let reopened = try await UnionStore.open(path: path, logger: logger)
+        try await reopened.transaction { database in
+            try await database.update("outbox").set("status", to: "sent").set("channel", to: "template")
+                .set("channel_note", to: "订阅通知：职工未订阅此模板").set("delivery", to: "success")
+                .where("notice_kind", .equal, "membership").run()
+        }
+        await reopened.close()
+        let channels = try runUniongate(["outbox", "--status", "sent", "--database", path])
+        #expect(channels.output.contains("模板消息（已送达）"), "\(channels.output)")
+        #expect(channels.output.contains("订阅通知：职工未订阅此模板"))
     }
 }

@@ -30,6 +30,13 @@ public final class FakeWeChatAPI: Sendable {
         var temporaryCodes = 0
         /// Temporary media by id: bytes and type.
         var media: [String: (bytes: [UInt8], type: String)] = [:]
+        /// Subscription acceptances left, by "openid|template".
+        var acceptances: [String: Int] = [:]
+        /// The account's template-message templates.
+        var templates: Set<String> = []
+        /// Members whose 48-hour window has closed.
+        var outsideWindow: Set<String> = []
+        var lastMsgId: UInt64 = 3_000_000_000
     }
 
     private let state = Mutex(State())
@@ -55,6 +62,22 @@ public final class FakeWeChatAPI: Sendable {
     /// Makes `media/get` answer `bytes` of `type` for `id`.
     public func addMedia(_ id: String, bytes: [UInt8], type: String) {
         state.withLock { $0.media[id] = (bytes, type) }
+    }
+
+    /// Lets `bizsend` reach `openid` with `template` this many times (each one-time acceptance
+    /// allows one message).
+    public func acceptSubscription(_ openid: String, template: String, times: Int = 1) {
+        state.withLock { $0.acceptances["\(openid)|\(template)", default: 0] += times }
+    }
+
+    /// Makes `template` one of the account's template-message templates.
+    public func addTemplate(_ template: String) {
+        state.withLock { _ = $0.templates.insert(template) }
+    }
+
+    /// Makes customer-service messages to `openid` answer 45015 (outside the 48-hour window).
+    public func closeWindow(_ openid: String) {
+        state.withLock { _ = $0.outsideWindow.insert(openid) }
     }
 
     /// How many times a token was asked for.
@@ -106,7 +129,10 @@ public final class FakeWeChatAPI: Sendable {
             }
             return Self.json(["access_token": token, "expires_in": 7200])
         }
-        for path in ["/cgi-bin/menu/create", "/cgi-bin/message/custom/send", "/cgi-bin/qrcode/create"] {
+        for path in [
+            "/cgi-bin/menu/create", "/cgi-bin/message/custom/send", "/cgi-bin/qrcode/create",
+            "/cgi-bin/message/subscribe/bizsend", "/cgi-bin/message/template/send",
+        ] {
             router.post(RouterPath(path)) { request, _ in try await self.handle(path, request) }
         }
         for path in ["/cgi-bin/menu/get", "/cgi-bin/menu/delete"] {
@@ -175,10 +201,50 @@ public final class FakeWeChatAPI: Sendable {
             state.withLock { $0.menu = nil }
         case "/cgi-bin/qrcode/create":
             return qrCode(body)
+        case "/cgi-bin/message/custom/send":
+            let object = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
+            if state.withLock({ $0.outsideWindow.contains(object["touser"] as? String ?? "") }) {
+                return Self.error(45015)
+            }
+        case "/cgi-bin/message/subscribe/bizsend", "/cgi-bin/message/template/send":
+            return templateSend(path, body)
         default:
             break
         }
         return Self.json(["errcode": 0, "errmsg": "ok"])
+    }
+
+    /// What `bizsend` and `template/send` answer: 43101 for a subscription the member has not
+    /// accepted (or used up), 40037 for a template the account lacks, 47003 for a field that
+    /// breaks WeChat's rules (over 20 characters, a `phrase` over 5, a line break); else a
+    /// message id.
+    private func templateSend(_ path: String, _ body: String) -> Response {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any],
+            let openid = object["touser"] as? String, let template = object["template_id"] as? String,
+            let data = object["data"] as? [String: Any]
+        else { return Self.error(47001) }
+        for (key, value) in data {
+            guard let text = (value as? [String: Any])?["value"] as? String, !text.isEmpty,
+                text.count <= (key.hasPrefix("phrase") ? 5 : 20), !text.contains(where: \.isNewline)
+            else { return Self.error(47003) }
+        }
+        let subscription = path.hasSuffix("bizsend")
+        let refused = state.withLock { state -> Int? in
+            if subscription {
+                let key = "\(openid)|\(template)"
+                guard let left = state.acceptances[key], left > 0 else { return 43101 }
+                state.acceptances[key] = left - 1
+            } else if !state.templates.contains(template) {
+                return 40037
+            }
+            return nil
+        }
+        if let refused { return Self.error(refused) }
+        let id = state.withLock { state -> UInt64 in
+            state.lastMsgId += 1
+            return state.lastMsgId
+        }
+        return Self.json(["errcode": 0, "errmsg": "ok", "msgid": id])
     }
 
     /// What `qrcode/create` answers: a ticket (the same one again for a permanent scene, as

@@ -144,15 +144,56 @@ struct InboundMessageTests {
 
     @Test func keepsUnknownEventsWithTheirNameAndFields() throws {
         let unknown = try event(
-            "<Event>subscribe_msg_popup_event</Event><SubscribeMsgPopupEvent><List><TemplateId>t</TemplateId></List></SubscribeMsgPopupEvent>"
+            "<Event>kf_close_session</Event><KfAccount>kf2001@gh_union</KfAccount><CloseType><List><Item>t</Item></List></CloseType>"
         )
         guard case .unknown(let name, let fields) = unknown else {
             Issue.record("expected an unknown event, got \(unknown)")
             return
         }
-        #expect(name == "subscribe_msg_popup_event")
-        #expect(fields.map(\.name) == ["SubscribeMsgPopupEvent"])
-        #expect(fields.first?.child("List")?.text(of: "TemplateId") == "t")
+        #expect(name == "kf_close_session")
+        #expect(fields.map(\.name) == ["KfAccount", "CloseType"])
+        #expect(fields.last?.child("List")?.text(of: "Item") == "t")
+    }
+
+    @Test func readsSubscriptionChoicesAndReports() throws {
+        let popup = try event(
+            """
+            <Event>subscribe_msg_popup_event</Event><SubscribeMsgPopupEvent>
+            <List><TemplateId>tplA</TemplateId><SubscribeStatusString>accept</SubscribeStatusString><PopupScene>2</PopupScene></List>
+            <List><TemplateId>tplB</TemplateId><SubscribeStatusString>reject</SubscribeStatusString><PopupScene>2</PopupScene></List>
+            </SubscribeMsgPopupEvent>
+            """)
+        #expect(
+            popup
+                == .subscriptionChoices(
+                    changed: false,
+                    choices: [
+                        SubscriptionChoice(templateId: "tplA", status: "accept", popupScene: "2"),
+                        SubscriptionChoice(templateId: "tplB", status: "reject", popupScene: "2"),
+                    ]))
+        let change = try event(
+            "<Event>subscribe_msg_change_event</Event><SubscribeMsgChangeEvent><List><TemplateId>tplA</TemplateId>"
+                + "<SubscribeStatusString>reject</SubscribeStatusString></List></SubscribeMsgChangeEvent>")
+        guard case .subscriptionChoices(true, let choices) = change else {
+            Issue.record("expected a change event, got \(change)")
+            return
+        }
+        #expect(choices.map(\.accepted) == [false])
+        let sent = try event(
+            "<Event>subscribe_msg_sent_event</Event><SubscribeMsgSentEvent><List><TemplateId>tplA</TemplateId>"
+                + "<MsgID>1700827132819554304</MsgID><ErrorCode>0</ErrorCode><ErrorStatus>success</ErrorStatus></List>"
+                + "</SubscribeMsgSentEvent>")
+        #expect(
+            sent
+                == .subscriptionSent(results: [
+                    SubscriptionSendResult(
+                        templateId: "tplA", msgId: "1700827132819554304", errorCode: 0, errorStatus: "success")
+                ]))
+        #expect(throws: MessageParseError.self) {
+            try event(
+                "<Event>subscribe_msg_sent_event</Event><SubscribeMsgSentEvent><List><ErrorCode>x</ErrorCode></List>"
+                    + "</SubscribeMsgSentEvent>")
+        }
     }
 
     @Test func exposesTheEventKey() {

@@ -63,7 +63,7 @@ struct MessageGenerator {
     }
 
     mutating func event() -> InboundEvent {
-        switch Int.random(in: 0...13, using: &random) {
+        switch Int.random(in: 0...15, using: &random) {
         case 0: return .subscribe(scene: optionalString(), ticket: optionalString())
         case 1: return .unsubscribe
         case 2: return .scan(scene: string(), ticket: optionalString())
@@ -90,6 +90,22 @@ struct MessageGenerator {
             return .massSendJobFinished(
                 msgId: UInt64(int()), status: string(),
                 counts: MassSendCounts(total: int(), filtered: int(), sent: int(), failed: int()))
+        case 12:
+            return .subscriptionChoices(
+                changed: Bool.random(using: &random),
+                choices: (0..<Int.random(in: 0...3, using: &random)).map { _ in
+                    SubscriptionChoice(
+                        templateId: identifier(prefix: "tpl"),
+                        status: Bool.random(using: &random) ? "accept" : "reject",
+                        popupScene: optionalString())
+                })
+        case 13:
+            return .subscriptionSent(
+                results: (0..<Int.random(in: 0...3, using: &random)).map { _ in
+                    SubscriptionSendResult(
+                        templateId: identifier(prefix: "tpl"), msgId: identifier(prefix: "m"),
+                        errorCode: Int.random(in: -1...50_000, using: &random), errorStatus: string())
+                })
         default:
             return .unknown(
                 name: identifier(prefix: "kf_event_"),

@@ -12,7 +12,7 @@ public struct RuleBookLoader: Sendable {
 
     /// A top-level section.
     enum Section: String, YAMLKeys {
-        case settings, rules, welcome, menu, hotline, examples, join, welfare, forms, org, cases
+        case settings, rules, welcome, menu, hotline, examples, join, welfare, forms, org, cases, notices
         case fallback = "default"
     }
 
@@ -95,6 +95,8 @@ struct BookReader {
     var organisationSource: SourceLocation?
     var cases = CaseSettings()
     var casesSource: SourceLocation?
+    var notices = NoticeSettings()
+    var noticesSource: SourceLocation?
 
     init(problems: ProblemCollector) {
         self.problems = problems
@@ -176,6 +178,7 @@ struct BookReader {
         if let node = sections[.forms] { readForms(node) }
         if let node = sections[.org] { readOrganisation(node) }
         if let node = sections[.cases] { readCases(node) }
+        if let node = sections[.notices] { readNotices(node) }
         if let node = sections[.examples] {
             for item in problems.list(node) {
                 if let example = readExample(item) { examples.append(example) }
@@ -191,7 +194,7 @@ struct BookReader {
         warnAboutShadowedKeywords()
         return RuleBook(
             rules: rules, welcome: welcome, fallback: fallback, menu: menu, hotline: hotline, settings: settings,
-            examples: examples, join: join, welfare: welfare, forms: forms, cases: cases)
+            examples: examples, join: join, welfare: welfare, forms: forms, cases: cases, notices: notices)
     }
 
     // MARK: YAML errors

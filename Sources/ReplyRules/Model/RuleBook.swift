@@ -24,6 +24,8 @@ public struct RuleBook: Sendable {
     public var forms: [String: FormDefinition]
     /// How messages no rule answers reach the union's staff.
     public var cases: CaseSettings
+    /// How notices reach members beyond customer-service messages.
+    public var notices: NoticeSettings
     /// Warnings found while loading; the rules work regardless.
     public var warnings: [RuleProblem]
 
@@ -33,9 +35,10 @@ public struct RuleBook: Sendable {
         hotline: [HotlineNumber] = [], settings: Settings = Settings(), examples: [ConversationExample] = [],
         join: JoinSettings = JoinSettings(), welfare: WelfareCatalogue = WelfareCatalogue(),
         forms: [String: FormDefinition] = [:], cases: CaseSettings = CaseSettings(),
-        warnings: [RuleProblem] = []
+        notices: NoticeSettings = NoticeSettings(), warnings: [RuleProblem] = []
     ) {
         self.cases = cases
+        self.notices = notices
         self.join = join
         self.welfare = welfare
         self.forms = forms

@@ -92,7 +92,8 @@ func buildGateway<C: Clock>(
                 baseURL: configuration.apiBaseURL, appId: appId, secret: secret, cache: StoreTokenCache(store: store),
                 options: apiOptions, logger: logger)
             outbox = OutboxWorker(
-                store: store, sender: client, held: core.held, options: overrides.outboxOptions, logger: logger)
+                store: store, sender: client, held: core.held, options: overrides.outboxOptions, logger: logger,
+                book: { rules.engine.book })
             media = MediaFetcher(store: store, source: client, directory: mediaDirectory, logger: logger)
         } else {
             logger.warning(

@@ -96,6 +96,14 @@ public enum AdminRecords {
         public var preview: String
         public var createdAt: String
         public var sentAt: String?
+        /// For a notice, its kind (`membership`, `case_reply` …).
+        public var noticeKind: String?
+        /// The channel that reached the member: `subscription`, `template`, `custom` or `reply`.
+        public var channel: String?
+        /// Why earlier channels did not, or why none did (Chinese, for staff).
+        public var channelNote: String?
+        /// WeChat's delivery report, when one came (`success`).
+        public var delivery: String?
 
         public init(_ message: OutboxMessage) {
             id = message.id
@@ -107,6 +115,10 @@ public enum AdminRecords {
             preview = String(visibleTextOfBodies(message.bodies).prefix(80))
             createdAt = AdminRecords.timestamp(message.createdAt)
             sentAt = message.sentAt.map(AdminRecords.timestamp)
+            noticeKind = message.notice?.kind.rawValue
+            channel = message.channel?.rawValue
+            channelNote = message.channelNote
+            delivery = message.delivery
         }
     }
 
@@ -259,6 +271,8 @@ extension AdminRecords {
         public var phone: String
         public var unitCode: String
         public var notices: [String]
+        /// Why each waiting notice reached no one, in the same order.
+        public var why: [String]
         public var since: String
 
         public init(_ notice: PhoneNotice) {
@@ -267,6 +281,7 @@ extension AdminRecords {
             phone = notice.phone
             unitCode = notice.unitCode
             notices = notice.notices
+            why = notice.why
             since = AdminRecords.timestamp(notice.since)
         }
     }

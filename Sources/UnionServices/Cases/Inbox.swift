@@ -264,8 +264,10 @@ public struct Inbox: Sendable {
             try await database.update("cases").set("status", to: MemberCase.Status.answered.rawValue)
                 .set("updated_at", to: now).where("id", .equal, memberCase.id).run()
             try await Outbox.enqueue(
-                [.text("工会答复您的留言（编号 \(memberCase.number)）：\n\(text)\n\n如还有问题，可直接回复。")], to: memberCase.openid,
-                reason: .notice, at: now, in: database)
+                Notice(
+                    .caseReply, fields: ["number": memberCase.number, "reply": text],
+                    text: "工会答复您的留言（编号 \(memberCase.number)）：\n\(text)\n\n如还有问题，可直接回复。"),
+                to: memberCase.openid, at: now, in: database)
             try await AuditLog.record(
                 actor, action: "case.reply", record: "case:\(memberCase.number)", unit: memberCase.unitCode,
                 before: ["status": memberCase.status.rawValue], after: ["status": "answered", "reply": text], at: now,
@@ -287,8 +289,10 @@ public struct Inbox: Sendable {
             try await database.update("cases").set("status", to: MemberCase.Status.closed.rawValue)
                 .set("closed_at", to: now).set("updated_at", to: now).where("id", .equal, memberCase.id).run()
             try await Outbox.enqueue(
-                [.text("您的留言（编号 \(memberCase.number)）已办结。请为本次答复打分，回复 1–5（5 分最满意）。")],
-                to: memberCase.openid, reason: .notice, at: now, in: database)
+                Notice(
+                    .caseClosed, fields: ["number": memberCase.number],
+                    text: "您的留言（编号 \(memberCase.number)）已办结。请为本次答复打分，回复 1–5（5 分最满意）。"),
+                to: memberCase.openid, at: now, in: database)
             try await AuditLog.record(
                 actor, action: "case.close", record: "case:\(memberCase.number)", unit: memberCase.unitCode,
                 before: ["status": memberCase.status.rawValue], after: ["status": "closed"], at: now, in: database)

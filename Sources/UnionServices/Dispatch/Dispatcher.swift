@@ -34,6 +34,7 @@ public struct Dispatcher: MessageHandler {
     /// and the rules for what they can tell without the store; nil when something needs it.
     public func answerAtOnce(_ message: InboundMessage) -> HandlerOutcome? {
         if let journal, journal.holds(message.header.sender) { return nil }  // waits behind the journal
+        if NoticeReports.isReport(message) { return nil }  // recorded: a write
         let engine = rules.engine
         let now = clock()
         guard case .known(let interception) = services.interceptFromMemory(message, rules: engine, at: now) else {
@@ -143,6 +144,9 @@ public struct Dispatcher: MessageHandler {
         let engine = rules.engine
         let now = clock()
         do {
+            // WeChat's reports about notices are recorded and answered with nothing; held
+            // notices wait for a message the member sees an answer to.
+            if try await services.recordNoticeReport(message, at: now) { return .silence }
             let notices = try await services.takeHeldNotices(message.header.sender, at: now)
             var note: String? = notices.isEmpty ? nil : notices.joined(separator: "\n\n")
             switch try await services.intercept(message, rules: engine, at: now) {

@@ -37,6 +37,10 @@ public protocol ServiceDesk: Sendable {
     /// told; nil when the inbox does not take it (the default reply answers).
     func receiveUnanswered(_ message: InboundMessage, rules: RuleEngine, at unixTime: Int64) async throws
         -> [ReplyBody]?
+
+    /// Records WeChat's report about notices (a member's subscription choices, a delivery
+    /// result); returns whether `message` was one. Such a message is answered with nothing.
+    func recordNoticeReport(_ message: InboundMessage, at unixTime: Int64) async throws -> Bool
 }
 
 /// An answer from memory, or the news that it needs the store.
@@ -60,6 +64,7 @@ extension ServiceDesk {
     public func receiveUnanswered(_ message: InboundMessage, rules: RuleEngine, at unixTime: Int64) async throws
         -> [ReplyBody]?
     { nil }
+    public func recordNoticeReport(_ message: InboundMessage, at unixTime: Int64) async throws -> Bool { false }
 }
 
 /// Tells whether a member's join application was approved.

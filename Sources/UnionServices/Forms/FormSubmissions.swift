@@ -1,8 +1,12 @@
 import Foundation
+import ReplyRules
 import SQLKit
 
 /// A submitted admin-defined form.
-public struct FormSubmission: Sendable, Hashable {
+public struct FormSubmission: Sendable, Hashable, AnsweredRecord {
+    static let table = "form_submissions"
+    static let recordName = "submission"
+
     /// The row id.
     public var id: Int
     /// The form's name.
@@ -121,7 +125,7 @@ public struct FormSubmissions: Sendable {
     }
 
     static func select(in database: any SQLDatabase) -> SQLSelectBuilder {
-        database.select().columns("*").from("form_submissions")
+        database.select().columns("*").from(FormSubmission.table)
     }
 
     /// The member's latest submissions, newest first.
@@ -136,34 +140,24 @@ public struct FormSubmissions: Sendable {
         _ id: Int, form: String? = nil, status: FormSubmission.Status?, reply: String?, title: String? = nil,
         by actor: Principal = .commandLine, at now: Int64
     ) async throws -> FormSubmission {
-        try actor.require(.decide)
-        let reply = reply?.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard status != nil || (reply?.isEmpty == false) else {
-            throw AdminActionError(.invalid, "give a status, a reply, or both")
-        }
-        return try await store.transaction { database in
-            var query = Self.select(in: database).where("id", .equal, id)
-            if let form { query = query.where("form", .equal, form) }
-            guard
-                var submission = try await query.first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)?
+        return try await StaffAnswers.answer(
+            id, status: status, reply: reply, by: actor, at: now, in: store,
+            load: { database in
+                var query = Self.select(in: database).where("id", .equal, id)
+                if let form { query = query.where("form", .equal, form) }
+                return try await query.first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)?.submission
+            },
+            notice: { submission, given in
+                let title = title ?? submission.form
+                return Notice(
                     .submission,
-                actor.scope.contains(submission.unitCode)
-            else { throw AdminActionError(.notFound, "no submission with id \(id)") }
-            let before = submission
-            if let status { submission.status = status }
-            if let reply, !reply.isEmpty { submission.reply = reply }
-            try await database.update("form_submissions").set("status", to: submission.status.rawValue)
-                .set("reply", to: submission.reply).set("updated_at", to: now).where("id", .equal, id).run()
-            var notice = "您的「\(title ?? submission.form)」（编号 \(submission.number)）有了新进展：\(submission.status.chinese)。"
-            if let reply, !reply.isEmpty { notice += "\n工会回复：\(reply)" }
-            notice += "\n回复「我的申请」可查看全部进度。"
-            try await Outbox.enqueue([.text(notice)], to: submission.openid, reason: .notice, at: now, in: database)
-            try await AuditLog.record(
-                actor, action: "submission.update", record: "submission:\(submission.number)",
-                unit: submission.unitCode,
-                before: ["status": before.status.rawValue, "reply": before.reply ?? ""],
-                after: ["status": submission.status.rawValue, "reply": submission.reply ?? ""], at: now, in: database)
-            return submission
-        }
+                    fields: [
+                        "number": submission.number, "form": title, "status": submission.status.chinese,
+                        "reply": submission.reply ?? "",
+                    ],
+                    text: StaffAnswers.progressText(
+                        subject: "「\(title)」", number: submission.number, status: submission.status.chinese,
+                        reply: given, lookup: "我的申请"))
+            })
     }
 }

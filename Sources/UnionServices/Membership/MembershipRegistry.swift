@@ -291,7 +291,13 @@ public struct MembershipRegistry: MembershipDirectory {
             application.reason = reason
             application.decidedAt = now
             try await Outbox.enqueue(
-                [.text(notice(application))], to: application.openid, reason: .notice, at: now, in: database)
+                Notice(
+                    .membership,
+                    fields: [
+                        "number": application.number, "name": application.name,
+                        "result": status == .approved ? "已通过" : "未通过", "reason": reason ?? "",
+                        "unit": application.unit,
+                    ], text: notice(application)), to: application.openid, at: now, in: database)
             return application
         }
         store.facts.forgetApplication(of: application.openid)

@@ -1,4 +1,5 @@
 import Foundation
+import ReplyRules
 import SQLKit
 import WeChatWire
 
@@ -24,6 +25,16 @@ public struct OutboxMessage: Sendable, Hashable {
     public var createdAt: Int64
     /// When it was sent, Unix seconds.
     public var sentAt: Int64?
+    /// For a notice: its kind and fields, from which templates are filled.
+    public var notice: NoticeContent?
+    /// The channel that reached the member, once one did.
+    public var channel: NoticeChannel?
+    /// Why earlier channels did not (for staff, in Chinese), or nil.
+    public var channelNote: String?
+    /// WeChat's delivery report, when one came: `success`, or why it failed.
+    public var delivery: String?
+    /// Channels WeChat refused for this message; they are not tried again.
+    public var refused: Set<NoticeChannel> = []
 
     /// Where a message in the outbox is.
     public enum Status: String, Sendable, Hashable, Codable, CaseIterable {
@@ -43,6 +54,25 @@ public struct OutboxMessage: Sendable, Hashable {
 /// The queue of messages for WeChat's customer-service API. Things that promise a member a
 /// notice (an approval, a status change) add to it in their own transaction; a worker sends.
 public enum Outbox {
+    /// Queues a notice for `openid`, inside the caller's transaction: its text goes as a
+    /// customer-service message, and its kind and fields fill the templates of `notices.yaml`
+    /// when the worker sends it.
+    public static func enqueue(_ notice: Notice, to openid: String, at now: Int64, in database: any SQLDatabase)
+        async throws
+    {
+        let encoded = String(decoding: try JSONEncoder().encode([StoredReplyBody(.text(notice.text))]), as: UTF8.self)
+        let fields = String(decoding: try JSONEncoder().encode(notice.fields), as: UTF8.self)
+        try await database.insert(into: "outbox")
+            .columns(
+                "openid", "account", "bodies", "reason", "next_attempt_at", "created_at", "notice_kind", "notice_fields"
+            )
+            .values(
+                SQLBind(openid), SQLBind(""), SQLBind(encoded), SQLBind(LateReason.notice.rawValue), SQLBind(now),
+                SQLBind(now), SQLBind(notice.kind.rawValue), SQLBind(fields)
+            )
+            .run()
+    }
+
     /// Queues `bodies` for `openid`, inside the caller's transaction.
     public static func enqueue(
         _ bodies: [ReplyBody], to openid: String, account: String = "", reason: LateReason, at now: Int64,
@@ -72,6 +102,11 @@ public enum Outbox {
         ).map { try $0.message }
     }
 
+    /// The `refused` column's text: the channels' names, sorted, comma-separated.
+    static func refusedColumn(_ channels: Set<NoticeChannel>) -> String {
+        channels.map(\.rawValue).sorted().joined(separator: ",")
+    }
+
     /// A query for outbox rows, to narrow down; decode them as ``Row``.
     static func select(in database: any SQLDatabase) -> SQLSelectBuilder {
         database.select().columns("*").from("outbox")
@@ -90,14 +125,32 @@ public enum Outbox {
         var lastError: String?
         var createdAt: Int64
         var sentAt: Int64?
+        var noticeKind: String?
+        var noticeFields: String?
+        var channel: String?
+        var channelNote: String?
+        var wechatMsgId: String?
+        var delivery: String?
+        var refused: String?
 
         var message: OutboxMessage {
             get throws {
                 let stored = try JSONDecoder().decode([StoredReplyBody].self, from: Data(bodies.utf8))
+                var notice: NoticeContent?
+                if let noticeKind, let kind = NoticeKind(rawValue: noticeKind) {
+                    let fields = try noticeFields.map {
+                        try JSONDecoder().decode([String: String].self, from: Data($0.utf8))
+                    }
+                    notice = NoticeContent(kind: kind, fields: fields ?? [:])
+                }
                 return OutboxMessage(
                     id: id, openid: openid, account: account, bodies: stored.map(\.body),
                     reason: LateReason(rawValue: reason) ?? .notice, status: status, attempts: attempts,
-                    lastError: lastError, createdAt: createdAt, sentAt: sentAt)
+                    lastError: lastError, createdAt: createdAt, sentAt: sentAt, notice: notice,
+                    channel: channel.flatMap(NoticeChannel.init(rawValue:)), channelNote: channelNote,
+                    delivery: delivery,
+                    refused: Set(
+                        (refused ?? "").split(separator: ",").compactMap { NoticeChannel(rawValue: String($0)) }))
             }
         }
     }

@@ -1,19 +1,38 @@
 import Foundation
 import Logging
+import ReplyRules
 import SQLKit
 import Synchronization
 import WeChatAPI
 import WeChatWire
 
-/// Sends one customer-service message. ``WeChatAPIClient`` is the real one.
+/// Sends messages to members through WeChat's API. ``WeChatAPIClient`` is the real one.
 public protocol CustomMessageSender: Sendable {
-    /// Sends `body` to `openid`.
+    /// Sends `body` to `openid` as a customer-service message.
     func send(_ body: ReplyBody, to openid: String) async throws
+    /// Sends a subscription notification with `data`; returns WeChat's message id, if any.
+    func sendSubscription(_ template: NoticeTemplate, data: [(key: String, value: String)], to openid: String)
+        async throws -> String?
+    /// Sends a template message with `data`; returns WeChat's message id, if any.
+    func sendTemplate(_ template: NoticeTemplate, data: [(key: String, value: String)], to openid: String)
+        async throws -> String?
 }
 
 extension WeChatAPIClient: CustomMessageSender {
     public func send(_ body: ReplyBody, to openid: String) async throws {
         try await sendCustomMessage(body, to: openid)
+    }
+
+    public func sendSubscription(_ template: NoticeTemplate, data: [(key: String, value: String)], to openid: String)
+        async throws -> String?
+    {
+        try await sendSubscriptionMessage(templateId: template.templateId, to: openid, page: template.link, data: data)
+    }
+
+    public func sendTemplate(_ template: NoticeTemplate, data: [(key: String, value: String)], to openid: String)
+        async throws -> String?
+    {
+        try await sendTemplateMessage(templateId: template.templateId, to: openid, url: template.link, data: data)
     }
 }
 
@@ -50,7 +69,7 @@ public final class HeldNotices: Sendable {
                 .all(decoding: Outbox.Row.self, keyDecodingStrategy: .convertFromSnakeCase).map { try $0.message }
             try await database.update("outbox")
                 .set("status", to: OutboxMessage.Status.sent.rawValue).set("sent_at", to: now)
-                .set("last_error", to: "delivered in a reply")
+                .set("last_error", to: "delivered in a reply").set("channel", to: NoticeChannel.reply.rawValue)
                 .where("openid", .equal, openid).where("status", .equal, OutboxMessage.Status.held.rawValue)
                 .run()
             return rows
@@ -66,9 +85,15 @@ public final class HeldNotices: Sendable {
     }
 }
 
-/// Sends the outbox through the customer-service API: retries with backoff, holds what WeChat
-/// will not deliver now (45015), and resumes after a restart. A send is recorded as soon as
-/// WeChat accepts it; a message caught mid-send by a crash is sent again (at least once).
+/// Sends the outbox: retries with backoff, holds what WeChat will not deliver now (45015), and
+/// resumes after a restart. A send is recorded as soon as WeChat accepts it; a message caught
+/// mid-send by a crash is sent again (at least once).
+///
+/// A notice goes by the first channel WeChat still allows for the member: the subscription
+/// notification of its kind when the member accepted that template, then the template message,
+/// then a customer-service message; what none takes is held for the member's next message and
+/// for a phone call (需电话通知). Each row records the channel that reached the member, or why
+/// none did.
 public final class OutboxWorker: Sendable {
     /// How the worker paces itself.
     public struct Options: Sendable {
@@ -88,6 +113,9 @@ public final class OutboxWorker: Sendable {
     private let store: UnionStore
     private let sender: any CustomMessageSender
     private let held: HeldNotices
+    /// The rules in force, for `notices.yaml` and the union's time zone; nil: customer-service
+    /// messages only.
+    private let book: @Sendable () -> RuleBook?
     /// How it runs.
     public let options: Options
     private let clock: @Sendable () -> Int64
@@ -99,8 +127,10 @@ public final class OutboxWorker: Sendable {
     public init(
         store: UnionStore, sender: any CustomMessageSender, held: HeldNotices, options: Options = Options(),
         logger: Logger,
-        clock: @escaping @Sendable () -> Int64 = UnixTime.now
+        clock: @escaping @Sendable () -> Int64 = UnixTime.now,
+        book: @escaping @Sendable () -> RuleBook? = { nil }
     ) {
+        self.book = book
         self.store = store
         self.sender = sender
         self.held = held
@@ -157,22 +187,59 @@ public final class OutboxWorker: Sendable {
         SQLBinaryExpression(left: SQLColumn("attempts"), op: change, right: SQLLiteral.numeric("1"))
     }
 
+    /// Where a message got to while it was being sent.
+    private struct Progress {
+        var refused: Set<NoticeChannel>
+        var notes: [String]
+
+        var note: String? { notes.isEmpty ? nil : notes.joined(separator: "；") }
+    }
+
+    /// Whether WeChat refused the send for good (try the next channel), rather than being busy,
+    /// limiting or unreachable (try the message again later).
+    private static func isRefusal(_ error: WeChatAPIError) -> Bool {
+        !error.transport && !error.isBusy && !error.isRateLimited && !error.isTokenProblem
+    }
+
+    private static func explain(_ error: WeChatAPIError) -> String {
+        switch error.code {
+        case 43101: "职工未订阅或已用完（43101）"
+        case 43004: "职工未关注公众号（43004）"
+        case 45015: "超出 48 小时互动窗口（45015）"
+        case 40037: "模板 ID 无效（40037）"
+        case 47003: "模板字段不合要求（47003）"
+        case 43116: "模板被限制（43116）"
+        default: "微信拒绝（\(error.code)）"
+        }
+    }
+
     private func send(_ message: OutboxMessage) async {
         let attempts = message.attempts + 1
+        var progress = Progress(refused: message.refused, notes: message.channelNote.map { [$0] } ?? [])
         do {
+            if let notice = message.notice, let book = book(), let route = book.notices.routes[notice.kind] {
+                var values = notice.fields
+                if values["date"] == nil {
+                    values["date"] = Self.date(message.createdAt, utcOffsetMinutes: book.settings.utcOffsetMinutes)
+                }
+                if try await sendByTemplates(message, route: route, values: values, progress: &progress) { return }
+            }
             for body in message.bodies {
                 try await sender.send(body, to: message.openid)
             }
-            try await mark(message.id, status: .sent, error: nil, retryAt: nil)
+            try await record(message.id, .sent, channel: .custom, progress: progress)
         } catch let error as WeChatAPIError where error.pausedUntil != nil {
             // Not tried: WeChat's API is not answering and the client paused its calls. The
             // message waits for the pause and keeps its attempts.
+            let refused = Outbox.refusedColumn(progress.refused)
+            let note = progress.note
             try? await store.transaction { database in
                 try await database.update("outbox")
                     .set("status", to: OutboxMessage.Status.queued.rawValue)
                     .set("last_error", to: error.description)
                     .set("next_attempt_at", to: error.pausedUntil ?? 0)
                     .set("attempts", to: Self.attempts(SQLBinaryOperator.subtract))
+                    .set("refused", to: refused).set("channel_note", to: note)
                     .where("id", .equal, message.id)
                     .run()
             }
@@ -182,24 +249,87 @@ public final class OutboxWorker: Sendable {
             // Remembered before it is written: once the row says held, the member's next message
             // must not be answered from memory without it.
             held.add(message.openid)
-            try? await mark(message.id, status: .held, error: error.description, retryAt: nil)
+            progress.notes.append("客服消息：\(Self.explain(error))")
+            try? await record(message.id, .held, error: error.description, progress: progress)
         } catch {
             let failed = attempts >= options.maxAttempts
             let delay = min(options.backoffSeconds << Int64(min(attempts - 1, 20)), 3600)
             logger.warning(
-                "customer-service message not sent",
+                "message to a member not sent",
                 metadata: ["outbox": "\(message.id)", "error": "\(error)", "final": "\(failed)"])
-            try? await mark(
-                message.id, status: failed ? .failed : .queued, error: "\(error)", retryAt: clock() + delay)
+            try? await record(
+                message.id, failed ? .failed : .queued, error: "\(error)", retryAt: clock() + delay, progress: progress)
         }
     }
 
-    private func mark(_ id: Int, status: OutboxMessage.Status, error: String?, retryAt: Int64?) async throws {
+    /// Tries the notice's subscription notification, then its template message. Returns true
+    /// when one was sent; a refusal is noted and the next channel tried; anything else is thrown.
+    private func sendByTemplates(
+        _ message: OutboxMessage, route: NoticeRoute, values: [String: String], progress: inout Progress
+    ) async throws -> Bool {
+        let openid = message.openid
+        if let subscription = route.subscription, !progress.refused.contains(.subscription) {
+            let answer = try await store.read { database in
+                try await NoticeReports.subscription(openid, template: subscription.templateId, in: database)
+            }
+            if answer == "accept" {
+                do {
+                    let id = try await sender.sendSubscription(
+                        subscription, data: subscription.filled(with: values), to: openid)
+                    try await record(message.id, .sent, channel: .subscription, msgId: id, progress: progress)
+                    return true
+                } catch let error as WeChatAPIError where Self.isRefusal(error) {
+                    progress.refused.insert(.subscription)
+                    progress.notes.append("订阅通知：\(Self.explain(error))")
+                    if error.code == 43101 {
+                        // A one-time acceptance spent, or withdrawn: not tried again until the
+                        // member accepts anew.
+                        let now = clock()
+                        try await store.transaction { database in
+                            try await NoticeReports.setSubscription(
+                                openid, template: subscription.templateId, status: "used", scene: nil, at: now,
+                                in: database)
+                        }
+                    }
+                }
+            } else {
+                progress.refused.insert(.subscription)
+                progress.notes.append(answer == "reject" ? "订阅通知：职工拒绝了此模板" : "订阅通知：职工未订阅此模板")
+            }
+        }
+        if let template = route.template, !progress.refused.contains(.template) {
+            do {
+                let id = try await sender.sendTemplate(template, data: template.filled(with: values), to: openid)
+                try await record(message.id, .sent, channel: .template, msgId: id, progress: progress)
+                return true
+            } catch let error as WeChatAPIError where Self.isRefusal(error) {
+                progress.refused.insert(.template)
+                progress.notes.append("模板消息：\(Self.explain(error))")
+            }
+        }
+        return false
+    }
+
+    /// `2026-11-23` of a Unix time in the union's time zone, for a notice's `{date}`.
+    static func date(_ unixSeconds: Int64, utcOffsetMinutes: Int) -> String {
+        let time = LocalTime(unixSeconds: unixSeconds, utcOffsetMinutes: utcOffsetMinutes)
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(time.year)-\(two(time.month))-\(two(time.day))"
+    }
+
+    /// Writes where a message got to: sent (with its channel and WeChat's message id), held,
+    /// queued for a retry, or failed, with the channels refused and why.
+    private func record(
+        _ id: Int, _ status: OutboxMessage.Status, channel: NoticeChannel? = nil, msgId: String? = nil,
+        error: String? = nil, retryAt: Int64? = nil, progress: Progress
+    ) async throws {
         let now = clock()
         try await store.transaction { database in
             var update = database.update("outbox").set("status", to: status.rawValue)
+                .set("refused", to: Outbox.refusedColumn(progress.refused)).set("channel_note", to: progress.note)
             if status == .sent {
-                update = update.set("sent_at", to: now)
+                update = update.set("sent_at", to: now).set("channel", to: channel?.rawValue)
+                    .set("wechat_msg_id", to: msgId)
             } else {
                 update = update.set("last_error", to: error).set("next_attempt_at", to: retryAt ?? now)
             }

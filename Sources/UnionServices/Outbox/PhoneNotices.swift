@@ -11,6 +11,8 @@ public struct PhoneNotice: Sendable, Hashable {
     public var unitCode: String
     /// The waiting notices' texts, oldest first.
     public var notices: [String]
+    /// Why each reached no one: the channels tried and WeChat's answers.
+    public var why: [String]
     /// When the oldest was queued, Unix seconds.
     public var since: Int64
 }
@@ -31,9 +33,11 @@ extension Outbox {
             if byMember[message.openid] == nil {
                 order.append(message.openid)
                 byMember[message.openid] = PhoneNotice(
-                    openid: message.openid, name: "", phone: "", unitCode: "", notices: [], since: message.createdAt)
+                    openid: message.openid, name: "", phone: "", unitCode: "", notices: [], why: [],
+                    since: message.createdAt)
             }
             byMember[message.openid]?.notices.append(text)
+            byMember[message.openid]?.why.append(message.channelNote ?? message.lastError ?? "")
         }
         let members = try await store.read { [order] database in
             var found: [String: MembershipApplication] = [:]

@@ -51,6 +51,10 @@ public struct UnionServiceDesk: ServiceDesk {
     /// Who counts as a member: approved applicants (and any extra members given).
     public var members: any MembershipDirectory { self }
 
+    public func recordNoticeReport(_ message: InboundMessage, at unixTime: Int64) async throws -> Bool {
+        try await NoticeReports.record(message, at: unixTime, in: store)
+    }
+
     public func takeHeldNotices(_ openid: String, at unixTime: Int64) async throws -> [String] {
         try await held.take(openid, store: store, at: unixTime)
     }

@@ -227,6 +227,37 @@ enum Migrations {
             try await database.alter(table: "form_submissions").column("updated_at", type: .bigint).run()
             try await index("form_submissions", "openid", "id", on: database)
         },
+        Migration(version: 6, name: "notice channels") { database in
+            // A notice's kind and fields, so that a template can be filled when it is sent; the
+            // channel that reached the member (or why none did); WeChat's message id, to match
+            // the delivery report; the channels already refused, not tried again.
+            for column in ["notice_kind", "notice_fields", "channel", "channel_note", "wechat_msg_id", "delivery"] {
+                try await database.alter(table: "outbox").column(column, type: .text).run()
+            }
+            try await database.alter(table: "outbox").column("refused", type: .text, .notNull, .default("")).run()
+            try await index("outbox", "wechat_msg_id", on: database)
+            // What each member accepted in WeChat's subscription pop-up or settings, per template.
+            try await database.create(table: "notice_subscriptions")
+                .column("openid", type: .text, .notNull)
+                .column("template_id", type: .text, .notNull)
+                // accept, reject, or used (WeChat said 43101: a one-time acceptance was spent)
+                .column("status", type: .text, .notNull)
+                .column("scene", type: .text)
+                .column("updated_at", type: .bigint, .notNull)
+                .primaryKey("openid", "template_id")
+                .run()
+            // WeChat's delivery reports of subscription notifications, as received.
+            try await database.create(table: "notice_reports")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("openid", type: .text, .notNull)
+                .column("template_id", type: .text, .notNull)
+                .column("msg_id", type: .text, .notNull)
+                .column("error_code", type: .bigint, .notNull)
+                .column("error_status", type: .text, .notNull)
+                .column("received_at", type: .bigint, .notNull)
+                .run()
+            try await index("notice_reports", "openid", "id", on: database)
+        },
     ]
 
     /// A `CHECK` that the column holds one of the enum's raw values: the schema enforces what

@@ -1,8 +1,9 @@
 import Foundation
+import ReplyRules
 import SQLKit
 
 /// A rationalisation suggestion (合理化建议).
-public struct Suggestion: Sendable, Hashable, Codable {
+public struct Suggestion: Sendable, Hashable, Codable, AnsweredRecord {
     /// The row id, used in the admin API's addresses.
     public var id: Int
     /// The receipt number, such as `JY-2026-000123`.
@@ -21,6 +22,9 @@ public struct Suggestion: Sendable, Hashable, Codable {
     public var createdAt: Int64
     /// When it last changed, Unix seconds.
     public var updatedAt: Int64
+
+    static let table = "suggestions"
+    static let recordName = "suggestion"
 
     /// Where a suggestion is.
     public enum Status: String, Sendable, Hashable, Codable, CaseIterable {
@@ -130,7 +134,7 @@ public struct SuggestionBox: Sendable {
     }
 
     static func select(in database: any SQLDatabase) -> SQLSelectBuilder {
-        database.select().columns("*").from("suggestions")
+        database.select().columns("*").from(Suggestion.table)
     }
 
     /// Changes a suggestion's status and the union's reply, and queues the notice to the member,
@@ -138,44 +142,24 @@ public struct SuggestionBox: Sendable {
     public func update(
         _ id: Int, status: Suggestion.Status?, reply: String?, by actor: Principal = .commandLine, at now: Int64
     ) async throws -> Suggestion {
-        try actor.require(.decide)
-        let reply = reply?.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard status != nil || (reply?.isEmpty == false) else {
-            throw AdminActionError(.invalid, "give a status, a reply, or both")
-        }
-        let updated = try await store.transaction { database in
-            guard
-                var suggestion = try await Self.select(in: database).where("id", .equal, id).first(
-                    decoding: Suggestion.self, keyDecodingStrategy: .convertFromSnakeCase),
-                actor.scope.contains(suggestion.unitCode)
-            else {
-                throw AdminActionError(.notFound, "no suggestion with id \(id)")
-            }
-            let before = suggestion
-            if let status { suggestion.status = status }
-            if let reply, !reply.isEmpty { suggestion.reply = reply }
-            suggestion.updatedAt = now
-            try await database.update("suggestions")
-                .set("status", to: suggestion.status.rawValue).set("reply", to: suggestion.reply)
-                .set("updated_at", to: now)
-                .where("id", .equal, id)
-                .run()
-            var changedBefore: [String: String] = ["status": before.status.rawValue]
-            var changedAfter: [String: String] = ["status": suggestion.status.rawValue]
-            if suggestion.reply != before.reply {
-                changedBefore["reply"] = before.reply ?? ""
-                changedAfter["reply"] = suggestion.reply ?? ""
-            }
-            try await AuditLog.record(
-                actor, action: "suggestion.update", record: "suggestion:\(suggestion.number)",
-                unit: suggestion.unitCode,
-                before: changedBefore, after: changedAfter, at: now, in: database)
-            var notice = "您的合理化建议（编号 \(suggestion.number)）有了新进展：\(suggestion.status.chinese)。"
-            if let reply, !reply.isEmpty { notice += "\n工会回复：\(reply)" }
-            notice += "\n回复「我的建议」可查看全部进度。"
-            try await Outbox.enqueue([.text(notice)], to: suggestion.openid, reason: .notice, at: now, in: database)
-            return suggestion
-        }
+        var updated = try await StaffAnswers.answer(
+            id, status: status, reply: reply, by: actor, at: now, in: store,
+            load: { database in
+                try await Self.select(in: database).where("id", .equal, id).first(
+                    decoding: Suggestion.self, keyDecodingStrategy: .convertFromSnakeCase)
+            },
+            notice: { suggestion, given in
+                Notice(
+                    .suggestion,
+                    fields: [
+                        "number": suggestion.number, "summary": suggestion.content,
+                        "status": suggestion.status.chinese, "reply": suggestion.reply ?? "",
+                    ],
+                    text: StaffAnswers.progressText(
+                        subject: "合理化建议", number: suggestion.number, status: suggestion.status.chinese, reply: given,
+                        lookup: "我的建议"))
+            })
+        updated.updatedAt = now
         store.facts.forgetSuggestions(of: updated.openid)
         return updated
     }

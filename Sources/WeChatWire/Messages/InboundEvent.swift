@@ -26,6 +26,12 @@ public enum InboundEvent: Sendable, Hashable {
     case templateSendJobFinished(msgId: UInt64, status: String)
     /// A mass message job finished.
     case massSendJobFinished(msgId: UInt64, status: String, counts: MassSendCounts)
+    /// The member chose which subscription notifications (订阅通知) to accept: in WeChat's pop-up
+    /// (`subscribe_msg_popup_event`, `changed` false) or later in the account's settings
+    /// (`subscribe_msg_change_event`, `changed` true).
+    case subscriptionChoices(changed: Bool, choices: [SubscriptionChoice])
+    /// How subscription notifications went (`subscribe_msg_sent_event`).
+    case subscriptionSent(results: [SubscriptionSendResult])
     /// An event this library does not know, kept with its name as sent and its fields.
     case unknown(name: String, fields: [XMLElement])
 
@@ -44,6 +50,8 @@ public enum InboundEvent: Sendable, Hashable {
         case .viewMiniProgram: "view_miniprogram"
         case .templateSendJobFinished: "TEMPLATESENDJOBFINISH"
         case .massSendJobFinished: "MASSSENDJOBFINISH"
+        case .subscriptionChoices(let changed, _): changed ? "subscribe_msg_change_event" : "subscribe_msg_popup_event"
+        case .subscriptionSent: "subscribe_msg_sent_event"
         case .unknown(let name, _): name
         }
     }
@@ -58,13 +66,55 @@ public enum InboundEvent: Sendable, Hashable {
         case .view(let url, _): url
         case .scanCode(let key, _, _, _), .pictures(let key, _, _, _), .locationSelect(let key, _): key
         case .viewMiniProgram(let pagePath, _): pagePath
-        case .unsubscribe, .location, .templateSendJobFinished, .massSendJobFinished: nil
+        case .unsubscribe, .location, .templateSendJobFinished, .massSendJobFinished, .subscriptionChoices,
+            .subscriptionSent:
+            nil
         case .unknown(_, let fields): fields.first { $0.name == "EventKey" }?.text
         }
     }
 
     /// The prefix of a subscribe event's key when the member followed through a parametric QR code.
     public static let qrScenePrefix = "qrscene_"
+}
+
+/// One template in a member's subscription choice.
+public struct SubscriptionChoice: Sendable, Hashable {
+    /// The template's id (`TemplateId`).
+    public var templateId: String
+    /// `accept` or `reject` (`SubscribeStatusString`).
+    public var status: String
+    /// Where the pop-up was shown (`PopupScene`; only in the pop-up event).
+    public var popupScene: String?
+
+    /// Whether the member accepted the template.
+    public var accepted: Bool { ASCII.lowercased(status) == "accept" }
+
+    /// Creates a choice.
+    public init(templateId: String, status: String, popupScene: String? = nil) {
+        self.templateId = templateId
+        self.status = status
+        self.popupScene = popupScene
+    }
+}
+
+/// One subscription notification's delivery result.
+public struct SubscriptionSendResult: Sendable, Hashable {
+    /// The template's id (`TemplateId`).
+    public var templateId: String
+    /// The message id (`MsgID`).
+    public var msgId: String
+    /// 0 when delivered (`ErrorCode`).
+    public var errorCode: Int
+    /// WeChat's word for the result (`ErrorStatus`), such as `success`.
+    public var errorStatus: String
+
+    /// Creates a result.
+    public init(templateId: String, msgId: String, errorCode: Int, errorStatus: String) {
+        self.templateId = templateId
+        self.msgId = msgId
+        self.errorCode = errorCode
+        self.errorStatus = errorStatus
+    }
 }
 
 /// Where the pictures of a `pic_*` menu event came from.

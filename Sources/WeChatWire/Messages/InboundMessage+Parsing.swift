@@ -158,6 +158,27 @@ extension InboundEvent {
                 counts: MassSendCounts(
                     total: try fields.integer("TotalCount"), filtered: try fields.integer("FilterCount"),
                     sent: try fields.integer("SentCount"), failed: try fields.integer("ErrorCount")))
+        case "subscribe_msg_popup_event", "subscribe_msg_change_event":
+            let changed = ASCII.lowercased(name) == "subscribe_msg_change_event"
+            let container = fields.element.child(changed ? "SubscribeMsgChangeEvent" : "SubscribeMsgPopupEvent")
+            self = .subscriptionChoices(
+                changed: changed,
+                choices: (container?.children ?? []).filter { $0.name == "List" }.map { item in
+                    SubscriptionChoice(
+                        templateId: item.text(of: "TemplateId") ?? "",
+                        status: item.text(of: "SubscribeStatusString") ?? "",
+                        popupScene: item.text(of: "PopupScene"))
+                })
+        case "subscribe_msg_sent_event":
+            let container = fields.element.child("SubscribeMsgSentEvent")
+            self = .subscriptionSent(
+                results: try (container?.children ?? []).filter { $0.name == "List" }.map { item in
+                    let code = Fields(item).optional("ErrorCode")?.trimmingWhitespace() ?? "0"
+                    guard let errorCode = Int(code) else { throw MessageParseError.invalid("ErrorCode", String(code)) }
+                    return SubscriptionSendResult(
+                        templateId: item.text(of: "TemplateId") ?? "", msgId: item.text(of: "MsgID") ?? "",
+                        errorCode: errorCode, errorStatus: item.text(of: "ErrorStatus") ?? "")
+                })
         default:
             self = .unknown(
                 name: name,

@@ -102,6 +102,28 @@ extension InboundEvent {
             writer.number("FilterCount", counts.filtered)
             writer.number("SentCount", counts.sent)
             writer.number("ErrorCount", counts.failed)
+        case .subscriptionChoices(let changed, let choices):
+            let container = changed ? "SubscribeMsgChangeEvent" : "SubscribeMsgPopupEvent"
+            writer.open(container)
+            for choice in choices {
+                writer.open("List")
+                writer.text("TemplateId", choice.templateId)
+                writer.text("SubscribeStatusString", choice.status)
+                if let scene = choice.popupScene { writer.text("PopupScene", scene) }
+                writer.close("List")
+            }
+            writer.close(container)
+        case .subscriptionSent(let results):
+            writer.open("SubscribeMsgSentEvent")
+            for result in results {
+                writer.open("List")
+                writer.text("TemplateId", result.templateId)
+                writer.text("MsgID", result.msgId)
+                writer.number("ErrorCode", result.errorCode)
+                writer.text("ErrorStatus", result.errorStatus)
+                writer.close("List")
+            }
+            writer.close("SubscribeMsgSentEvent")
         case .unknown(_, let fields):
             for field in fields { writer.element(field) }
         }
