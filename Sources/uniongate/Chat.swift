@@ -34,7 +34,7 @@ extension UnionGate {
             var options = UnionCore.Options()
             options.publicURL = EnvironmentVariables.value("UNIONGATE_PUBLIC_URL")
             let core = try await UnionCore.open(
-                databasePath: database.database, rules: rules, options: options, logger: logger)
+                databasePath: database.location, rules: rules, options: options, logger: logger)
             print("以会员 \(openid) 的身份和公众号对话。输入 /help 查看命令，/quit 退出。")
             var messageId = UInt64(UnixTime.now()) * 1000
             while let line = readLine() {

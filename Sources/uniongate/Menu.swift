@@ -41,7 +41,7 @@ func quietLogger(_ label: String) -> Logger {
 
 /// Runs `body` with the store open, closing it however `body` ends.
 func withStore<Value>(_ options: DatabaseOptions, _ body: (UnionStore) async throws -> Value) async throws -> Value {
-    let store = try await UnionStore.open(path: options.database, logger: quietLogger("uniongate.store"))
+    let store = try await UnionStore.open(path: options.location, logger: quietLogger("uniongate.store"))
     do {
         let value = try await body(store)
         await store.close()

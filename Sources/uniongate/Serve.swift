@@ -57,7 +57,7 @@ extension UnionGate {
             configuration.hostname = hostname
             configuration.port = port
             configuration.repliesDirectory = replies.replies
-            configuration.databasePath = database.database
+            configuration.databasePath = database.location
             configuration.wechatToken = EnvironmentVariables.value("WECHAT_TOKEN")
             configuration.appId = EnvironmentVariables.value("WECHAT_APP_ID")
             configuration.appSecret = EnvironmentVariables.value("WECHAT_APP_SECRET")

@@ -22,6 +22,15 @@ struct RepliesOptions: ParsableArguments {
 
 /// Options every command that opens the store shares.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .long, help: "The SQLite database file (or :memory:).")
-    var database: String = "./uniongate.sqlite"
+    @Option(
+        name: .long,
+        help: """
+            The SQLite database file (or :memory:), or a PostgreSQL URL \
+            (postgres://user:password@host:5432/database?sslmode=prefer&pool_size=8). \
+            Default: DATABASE_URL, else ./uniongate.sqlite.
+            """)
+    var database: String?
+
+    /// The flag, else `DATABASE_URL`, else the SQLite file in the working directory.
+    var location: String { database ?? EnvironmentVariables.value("DATABASE_URL") ?? "./uniongate.sqlite" }
 }

@@ -7,13 +7,11 @@ import Testing
 @Suite("Conversation versions")
 struct ConversationVersionTests {
     /// Two gateway processes over one database: each has its own memory of the conversation.
-    @Test func aWriteFromAStaleCopyFailsAndSucceedsAfterARefresh() async throws {
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("versions-\(UUID().uuidString).sqlite")
-            .path
-        let storeA = try await UnionStore.open(path: path, logger: logger)
-        let storeB = try await UnionStore.open(path: path, logger: logger)
+    @Test(arguments: StoreKind.allCases)
+    func aWriteFromAStaleCopyFailsAndSucceedsAfterARefresh(_ kind: StoreKind) async throws {
+        let path = try kind.freshLocation()
+        let storeA = try await kind.open(path)
+        let storeB = try await kind.open(path)
         let a = try await ConversationStore.load(from: storeA)
         let b = try await ConversationStore.load(from: storeB)
         let member = "oVersioned"
@@ -50,10 +48,9 @@ struct ConversationVersionTests {
         await storeB.close()
     }
 
-    @Test func idleAndFinishedConversationsAreSwept() async throws {
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let store = try await UnionStore.open(path: ":memory:", logger: logger)
+    @Test(arguments: StoreKind.allCases)
+    func idleAndFinishedConversationsAreSwept(_ kind: StoreKind) async throws {
+        let store = try await kind.open()
         let conversations = try await ConversationStore.load(from: store)
         try await conversations.save(FormProgress(form: "入会", updatedAt: 1_000), for: "oIdle")
         try await conversations.save(FormProgress(form: "入会", updatedAt: 2_500), for: "oActive")

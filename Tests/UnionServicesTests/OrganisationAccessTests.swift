@@ -17,11 +17,9 @@ let countyBook = try! RuleBookLoader().load(files: [
 ])
 let county = countyBook.join.organisation
 
-/// A throwaway store.
-func memoryStore() async throws -> UnionStore {
-    var logger = Logger(label: "test")
-    logger.logLevel = .critical
-    return try await UnionStore.open(path: ":memory:", logger: logger)
+/// A throwaway store of `kind` (SQLite in memory, or a new PostgreSQL database).
+func memoryStore(_ kind: StoreKind = .sqlite) async throws -> UnionStore {
+    try await kind.open(kind == .sqlite ? ":memory:" : nil)
 }
 
 /// Stores an application from `openid` for `unit` (name, phone as given) and returns it.
@@ -48,8 +46,9 @@ func staff(_ name: String, _ role: StaffRole, at unit: String) -> Principal {
 
 @Suite("Staff, scopes and the audit log")
 struct OrganisationAccessTests {
-    @Test func passwordsAndTokensAreKeptOnlyAsHashes() async throws {
-        let store = try await memoryStore()
+    @Test(arguments: StoreKind.allCases)
+    func passwordsAndTokensAreKeptOnlyAsHashes(_ kind: StoreKind) async throws {
+        let store = try await memoryStore(kind)
         let directory = StaffDirectory(store: store, cost: 4)
         let (member, password) = try await directory.add(
             name: "李会计", unit: "chengdong", role: .approver, password: nil, organisation: county, by: .commandLine,
@@ -114,8 +113,9 @@ struct OrganisationAccessTests {
         await store.close()
     }
 
-    @Test func listsShowOnlyTheSubtreeAndArePagedAndSearched() async throws {
-        let store = try await memoryStore()
+    @Test(arguments: StoreKind.allCases)
+    func listsShowOnlyTheSubtreeAndArePagedAndSearched(_ kind: StoreKind) async throws {
+        let store = try await memoryStore(kind)
         let registry = MembershipRegistry(store: store)
         let units = ["chengdong-huanwei", "chengdong-shuiwu", "chengxi-huanwei", "chengxi-factory-night"]
         for index in 0..<40 {
@@ -157,8 +157,9 @@ struct OrganisationAccessTests {
         await store.close()
     }
 
-    @Test func decisionsAreScopedCheckedByRoleAndAudited() async throws {
-        let store = try await memoryStore()
+    @Test(arguments: StoreKind.allCases)
+    func decisionsAreScopedCheckedByRoleAndAudited(_ kind: StoreKind) async throws {
+        let store = try await memoryStore(kind)
         let registry = MembershipRegistry(store: store)
         let east = try await apply(store, "oEast", name: "张三", phone: "13812345678", unit: "chengdong-huanwei")
         let west = try await apply(store, "oWest", name: "李四", phone: "13912345678", unit: "chengxi-huanwei")
@@ -230,8 +231,9 @@ struct OrganisationAccessTests {
         await store.close()
     }
 
-    @Test func statisticsAreSummedUpTheTree() async throws {
-        let store = try await memoryStore()
+    @Test(arguments: StoreKind.allCases)
+    func statisticsAreSummedUpTheTree(_ kind: StoreKind) async throws {
+        let store = try await memoryStore(kind)
         let registry = MembershipRegistry(store: store)
         let a = try await apply(store, "o1", name: "甲", phone: "13800000001", unit: "chengdong-huanwei")
         try await apply(store, "o2", name: "乙", phone: "13800000002", unit: "chengdong-shuiwu")
@@ -268,8 +270,9 @@ struct OrganisationAccessTests {
         await store.close()
     }
 
-    @Test func earlierRecordsAreGivenTheirUnitsCodeByName() async throws {
-        let store = try await memoryStore()
+    @Test(arguments: StoreKind.allCases)
+    func earlierRecordsAreGivenTheirUnitsCodeByName(_ kind: StoreKind) async throws {
+        let store = try await memoryStore(kind)
         let old = try await store.transaction { database in
             let application = try await MembershipRegistry.submit(
                 openid: "oOld", answers: ["name": "老会员", "phone": "13800000009", "unit": "城西环卫所工会"],

@@ -26,11 +26,10 @@ struct OutboxWorkerTests {
             cache: StoreTokenCache(store: store), options: options, logger: logger)
     }
 
-    @Test func aRestartSendsWhatTheOutboxHeld() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func aRestartSendsWhatTheOutboxHeld(_ kind: StoreKind) async throws {
         try await withFakeWeChat { fake, base in
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "outbox-\(UUID().uuidString).sqlite"
-            ).path
+            let path = try kind.freshLocation()
             let store = try await openStore(path)
             try await store.transaction { database in
                 try await Outbox.enqueue([.text("第一条"), .text("第二条")], to: "oA", reason: .notice, at: 1, in: database)
@@ -61,8 +60,9 @@ struct OutboxWorkerTests {
 
     /// When WeChat's API stops answering, the client pauses its calls; messages the pause
     /// stopped wait for it and keep their attempts, instead of each spending a timeout.
-    @Test func messagesStoppedByAPauseKeepTheirAttempts() async throws {
-        let store = try await openStore(":memory:")
+    @Test(arguments: StoreKind.allCases)
+    func messagesStoppedByAPauseKeepTheirAttempts(_ kind: StoreKind) async throws {
+        let store = try await openStore(kind == .sqlite ? ":memory:" : try kind.freshLocation())
         try await store.transaction { database in
             for openid in ["oA", "oB", "oC"] {
                 try await Outbox.enqueue([.text("通知")], to: openid, reason: .notice, at: 1, in: database)

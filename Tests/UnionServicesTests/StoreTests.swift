@@ -28,8 +28,9 @@ struct StoreTests {
         await store.close()
     }
 
-    @Test func aMusicReplyKeepsItsAddressesInTheOutbox() async throws {
-        let store = try await open()
+    @Test(arguments: StoreKind.allCases)
+    func aMusicReplyKeepsItsAddressesInTheOutbox(_ kind: StoreKind) async throws {
+        let store = try await kind.open()
         let music = ReplyBody.music(
             Music(
                 title: "工会之歌", description: "周年", musicURL: "https://union.example/a.mp3",
@@ -42,10 +43,10 @@ struct StoreTests {
         await store.close()
     }
 
-    @Test func migrationsRunOnceAndNumbersCountPerYear() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString).sqlite")
-            .path
-        let store = try await open(path)
+    @Test(arguments: StoreKind.allCases)
+    func migrationsRunOnceAndNumbersCountPerYear(_ kind: StoreKind) async throws {
+        let path = try kind.freshLocation()
+        let store = try await kind.open(path)
         let numbers = try await store.transaction { database in
             [
                 try await ReceiptNumbers.next(prefix: "JY", year: 2026, in: database),
@@ -56,7 +57,7 @@ struct StoreTests {
         }
         #expect(numbers == ["JY-2026-000001", "JY-2026-000002", "JY-2027-000001", "RH-2026-000001"])
         await store.close()
-        let reopened = try await open(path)
+        let reopened = try await kind.open(path)
         let versions = try await reopened.read { database in
             try await database.raw("SELECT version FROM schema_migrations ORDER BY version").all().map {
                 try $0.decode(column: "version", as: Int.self)
@@ -68,9 +69,10 @@ struct StoreTests {
         await reopened.close()
     }
 
-    @Test func aFailedTransactionLeavesNothingBehind() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func aFailedTransactionLeavesNothingBehind(_ kind: StoreKind) async throws {
         struct Boom: Error {}
-        let store = try await open()
+        let store = try await kind.open()
         await #expect(throws: Boom.self) {
             try await store.transaction { database in
                 _ = try await SuggestionBox.submit(
@@ -88,9 +90,10 @@ struct StoreTests {
         await store.close()
     }
 
-    @Test func noBindValueIsLoggedAtAnyLevel() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func noBindValueIsLoggedAtAnyLevel(_ kind: StoreKind) async throws {
         let logs = LogCapture()
-        let store = try await UnionStore.open(path: ":memory:", logger: logs.logger())
+        let store = try await kind.open(logger: logs.logger())
         _ = try await store.transaction { database in
             try await SuggestionBox.submit(
                 openid: "oSecretMember", content: "请联系我 13912345678", messageKey: "k-secret", at: 1, year: 2026,
@@ -99,15 +102,16 @@ struct StoreTests {
         #expect(try await SuggestionBox(store: store).list().count == 1)
         await store.close()
         // The capture hears the store's logger (at trace level), so a query line would be here.
-        #expect(logs.lines.contains { $0.message.contains("Connected to sqlite database") })
+        if kind == .sqlite { #expect(logs.lines.contains { $0.message.contains("Connected to sqlite database") }) }
         for line in logs.lines {
             #expect(!line.text.contains("13912345678"), "\(line.text)")
             #expect(!line.text.contains("oSecretMember"), "\(line.text)")
         }
     }
 
-    @Test func concurrentSubmissionsGetDistinctNumbers() async throws {
-        let store = try await open()
+    @Test(arguments: StoreKind.allCases)
+    func concurrentSubmissionsGetDistinctNumbers(_ kind: StoreKind) async throws {
+        let store = try await kind.open()
         let numbers = try await withThrowingTaskGroup(of: String.self) { group in
             for index in 0..<40 {
                 group.addTask {
@@ -135,11 +139,12 @@ struct StoreTests {
         func wait() async { for await _ in opened {} }
     }
 
-    @Test func waitingTransactionsCommitTogetherAndAFailureRollsBackOnlyItsOwn() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func waitingTransactionsCommitTogetherAndAFailureRollsBackOnlyItsOwn(_ kind: StoreKind) async throws {
         struct Refused: Error {}
-        let store = try await open()
+        let store = try await kind.open()
         let gate = Gate()
-        let holder = Task { try await store.read { _ in await gate.wait() } }
+        let holder = Task { await store.exclusively { await gate.wait() } }
         let before = store.groupCounts.withLock { $0 }
         let writes = (0..<4).map { index in
             Task {
@@ -154,7 +159,7 @@ struct StoreTests {
         }
         while store.waitingWrites < 4 { await Task.yield() }
         gate.release()
-        try await holder.value
+        await holder.value
         var numbers: [String] = []
         for (index, write) in writes.enumerated() {
             if index == 1 {
@@ -173,10 +178,11 @@ struct StoreTests {
         await store.close()
     }
 
-    @Test func aRetryInTheSameGroupStoresOnce() async throws {
-        let store = try await open()
+    @Test(arguments: StoreKind.allCases)
+    func aRetryInTheSameGroupStoresOnce(_ kind: StoreKind) async throws {
+        let store = try await kind.open()
         let gate = Gate()
-        let holder = Task { try await store.read { _ in await gate.wait() } }
+        let holder = Task { await store.exclusively { await gate.wait() } }
         let writes = (0..<3).map { _ in
             Task {
                 try await store.transaction { database in
@@ -189,7 +195,7 @@ struct StoreTests {
         }
         while store.waitingWrites < 3 { await Task.yield() }
         gate.release()
-        try await holder.value
+        await holder.value
         var numbers: Set<String> = []
         for write in writes { numbers.insert(try await write.value) }
         #expect(numbers == ["JY-2026-000001"])
@@ -197,10 +203,10 @@ struct StoreTests {
         await store.close()
     }
 
-    @Test func conversationsSurviveReopening() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("conv-\(UUID().uuidString).sqlite")
-            .path
-        let store = try await open(path)
+    @Test(arguments: StoreKind.allCases)
+    func conversationsSurviveReopening(_ kind: StoreKind) async throws {
+        let path = try kind.freshLocation()
+        let store = try await kind.open(path)
         let conversations = try await ConversationStore.load(from: store)
         let progress = FormProgress(
             form: "join", step: 2, answers: ["name": "张三", "phone": "13812345678"], updatedAt: 99)
@@ -208,11 +214,65 @@ struct StoreTests {
         try await conversations.save(FormProgress(form: "join", updatedAt: 5), for: "oB")
         try await conversations.clear("oB")
         await store.close()
-        let reopened = try await open(path)
+        let reopened = try await kind.open(path)
         let loaded = try await ConversationStore.load(from: reopened)
         #expect(loaded.entry(for: "oA")?.progress == progress)
         #expect(loaded.entry(for: "oB") == nil)
         await reopened.close()
+    }
+
+    /// Instances starting at once on one PostgreSQL database migrate it once, in turn.
+    @Test func instancesStartingTogetherMigrateOnce() async throws {
+        let url = try StoreKind.postgres.freshLocation()
+        let stores = try await withThrowingTaskGroup(of: UnionStore.self) { group in
+            for _ in 0..<4 { group.addTask { try await StoreKind.postgres.open(url) } }
+            return try await group.reduce(into: [UnionStore]()) { $0.append($1) }
+        }
+        let versions = try await stores[0].read { database in
+            try await database.select().column("version").from("schema_migrations").orderBy("version").all(
+                decodingColumn: "version", as: Int.self)
+        }
+        #expect(versions == Array(1...Migrations.all.count))
+        // All four write to it, and numbers stay distinct across them.
+        let numbers = try await withThrowingTaskGroup(of: String.self) { group in
+            for (index, store) in stores.enumerated() {
+                group.addTask {
+                    try await store.transaction { database in
+                        try await SuggestionBox.submit(
+                            openid: "o\(index)", content: "实例\(index)的建议", messageKey: "instance\(index)", at: 1,
+                            year: 2026, in: database
+                        ).number
+                    }
+                }
+            }
+            return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+        }
+        #expect(numbers.count == 4)
+        for store in stores { await store.close() }
+    }
+
+    @Test func databaseLocationsAreReadAsPostgreSQLUsersWriteThem() throws {
+        let url = try DatabaseLocation(
+            "postgresql://union%40ops:p%2Fss@db.example.cn:6432/gh%20union?sslmode=verify-full&pool_size=16")
+        guard case .postgres(let postgres) = url else {
+            Issue.record("expected PostgreSQL, got \(url)")
+            return
+        }
+        #expect(postgres.user == "union@ops" && postgres.password == "p/ss")
+        #expect(postgres.host == "db.example.cn" && postgres.port == 6432 && postgres.database == "gh union")
+        #expect(postgres.tls == .verifyFull && postgres.poolSize == 16)
+        #expect(!url.description.contains("p/ss") && !url.description.contains("p%2Fss"))
+        let defaults = try DatabaseLocation("postgres://union@localhost")
+        #expect(
+            defaults == .postgres(try PostgresLocation(url: "postgres://union@localhost:5432/union?sslmode=prefer")))
+        #expect(try DatabaseLocation("./uniongate.sqlite") == .sqlite(path: "./uniongate.sqlite"))
+        #expect(try DatabaseLocation(":memory:") == .sqlite(path: ":memory:"))
+        for bad in [
+            "postgres://localhost/db", "postgres://u@/db", "postgres://u@h/db?sslmode=sometimes",
+            "postgres://u@h/db?pool_size=0", "postgres://u@h/db?colour=red",
+        ] {
+            #expect(throws: StoreError.self, "\(bad)") { try DatabaseLocation(bad) }
+        }
     }
 
     @Test func rememberedFactsAreBounded() {

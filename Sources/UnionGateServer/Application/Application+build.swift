@@ -30,7 +30,7 @@ public func buildApplication(
         "UnionGate starting",
         metadata: [
             "address": "\(configuration.hostname):\(configuration.port)",
-            "replies": "\(configuration.repliesDirectory)", "database": "\(configuration.databasePath)",
+            "replies": "\(configuration.repliesDirectory)", "database": "\(gateway.core.store.path)",
             "rules": "\(gateway.rules.engine.book.rules.count)",
             "encryption": "\(configuration.encodingAESKey == nil ? "plain only" : "plain, compatible and safe")",
         ])
@@ -79,12 +79,9 @@ func buildGateway<C: Clock>(
         var media: MediaFetcher?
         let mediaDirectory =
             configuration.mediaDirectory
-            ?? (configuration.databasePath == ":memory:"
-                ? FileManager.default.temporaryDirectory.appendingPathComponent("uniongate-media-\(UUID().uuidString)")
-                    .path
-                : URL(fileURLWithPath: configuration.databasePath).deletingLastPathComponent().appendingPathComponent(
-                    "media"
-                ).path)
+            ?? (store.location.localFolder.map { URL(fileURLWithPath: $0).appendingPathComponent("media").path }
+                ?? FileManager.default.temporaryDirectory.appendingPathComponent("uniongate-media-\(UUID().uuidString)")
+                .path)
         if let appId = configuration.appId, let secret = configuration.appSecret {
             var apiOptions = overrides.apiOptions
             apiOptions.allowsHTTP = configuration.apiAllowsHTTP

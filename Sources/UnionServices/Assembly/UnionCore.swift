@@ -45,7 +45,7 @@ public struct UnionCore: Sendable {
             let services = try await UnionServiceDesk.open(
                 store: store, publicURL: options.publicURL, logger: logger, extraMembers: options.extraMembers,
                 held: held)
-            let journal = try InboundJournal.beside(databasePath: databasePath)
+            let journal = try InboundJournal.beside(store.location)
             if !journal.pending.isEmpty {
                 logger.warning(
                     "messages wait in the journal from an earlier run; they are replayed once the database writes",

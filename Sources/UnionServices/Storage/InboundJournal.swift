@@ -46,7 +46,20 @@ public final class InboundJournal: Sendable {
 
     /// The journal beside the database at `databasePath` (in memory for `:memory:`).
     public static func beside(databasePath: String) throws -> InboundJournal {
-        try InboundJournal(path: databasePath == ":memory:" ? nil : databasePath + ".journal")
+        try beside(DatabaseLocation(databasePath))
+    }
+
+    /// The journal beside an SQLite file (in memory for `:memory:`), or for PostgreSQL
+    /// `uniongate-<database>.journal` in the working directory: each instance keeps its own.
+    public static func beside(_ location: DatabaseLocation) throws -> InboundJournal {
+        switch location {
+        case .sqlite(":memory:"): try InboundJournal(path: nil)
+        case .sqlite(let path): try InboundJournal(path: path + ".journal")
+        case .postgres(let postgres):
+            try InboundJournal(
+                path: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+                    .appendingPathComponent("uniongate-\(postgres.database).journal").path)
+        }
     }
 
     /// Writes `message` to the journal and syncs it to disk.

@@ -278,8 +278,13 @@ enum Migrations {
         try await builder.run()
     }
 
+    /// The advisory lock that instances starting at once take in turn to migrate.
+    static let lockKey: Int64 = 0x556E_696F_6E47_6174  // "UnionGat"
+
     static func apply(to store: UnionStore, logger: Logger) async throws {
+        let dialect = store.dialect
         try await store.transaction { database in
+            try await dialect.lockForTransaction(lockKey, database)
             try await database.create(table: "schema_migrations").ifNotExists()
                 .column("version", type: .bigint, .primaryKey(autoIncrement: false), .notNull)
                 .column("name", type: .text, .notNull)
@@ -296,13 +301,21 @@ enum Migrations {
                 "the database was written by a newer UnionGate (schema \(newest), this build knows \(latest.version))")
         }
         for migration in all where !applied.contains(migration.version) {
-            try await store.transaction { database in
+            let done = try await store.transaction { database -> Bool in
+                // Another instance starting at the same time may have applied it meanwhile.
+                try await dialect.lockForTransaction(lockKey, database)
+                let already =
+                    try await database.select().column("version").from("schema_migrations")
+                    .where("version", .equal, migration.version).first() != nil
+                if already { return false }
                 try await migration.apply(database)
                 try await database.insert(into: "schema_migrations")
                     .columns("version", "name", "applied_at")
                     .values(SQLBind(migration.version), SQLBind(migration.name), SQLBind(UnixTime.now()))
                     .run()
+                return true
             }
+            guard done else { continue }
             logger.info(
                 "applied database migration",
                 metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])

@@ -1,11 +1,12 @@
 import SQLKit
 
 /// What differs between the databases the store runs on, kept in this one place: every query
-/// elsewhere is written with SQLKit's builders and shared. Adding PostgreSQL means adding a case
-/// here, not copying a query.
-enum StoreDialect: Sendable {
+/// elsewhere is written with SQLKit's builders and shared.
+enum StoreDialect: Sendable, Equatable {
     /// SQLite, the embedded default: one file, WAL mode, fully synchronous commits.
     case sqlite(inMemory: Bool)
+    /// PostgreSQL, shared by several gateway instances.
+    case postgres
 
     /// Settings applied once when a connection opens.
     func configure(_ database: any SQLDatabase) async throws {
@@ -23,6 +24,8 @@ enum StoreDialect: Sendable {
             // mapped, not copied page by page through the cache.
             if !inMemory { try await database.raw("PRAGMA mmap_size = 268435456").run() }
             try await database.raw("PRAGMA foreign_keys = ON").run()
+        case .postgres:
+            break  // nothing per connection: the server's defaults (read committed, synchronous commit)
         }
     }
 
@@ -34,6 +37,8 @@ enum StoreDialect: Sendable {
             return nil  // no other connection can reach it
         case .sqlite:
             return try await database.raw("PRAGMA data_version").first()?.decode(column: "data_version", as: Int.self)
+        case .postgres:
+            return nil
         }
     }
 
@@ -43,6 +48,20 @@ enum StoreDialect: Sendable {
         case .sqlite:
             // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading.
             try await database.raw("BEGIN IMMEDIATE").run()
+        case .postgres:
+            try await database.raw("BEGIN").run()
+        }
+    }
+
+    /// Inside a transaction: waits until no other process (another gateway instance) holds the
+    /// lock named `key`, and holds it until the transaction ends. SQLite's write transaction
+    /// already excludes every other writer.
+    func lockForTransaction(_ key: Int64, _ database: any SQLDatabase) async throws {
+        switch self {
+        case .sqlite:
+            break
+        case .postgres:
+            try await database.raw("SELECT pg_advisory_xact_lock(\(bind: key))").run()
         }
     }
 
@@ -69,12 +88,12 @@ enum StoreDialect: Sendable {
 
     /// Whether `column` contains `text` (a plain substring: no wildcards to escape).
     func contains(_ column: any SQLExpression, _ text: String) -> any SQLExpression {
+        let position: any SQLExpression
         switch self {
-        case .sqlite:
-            SQLBinaryExpression(
-                left: SQLFunction("instr", args: column, SQLBind(text)), op: SQLBinaryOperator.greaterThan,
-                right: SQLLiteral.numeric("0"))
+        case .sqlite: position = SQLFunction("instr", args: column, SQLBind(text))
+        case .postgres: position = SQLFunction("strpos", args: column, SQLBind(text))
         }
+        return SQLBinaryExpression(left: position, op: SQLBinaryOperator.greaterThan, right: SQLLiteral.numeric("0"))
     }
 
     /// Rolls the transaction back.

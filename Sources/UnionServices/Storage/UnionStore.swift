@@ -1,25 +1,30 @@
 import Foundation
 import Logging
+import NIOSSL
+import PostgresKit
 import SQLKit
 import SQLiteKit
 import Synchronization
 
-/// The gateway's data: one SQLite file by default (WAL mode, fully synchronous commits).
+/// The gateway's data: one SQLite file by default (WAL mode, fully synchronous commits), or a
+/// PostgreSQL database shared by several gateway instances.
 ///
-/// Every read and write runs through ``transaction(_:)`` or ``read(_:)`` on one connection,
-/// one at a time, so a reply that promises something is sent only after its data is committed.
-/// Queries are written with SQLKit's builders and `Codable` rows; what differs between
-/// databases is in ``StoreDialect``.
+/// Every write runs through ``transaction(_:)``, and returns only after its commit, so a reply
+/// that promises something is sent only after its data is committed. On SQLite, reads and
+/// writes take turns on one connection; on PostgreSQL, writes are committed in groups on one
+/// pooled connection at a time and reads use the pool. Queries are written with SQLKit's
+/// builders and `Codable` rows; what differs between databases is in ``StoreDialect``.
 public final class UnionStore: Sendable {
-    /// The file, or `:memory:`.
+    /// The file, `:memory:`, or the PostgreSQL URL without its password.
     public let path: String
+    /// Where the data is.
+    public let location: DatabaseLocation
     let dialect: StoreDialect
     /// What the services remember about members, in front of this store.
     let facts = MemberFacts()
     /// The database's change counter when it was last looked at.
     private let lastSeenVersion = Mutex<Int?>(nil)
-    private let connection: SQLiteConnection
-    private let database: any SQLDatabase
+    private let backend: Backend
     private let mutex = AsyncMutex()
     /// How many commits wrote callers' transactions, and how many transactions they held.
     let groupCounts = Mutex<(commits: Int, transactions: Int)>((0, 0))
@@ -29,17 +34,94 @@ public final class UnionStore: Sendable {
     /// Transactions waiting to be written, and whether a caller is writing them.
     private let writes = Mutex<(pending: [PendingWrite], writing: Bool)>(([], false))
 
-    private init(path: String, connection: SQLiteConnection) {
-        self.path = path
-        self.connection = connection
-        self.dialect = .sqlite(inMemory: path == ":memory:")
-        // No query is logged at any level: its binds are members' names, phone numbers and words.
-        self.database = connection.sql(queryLogLevel: nil)
+    /// The connections: SQLite's one, or PostgreSQL's pool and the task that runs it.
+    private enum Backend: Sendable {
+        case sqlite(SQLiteConnection, any SQLDatabase)
+        case postgres(PostgresClient, Task<Void, Never>)
     }
 
-    /// Opens (creating if needed) the store at `path` (`:memory:` for a throwaway one) and
-    /// brings its schema up to date.
+    private init(location: DatabaseLocation, backend: Backend) {
+        self.location = location
+        self.path = location.description
+        self.backend = backend
+        switch backend {
+        case .sqlite: dialect = .sqlite(inMemory: location == .sqlite(path: ":memory:"))
+        case .postgres: dialect = .postgres
+        }
+    }
+
+    /// Runs `body` with a database connection: SQLite's one, or one leased from the pool. No
+    /// query is logged at any level: its binds are members' names, phone numbers and words.
+    private func withDatabase<Result>(_ body: (any SQLDatabase) async throws -> Result) async throws -> Result {
+        switch backend {
+        case .sqlite(_, let database):
+            return try await body(database)
+        case .postgres(let client, _):
+            return try await client.withConnection { connection in
+                try await body(connection.sql(queryLogLevel: nil))
+            }
+        }
+    }
+
+    /// Opens the store at `path`: an SQLite file (created if needed), `:memory:` for a
+    /// throwaway one, or a `postgres://` URL; and brings its schema up to date.
     public static func open(path: String, logger: Logger) async throws -> UnionStore {
+        try await open(DatabaseLocation(path), logger: logger)
+    }
+
+    /// Opens the store at `location` and brings its schema up to date.
+    public static func open(_ location: DatabaseLocation, logger: Logger) async throws -> UnionStore {
+        let store: UnionStore
+        switch location {
+        case .sqlite(let path): store = try await openSQLite(path: path, logger: logger)
+        case .postgres(let postgres): store = try await openPostgres(postgres, logger: logger)
+        }
+        do {
+            try await store.withDatabase { try await store.dialect.configure($0) }
+            try await Migrations.apply(to: store, logger: logger)
+        } catch {
+            await store.close()
+            throw error
+        }
+        return store
+    }
+
+    private static func openPostgres(_ location: PostgresLocation, logger: Logger) async throws -> UnionStore {
+        let tls: PostgresClient.Configuration.TLS
+        switch location.tls {
+        case .disable:
+            tls = .disable
+        case .prefer, .require:
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.certificateVerification = .none  // libpq's prefer and require do not check it
+            tls = location.tls == .prefer ? .prefer(configuration) : .require(configuration)
+        case .verifyCA, .verifyFull:
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.certificateVerification =
+                location.tls == .verifyFull ? .fullVerification : .noHostnameVerification
+            tls = .require(configuration)
+        }
+        var configuration = PostgresClient.Configuration(
+            host: location.host, port: location.port, username: location.user, password: location.password,
+            database: location.database, tls: tls)
+        configuration.options.maximumConnections = location.poolSize
+        configuration.options.connectTimeout = .seconds(5)
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .notice)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: quiet)
+        let running = Task { await client.run() }
+        let store = UnionStore(location: .postgres(location), backend: .postgres(client, running))
+        do {
+            // Fail now, with PostgreSQL's own words, rather than on the first member's message.
+            try await store.withDatabase { try await $0.raw("SELECT 1").run() }
+        } catch {
+            running.cancel()
+            throw StoreError("PostgreSQL at \(location) cannot be used: \(String(reflecting: error))")
+        }
+        return store
+    }
+
+    private static func openSQLite(path: String, logger: Logger) async throws -> UnionStore {
         if path != ":memory:" {
             // Members' names and phone numbers: readable by this user only. SQLite gives the
             // -wal and -shm files the database file's mode.
@@ -51,15 +133,8 @@ public final class UnionStore: Sendable {
         }
         let storage: SQLiteConnection.Storage = path == ":memory:" ? .memory : .file(path: path)
         let connection = try await SQLiteConnection.open(storage: storage, logger: logger)
-        let store = UnionStore(path: path, connection: connection)
-        do {
-            try await store.dialect.configure(store.database)
-            try await Migrations.apply(to: store, logger: logger)
-        } catch {
-            try? await connection.close()
-            throw error
-        }
-        return store
+        return UnionStore(
+            location: .sqlite(path: path), backend: .sqlite(connection, connection.sql(queryLogLevel: nil)))
     }
 
     /// Runs `body` in one transaction: all of its writes are committed together, or none are,
@@ -125,6 +200,14 @@ public final class UnionStore: Sendable {
 
     /// Runs `group` in one transaction and tells each write how it ended.
     private func commit(_ group: [PendingWrite]) async {
+        do {
+            try await withDatabase { database in await commit(group, on: database) }
+        } catch {
+            fail(group, error)  // no connection
+        }
+    }
+
+    private func commit(_ group: [PendingWrite], on database: any SQLDatabase) async {
         var failures: [(any Error)?] = []
         var retries = Self.busyRetries[...]
         while true {
@@ -201,15 +284,25 @@ public final class UnionStore: Sendable {
     public func read<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws
         -> Result
     {
+        if case .postgres = backend {
+            return try await withDatabase(body)  // a connection of its own from the pool
+        }
         await mutex.lock()
         do {
-            let result = try await body(database)
+            let result = try await withDatabase(body)
             await mutex.unlock()
             return result
         } catch {
             await mutex.unlock()
             throw error
         }
+    }
+
+    /// Runs `body` while no group is written (tests hold writes back with it, so they queue).
+    func exclusively(_ body: () async -> Void) async {
+        await mutex.lock()
+        await body()
+        await mutex.unlock()
     }
 
     /// Looks whether another connection (another process) wrote to the database since the last
@@ -227,10 +320,16 @@ public final class UnionStore: Sendable {
         }
     }
 
-    /// Closes the connection. The store cannot be used afterwards.
+    /// Closes the connections. The store cannot be used afterwards.
     public func close() async {
         await mutex.lock()
-        try? await connection.close()
+        switch backend {
+        case .sqlite(let connection, _):
+            try? await connection.close()
+        case .postgres(_, let running):
+            running.cancel()
+            await running.value
+        }
         await mutex.unlock()
     }
 }
