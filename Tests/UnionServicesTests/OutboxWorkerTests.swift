@@ -94,4 +94,73 @@ struct OutboxWorkerTests {
         #expect(due == [1_005, 1_030, 1_030])
         await store.close()
     }
+
+    /// Two gateway instances on one PostgreSQL database: each message is sent once, by one of
+    /// them; a message an instance claimed and never finished (it crashed) is taken over once its
+    /// lease has run out, and one claimed just now is left to its instance.
+    @Test func twoInstancesSendEachMessageOnceAndTakeOverAbandonedClaims() async throws {
+        try await withFakeWeChat { fake, base in
+            let url = try StoreKind.postgres.freshLocation()
+            let storeA = try await StoreKind.postgres.open(url)
+            let storeB = try await StoreKind.postgres.open(url)
+            try await storeA.transaction { database in
+                for index in 0..<60 {
+                    try await Outbox.enqueue(
+                        [.text("通知第\(index)条")], to: "o\(index)", reason: .notice, at: 1, in: database)
+                }
+            }
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            var options = OutboxWorker.Options()
+            options.batch = 4
+            options.backoffSeconds = 0
+            let workers = [
+                OutboxWorker(
+                    store: storeA, sender: client(base, store: storeA), held: HeldNotices(), options: options,
+                    logger: logger),
+                OutboxWorker(
+                    store: storeB, sender: client(base, store: storeB), held: HeldNotices(), options: options,
+                    logger: logger),
+            ]
+            let tried = try await withThrowingTaskGroup(of: Int.self) { group in
+                for worker in workers {
+                    group.addTask {
+                        var total = 0
+                        while case let count = try await worker.runOnce(), count > 0 { total += count }
+                        return total
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(tried.reduce(0, +) == 60, "\(tried)")
+            let sent = fake.calls(to: "/cgi-bin/message/custom/send").map(\.body)
+            #expect(sent.count == 60)
+            #expect(Set(sent).count == 60)
+            let statuses = try await storeB.read { try await Outbox.list(in: $0).map(\.status) }
+            #expect(statuses.allSatisfy { $0 == .sent })
+
+            // One claim abandoned ten minutes ago, one made just now by a live instance.
+            let now = UnixTime.now()
+            try await storeA.transaction { database in
+                try await Outbox.enqueue([.text("崩溃前认领的通知")], to: "oLost", reason: .notice, at: 1, in: database)
+                try await Outbox.enqueue([.text("正在发送的通知")], to: "oBusy", reason: .notice, at: 1, in: database)
+                try await database.update("outbox").set("status", to: "sending").set("claimed_at", to: now - 600)
+                    .where("openid", .equal, "oLost").run()
+                try await database.update("outbox").set("status", to: "sending").set("claimed_at", to: now)
+                    .where("openid", .equal, "oBusy").run()
+            }
+            try await workers[1].recoverInterrupted()  // a restart leaves the live claim alone
+            #expect(try await workers[1].runOnce() == 1)
+            let after = fake.calls(to: "/cgi-bin/message/custom/send").map(\.body)
+            #expect(after.count == 61)
+            #expect(after.last?.contains("崩溃前认领的通知") == true)
+            let busy = try await storeA.read { database in
+                try await Outbox.select(in: database).where("openid", .equal, "oBusy")
+                    .first(decoding: Outbox.Row.self, keyDecodingStrategy: .convertFromSnakeCase)?.status
+            }
+            #expect(busy == .sending)
+            await storeA.close()
+            await storeB.close()
+        }
+    }
 }

@@ -105,6 +105,9 @@ public final class OutboxWorker: Sendable {
         public var backoffSeconds: Int64 = 5
         /// Messages taken per round.
         public var batch = 20
+        /// Seconds after which a message another instance claimed but did not finish sending
+        /// (it crashed) is taken over.
+        public var leaseSeconds: Int64 = 300
 
         /// Creates default options.
         public init() {}
@@ -145,32 +148,61 @@ public final class OutboxWorker: Sendable {
         wakeContinuation.yield()
     }
 
-    /// Puts messages a crash caught mid-send back in the queue.
+    /// Puts messages a crash caught mid-send back in the queue: on SQLite (one gateway) every
+    /// message left `sending`; on a database shared by instances, only those whose claim is
+    /// older than the lease (the others are being sent by a live instance).
     public func recoverInterrupted() async throws {
+        let expired = clock() - options.leaseSeconds
+        let shared = store.dialect.sharedByInstances
         try await store.transaction { database in
-            try await database.update("outbox")
+            var update = database.update("outbox")
                 .set("status", to: OutboxMessage.Status.queued.rawValue)
                 .set("last_error", to: "interrupted while sending")
                 .where("status", .equal, OutboxMessage.Status.sending.rawValue)
-                .run()
+            if shared { update = update.where(Self.claimExpired(before: expired)) }
+            try await update.run()
         }
     }
 
-    /// Sends what is due; returns how many messages were tried.
+    /// A claim made before `time`, or never recorded (a row from before claims were kept).
+    private static func claimExpired(before time: Int64) -> any SQLExpression {
+        SQLGroupExpression(
+            SQLBinaryExpression(
+                left: SQLBinaryExpression(
+                    left: SQLColumn("claimed_at"), op: SQLBinaryOperator.is, right: SQLLiteral.null),
+                op: SQLBinaryOperator.or,
+                right: SQLBinaryExpression(
+                    left: SQLColumn("claimed_at"), op: SQLBinaryOperator.lessThan, right: SQLBind(time))))
+    }
+
+    /// Sends what is due; returns how many messages were tried. Rows are claimed in a
+    /// transaction (`FOR UPDATE SKIP LOCKED` where instances share the database), so each is
+    /// sent by one worker; a claim older than the lease is taken over.
     @discardableResult
     public func runOnce() async throws -> Int {
         let now = clock()
         let batch = options.batch
+        let expired = now - options.leaseSeconds
+        let claiming = store.dialect.claimingClause
         let claimed = try await store.transaction { database -> [OutboxMessage] in
-            let rows = try await Outbox.select(in: database)
-                .where("status", .equal, OutboxMessage.Status.queued.rawValue)
-                .where("next_attempt_at", .lessThanOrEqual, now)
+            var query = Outbox.select(in: database)
+                .where { due in
+                    due.where("status", .equal, OutboxMessage.Status.queued.rawValue)
+                        .where("next_attempt_at", .lessThanOrEqual, now)
+                }
+                .orWhere { abandoned in
+                    abandoned.where("status", .equal, OutboxMessage.Status.sending.rawValue)
+                        .where(Self.claimExpired(before: expired))
+                }
                 .orderBy("id").limit(batch)
-                .all(decoding: Outbox.Row.self, keyDecodingStrategy: .convertFromSnakeCase).map { try $0.message }
+            if let claiming { query = query.lockingClause(claiming) }
+            let rows = try await query.all(decoding: Outbox.Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+                .map { try $0.message }
             for row in rows {
                 try await database.update("outbox")
                     .set("status", to: OutboxMessage.Status.sending.rawValue)
                     .set("attempts", to: Self.attempts(SQLBinaryOperator.add))
+                    .set("claimed_at", to: now)
                     .where("id", .equal, row.id)
                     .run()
             }

@@ -258,6 +258,11 @@ enum Migrations {
                 .run()
             try await index("notice_reports", "openid", "id", on: database)
         },
+        Migration(version: 7, name: "outbox claims") { database in
+            // When a worker claimed a row to send it: another instance takes the row over once
+            // the claim is older than the lease (the claimer crashed).
+            try await database.alter(table: "outbox").column("claimed_at", type: .bigint).run()
+        },
     ]
 
     /// A `CHECK` that the column holds one of the enum's raw values: the schema enforces what

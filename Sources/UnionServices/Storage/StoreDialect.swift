@@ -53,6 +53,24 @@ enum StoreDialect: Sendable, Equatable {
         }
     }
 
+    /// Whether several gateway instances may share the database (and so the outbox).
+    var sharedByInstances: Bool {
+        switch self {
+        case .sqlite: false
+        case .postgres: true
+        }
+    }
+
+    /// What a query that claims rows to work on adds, so that two instances claiming at once
+    /// take different rows: `FOR UPDATE SKIP LOCKED` on PostgreSQL; nothing on SQLite, whose
+    /// write transaction already excludes every other writer.
+    var claimingClause: (any SQLExpression)? {
+        switch self {
+        case .sqlite: nil
+        case .postgres: SQLRaw("FOR UPDATE SKIP LOCKED")
+        }
+    }
+
     /// Inside a transaction: waits until no other process (another gateway instance) holds the
     /// lock named `key`, and holds it until the transaction ends. SQLite's write transaction
     /// already excludes every other writer.

@@ -1,3 +1,4 @@
+import PostgresKit
 import SQLiteKit
 
 /// A store problem a person can act on.
@@ -19,12 +20,22 @@ public struct StoreUnavailable: Error, CustomStringConvertible {
     /// constraint, a mistake): busy or locked, full, I/O, read-only, cannot open, out of memory.
     public static func isTrouble(_ error: any Error) -> Bool {
         if error is StoreUnavailable { return true }
+        if let error = error as? PSQLError {
+            // The server's own trouble (connection, resources, shutdown, system, read-only,
+            // contention), or no answer at all: not the statement's fault.
+            guard let state = error.serverInfo?[.sqlState] else { return error.code != .server }
+            return ["08", "53", "57", "58"].contains { state.hasPrefix($0) } || Self.postgresBusy.contains(state)
+                || state == "25006"
+        }
         guard let error = error as? SQLiteError else { return false }
         let reason = String(describing: error.reason)
         return ["busy", "locked", "readOnly", "readonly", "ioError", "full", "cantOpen", "noMemory", "proto"].contains {
             reason.hasPrefix($0)
         }
     }
+
+    /// PostgreSQL's SQLSTATEs for contention: serialization failure, deadlock, lock not available.
+    static let postgresBusy: Set<String> = ["40001", "40P01", "55P03"]
 
     /// `error` as ``StoreUnavailable`` (unchanged when it is one).
     static func wrapping(_ error: any Error) -> any Error {
@@ -33,6 +44,9 @@ public struct StoreUnavailable: Error, CustomStringConvertible {
 
     /// Whether `error` is the database being busy (locked by another connection).
     static func isBusy(_ error: any Error) -> Bool {
+        if let error = error as? PSQLError, let state = error.serverInfo?[.sqlState] {
+            return postgresBusy.contains(state)
+        }
         guard let error = error as? SQLiteError else { return false }
         let reason = String(describing: error.reason)
         return reason.hasPrefix("busy") || reason.hasPrefix("locked")
