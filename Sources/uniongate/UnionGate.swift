@@ -9,7 +9,7 @@ struct UnionGate: AsyncParsableCommand {
         version: "0.2.0",
         subcommands: [
             Serve.self, Check.self, Chat.self, Members.self, Suggestions.self, MenuCommand.self, OutboxCommand.self,
-            Staff.self, Audit.self, QR.self, Cases.self, Notices.self,
+            Staff.self, Audit.self, QR.self, Cases.self, Notices.self, Migrate.self,
         ]
     )
 }

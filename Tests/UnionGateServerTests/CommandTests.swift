@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+import WeChatTestSupport
 @testable import UnionServices
 import WeChatWire
 
@@ -153,6 +154,35 @@ struct CommandTests {
         #expect(try await store.setting(GatewaySecrets.legacyAdminTokenKey) == nil)
         #expect(try await store.setting(GatewaySecrets.adminDigestKey)?.count == 64)
         await store.close()
+    }
+
+    /// `uniongate migrate` moves a union's SQLite file into PostgreSQL; the commands then work on
+    /// PostgreSQL through --database or DATABASE_URL.
+    @Test func migrateToPostgreSQLAndUseItFromTheTerminal() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("mig-\(UUID().uuidString).sqlite").path
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let store = try await UnionStore.open(path: path, logger: logger)
+        try await store.transaction { database in
+            _ = try await MembershipRegistry.submit(
+                openid: "oA", answers: ["name": "张三", "phone": "13812345678", "unit": "生产一部"], messageKey: "k1",
+                at: 1_795_363_200, year: 2026, in: database)
+        }
+        await store.close()
+        let url = try TestPostgres.database()
+        let migrated = try runUniongate(["migrate", "--from", path, "--to", url])
+        #expect(migrated.status == 0, "\(migrated.output)")
+        #expect(migrated.output.contains("membership_applications") && migrated.output.contains("各表行数一致"))
+        #expect(!migrated.output.contains(TestPostgres.password))
+        let again = try runUniongate(["migrate", "--from", path, "--to", url])
+        #expect(again.status != 0 && again.output.contains("not empty"), "\(again.output)")
+        let listed = try runUniongate(["members", "list", "--database", url])
+        #expect(
+            listed.status == 0 && listed.output.contains("张三") && listed.output.contains("共 1 条"), "\(listed.output)")
+        let fromEnvironment = try runUniongate(["members", "list"], environment: ["DATABASE_URL": url])
+        #expect(fromEnvironment.output.contains("RH-2026-000001"), "\(fromEnvironment.output)")
+        let wrong = try runUniongate(["members", "list", "--database", "postgres://u@127.0.0.1:1/x?sslmode=disable"])
+        #expect(wrong.status != 0 && wrong.output.contains("PostgreSQL"), "\(wrong.output)")
     }
 
     @Test func adminListsFromTheTerminal() async throws {

@@ -87,38 +87,53 @@ public final class UnionStore: Sendable {
     }
 
     private static func openPostgres(_ location: PostgresLocation, logger: Logger) async throws -> UnionStore {
-        let tls: PostgresClient.Configuration.TLS
+        let tls: (client: PostgresClient.Configuration.TLS, connection: PostgresConnection.Configuration.TLS)
         switch location.tls {
         case .disable:
-            tls = .disable
-        case .prefer, .require:
+            tls = (.disable, .disable)
+        case .prefer, .require, .verifyCA, .verifyFull:
             var configuration = TLSConfiguration.makeClientConfiguration()
-            configuration.certificateVerification = .none  // libpq's prefer and require do not check it
-            tls = location.tls == .prefer ? .prefer(configuration) : .require(configuration)
-        case .verifyCA, .verifyFull:
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            configuration.certificateVerification =
-                location.tls == .verifyFull ? .fullVerification : .noHostnameVerification
-            tls = .require(configuration)
+            switch location.tls {
+            case .verifyFull: configuration.certificateVerification = .fullVerification
+            case .verifyCA: configuration.certificateVerification = .noHostnameVerification
+            default: configuration.certificateVerification = .none  // libpq's prefer and require do not check it
+            }
+            let context = try NIOSSLContext(configuration: configuration)
+            tls =
+                location.tls == .prefer
+                ? (.prefer(configuration), .prefer(context)) : (.require(configuration), .require(context))
+        }
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .notice)
+        // One connection first, tried once: a wrong address or password is told now, with
+        // PostgreSQL's own words, not after the pool has retried for a minute.
+        var single = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.user, password: location.password,
+            database: location.database, tls: tls.connection)
+        single.options.connectTimeout = .seconds(5)
+        do {
+            let connection = try await PostgresConnection.connect(configuration: single, id: 0, logger: quiet)
+            try await connection.close()
+        } catch {
+            throw StoreError("PostgreSQL at \(location) cannot be used: \(Self.explain(error))")
         }
         var configuration = PostgresClient.Configuration(
             host: location.host, port: location.port, username: location.user, password: location.password,
-            database: location.database, tls: tls)
+            database: location.database, tls: tls.client)
         configuration.options.maximumConnections = location.poolSize
         configuration.options.connectTimeout = .seconds(5)
-        var quiet = logger
-        quiet.logLevel = max(logger.logLevel, .notice)
         let client = PostgresClient(configuration: configuration, backgroundLogger: quiet)
         let running = Task { await client.run() }
-        let store = UnionStore(location: .postgres(location), backend: .postgres(client, running))
-        do {
-            // Fail now, with PostgreSQL's own words, rather than on the first member's message.
-            try await store.withDatabase { try await $0.raw("SELECT 1").run() }
-        } catch {
-            running.cancel()
-            throw StoreError("PostgreSQL at \(location) cannot be used: \(String(reflecting: error))")
+        return UnionStore(location: .postgres(location), backend: .postgres(client, running))
+    }
+
+    /// What went wrong connecting, for a person: PostgreSQL's message, or the network's.
+    private static func explain(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return String(describing: error) }
+        if let message = error.serverInfo?[.message] {
+            return message + (error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
         }
-        return store
+        return error.underlying.map { String(describing: $0) } ?? String(reflecting: error.code)
     }
 
     private static func openSQLite(path: String, logger: Logger) async throws -> UnionStore {
