@@ -49,6 +49,7 @@ let package = Package(
             dependencies: [
                 "WeChatWire",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .target(

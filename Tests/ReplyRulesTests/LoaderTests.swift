@@ -324,4 +324,13 @@ struct LimitTests {
         let yaml = "rules:\n  - match: regex\n    keywords: ['\(pattern)']\n    reply: 好\n"
         #expect(problems([("Replies/regex.yaml", yaml)]).isEmpty, "\(pattern)")
     }
+
+    @Test func theVersionFollowsTheFilesNotTheirFolder() throws {
+        let text = "rules:\n  - name: 帮助\n    keywords: [帮助]\n    reply: 您好\n"
+        let here = try load([("/srv/a/Replies/help.yaml", text)]).version
+        let there = try load([("/opt/b/Replies/help.yaml", text)]).version
+        let changed = try load([("/srv/a/Replies/help.yaml", text.replacingOccurrences(of: "您好", with: "你好"))]).version
+        #expect(here.count == 12 && here == there)
+        #expect(changed != here)
+    }
 }

@@ -133,10 +133,13 @@ struct WebhookTests {
     }
 
     @Test func servesHealthAndMetrics() async throws {
-        try await withGateway { client, _ in
+        try await withGateway { client, gateway in
             let health = try await client.request("GET", "/healthz")
             #expect(health.status == 200)
-            #expect(health.body == "ok")
+            // Which rules this instance serves: the same Replies give the same version anywhere.
+            let version = gateway.rules.engine.book.version
+            #expect(version.count == 12 && version.allSatisfy(\.isHexDigit))
+            #expect(health.body == "ok rules=\(version)")
             _ = try await client.send(Member().text("帮助"))
             let metrics = try await client.request("GET", "/metrics")
             #expect(metrics.status == 200)

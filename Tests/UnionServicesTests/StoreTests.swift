@@ -251,6 +251,28 @@ struct StoreTests {
         for store in stores { await store.close() }
     }
 
+    /// Instances on one PostgreSQL database asking for the token's refresh lease at once: one
+    /// gets it.
+    @Test func oneInstanceAtATimeRefreshesTheAccessToken() async throws {
+        let url = try StoreKind.postgres.freshLocation()
+        var stores: [UnionStore] = []
+        for _ in 0..<3 { stores.append(try await StoreKind.postgres.open(url)) }
+        for round in 0..<5 {
+            let now = Int64(1_000 + round * 100)
+            let granted = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for (index, store) in stores.enumerated() {
+                    group.addTask {
+                        try await StoreTokenCache(store: store).acquireRefreshLease(
+                            holder: "instance-\(index)", until: now + 30, now: now)
+                    }
+                }
+                return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+            }
+            #expect(granted == 1, "round \(round): \(granted) instances were granted the lease")
+        }
+        for store in stores { await store.close() }
+    }
+
     @Test func databaseLocationsAreReadAsPostgreSQLUsersWriteThem() throws {
         let url = try DatabaseLocation(
             "postgresql://union%40ops:p%2Fss@db.example.cn:6432/gh%20union?sslmode=verify-full&pool_size=16")

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Yams
 
@@ -59,6 +60,18 @@ public struct RuleBookLoader: Sendable {
         try load(files: files, preexisting: ProblemCollector())
     }
 
+    /// 12 hex digits of a SHA-256 over each file's name and text, in path order.
+    static func version(of files: [(path: String, text: String)]) -> String {
+        var hash = SHA256()
+        for file in files {
+            hash.update(data: Data((file.path as NSString).lastPathComponent.utf8))
+            hash.update(data: Data([0]))
+            hash.update(data: Data(file.text.utf8))
+            hash.update(data: Data([0]))
+        }
+        return hash.finalize().prefix(6).map { String(format: "%02x", $0) }.joined()
+    }
+
     private func load(files: [(path: String, text: String)], preexisting: ProblemCollector) throws -> RuleBook {
         var reader = BookReader(problems: preexisting)
         for file in files {
@@ -71,6 +84,7 @@ public struct RuleBookLoader: Sendable {
         }
         var result = book
         result.warnings = sorted
+        result.version = Self.version(of: files)
         return result
     }
 }

@@ -28,6 +28,9 @@ public struct RuleBook: Sendable {
     public var notices: NoticeSettings
     /// Warnings found while loading; the rules work regardless.
     public var warnings: [RuleProblem]
+    /// What the files said, as 12 hex digits of a SHA-256 over their names and texts: instances
+    /// serving the same Replies show the same version.
+    public var version: String = ""
 
     /// Creates a rule book.
     public init(

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import ReplyRules
@@ -181,15 +182,20 @@ func buildRouter(_ gateway: Gateway) -> Router<GatewayRequestContext> {
     router.get("/wechat") { request, _ in webhook.verify(request) }
     router.post("/wechat") { request, _ in await webhook.receive(request) }
     let health = gateway.store
+    let rules = gateway.rules
     router.get("/healthz") { _, _ in
         // Not ready while the database cannot write: a load balancer sends members elsewhere.
-        health.writesFailing
+        // Each instance says which rules it serves (they reload the Replies folder on their own).
+        let version = rules.engine.book.version
+        var response =
+            health.writesFailing
             ? Response(
                 status: .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: "database not writable")))
-            : WebhookResponder.text("ok")
+            : WebhookResponder.text("ok rules=\(version)")
+        response.headers[HTTPField.Name("X-UnionGate-Rules")!] = version
+        return response
     }
-    let rules = gateway.rules
     router.get("/hotline") { _, _ in
         let book = rules.engine.book
         return Response(

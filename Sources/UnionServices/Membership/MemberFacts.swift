@@ -30,9 +30,14 @@ public final class MemberFacts: Sendable {
     /// The most members a generation holds.
     let capacity: Int
 
-    /// Creates an empty cache.
-    public init(capacity: Int = 50_000) {
+    /// Whether anything is remembered: not when several gateway instances share the database,
+    /// since another instance's change would go unseen.
+    let enabled: Bool
+
+    /// Creates an empty cache (one that remembers nothing when not `enabled`).
+    public init(capacity: Int = 50_000, enabled: Bool = true) {
         self.capacity = capacity
+        self.enabled = enabled
     }
 
     /// The member's latest application (`.some(nil)`: none), or nil when it is not known here.
@@ -71,7 +76,8 @@ public final class MemberFacts: Sendable {
     }
 
     private func facts(for openid: String) -> Facts? {
-        generations.withLock { generations in
+        guard enabled else { return nil }
+        return generations.withLock { generations in
             if let facts = generations.current[openid] { return facts }
             guard let facts = generations.previous.removeValue(forKey: openid) else { return nil }
             Self.insert(facts, for: openid, into: &generations, capacity: capacity)
@@ -80,6 +86,7 @@ public final class MemberFacts: Sendable {
     }
 
     private func update(_ openid: String, _ change: (inout Facts) -> Void) {
+        guard enabled else { return }
         generations.withLock { generations in
             var facts = generations.current[openid] ?? generations.previous.removeValue(forKey: openid) ?? Facts()
             change(&facts)

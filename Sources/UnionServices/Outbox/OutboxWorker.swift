@@ -61,7 +61,8 @@ public final class HeldNotices: Sendable {
 
     /// The texts of `openid`'s held notices, marked delivered in the same transaction.
     func take(_ openid: String, store: UnionStore, at now: Int64) async throws -> [String] {
-        guard contains(openid) else { return [] }
+        // With instances sharing the database, another one may have held a notice: always look.
+        guard contains(openid) || store.dialect.sharedByInstances else { return [] }
         let held = try await store.transaction { database -> [OutboxMessage] in
             let rows = try await Outbox.select(in: database)
                 .where("openid", .equal, openid).where("status", .equal, OutboxMessage.Status.held.rawValue)

@@ -107,6 +107,9 @@ public struct UnionServiceDesk: ServiceDesk {
     public func interceptFromMemory(_ message: InboundMessage, rules: RuleEngine, at now: Int64)
         -> FromMemory<[ReplyBody]?>
     {
+        // With instances sharing the database, memory may be stale: another instance may have
+        // moved the member's form on, or held a notice for them.
+        if store.dialect.sharedByInstances { return .needsStore }
         if held.contains(message.header.sender) || Self.joinScan(message) != nil { return .needsStore }
         switch formStep(message, book: rules.book, at: now) {
         case .pass: return Inbox.rating(in: message) == nil ? .known(nil) : .needsStore  // a rating, perhaps
@@ -148,6 +151,9 @@ public struct UnionServiceDesk: ServiceDesk {
         if let scan = Self.joinScan(message) {
             return .replies(try await joinByQR(scan, message: message, book: rules.book, at: now))
         }
+        // The member's previous message may have reached another instance: read their form's
+        // step from the store, not from this instance's memory.
+        if store.dialect.sharedByInstances { try await conversations.refresh(message.header.sender) }
         switch formStep(message, book: rules.book, at: now) {
         case .pass:
             guard let rating = Inbox.rating(in: message) else { return nil }

@@ -34,6 +34,11 @@ public struct StoreUnavailable: Error, CustomStringConvertible {
         }
     }
 
+    /// Whether `error` is PostgreSQL refusing a second row with the same unique key.
+    static func isUniqueViolation(_ error: any Error) -> Bool {
+        (error as? PSQLError)?.serverInfo?[.sqlState] == "23505"
+    }
+
     /// PostgreSQL's SQLSTATEs for contention: serialization failure, deadlock, lock not available.
     static let postgresBusy: Set<String> = ["40001", "40P01", "55P03"]
 

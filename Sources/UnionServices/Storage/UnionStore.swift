@@ -20,8 +20,9 @@ public final class UnionStore: Sendable {
     /// Where the data is.
     public let location: DatabaseLocation
     let dialect: StoreDialect
-    /// What the services remember about members, in front of this store.
-    let facts = MemberFacts()
+    /// What the services remember about members, in front of this store (nothing when several
+    /// instances share the database).
+    let facts: MemberFacts
     /// The database's change counter when it was last looked at.
     private let lastSeenVersion = Mutex<Int?>(nil)
     private let backend: Backend
@@ -48,6 +49,7 @@ public final class UnionStore: Sendable {
         case .sqlite: dialect = .sqlite(inMemory: location == .sqlite(path: ":memory:"))
         case .postgres: dialect = .postgres
         }
+        facts = MemberFacts(enabled: !dialect.sharedByInstances)
     }
 
     /// Runs `body` with a database connection: SQLite's one, or one leased from the pool. No
@@ -161,6 +163,19 @@ public final class UnionStore: Sendable {
     /// commit fails every body of its group. Bodies run one at a time, in arrival order, and
     /// must not call the store themselves.
     public func transaction<Result: Sendable>(
+        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await transactionOnce(body)
+        } catch  where dialect.sharedByInstances && StoreUnavailable.isUniqueViolation(error) {
+            // Another instance committed the same record meanwhile (WeChat's retry of a message
+            // that instance was handling: this one waited on its locks until it committed). Run
+            // again: the body now finds that record and answers as the first did.
+            return try await transactionOnce(body)
+        }
+    }
+
+    private func transactionOnce<Result: Sendable>(
         _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
         let result = Mutex<Result?>(nil)

@@ -7,6 +7,8 @@ import WeChatAPI
 public struct StoreTokenCache: AccessTokenCache {
     static let tokenKey = "wechat_access_token"
     static let leaseKey = "wechat_token_lease"
+    /// The advisory lock around the lease.
+    static let leaseLock: Int64 = 0x5765_4368_6174_546B  // "WeChatTk"
     let store: UnionStore
 
     /// Creates the cache over `store`.
@@ -25,7 +27,10 @@ public struct StoreTokenCache: AccessTokenCache {
     }
 
     public func acquireRefreshLease(holder: String, until: Int64, now: Int64) async throws -> Bool {
-        try await store.transaction { database in
+        let dialect = store.dialect
+        return try await store.transaction { database in
+            // Instances on PostgreSQL read the lease one at a time (SQLite's write lock does it).
+            try await dialect.lockForTransaction(Self.leaseLock, database)
             if let lease = try await UnionStore.setting(Self.leaseKey, in: database) {
                 let parts = lease.split(separator: "|")
                 if parts.count == 2, let expiry = Int64(parts[1]), expiry > now, parts[0] != holder {

@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+import WeChatTestSupport
+import WeChatWire
+
+@testable import UnionGateServer
+@testable import UnionServices
+
+/// Two gateway instances on one PostgreSQL database, as behind a load balancer: any may receive
+/// any message, or WeChat's retry of a message the other handled.
+@Suite("Several instances, one account")
+struct InstancesTests {
+    func withTwoInstances(_ body: @Sendable (WeChatClient, WeChatClient, Gateway) async throws -> Void)
+        async throws
+    {
+        let url = try TestPostgres.database()
+        // A deadline no busy test machine misses: these tests are about which answer, not when.
+        let configure: @Sendable (inout GatewayConfiguration) -> Void = {
+            $0.databasePath = url
+            $0.replyDeadline = .seconds(20)
+        }
+        try await withGateway(configure: configure) { a, gateway in
+            try await withGateway(configure: configure) { b, _ in
+                try await body(a, b, gateway)
+            }
+        }
+    }
+
+    @Test func aRetryOnTheOtherInstanceGetsTheSameReplyAndStoresNothingTwice() async throws {
+        try await withTwoInstances { a, b, gateway in
+            let member = Member()
+            let message = member.text("建议：夜班食堂增加热饭供应")
+            let first = try #require(try await a.replyText(message))
+            #expect(first.contains("JY-2026-") || first.contains("JY-"))
+            #expect(try await b.replyText(message) == first)
+            // Both at once, many times: each message is stored once and both get its receipt.
+            for index in 0..<8 {
+                let burst = member.text("建议：第\(index)条，车间通风要改善")
+                async let fromA = a.replyText(burst)
+                async let fromB = b.replyText(burst)
+                let (replyA, replyB) = try await (fromA, fromB)
+                #expect(replyA == replyB, "\(String(describing: replyA)) / \(String(describing: replyB))")
+                #expect(replyA?.contains("JY-") == true)
+            }
+            let stored = try await gateway.store.read { try await $0.count("suggestions") }
+            #expect(stored == 9)
+            // Both serve the same Replies, and say so.
+            let healthA = try await a.request("GET", "/healthz").body
+            let healthB = try await b.request("GET", "/healthz").body
+            #expect(healthA.hasPrefix("ok rules=") && healthA == healthB)
+        }
+    }
+
+    @Test func aFormGoesOnWhicheverInstanceEachAnswerReaches() async throws {
+        try await withTwoInstances { a, b, gateway in
+            let member = Member()
+            let steps = ["入会", "王小明", "13912345678", "2", "无"]
+            for (index, text) in steps.enumerated() {
+                let client = index.isMultiple(of: 2) ? a : b
+                let reply = try #require(try await client.replyText(member.text(text)))
+                #expect(!reply.contains("暂时无法") && !reply.contains("出错"), "\(text): \(reply)")
+            }
+            let confirm = member.text("确认")
+            let done = try #require(try await b.replyText(confirm))
+            #expect(done.contains("RH-"), "\(done)")
+            #expect(try await a.replyText(confirm) == done)  // the retry, on the other instance
+            let applications = try await gateway.store.read { try await $0.count("membership_applications") }
+            #expect(applications == 1)
+            // Approved through one instance's admin API: the other, which has just read the
+            // application as pending, tells the member at once.
+            let pending = try #require(try await a.replyText(member.text("入会进度")))
+            #expect(!pending.contains("您已是工会会员"), "\(pending)")
+            let list = try await b.adminList("/admin/api/members")
+            let id = try #require(list.first?["id"] as? Int)
+            #expect(try await b.admin("POST", "/admin/api/members/\(id)/approve").status == 200)
+            let status = try #require(try await a.replyText(member.text("入会进度")))
+            #expect(status.contains("您已是工会会员"), "\(status)")
+        }
+    }
+}
