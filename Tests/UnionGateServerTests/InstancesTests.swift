@@ -77,4 +77,37 @@ struct InstancesTests {
             #expect(status.contains("您已是工会会员"), "\(status)")
         }
     }
+
+    /// PostgreSQL stops for a while: members are told their message was received (it waits in
+    /// the journal), `/healthz` is not ready, and once PostgreSQL is back the instance recovers
+    /// by itself and stores what waited. Nothing acknowledged is lost.
+    @Test func whilePostgreSQLIsDownMessagesWaitInTheJournal() async throws {
+        let server = try TestPostgres.privateServer()
+        defer { server.destroy() }
+        let url = try server.database()
+        let journal = FileManager.default.temporaryDirectory.appendingPathComponent("pg-\(UUID().uuidString).journal")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: journal) }
+        try await withGateway(configure: {
+            $0.databasePath = url
+            $0.journalPath = journal
+        }) { client, gateway in
+            let member = Member()
+            #expect(try await client.replyText(member.text("建议：宿舍热水改为全天供应"))?.contains("JY-") == true)
+            try server.stop()
+            let waiting = try await client.replyText(member.text("建议：澡堂延长开放时间"))
+            #expect(waiting == Dispatcher.heldText)
+            #expect(await eventually { (try? await client.request("GET", "/healthz").status) == 503 })
+            try server.start()
+            #expect(
+                await eventually(timeout: .seconds(30)) {
+                    (try? await client.request("GET", "/healthz").status) == 200 && gateway.core.journal.pending.isEmpty
+                })
+            let stored = try await gateway.store.read { database in
+                try await database.select().column("content").from("suggestions").orderBy("id").all(
+                    decodingColumn: "content", as: String.self)
+            }
+            #expect(stored == ["宿舍热水改为全天供应", "澡堂延长开放时间"])
+        }
+    }
 }

@@ -18,25 +18,59 @@ public enum TestPostgres {
     public static let user = "uniongate"
     public static let password = "test-secret-pw"
 
-    private struct Cluster: Sendable {
+    /// A running cluster.
+    public struct Server: Sendable {
         let bin: String
         /// The cluster's own directory (its data, socket, password file and log are inside).
         let root: String
         let directory: String
-        let port: Int
+        public let port: Int
         let owner: String?
+
+        /// A new, empty database; its `postgres://` URL (`sslmode=disable`: it is on loopback).
+        public func database() throws -> String {
+            let name = "test_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16))"
+            try TestPostgres.run(
+                bin + "/createdb", ["-h", "127.0.0.1", "-p", String(port), "-U", user, name],
+                as: nil, environment: ["PGPASSWORD": password])
+            return "postgres://\(user):\(password)@127.0.0.1:\(port)/\(name)?sslmode=disable&pool_size=4"
+        }
+
+        /// Stops the server at once (connections are cut), keeping its data.
+        public func stop() throws {
+            try TestPostgres.run(bin + "/pg_ctl", ["-D", directory, "-m", "immediate", "-w", "stop"], as: owner)
+        }
+
+        /// Starts the stopped server again, on the same port.
+        public func start() throws {
+            try TestPostgres.run(
+                bin + "/pg_ctl",
+                [
+                    "-D", directory, "-l", root + "/server.log", "-w", "-t", "60", "-o",
+                    "-p \(port) -c listen_addresses=127.0.0.1 -k \(root) -c max_connections=200 -c shared_buffers=32MB",
+                    "start",
+                ], as: owner)
+        }
+
+        /// Stops the server and removes its files.
+        public func destroy() {
+            try? stop()
+            try? FileManager.default.removeItem(atPath: root)
+        }
+    }
+
+    private typealias Cluster = Server
+
+    /// A cluster of the caller's own, to stop and start (the shared one serves other tests).
+    public static func privateServer() throws -> Server {
+        try start()
     }
 
     private static let cluster = Mutex<Result<Cluster, TestPostgresError>?>(nil)
 
-    /// A new, empty database; its `postgres://` URL (with `sslmode=disable`: it is on loopback).
+    /// A new, empty database in the shared cluster; its `postgres://` URL.
     public static func database() throws -> String {
-        let cluster = try started()
-        let name = "test_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16))"
-        try run(
-            cluster.bin + "/createdb", ["-h", "127.0.0.1", "-p", String(cluster.port), "-U", user, name],
-            as: nil, environment: ["PGPASSWORD": password])
-        return "postgres://\(user):\(password)@127.0.0.1:\(cluster.port)/\(name)?sslmode=disable&pool_size=4"
+        try started().database()
     }
 
     private static func started() throws -> Cluster {
@@ -82,17 +116,10 @@ public enum TestPostgres {
         // A free port: taken from the kernel, then given to PostgreSQL; tried again if lost meanwhile.
         var lastError: (any Error)?
         for _ in 0..<5 {
-            let port = try freePort()
+            let server = Server(bin: bin, root: directory, directory: data, port: try freePort(), owner: owner)
             do {
-                try run(
-                    bin + "/pg_ctl",
-                    [
-                        "-D", data, "-l", directory + "/server.log", "-w", "-t", "60", "-o",
-                        "-p \(port) -c listen_addresses=127.0.0.1 -k \(directory) -c max_connections=200 "
-                            + "-c shared_buffers=32MB",
-                        "start",
-                    ], as: owner)
-                return Cluster(bin: bin, root: directory, directory: data, port: port, owner: owner)
+                try server.start()
+                return server
             } catch {
                 lastError = error
             }
@@ -148,7 +175,7 @@ public enum TestPostgres {
     /// Runs `executable` (as `user` through runuser, when given) and waits; throws with its
     /// output when it fails. Spawned and reaped directly: the server that `pg_ctl` leaves
     /// running must not hold anything the tests wait on.
-    private static func run(
+    fileprivate static func run(
         _ executable: String, _ arguments: [String], as user: String?, environment: [String: String] = [:]
     ) throws {
         let argv = (user.map { ["/sbin/runuser", "-u", $0, "--", executable] } ?? [executable]) + arguments

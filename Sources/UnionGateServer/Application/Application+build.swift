@@ -67,6 +67,7 @@ func buildGateway<C: Clock>(
     options.publicURL = configuration.publicURL
     options.desk = overrides.desk
     options.unixTime = overrides.unixTime
+    options.journalPath = configuration.journalPath
     let core = try await UnionCore.open(
         databasePath: configuration.databasePath, rules: rules, options: options, logger: logger)
     do {

@@ -15,6 +15,9 @@ public struct GatewayConfiguration: Sendable {
     /// Where members' media (images, voice, video sent to the inbox) is kept; by default a
     /// `media` folder beside the database.
     public var mediaDirectory: String?
+    /// Where messages wait while the database cannot write; nil: beside the SQLite file, or
+    /// `uniongate-<database>.journal` in the working directory for PostgreSQL.
+    public var journalPath: String?
     /// The token set in WeChat's console; generated and stored when not given.
     public var wechatToken: String?
     /// The account's AppID.

@@ -29,6 +29,8 @@ public struct UnionCore: Sendable {
         public var desk: (@Sendable (UnionStore) -> any ServiceDesk)?
         /// The current Unix time.
         public var unixTime: @Sendable () -> Int64 = UnixTime.now
+        /// Where the journal is kept, in place of its usual place beside the database.
+        public var journalPath: String?
 
         /// The defaults.
         public init() {}
@@ -45,7 +47,8 @@ public struct UnionCore: Sendable {
             let services = try await UnionServiceDesk.open(
                 store: store, publicURL: options.publicURL, logger: logger, extraMembers: options.extraMembers,
                 held: held)
-            let journal = try InboundJournal.beside(store.location)
+            let journal =
+                try options.journalPath.map { try InboundJournal(path: $0) } ?? InboundJournal.beside(store.location)
             if !journal.pending.isEmpty {
                 logger.warning(
                     "messages wait in the journal from an earlier run; they are replayed once the database writes",

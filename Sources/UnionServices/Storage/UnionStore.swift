@@ -54,16 +54,47 @@ public final class UnionStore: Sendable {
 
     /// Runs `body` with a database connection: SQLite's one, or one leased from the pool. No
     /// query is logged at any level: its binds are members' names, phone numbers and words.
-    private func withDatabase<Result>(_ body: (any SQLDatabase) async throws -> Result) async throws -> Result {
+    private func withDatabase<Result: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> Result)
+        async throws -> Result
+    {
         switch backend {
         case .sqlite(_, let database):
             return try await body(database)
         case .postgres(let client, _):
-            return try await client.withConnection { connection in
-                try await body(connection.sql(queryLogLevel: nil))
+            // A connection within the deadline, or the database counts as unreachable: the
+            // member's message goes to the journal while WeChat still waits for the answer,
+            // rather than after the pool has retried for a minute.
+            let leased = Flag()
+            let deadline = Self.connectionDeadline
+            return try await withThrowingTaskGroup(of: Result?.self) { group in
+                group.addTask {
+                    try await client.withConnection { connection in
+                        leased.set()
+                        return try await body(connection.sql(queryLogLevel: nil))
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: deadline)
+                    guard leased.isSet else {
+                        throw StoreUnavailable(
+                            underlying: StoreError("no PostgreSQL connection within \(deadline)"))
+                    }
+                    return nil
+                }
+                while let next = try await group.next() {
+                    if let value = next {
+                        group.cancelAll()
+                        return value
+                    }
+                }
+                throw StoreError("a PostgreSQL call ended without its result")  // not reached
             }
         }
     }
+
+    /// How long a caller waits for a PostgreSQL connection before the database counts as
+    /// unreachable.
+    static let connectionDeadline = Duration.seconds(2)
 
     /// Opens the store at `path`: an SQLite file (created if needed), `:memory:` for a
     /// throwaway one, or a `postgres://` URL; and brings its schema up to date.
@@ -231,7 +262,7 @@ public final class UnionStore: Sendable {
     /// Runs `group` in one transaction and tells each write how it ended.
     private func commit(_ group: [PendingWrite]) async {
         do {
-            try await withDatabase { database in await commit(group, on: database) }
+            try await withDatabase { database in await self.commit(group, on: database) }
         } catch {
             fail(group, error)  // no connection
         }
@@ -311,7 +342,8 @@ public final class UnionStore: Sendable {
     var waitingWrites: Int { writes.withLock { $0.pending.count } }
 
     /// Runs `body`, which only reads, without interleaving with a transaction.
-    public func read<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws
+    public func read<Result: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> Result)
+        async throws
         -> Result
     {
         if case .postgres = backend {
@@ -362,6 +394,13 @@ public final class UnionStore: Sendable {
         }
         await mutex.unlock()
     }
+}
+
+/// A flag one task sets and another reads.
+private final class Flag: Sendable {
+    private let state = Mutex(false)
+    func set() { state.withLock { $0 = true } }
+    var isSet: Bool { state.withLock { $0 } }
 }
 
 /// One caller's transaction, waiting for its group's commit.
