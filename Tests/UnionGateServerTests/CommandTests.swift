@@ -159,16 +159,7 @@ struct CommandTests {
     /// `uniongate migrate` moves a union's SQLite file into PostgreSQL; the commands then work on
     /// PostgreSQL through --database or DATABASE_URL.
     @Test func migrateToPostgreSQLAndUseItFromTheTerminal() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("mig-\(UUID().uuidString).sqlite").path
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let store = try await UnionStore.open(path: path, logger: logger)
-        try await store.transaction { database in
-            _ = try await MembershipRegistry.submit(
-                openid: "oA", answers: ["name": "张三", "phone": "13812345678", "unit": "生产一部"], messageKey: "k1",
-                at: 1_795_363_200, year: 2026, in: database)
-        }
-        await store.close()
+        let (path, _) = try await Self.storeWithOneApplication(suggestion: false)
         let url = try TestPostgres.database()
         let migrated = try runUniongate(["migrate", "--from", path, "--to", url])
         #expect(migrated.status == 0, "\(migrated.output)")
@@ -185,7 +176,8 @@ struct CommandTests {
         #expect(wrong.status != 0 && wrong.output.contains("PostgreSQL"), "\(wrong.output)")
     }
 
-    @Test func adminListsFromTheTerminal() async throws {
+    /// A new SQLite file holding 张三's application (RH-2026-000001) and, when asked, a suggestion.
+    static func storeWithOneApplication(suggestion: Bool) async throws -> (path: String, logger: Logger) {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString).sqlite").path
         var logger = Logger(label: "test")
         logger.logLevel = .critical
@@ -193,12 +185,19 @@ struct CommandTests {
         try await store.transaction { database in
             _ = try await MembershipRegistry.submit(
                 openid: "oA", answers: ["name": "张三", "phone": "13812345678", "unit": "生产一部"], messageKey: "k1",
-                at: 1_795_363_200,
-                year: 2026, in: database)
-            _ = try await SuggestionBox.submit(
-                openid: "oA", content: "食堂增加夜班供餐", messageKey: "k2", at: 1_795_363_200, year: 2026, in: database)
+                at: 1_795_363_200, year: 2026, in: database)
+            if suggestion {
+                _ = try await SuggestionBox.submit(
+                    openid: "oA", content: "食堂增加夜班供餐", messageKey: "k2", at: 1_795_363_200, year: 2026,
+                    in: database)
+            }
         }
         await store.close()
+        return (path, logger)
+    }
+
+    @Test func adminListsFromTheTerminal() async throws {
+        let (path, logger) = try await Self.storeWithOneApplication(suggestion: true)
 
         let table = try runUniongate(["members", "list", "--database", path])
         #expect(table.status == 0, "\(table.output)")

@@ -46,8 +46,7 @@ public struct CaseSettings: Sendable, Hashable {
 
     /// `YYYY-MM-DD` of a local time.
     static func date(_ time: LocalTime) -> String {
-        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(time.year)-\(two(time.month))-\(two(time.day))"
+        time.isoDate
     }
 
     /// Whether the office works on the day of `time`.

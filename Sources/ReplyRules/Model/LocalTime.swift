@@ -1,6 +1,12 @@
 /// Wall-clock time at the union's UTC offset, worked out without time-zone files so that it is
 /// the same on every machine. China keeps one offset all year.
 public struct LocalTime: Sendable, Hashable {
+    /// The day as `2026-11-23`.
+    public var isoDate: String {
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(year)-\(two(month))-\(two(day))"
+    }
+
     /// The year.
     public var year: Int
     /// The month, 1–12.

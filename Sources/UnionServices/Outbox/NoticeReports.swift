@@ -72,11 +72,12 @@ public enum NoticeReports {
         _ openid: String, template: String, status: String, scene: String?, at now: Int64,
         in database: any SQLDatabase
     ) async throws {
-        try await database.delete(from: "notice_subscriptions")
-            .where("openid", .equal, openid).where("template_id", .equal, template).run()
         try await database.insert(into: "notice_subscriptions")
             .columns("openid", "template_id", "status", "scene", "updated_at")
             .values(SQLBind(openid), SQLBind(template), SQLBind(status), SQLBind(scene), SQLBind(now))
+            .onConflict(with: ["openid", "template_id"]) {
+                $0.set(excludedValueOf: "status").set(excludedValueOf: "scene").set(excludedValueOf: "updated_at")
+            }
             .run()
     }
 

@@ -345,9 +345,7 @@ public final class OutboxWorker: Sendable {
 
     /// `2026-11-23` of a Unix time in the union's time zone, for a notice's `{date}`.
     static func date(_ unixSeconds: Int64, utcOffsetMinutes: Int) -> String {
-        let time = LocalTime(unixSeconds: unixSeconds, utcOffsetMinutes: utcOffsetMinutes)
-        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(time.year)-\(two(time.month))-\(two(time.day))"
+        LocalTime(unixSeconds: unixSeconds, utcOffsetMinutes: utcOffsetMinutes).isoDate
     }
 
     /// Writes where a message got to: sent (with its channel and WeChat's message id), held,
