@@ -29,6 +29,15 @@ extension UnionGate {
         @OptionGroup var database: DatabaseOptions
 
         @Option(
+            name: .long,
+            help: """
+                The file where messages wait while the database cannot write (default: UNIONGATE_JOURNAL, else \
+                <database>.journal beside an SQLite file, or uniongate-<database>.journal in the working directory \
+                for PostgreSQL). Each instance needs its own.
+                """)
+        var journal: String?
+
+        @Option(
             name: .long, help: "Seconds a reply may take before WeChat is answered 'success' and the reply sent later.")
         var replyDeadline: Double = 4.5
 
@@ -58,6 +67,7 @@ extension UnionGate {
             configuration.port = port
             configuration.repliesDirectory = replies.replies
             configuration.databasePath = database.location
+            configuration.journalPath = journal ?? EnvironmentVariables.value("UNIONGATE_JOURNAL")
             configuration.wechatToken = EnvironmentVariables.value("WECHAT_TOKEN")
             configuration.appId = EnvironmentVariables.value("WECHAT_APP_ID")
             configuration.appSecret = EnvironmentVariables.value("WECHAT_APP_SECRET")

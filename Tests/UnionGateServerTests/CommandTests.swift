@@ -196,6 +196,22 @@ struct CommandTests {
         return (path, logger)
     }
 
+    /// The pool size flag is PostgreSQL's; a bad one is refused before anything opens.
+    @Test func thePoolSizeIsForPostgreSQLAndChecked() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pool-\(UUID().uuidString).sqlite")
+            .path
+        let sqlite = try runUniongate(["members", "list", "--database", file, "--database-pool", "4"])
+        #expect(sqlite.status != 0)
+        #expect(sqlite.output.contains("is for PostgreSQL"), "\(sqlite.output)")
+        #expect(!FileManager.default.fileExists(atPath: file))
+        let url = "postgres://u:p@127.0.0.1:1/db"
+        let tooMany = try runUniongate(["members", "list", "--database", url, "--database-pool", "500"])
+        #expect(tooMany.output.contains("1 to 200"), "\(tooMany.output)")
+        let environment = try runUniongate(
+            ["members", "list", "--database", url], environment: ["DATABASE_POOL_SIZE": "many"])
+        #expect(environment.output.contains("DATABASE_POOL_SIZE"), "\(environment.output)")
+    }
+
     @Test func adminListsFromTheTerminal() async throws {
         let (path, logger) = try await Self.storeWithOneApplication(suggestion: true)
 

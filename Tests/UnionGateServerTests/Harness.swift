@@ -117,6 +117,8 @@ struct WeChatClient: Sendable {
         let status: Int
         let body: String
         let contentType: String?
+        /// The response's headers, by lower-cased name.
+        var headers: [String: String] = [:]
     }
 
     func request(
@@ -140,9 +142,13 @@ struct WeChatClient: Sendable {
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         let (data, response) = try await session.data(for: request)
         let http = response as! HTTPURLResponse
+        var headers: [String: String] = [:]
+        for case (let name as String, let value as String) in http.allHeaderFields {
+            headers[name.lowercased()] = value
+        }
         return HTTPResult(
             status: http.statusCode, body: String(decoding: data, as: UTF8.self),
-            contentType: http.value(forHTTPHeaderField: "Content-Type"))
+            contentType: http.value(forHTTPHeaderField: "Content-Type"), headers: headers)
     }
 
     /// `message` in `mode`, signed like WeChat with the gateway's time and a fresh nonce

@@ -18,6 +18,10 @@ struct InstancesTests {
         let configure: @Sendable (inout GatewayConfiguration) -> Void = {
             $0.databasePath = url
             $0.replyDeadline = .seconds(20)
+            // Each instance has its own journal (a shared one is refused).
+            $0.journalPath =
+                FileManager.default.temporaryDirectory
+                .appendingPathComponent("instance-\(UUID().uuidString).journal").path
         }
         try await withGateway(configure: configure) { a, gateway in
             try await withGateway(configure: configure) { b, _ in

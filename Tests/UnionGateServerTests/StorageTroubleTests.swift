@@ -120,8 +120,12 @@ struct StorageTroubleTests {
     @Test func theJournalOfAnEarlierRunIsReplayedOnStart() async throws {
         let database = temporaryDatabase("journal")
         let member = Member()
-        let journal = try InboundJournal.beside(databasePath: database)
-        try journal.record(member.text("建议 宿舍热水器坏了"))
+        do {  // an earlier run's journal, closed before the gateway opens it
+            let journal = try InboundJournal.beside(databasePath: database)
+            try journal.record(member.text("建议 宿舍热水器坏了"))
+            // While it is open, another gateway cannot take it.
+            #expect(throws: StoreError.self) { try InboundJournal.beside(databasePath: database) }
+        }
         #expect(FileManager.default.fileExists(atPath: database + ".journal"))
         let attributes = try FileManager.default.attributesOfItem(atPath: database + ".journal")
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)

@@ -154,7 +154,8 @@ public enum TestPostgres {
         throw TestPostgresError("the tests run as root and there is no postgres or nobody user to run PostgreSQL as")
     }
 
-    private static func freePort() throws -> Int {
+    /// A loopback port nothing listens on now (the kernel's pick).
+    public static func freePort() throws -> Int {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw TestPostgresError("no socket for a free port") }
         defer { close(socket) }

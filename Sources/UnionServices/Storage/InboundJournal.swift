@@ -22,6 +22,9 @@ public final class InboundJournal: Sendable {
     /// Where the journal is kept; nil in memory.
     public let path: String?
     private let state: Mutex<State>
+    /// The open `<path>.lock`, locked (`flock`) while this journal is open: two instances that
+    /// were given one journal would rewrite each other's messages away, so the second is refused.
+    private let lock: Int32?
 
     private struct State {
         var entries: [Entry]
@@ -29,8 +32,22 @@ public final class InboundJournal: Sendable {
     }
 
     /// Opens the journal at `path` (nil: in memory), reading what a previous run left.
+    ///
+    /// - Throws: when another process (or another gateway in this one) has the journal open.
     public init(path: String?) throws {
         self.path = path
+        if let path {
+            let descriptor = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else { throw StoreError("the journal's lock \(path).lock cannot be opened") }
+            guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+                close(descriptor)
+                throw StoreError(
+                    "the journal \(path) is in use by another uniongate; give each instance its own (--journal)")
+            }
+            lock = descriptor
+        } else {
+            lock = nil
+        }
         var entries: [Entry] = []
         if let path, let data = FileManager.default.contents(atPath: path) {
             for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
@@ -42,6 +59,10 @@ public final class InboundJournal: Sendable {
             }
         }
         state = Mutex(State(entries: entries, nextId: (entries.map(\.id).max() ?? 0) + 1))
+    }
+
+    deinit {
+        if let lock { close(lock) }  // closing releases the flock
     }
 
     /// The journal beside the database at `databasePath` (in memory for `:memory:`).

@@ -70,7 +70,7 @@ public final class UnionStore: Sendable {
                 group.addTask {
                     try await client.withConnection { connection in
                         leased.set()
-                        return try await body(connection.sql(queryLogLevel: nil))
+                        return try await body(GuardedConnection(connection))
                     }
                 }
                 group.addTask {
@@ -397,7 +397,7 @@ public final class UnionStore: Sendable {
 }
 
 /// A flag one task sets and another reads.
-private final class Flag: Sendable {
+final class Flag: Sendable {
     private let state = Mutex(false)
     func set() { state.withLock { $0 = true } }
     var isSet: Bool { state.withLock { $0 } }
