@@ -183,22 +183,8 @@ public enum TestPostgres {
         let outputPath = FileManager.default.temporaryDirectory
             .appendingPathComponent("uniongate-pg-output-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        let variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var pid: pid_t = 0
-        let spawned = withCStrings(argv) { cArguments in
-            withCStrings(variables) { cEnvironment in
-                posix_spawn(&pid, argv[0], &actions, nil, cArguments, cEnvironment)
-            }
-        }
-        guard spawned == 0 else {
-            throw TestPostgresError("\(argv[0]) could not be started (error \(spawned))")
-        }
+        let pid = try spawnProcess(
+            argv, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }, output: outputPath)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
         let exited = status & 0x7F == 0
@@ -208,15 +194,6 @@ public enum TestPostgres {
             throw TestPostgresError(
                 "\(executable) \(arguments.joined(separator: " ")) ended with status \(status): \(text)")
         }
-    }
-
-    /// Calls `body` with `strings` as a NULL-terminated C array.
-    private static func withCStrings<Result>(
-        _ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> Result
-    ) -> Result {
-        let pointers = strings.map { strdup($0) } + [nil]
-        defer { for pointer in pointers { free(pointer) } }
-        return body(pointers)
     }
 
     private static func output(_ command: String, _ arguments: [String]) throws -> String {
