@@ -15,8 +15,6 @@ extension UnionGate {
         @OptionGroup var replies: RepliesOptions
 
         func run() async throws {
-            var logger = Logger(label: "uniongate.check")
-            logger.logLevel = .critical
             let book: RuleBook
             do {
                 book = try RuleBookLoader().load(directory: replies.replies)
@@ -29,13 +27,7 @@ extension UnionGate {
             for warning in book.warnings { print(warning) }
 
             // Examples run against a throwaway store, so checking never touches real data.
-            var options = UnionCore.Options()
-            options.extraMembers = FixedMembership(ExampleRunner.memberOpenIDs(book.examples))
-            let core = try await UnionCore.open(
-                databasePath: ":memory:", rules: LiveRules(book: book, logger: logger), options: options, logger: logger
-            )
-            let failures = await ExampleRunner.run(book.examples, handler: core.dispatcher, startTime: UnixTime.now())
-            await core.store.close()
+            let failures = await RulesChecker.runExamples(of: book, startTime: UnixTime.now())
             for failure in failures { print(failure) }
             let steps = book.examples.reduce(0) { $0 + $1.steps.count }
             if failures.isEmpty {

@@ -38,6 +38,14 @@ extension UnionGate {
         var journal: String?
 
         @Option(
+            name: .long,
+            help: """
+                Minutes without a request after which a web console (/admin/) session ends \
+                (default: UNIONGATE_CONSOLE_IDLE, else 30).
+                """)
+        var consoleIdle: Int?
+
+        @Option(
             name: .long, help: "Seconds a reply may take before WeChat is answered 'success' and the reply sent later.")
         var replyDeadline: Double = 4.5
 
@@ -68,6 +76,11 @@ extension UnionGate {
             configuration.repliesDirectory = replies.replies
             configuration.databasePath = database.location
             configuration.journalPath = journal ?? EnvironmentVariables.value("UNIONGATE_JOURNAL")
+            let idle = consoleIdle ?? EnvironmentVariables.value("UNIONGATE_CONSOLE_IDLE").flatMap { Int($0) } ?? 30
+            guard (1...1440).contains(idle) else {
+                throw ValidationError("--console-idle is 1 to 1440 minutes, not \(idle)")
+            }
+            configuration.consoleIdleSeconds = Int64(idle) * 60
             configuration.wechatToken = EnvironmentVariables.value("WECHAT_TOKEN")
             configuration.appId = EnvironmentVariables.value("WECHAT_APP_ID")
             configuration.appSecret = EnvironmentVariables.value("WECHAT_APP_SECRET")

@@ -458,16 +458,17 @@ final class Cluster: @unchecked Sendable {
         for process in all { process.kill() }
         try? FileManager.default.removeItem(at: directory)
     }
+}
 
-    private func uniongateExecutable() throws -> URL {
-        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        guard
-            let found = [directory, directory.deletingLastPathComponent()].map({
-                $0.appendingPathComponent("uniongate")
-            }).first(where: { FileManager.default.isExecutableFile(atPath: $0.path) })
-        else { throw ClusterError("the uniongate executable was not built beside the tests") }
-        return found
-    }
+/// The `uniongate` executable built beside the tests.
+func uniongateExecutable() throws -> URL {
+    let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    guard
+        let found = [directory, directory.deletingLastPathComponent()].map({
+            $0.appendingPathComponent("uniongate")
+        }).first(where: { FileManager.default.isExecutableFile(atPath: $0.path) })
+    else { throw ClusterError("the uniongate executable was not built beside the tests") }
+    return found
 }
 
 /// A process the cluster runs, spawned in a session of its own: a signal sent to the test's

@@ -238,6 +238,28 @@ func withGateway<C: Clock>(
     logs: LogCapture? = nil,
     _ body: @Sendable (WeChatClient, Gateway) async throws -> Void
 ) async throws where C.Duration == Duration {
+    let gateway = try await buildTestGateway(
+        replies: replies, handler: handler, services: services, lateDelivery: lateDelivery, configure: configure,
+        unixTime: unixTime, ledgerClock: ledgerClock, wechatAPI: wechatAPI, adminPause: adminPause, logs: logs)
+    try await buildApplication(gateway).test(.live) { client in
+        try await body(WeChatClient(port: client.port!, clock: unixTime), gateway)
+    }
+}
+
+/// Builds a gateway as the tests run it (an in-memory store, the test tokens), through the
+/// composition root.
+func buildTestGateway<C: Clock>(
+    replies: String = shippedReplies,
+    handler: (any MessageHandler)? = nil,
+    services: (@Sendable (UnionStore) -> any ServiceDesk)? = nil,
+    lateDelivery: RecordingLateDelivery = RecordingLateDelivery(),
+    configure: (inout GatewayConfiguration) -> Void = { _ in },
+    unixTime: @escaping @Sendable () -> Int64 = UnixTime.now,
+    ledgerClock: C,
+    wechatAPI: String? = nil,
+    adminPause: (@Sendable (Duration) async -> Void)? = nil,
+    logs: LogCapture? = nil
+) async throws -> Gateway where C.Duration == Duration {
     var configuration = GatewayConfiguration()
     configuration.port = 0
     configuration.repliesDirectory = replies
@@ -266,11 +288,8 @@ func withGateway<C: Clock>(
     } else {
         overrides.lateDelivery = lateDelivery
     }
-    let gateway = try await buildGateway(
+    return try await buildGateway(
         configuration: configuration, clock: ledgerClock, overrides: overrides, logger: logger)
-    try await buildApplication(gateway).test(.live) { client in
-        try await body(WeChatClient(port: client.port!, clock: unixTime), gateway)
-    }
 }
 
 /// Waits until `condition` holds, checking every 20 ms, for at most `timeout`.

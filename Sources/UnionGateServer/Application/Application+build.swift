@@ -120,6 +120,7 @@ func buildGateway<C: Clock>(
                 maxConnections: configuration.maxConnections, requestReadTimeout: configuration.requestReadTimeout),
             outbox: outbox, media: media, mediaDirectory: mediaDirectory, lateDelivery: lateDelivery,
             unixTime: overrides.unixTime,
+            consoleTemplates: try ConsoleTemplates.library(),
             adminAuth: AdminAuthMiddleware(
                 secrets: secrets, staff: StaffDirectory(store: store),
                 organisation: { rules.engine.book.join.organisation },
@@ -211,6 +212,15 @@ func buildRouter(_ gateway: Gateway) -> Router<GatewayRequestContext> {
         rules: rules, clock: gateway.unixTime
     ).register(on: router)
     let metrics = gateway.metrics
+    ConsoleRoutes(
+        store: store, rules: rules, secrets: gateway.secrets, staff: StaffDirectory(store: store),
+        attempts: AdminAttempts(unixTime: gateway.unixTime), metrics: metrics, clock: gateway.unixTime,
+        pause: gateway.adminAuth.pause,
+        secureCookie: gateway.configuration.publicURL?.lowercased().hasPrefix("https://") ?? false,
+        idle: gateway.configuration.consoleIdleSeconds, logger: gateway.logger,
+        pages: ConsolePages(
+            library: gateway.consoleTemplates, unionName: { rules.engine.book.settings.unionName })
+    ).register(on: router)
     let inbox = Inbox(store: store)
     let unixTime = gateway.unixTime
     router.get("/metrics") { _, _ in

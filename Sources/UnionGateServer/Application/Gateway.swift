@@ -1,4 +1,5 @@
 import Logging
+import Mustache
 import UnionServices
 import WeChatWire
 
@@ -26,6 +27,8 @@ struct Gateway: Sendable {
     /// Where replies that cannot go in the passive reply are sent.
     let lateDelivery: any LateDelivery
     let unixTime: @Sendable () -> Int64
+    /// The console's pages, parsed once.
+    let consoleTemplates: MustacheLibrary
     /// The admin API's token check, with its memory of failed attempts.
     let adminAuth: AdminAuthMiddleware
     let logger: Logger

@@ -34,6 +34,8 @@ public struct GatewayConfiguration: Sendable {
     public var adminToken: String?
     /// The gateway's public https address, for links and the menu.
     public var publicURL: String?
+    /// Seconds without a request after which a web console session ends.
+    public var consoleIdleSeconds: Int64 = 1800
     /// How long a handler may take before the member is answered `success` and the reply sent later.
     public var replyDeadline: Duration = .milliseconds(4500)
     /// How often the Replies folder is checked for changes.

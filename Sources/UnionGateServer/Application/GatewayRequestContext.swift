@@ -1,14 +1,25 @@
 import Foundation
 import Hummingbird
+import HummingbirdAuth
 import NIOCore
 import UnionServices
 
 /// The request context of every route: Hummingbird's basics, with JSON written the way the
 /// admin API's contract has it (sorted keys, slashes unescaped).
-struct GatewayRequestContext: RequestContext {
+struct GatewayRequestContext: RequestContext, SessionRequestContext {
     var coreContext: CoreRequestContextStorage
     /// Who the admin API acts for, once its door has let them in.
     var principal: Principal?
+    /// The web console's session, when the request carries one.
+    let sessions = SessionContext<ConsoleSession>()
+    /// The console session's token for forms, once the console's door has let them in.
+    var csrf: String?
+    /// The console form's fields, read by its door on a POST.
+    var form: [String: String] = [:]
+    /// The line the previous console action left to show.
+    var flash: String?
+    /// The request's path, for the console's navigation.
+    var path: String = ""
     /// The connection the request came on, for its peer's address.
     private let channel: any Channel
 

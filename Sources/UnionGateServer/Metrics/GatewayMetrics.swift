@@ -46,6 +46,8 @@ final class GatewayMetrics: Sendable {
     /// Rule-hit counters by rule name, made on first use: looking one up in the registry takes
     /// its lock and builds a key, which is too much for every message.
     private let ruleHits = Mutex<[String: CoreMetrics.Counter]>([:])
+    /// The same counts, readable by the console (since this instance started).
+    private let ruleHitCounts = Mutex<[String: Int]>([:])
 
     init() {
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -86,7 +88,11 @@ final class GatewayMetrics: Sendable {
             return counter
         }
         counter.increment()
+        ruleHitCounts.withLock { $0[rule, default: 0] += 1 }
     }
+
+    /// How many messages each rule answered since this instance started, by rule name.
+    var hitsByRule: [String: Int] { ruleHitCounts.withLock { $0 } }
 
     /// Counts a retry recognised as a duplicate.
     func duplicate() { duplicates.increment() }

@@ -52,9 +52,13 @@ public struct StaffDirectory: Sendable {
     /// The prefix of personal API tokens, so that a leaked one is recognisable.
     public static let tokenPrefix = "ugs_"
 
+    /// Names the audit log gives to others (the root admin, the command line, the gateway itself,
+    /// the Replies folder): no account may take them.
+    public static let reservedNames: Set<String> = ["root", "cli", "system", "replies", "disk"]
+
     /// Whether `name` can name an account: 1–32 characters, no spaces, no control characters.
     public static func isValidName(_ name: String) -> Bool {
-        !name.isEmpty && name.count <= 32
+        !reservedNames.contains(name.lowercased()) && !name.isEmpty && name.count <= 32
             && name.unicodeScalars.allSatisfy {
                 !$0.properties.isWhitespace && $0.properties.generalCategory != .control
                     && $0.properties.generalCategory != .format && $0 != ":"
@@ -76,7 +80,10 @@ public struct StaffDirectory: Sendable {
     ) async throws -> (StaffMember, password: String) {
         try actor.requireWholeTree(.administer)
         guard Self.isValidName(name) else {
-            throw AdminActionError(.invalid, "a staff name has 1–32 characters, without spaces or colons")
+            throw AdminActionError(
+                .invalid,
+                "a staff name has 1–32 characters, without spaces or colons, and is not root, cli, system, replies or disk"
+            )
         }
         guard organisation.units[unit] != nil else {
             throw AdminActionError(.invalid, "no unit \(unit) in org.yaml")
@@ -203,6 +210,12 @@ public struct StaffDirectory: Sendable {
         let hash = row?.passwordHash ?? Self.unknownHash
         guard Bcrypt.verify(password, hash: hash), let row, row.disabled == 0 else { return nil }
         return row.member
+    }
+
+    /// The account called `name`, enabled or not (the console checks it on every request, so a
+    /// disabled account or a changed role takes effect at once).
+    public func member(named name: String) async throws -> StaffMember? {
+        try await store.read { database in try await Self.find(name, in: database) }
     }
 
     /// A hash checked when no account has the name (of a random password, so nothing matches).

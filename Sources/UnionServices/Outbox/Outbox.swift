@@ -102,6 +102,14 @@ public enum Outbox {
         ).map { try $0.message }
     }
 
+    /// The newest messages to one member first (what the console shows after a decision).
+    public static func list(to openid: String, limit: Int = 5, in database: any SQLDatabase) async throws
+        -> [OutboxMessage]
+    {
+        try await select(in: database).where("openid", .equal, openid).orderBy("id", .descending).limit(limit)
+            .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase).map { try $0.message }
+    }
+
     /// The `refused` column's text: the channels' names, sorted, comma-separated.
     static func refusedColumn(_ channels: Set<NoticeChannel>) -> String {
         channels.map(\.rawValue).sorted().joined(separator: ",")

@@ -263,6 +263,27 @@ enum Migrations {
             // the claim is older than the lease (the claimer crashed).
             try await database.alter(table: "outbox").column("claimed_at", type: .bigint).run()
         },
+        Migration(version: 8, name: "console") { database in
+            // The web console's sign-in sessions, shared by every instance: the key is the
+            // cookie's random value, the value the session as JSON.
+            try await database.create(table: "console_sessions")
+                .column("key", type: .text, .primaryKey(autoIncrement: false), .notNull)
+                .column("value", type: .text, .notNull)
+                .column("expires_at", type: .bigint, .notNull)
+                .run()
+            try await index("console_sessions", "expires_at", on: database)
+            // Every version of a rule file saved from the console, so that any earlier one can
+            // be restored (the file on disk stays the source of truth).
+            try await database.create(table: "rule_versions")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("file", type: .text, .notNull)
+                .column("text", type: .text, .notNull)
+                .column("saved_by", type: .text, .notNull)
+                .column("saved_at", type: .bigint, .notNull)
+                .column("note", type: .text)
+                .run()
+            try await index("rule_versions", "file", "id", on: database)
+        },
     ]
 
     /// A `CHECK` that the column holds one of the enum's raw values: the schema enforces what

@@ -1,0 +1,104 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdAuth
+import Logging
+import ReplyRules
+import UnionServices
+
+/// The console's door for every page but the sign-in: a live session (else to the sign-in page),
+/// the account still enabled (its role read afresh, so a change applies at once), the idle
+/// expiry pushed back, and on every POST the session's CSRF token in the form (else 403).
+struct ConsoleGate: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+    let staff: StaffDirectory
+    let organisation: @Sendable () -> Organisation
+    /// Seconds without a request after which a session ends.
+    let idle: Int64
+    let pages: ConsolePages
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        var context = context
+        context.path = request.uri.path
+        guard let session = context.sessions.session, let principal = try await principal(for: session) else {
+            context.sessions.clearSession()
+            if request.method == .get {
+                let target = request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")
+                let encoded = target.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+                return ConsoleRoutes.redirect("/admin/login?next=\(encoded)")
+            }
+            return pages.message("登录已过期，请重新登录后再操作。", status: .unauthorized, context: nil)
+        }
+        context.principal = principal
+        context.csrf = session.csrf
+        // Sliding expiry: pushed back at most once a minute, not written on every request.
+        context.sessions.withLockedSession { data in
+            if let remaining = data?.expiresIn, remaining < .seconds(idle - 60) {
+                data?.expiresIn = .seconds(idle)
+            }
+        }
+        var request = request
+        if request.method == .post {
+            context.form = try await ConsoleForm.read(&request, limit: ConsoleRoutes.formLimit)
+            guard let token = context.form["_csrf"], ConsoleForm.constantTimeEqual(token, session.csrf) else {
+                logger.warning(
+                    "console: form without its CSRF token refused",
+                    metadata: [
+                        "account": "\(principal.name)", "path": "\(RefusalLog.clean(request.uri.path, limit: 120))",
+                    ])
+                return pages.message("这个表单来源不明或已过期，没有执行。请刷新页面后再试。", status: .forbidden, context: context)
+            }
+        }
+        if let flash = request.cookies["ug_flash"]?.value, !flash.isEmpty {
+            context.flash = flash.removingPercentEncoding
+        }
+        var response = try await next(request, context)
+        if context.flash != nil, request.method == .get {
+            response.headers[values: .setCookie].append(
+                Cookie(name: "ug_flash", value: "", maxAge: 0, path: "/admin", httpOnly: true).description)
+        }
+        return response
+    }
+
+    /// Who the session is now: nil when the account is gone or disabled.
+    private func principal(for session: ConsoleSession) async throws -> Principal? {
+        if session.account == "root" { return .root }
+        guard let member = try await staff.member(named: session.account), !member.disabled else { return nil }
+        return .staff(member, in: organisation())
+    }
+}
+
+/// An HTML form's fields (`application/x-www-form-urlencoded`).
+enum ConsoleForm {
+    /// Reads the request's form, at most `limit` bytes (413 beyond). A field given twice keeps
+    /// its first value.
+    static func read(_ request: inout Request, limit: Int) async throws -> [String: String] {
+        let body = try await request.collectBody(upTo: limit)
+        return parse(String(buffer: body))
+    }
+
+    static func parse(_ text: String) -> [String: String] {
+        var fields: [String: String] = [:]
+        for pair in text.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ part: Substring) -> String {
+                String(part).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+            }
+            let name = decode(parts[0])
+            if fields[name] == nil { fields[name] = parts.count > 1 ? decode(parts[1]) : "" }
+        }
+        return fields
+    }
+
+    static func constantTimeEqual(_ left: String, _ right: String) -> Bool {
+        let a = Array(left.utf8)
+        let b = Array(right.utf8)
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in 0..<a.count { difference |= a[index] ^ b[index] }
+        return difference == 0
+    }
+}

@@ -1,0 +1,323 @@
+import Mustache
+
+/// The console's pages: mustache templates compiled into the binary (no files to install, no
+/// external assets: union intranets often have no internet). Every page fills `layout`.
+enum ConsoleTemplates {
+    static let all: [String: String] = [
+        "layout": layout, "login": login, "overview": overview, "members": members, "cases": cases,
+        "case": caseThread, "rules": rules, "ruleFile": ruleFile, "outbox": outbox, "staff": staff, "audit": audit,
+        "message": message,
+    ]
+
+    /// The library of every page; a template that does not parse stops the gateway at start-up
+    /// (the tests build it).
+    static func library() throws -> MustacheLibrary {
+        var library = MustacheLibrary()
+        for (name, text) in all {
+            library.register(try MustacheTemplate(string: text), named: name)
+        }
+        return library
+    }
+
+    static let layout = """
+        <!doctype html>
+        <html lang="zh-CN">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>{{title}} · {{union}}</title>
+        <link rel="stylesheet" href="/admin/static/console.css">
+        </head>
+        <body>
+        {{#signedIn}}
+        <header class="top">
+          <a class="brand" href="/admin/">{{union}}</a>
+          <span class="who">{{accountName}} · {{roleName}}</span>
+          <form method="post" action="/admin/logout" class="inline">
+            <input type="hidden" name="_csrf" value="{{csrf}}">
+            <button type="submit" class="link" id="logout">退出</button>
+          </form>
+        </header>
+        <nav class="tabs">{{#nav}}<a href="{{href}}"{{#current}} class="current" aria-current="page"{{/current}}>{{label}}</a>{{/nav}}</nav>
+        {{/signedIn}}
+        <main>
+        <h1>{{title}}</h1>
+        {{#flash}}<p class="flash" role="status" id="flash">{{flash}}</p>{{/flash}}
+        {{#error}}<p class="error" role="alert" id="error">{{error}}</p>{{/error}}
+        {{$content}}{{/content}}
+        </main>
+        </body>
+        </html>
+        """
+
+    static let login = """
+        {{<layout}}{{$content}}
+        <form method="post" action="/admin/login" class="card narrow" id="login-form">
+          <input type="hidden" name="_csrf" value="{{loginToken}}">
+          <input type="hidden" name="next" value="{{next}}">
+          <label>账号<input name="account" id="account" autocomplete="username" required value="{{typedAccount}}"></label>
+          <label>密码<input name="password" id="password" type="password" autocomplete="current-password" required></label>
+          <button type="submit" id="signin">登录</button>
+          <p class="hint">工作人员用自己的账号和密码登录；总管理员的账号是 root，密码是服务器设置的管理令牌（UNIONGATE_ADMIN_TOKEN）。</p>
+        </form>
+        {{/content}}{{/layout}}
+        """
+
+    static let overview = """
+        {{<layout}}{{$content}}
+        <section class="figures">
+          {{#figures}}
+          <div class="figure{{#alert}} alert{{/alert}}"><span class="label">{{label}}</span><strong>{{today}}</strong><span class="sub">{{sub}}</span></div>
+          {{/figures}}
+        </section>
+        <section class="card">
+          <h2>近 30 天</h2>
+          <p class="legend"><span class="key applications"></span>入会申请 <span class="key suggestions"></span>合理化建议 <span class="key cases"></span>留言</p>
+          {{{chart}}}
+        </section>
+        <section class="card">
+          <h2>没人答的问题</h2>
+          <p class="hint">近 30 天里没有规则回答、进了留言箱的话，按次数排列。加一条规则，下次就能自动回复。</p>
+          {{#has_unanswered}}
+          <table class="list"><thead><tr><th>会员发的话</th><th>次数</th><th></th></tr></thead><tbody>
+          {{#unanswered}}<tr><td data-label="会员发的话">{{content}}</td><td data-label="次数">{{times}}</td>
+          <td>{{#canEdit}}<a class="button small" href="/admin/rules/file?name=faq.yaml&amp;add={{encoded}}">加规则</a>{{/canEdit}}</td></tr>{{/unanswered}}
+          </tbody></table>
+          {{/has_unanswered}}
+          {{^has_unanswered}}<p class="empty">近 30 天没有。</p>{{/has_unanswered}}
+        </section>
+        <section class="card">
+          <h2>最常用的关键词（本实例启动以来）</h2>
+          {{#has_topRules}}<ol class="top">{{#topRules}}<li>{{name}} <span class="count">{{hits}} 次</span></li>{{/topRules}}</ol>{{/has_topRules}}
+          {{^has_topRules}}<p class="empty">还没有消息命中规则。</p>{{/has_topRules}}
+        </section>
+        {{/content}}{{/layout}}
+        """
+
+    static let pager = """
+        <p class="pager">共 {{total}} 条{{#previous}} · <a href="{{previous}}" rel="prev">上一页</a>{{/previous}}{{#next}} · <a href="{{next}}" rel="next">下一页</a>{{/next}}</p>
+        """
+
+    static let members = """
+        {{<layout}}{{$content}}
+        <form method="get" action="/admin/members" class="filters">
+          <select name="status" aria-label="状态">{{#statuses}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/statuses}}</select>
+          <select name="unit" aria-label="单位"><option value="">全部单位</option>{{#units}}<option value="{{code}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/units}}</select>
+          <input type="search" name="q" value="{{q}}" placeholder="姓名、手机号、编号">
+          <button type="submit">查找</button>
+        </form>
+        {{#has_rows}}
+        <table class="list" id="members"><thead><tr><th>编号</th><th>姓名</th><th>手机</th><th>单位</th><th>申请时间</th><th>状态</th><th></th></tr></thead><tbody>
+        {{#rows}}<tr id="member-{{id}}">
+          <td data-label="编号">{{number}}</td><td data-label="姓名">{{name}}</td><td data-label="手机">{{phone}}</td>
+          <td data-label="单位">{{unit}}</td><td data-label="申请时间">{{createdAt}}</td>
+          <td data-label="状态"><span class="status {{status}}">{{statusName}}</span>{{#reason}}<br><small>{{reason}}</small>{{/reason}}</td>
+          <td class="actions">{{#canDecide}}{{#pending}}
+            <form method="post" action="/admin/members/{{id}}/approve" class="inline"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit" class="approve" id="approve-{{id}}">通过</button></form>
+            <form method="post" action="/admin/members/{{id}}/reject" class="inline reject"><input type="hidden" name="_csrf" value="{{csrf}}"><input name="reason" placeholder="不通过的原因" required aria-label="不通过的原因"><button type="submit" class="danger" id="reject-{{id}}">不通过</button></form>
+          {{/pending}}{{/canDecide}}</td>
+        </tr>{{/rows}}
+        </tbody></table>
+        {{/has_rows}}
+        {{^has_rows}}<p class="empty">没有符合条件的申请。</p>{{/has_rows}}
+        \(pager)
+        {{/content}}{{/layout}}
+        """
+
+    static let cases = """
+        {{<layout}}{{$content}}
+        <form method="get" action="/admin/cases" class="filters">
+          <select name="status" aria-label="状态">{{#statuses}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/statuses}}</select>
+          <input type="search" name="q" value="{{q}}" placeholder="留言内容、编号">
+          <button type="submit">查找</button>
+        </form>
+        {{#has_rows}}
+        <table class="list" id="cases"><thead><tr><th>编号</th><th>最近留言</th><th>状态</th><th>答复期限</th><th>单位</th></tr></thead><tbody>
+        {{#rows}}<tr{{#overdue}} class="overdue"{{/overdue}}>
+          <td data-label="编号"><a href="/admin/cases/{{id}}" id="case-{{id}}">{{number}}</a></td>
+          <td data-label="最近留言">{{latest}}</td>
+          <td data-label="状态"><span class="status {{status}}">{{statusName}}</span>{{#overdue}} <span class="badge">已超期</span>{{/overdue}}</td>
+          <td data-label="答复期限">{{dueAt}}</td><td data-label="单位">{{unit}}</td>
+        </tr>{{/rows}}
+        </tbody></table>
+        {{/has_rows}}
+        {{^has_rows}}<p class="empty">没有符合条件的留言。</p>{{/has_rows}}
+        \(pager)
+        {{/content}}{{/layout}}
+        """
+
+    static let caseThread = """
+        {{<layout}}{{$content}}
+        <p class="meta"><span class="status {{status}}">{{statusName}}</span>{{#overdue}} <span class="badge">已超期</span>{{/overdue}} · 单位 {{unit}} · 答复期限 {{dueAt}}{{#assignedStaff}} · 经办 {{assignedStaff}}{{/assignedStaff}}{{#rating}} · 会员评价 {{rating}} 星{{/rating}}</p>
+        <ol class="thread" id="thread">
+        {{#messages}}<li class="{{from}}"><span class="who">{{who}}</span><span class="when">{{at}}</span><p>{{content}}</p></li>{{/messages}}
+        </ol>
+        {{#canDecide}}{{^closed}}
+        <form method="post" action="/admin/cases/{{id}}/reply" class="card" id="reply-form">
+          <input type="hidden" name="_csrf" value="{{csrf}}">
+          <label>答复会员（通过公众号发给会员）<textarea name="text" id="reply-text" rows="4" required maxlength="600"></textarea></label>
+          <button type="submit" id="send-reply">发送答复</button>
+        </form>
+        <form method="post" action="/admin/cases/{{id}}/close" class="inline"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit" class="secondary" id="close-case">办结</button></form>
+        {{/closed}}{{/canDecide}}
+        <p><a href="/admin/cases">返回留言列表</a></p>
+        {{/content}}{{/layout}}
+        """
+
+    static let rules = """
+        {{<layout}}{{$content}}
+        <section class="card">
+          <h2>规则文件</h2>
+          <ul class="files">{{#files}}<li><a href="/admin/rules/file?name={{name}}" id="file-{{id}}">{{name}}</a></li>{{/files}}</ul>
+          <p class="hint">规则写在服务器的 Replies 文件夹里。在这里修改和直接改文件是一回事；保存前会做和 uniongate check 一样的检查，每次保存都留有历史版本。</p>
+        </section>
+        <table class="list" id="rules"><thead><tr><th>规则</th><th>触发</th><th>匹配方式</th><th>回复</th><th>命中</th><th>位置</th></tr></thead><tbody>
+        {{#rows}}<tr>
+          <td data-label="规则">{{name}}</td><td data-label="触发">{{trigger}}</td><td data-label="匹配方式">{{mode}}</td>
+          <td data-label="回复">{{reply}}</td><td data-label="命中">{{hits}}</td>
+          <td data-label="位置"><a href="/admin/rules/file?name={{file}}#line-{{line}}">{{file}}:{{line}}</a></td>
+        </tr>{{/rows}}
+        </tbody></table>
+        {{/content}}{{/layout}}
+        """
+
+    static let ruleFile = """
+        {{<layout}}{{$content}}
+        {{#has_problems}}
+        <section class="card problems" id="problems"><h2>检查未通过，文件没有保存</h2><ul>
+        {{#problems}}<li><a href="#line-{{line}}">{{where}}</a>：{{message}}</li>{{/problems}}
+        </ul></section>
+        {{/has_problems}}
+        <div class="editor">
+        <form method="post" action="/admin/rules/file" class="card" id="rule-form">
+          <input type="hidden" name="_csrf" value="{{csrf}}">
+          <input type="hidden" name="name" value="{{name}}">
+          <input type="hidden" name="base" value="{{base}}">
+          <label>{{name}}<textarea name="text" id="rule-text" rows="24" spellcheck="false">{{text}}</textarea></label>
+          <label>说明（可不填）<input name="note" maxlength="200"></label>
+          <label>试一试：会员发<input name="try" id="try" value="{{try}}" placeholder="例如：帮助"></label>
+          <div class="buttons">
+            <button type="submit" name="action" value="preview" class="secondary" id="preview">预览回复（不保存）</button>
+            {{#canEdit}}<button type="submit" name="action" value="save" id="save">检查并保存</button>{{/canEdit}}
+          </div>
+        </form>
+        <aside class="card phone" id="preview-pane"><h2>预览</h2>
+          {{#previewed}}<div class="bubble member">{{try}}</div>{{#answer}}<div class="bubble account" id="preview-answer">{{answer}}</div>{{/answer}}{{^answer}}<p class="empty">（没有回复）</p>{{/answer}}{{/previewed}}
+          {{^previewed}}<p class="hint">在左边写好规则，填上会员要发的话，点「预览回复」，这里会显示公众号的回答。</p>{{/previewed}}
+        </aside>
+        </div>
+        <section class="card"><h2>文件内容（带行号）</h2>
+        <ol class="lines">{{#lines}}<li id="line-{{number}}"{{#bad}} class="bad"{{/bad}}><code>{{text}}</code></li>{{/lines}}</ol>
+        </section>
+        <section class="card"><h2>历史版本</h2>
+        {{#has_history}}<table class="list" id="history"><thead><tr><th>版本</th><th>保存人</th><th>时间</th><th>说明</th><th></th></tr></thead><tbody>
+        {{#history}}<tr><td data-label="版本">{{id}}</td><td data-label="保存人">{{savedBy}}</td><td data-label="时间">{{savedAt}}</td><td data-label="说明">{{note}}</td>
+        <td>{{#canEdit}}<form method="post" action="/admin/rules/restore/{{id}}" class="inline"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit" class="secondary small" id="restore-{{id}}">恢复此版本</button></form>{{/canEdit}}</td></tr>{{/history}}
+        </tbody></table>{{/has_history}}
+        {{^has_history}}<p class="empty">还没有在后台保存过。</p>{{/has_history}}
+        </section>
+        {{/content}}{{/layout}}
+        """
+
+    static let outbox = """
+        {{<layout}}{{$content}}
+        <section class="card"><h2>需电话通知</h2>
+        {{#has_phone}}<table class="list" id="phone-notices"><thead><tr><th>会员</th><th>手机</th><th>通知</th><th>原因</th></tr></thead><tbody>
+        {{#phone}}<tr><td data-label="会员">{{name}}</td><td data-label="手机">{{phone}}</td><td data-label="通知">{{text}}</td><td data-label="原因">{{why}}</td></tr>{{/phone}}
+        </tbody></table>{{/has_phone}}
+        {{^has_phone}}<p class="empty">没有需要打电话通知的会员。</p>{{/has_phone}}
+        </section>
+        <table class="list" id="outbox"><thead><tr><th>编号</th><th>会员</th><th>内容</th><th>状态</th><th>时间</th></tr></thead><tbody>
+        {{#rows}}<tr><td data-label="编号">{{id}}</td><td data-label="会员">{{openid}}</td><td data-label="内容">{{preview}}</td><td data-label="状态"><span class="status {{status}}">{{statusName}}</span>{{#lastError}}<br><small>{{lastError}}</small>{{/lastError}}</td><td data-label="时间">{{createdAt}}</td></tr>{{/rows}}
+        </tbody></table>
+        {{/content}}{{/layout}}
+        """
+
+    static let staff = """
+        {{<layout}}{{$content}}
+        <table class="list" id="staff"><thead><tr><th>账号</th><th>单位</th><th>角色</th><th>状态</th><th>创建时间</th></tr></thead><tbody>
+        {{#rows}}<tr><td data-label="账号">{{name}}</td><td data-label="单位">{{unit}}</td><td data-label="角色">{{role}}</td><td data-label="状态">{{state}}</td><td data-label="创建时间">{{createdAt}}</td></tr>{{/rows}}
+        </tbody></table>
+        <p class="hint">添加账号、重设密码：<code>uniongate staff add</code> 等命令，或管理接口 /admin/api/staff。</p>
+        {{/content}}{{/layout}}
+        """
+
+    static let audit = """
+        {{<layout}}{{$content}}
+        <table class="list" id="audit"><thead><tr><th>时间</th><th>谁</th><th>做了什么</th><th>记录</th><th>单位</th></tr></thead><tbody>
+        {{#rows}}<tr><td data-label="时间">{{at}}</td><td data-label="谁">{{actor}}</td><td data-label="做了什么">{{action}}</td><td data-label="记录">{{record}}</td><td data-label="单位">{{unit}}</td></tr>{{/rows}}
+        </tbody></table>
+        \(pager)
+        {{/content}}{{/layout}}
+        """
+
+    static let message = """
+        {{<layout}}{{$content}}
+        <p class="card">{{text}}</p>
+        <p><a href="{{back}}">{{backLabel}}</a></p>
+        {{/content}}{{/layout}}
+        """
+
+    static let stylesheet = """
+        :root { --ink: #1f2328; --muted: #5f6b76; --line: #d8dee4; --brand: #c8161d; --ok: #1a7f37; --bg: #f6f7f9; }
+        * { box-sizing: border-box; }
+        body { margin: 0; font: 15px/1.6 "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", system-ui, sans-serif; color: var(--ink); background: var(--bg); }
+        .top { display: flex; align-items: center; gap: 12px; padding: 10px 16px; background: var(--brand); color: #fff; }
+        .top .brand { color: #fff; font-weight: 700; text-decoration: none; flex: 1; }
+        .top .who { font-size: 13px; opacity: .9; }
+        .top .link { background: none; border: 1px solid rgba(255,255,255,.6); color: #fff; padding: 2px 10px; }
+        nav.tabs { display: flex; overflow-x: auto; background: #fff; border-bottom: 1px solid var(--line); }
+        nav.tabs a { padding: 10px 14px; color: var(--ink); text-decoration: none; white-space: nowrap; }
+        nav.tabs a.current { color: var(--brand); border-bottom: 3px solid var(--brand); font-weight: 600; }
+        main { max-width: 1100px; margin: 0 auto; padding: 12px 16px 40px; }
+        h1 { font-size: 20px; margin: 8px 0 12px; } h2 { font-size: 16px; margin: 0 0 8px; }
+        .card { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 14px; margin: 0 0 14px; }
+        .narrow { max-width: 380px; margin: 24px auto; }
+        label { display: block; margin: 0 0 10px; color: var(--muted); font-size: 14px; }
+        input, select, textarea { display: block; width: 100%; margin-top: 4px; padding: 8px; font: inherit; color: var(--ink); border: 1px solid var(--line); border-radius: 6px; background: #fff; }
+        textarea { font-family: "Noto Sans Mono CJK SC", ui-monospace, monospace; font-size: 14px; }
+        button, .button { display: inline-block; padding: 8px 16px; font: inherit; border: 0; border-radius: 6px; background: var(--brand); color: #fff; cursor: pointer; text-decoration: none; }
+        button.secondary, .button.secondary { background: #fff; color: var(--ink); border: 1px solid var(--line); }
+        button.danger { background: #6e7781; } button.approve { background: var(--ok); } .small { padding: 3px 10px; font-size: 13px; }
+        .inline { display: inline; } .inline input { display: inline-block; width: auto; }
+        .flash { background: #dafbe1; border: 1px solid #aceebb; padding: 10px; border-radius: 6px; }
+        .error { background: #ffebe9; border: 1px solid #ffcecb; padding: 10px; border-radius: 6px; }
+        .hint, .empty, .meta { color: var(--muted); font-size: 13px; }
+        .filters { display: flex; flex-wrap: wrap; gap: 8px; margin-bottom: 12px; } .filters > * { width: auto; flex: 1 1 140px; margin: 0; }
+        .filters button { flex: 0 0 auto; }
+        table.list { width: 100%; border-collapse: collapse; background: #fff; border: 1px solid var(--line); border-radius: 8px; margin-bottom: 12px; }
+        table.list th, table.list td { padding: 8px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
+        table.list th { background: #f0f2f4; font-weight: 600; font-size: 13px; }
+        tr.overdue td { background: #fff8c5; }
+        .status { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 12px; background: #eaeef2; }
+        .status.pending, .status.open, .status.queued, .status.held { background: #fff8c5; }
+        .status.approved, .status.answered, .status.sent { background: #dafbe1; } .status.rejected, .status.failed { background: #ffebe9; }
+        .badge { background: var(--brand); color: #fff; border-radius: 10px; padding: 0 8px; font-size: 12px; }
+        .figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 10px; margin-bottom: 14px; }
+        .figure { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; }
+        .figure .label { display: block; color: var(--muted); font-size: 13px; } .figure strong { font-size: 26px; }
+        .figure .sub { display: block; color: var(--muted); font-size: 12px; } .figure.alert strong { color: var(--brand); }
+        .legend .key { display: inline-block; width: 10px; height: 10px; margin: 0 4px 0 10px; }
+        .key.applications, .bar.applications { background: #c8161d; fill: #c8161d; } .key.suggestions, .bar.suggestions { background: #d4a72c; fill: #d4a72c; }
+        .key.cases, .bar.cases { background: #57606a; fill: #57606a; }
+        svg.chart { width: 100%; max-width: 760px; height: auto; display: block; } svg.chart text { font-size: 9px; fill: #5f6b76; }
+        ol.top .count { color: var(--muted); font-size: 13px; }
+        ol.thread { list-style: none; padding: 0; } ol.thread li { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 8px 12px; margin-bottom: 8px; max-width: 85%; }
+        ol.thread li.staff { margin-left: auto; background: #e7f3ff; } ol.thread .who { font-weight: 600; margin-right: 8px; } ol.thread .when { color: var(--muted); font-size: 12px; }
+        ol.thread p { margin: 4px 0 0; white-space: pre-wrap; }
+        .editor { display: grid; grid-template-columns: 1fr; gap: 14px; }
+        @media (min-width: 900px) { .editor { grid-template-columns: 3fr 2fr; } }
+        .phone { border-radius: 18px; background: #ededed; min-height: 200px; }
+        .bubble { padding: 8px 12px; border-radius: 8px; margin: 8px 0; white-space: pre-wrap; max-width: 90%; }
+        .bubble.member { background: #95ec69; margin-left: auto; width: fit-content; } .bubble.account { background: #fff; }
+        .buttons { display: flex; gap: 8px; flex-wrap: wrap; }
+        ol.lines { font-family: "Noto Sans Mono CJK SC", ui-monospace, monospace; font-size: 13px; margin: 0; padding-left: 48px; max-height: 360px; overflow: auto; }
+        ol.lines li { white-space: pre-wrap; } ol.lines li.bad { background: #ffebe9; } ol.lines li:target { background: #fff8c5; }
+        .problems { border-color: #ffcecb; } .files { columns: 3 140px; }
+        @media (max-width: 640px) {
+          table.list thead { display: none; } table.list tr { display: block; border-bottom: 1px solid var(--line); padding: 6px 0; }
+          table.list td { display: block; border: 0; padding: 2px 10px; } table.list td[data-label]::before { content: attr(data-label) "："; color: var(--muted); font-size: 12px; }
+          .top .who { display: none; } .inline.reject input { width: 100%; margin: 6px 0; }
+        }
+        """
+}

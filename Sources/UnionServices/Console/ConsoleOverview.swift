@@ -1,0 +1,114 @@
+import Foundation
+import ReplyRules
+import SQLKit
+
+/// The console's overview (概览) of one staff member's part of the tree: today and the last 30
+/// days, the days as a chart, and the questions nobody answered.
+public struct ConsoleOverview: Sendable, Hashable {
+    /// A count today and over the last 30 days (today included).
+    public struct Figure: Sendable, Hashable {
+        public var today = 0
+        public var month = 0
+    }
+
+    /// One day of the chart: its date (`11-23`) and its counts.
+    public struct Day: Sendable, Hashable {
+        public var date: String
+        public var applications: Int
+        public var suggestions: Int
+        public var cases: Int
+    }
+
+    /// A text that fell to the inbox (no rule answered it), and how often members sent it.
+    public struct Question: Sendable, Hashable, Decodable {
+        public var content: String
+        public var times: Int
+    }
+
+    public var applications = Figure()
+    public var approved = Figure()
+    public var suggestions = Figure()
+    public var cases = Figure()
+    public var casesOpen = 0
+    public var casesOverdue = 0
+    public var pendingApplications = 0
+    /// Notices WeChat would not take (需电话通知), whole tree only; nil when not shown.
+    public var noticesHeld: Int?
+    public var days: [Day] = []
+    public var unanswered: [Question] = []
+
+    /// The overview for `actor` at `now`, days cut at the union's local midnight.
+    public static func of(
+        for actor: Principal, at now: Int64, utcOffsetMinutes: Int, in store: UnionStore
+    ) async throws -> ConsoleOverview {
+        try actor.require(.read)
+        let offset = Int64(utcOffsetMinutes) * 60
+        let today = (now + offset) / 86_400 * 86_400 - offset
+        let start = today - 29 * 86_400
+        let scope = actor.scope
+        return try await store.read { database in
+            var overview = ConsoleOverview()
+            // Every created_at of the last 30 days, by day: few rows even for a busy union.
+            func perDay(_ table: String, column: String = "created_at", status: String? = nil) async throws -> [Int] {
+                struct Row: Decodable { var day: Int64; var n: Int }
+                var query = scope.restrict(
+                    database.select()
+                        .column(SQLRaw("(\(column) - \(start)) / 86400"), as: "day")
+                        .column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n")
+                        .from(table)
+                        .where(SQLColumn(column), .greaterThanOrEqual, SQLBind(start)))
+                if let status { query = query.where("status", .equal, status) }
+                let rows = try await query.groupBy(SQLRaw("(\(column) - \(start)) / 86400")).all(decoding: Row.self)
+                var days = Array(repeating: 0, count: 30)
+                for row in rows where (0..<30).contains(row.day) { days[Int(row.day)] += row.n }
+                return days
+            }
+            let applications = try await perDay("membership_applications")
+            let approved = try await perDay("membership_applications", column: "decided_at", status: "approved")
+            let suggestions = try await perDay("suggestions")
+            let cases = try await perDay("cases")
+            func figure(_ days: [Int]) -> Figure { Figure(today: days[29], month: days.reduce(0, +)) }
+            overview.applications = figure(applications)
+            overview.approved = figure(approved)
+            overview.suggestions = figure(suggestions)
+            overview.cases = figure(cases)
+            overview.days = (0..<30).map { index in
+                let local = LocalTime(unixSeconds: start + Int64(index) * 86_400, utcOffsetMinutes: utcOffsetMinutes)
+                return Day(
+                    date: String(format: "%02d-%02d", local.month, local.day), applications: applications[index],
+                    suggestions: suggestions[index], cases: cases[index])
+            }
+            overview.pendingApplications = try await database.count("membership_applications") {
+                scope.restrict($0).where("status", .equal, "pending")
+            }
+            overview.casesOpen = try await database.count("cases") {
+                scope.restrict($0).where("status", .equal, "open")
+            }
+            overview.casesOverdue = try await database.count("cases") {
+                scope.restrict($0).where("status", .equal, "open").where("due_at", .lessThan, now)
+            }
+            if scope == .everything {
+                overview.noticesHeld = try await database.count("outbox") { $0.where("status", .equal, "held") }
+            }
+            // The members' own words that opened cases in the last 30 days, most frequent first.
+            overview.unanswered = try await scope.restrict(
+                database.select()
+                    .column(SQLColumn("content", table: "case_messages"), as: "content")
+                    .column(SQLFunction("COUNT", args: SQLLiteral.all), as: "times")
+                    .from("case_messages")
+                    .join(
+                        "cases", on: SQLColumn("id", table: "cases"), .equal,
+                        SQLColumn("case_id", table: "case_messages")
+                    )
+                    .where(SQLColumn("direction", table: "case_messages"), .equal, SQLBind("member"))
+                    .where(SQLColumn("kind", table: "case_messages"), .equal, SQLBind("text"))
+                    .where(SQLColumn("created_at", table: "case_messages"), .greaterThanOrEqual, SQLBind(start))
+            )  // unit_code is the case's: case_messages has none
+            .groupBy(SQLColumn("content", table: "case_messages"))
+            .orderBy(SQLRaw("COUNT(*) DESC")).orderBy(SQLColumn("content", table: "case_messages"))
+            .limit(10)
+            .all(decoding: Question.self)
+            return overview
+        }
+    }
+}

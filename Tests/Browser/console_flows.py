@@ -1,0 +1,296 @@
+"""The web console's flows in a real headless Chromium (Debian's `chromium` and
+`chromium-driver`, driven by Debian's `python3-selenium`), against a real `uniongate serve`.
+
+Started by `ConsoleBrowserTests` (swift test), which starts the gateway with the county
+organisation and these accounts, and passes everything in the environment:
+  CONSOLE_URL, WECHAT_TOKEN, ROOT_TOKEN, REPLIES_DIR, SHOTS_DIR,
+  APPROVER (name:password, unit chengdong), VIEWER (name:password, unit chengdong).
+Exits 0 when every flow passed; prints each step, and what failed.
+"""
+
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from PIL import Image
+from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+import wechat
+
+BASE = os.environ["CONSOLE_URL"]
+TOKEN = os.environ["WECHAT_TOKEN"]
+ROOT = os.environ["ROOT_TOKEN"]
+REPLIES = os.environ["REPLIES_DIR"]
+SHOTS = os.environ["SHOTS_DIR"]
+APPROVER = os.environ["APPROVER"].split(":", 1)
+VIEWER = os.environ["VIEWER"].split(":", 1)
+PHONE = (375, 812)
+DESKTOP = (1280, 900)
+
+checks = []
+
+
+def step(text):
+    print(f"· {text}", flush=True)
+
+
+def expect(condition, text):
+    checks.append(text)
+    if not condition:
+        raise AssertionError(text)
+
+
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--lang=zh-CN", "--no-first-run", "--disable-extensions", "--proxy-server=direct://",
+                     "--proxy-bypass-list=*"]:
+        options.add_argument(argument)
+    service = Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
+    driver = webdriver.Chrome(service=service, options=options)
+    driver.set_page_load_timeout(30)
+    return driver
+
+
+def shoot(driver, name):
+    """Screenshots of the current page at phone and desktop widths; each must not be blank."""
+    for label, (width, height) in (("phone", PHONE), ("desktop", DESKTOP)):
+        driver.set_window_size(width, height)
+        path = os.path.join(SHOTS, f"{name}-{label}.png")
+        driver.save_screenshot(path)
+        with Image.open(path) as image:
+            colours = image.convert("RGB").getcolors(maxcolors=1 << 20) or []
+            # A blank page is one or two colours; a rendered page with Chinese text has hundreds.
+            busiest = max((count for count, _ in colours), default=0)
+            pixels = image.width * image.height
+            expect(len(colours) > 50 and busiest < pixels * 0.97,
+                   f"screenshot {name}-{label} is not blank ({len(colours)} colours)")
+    driver.set_window_size(*PHONE)
+
+
+def click(driver, element):
+    """Clicks a button that submits a form or a link, and waits for the next page to load."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def text(driver):
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+def has(driver, css):
+    return len(driver.find_elements(By.CSS_SELECTOR, css)) > 0
+
+
+def sign_in(driver, account, password):
+    driver.get(BASE + "/admin/login")
+    driver.find_element(By.ID, "account").send_keys(account)
+    driver.find_element(By.ID, "password").send_keys(password)
+    click(driver, driver.find_element(By.ID, "signin"))
+
+
+def post(driver, path, fields):
+    """A form post from outside the page, with the browser's own session cookie."""
+    cookies = "; ".join(f"{c['name']}={c['value']}" for c in driver.get_cookies())
+    data = urllib.parse.urlencode(fields).encode()
+    request = urllib.request.Request(BASE + path, data=data, headers={
+        "Cookie": cookies, "Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def application_status(number):
+    request = urllib.request.Request(BASE + "/admin/api/members?q=" + urllib.parse.quote(number),
+                                     headers={"Authorization": "Bearer " + ROOT})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        rows = json.loads(response.read())
+    return rows[0]["status"] if rows else None
+
+
+def join(openid, name, phone):
+    reply = ""
+    for message in ["入会", name, phone, "城东环卫所工会", "无", "确认"]:
+        reply = wechat.send(BASE, TOKEN, openid, message)
+    expect("入会申请已提交" in reply, f"{name}'s application is submitted over WeChat")
+    return reply.split("申请编号：")[1].split("。")[0]
+
+
+def main():
+    os.makedirs(SHOTS, exist_ok=True)
+    step("members write over WeChat: two applications and three questions no rule answers")
+    first = join("oMemberWang", "王小明", "13912345678")
+    second = join("oMemberLi", "李小红", "13987654321")
+    question = "食堂几点开门"
+    for openid in ["oAskOne", "oAskTwo", "oAskThree"]:
+        reply = wechat.send(BASE, TOKEN, openid, question)
+        expect("留言已转给工会工作人员" in reply, "a question no rule answers opens a case")
+    default_reply = "留言已转给工会工作人员"  # what the default reply says, with its case number
+
+    driver = browser()
+    try:
+        driver.set_window_size(*PHONE)
+        step("the console asks for a sign-in; a wrong password is refused")
+        driver.get(BASE + "/admin/")
+        expect("/admin/login" in driver.current_url, "an unsigned visitor is sent to the sign-in page")
+        shoot(driver, "login")
+        sign_in(driver, "root", "not-the-token")
+        expect("账号或密码不正确" in text(driver), "a wrong password is refused with a message")
+        expect(not has(driver, "#logout"), "a refused sign-in has no session")
+        sign_in(driver, "root", ROOT)
+        expect(has(driver, "#logout") and "概览" in text(driver), "the root admin signs in with the admin token")
+        expect(question in text(driver), "the overview lists the question nobody answered")
+        shoot(driver, "overview")
+
+        step("approve an application, then see its notice queued")
+        driver.get(BASE + "/admin/members")
+        expect(first in text(driver) and second in text(driver), "pending applications are listed")
+        shoot(driver, "members")
+        application_id = driver.find_element(By.XPATH, f"//tr[td[contains(., '{first}')]]").get_attribute("id")
+        click(driver, driver.find_element(By.ID, application_id.replace("member-", "approve-")))
+        flash = driver.find_element(By.ID, "flash").text
+        expect("已通过" in flash and "已排队通知会员" in flash and "王小明" in flash,
+               f"the approval shows the notice it queued: {flash}")
+        expect(application_status(first) == "approved", "the application is approved in the store")
+        driver.get(BASE + "/admin/outbox")
+        expect("oMemberWang" in text(driver), "the notice is in the outbox")
+        shoot(driver, "outbox")
+
+        step("answer a case")
+        driver.get(BASE + "/admin/cases")
+        shoot(driver, "cases")
+        click(driver, driver.find_element(By.CSS_SELECTOR, "#cases a"))
+        shoot(driver, "case")
+        answer = "食堂早上六点开门，晚上八点关门。"
+        driver.find_element(By.ID, "reply-text").send_keys(answer)
+        click(driver, driver.find_element(By.ID, "send-reply"))
+        expect("答复已发给会员" in driver.find_element(By.ID, "flash").text, "the reply is sent")
+        expect(answer in driver.find_element(By.ID, "thread").text, "the reply is in the thread")
+
+        step("edit a rule, preview it, save it; the next signed WeChat message gets the new reply")
+        driver.get(BASE + "/admin/rules")
+        shoot(driver, "rules")
+        driver.get(BASE + "/admin/rules/file?name=help.yaml")
+        original = open(os.path.join(REPLIES, "help.yaml"), encoding="utf-8").read()
+        new_rule = ("\n  - name: 食堂时间\n    keywords: [食堂几点开门, 食堂时间]\n"
+                    "    reply: 职工食堂早上六点开门，晚上八点关门。\n")
+        edited = original.replace("\nexamples:", new_rule + "\nexamples:", 1)
+        expect(edited != original, "help.yaml has an examples section to insert before")
+        area = driver.find_element(By.ID, "rule-text")
+        driver.execute_script("arguments[0].value = arguments[1];", area, edited)
+        driver.find_element(By.ID, "try").send_keys(question)
+        click(driver, driver.find_element(By.ID, "preview"))
+        expect("职工食堂早上六点开门" in driver.find_element(By.ID, "preview-answer").text,
+               "the preview answers with the edited rules")
+        expect(open(os.path.join(REPLIES, "help.yaml"), encoding="utf-8").read() == original,
+               "a preview saves nothing")
+        expect(default_reply in wechat.send(BASE, TOKEN, "oAskFive", question),
+               "before saving, members still get the old reply")
+        shoot(driver, "rule-editor")
+        click(driver, driver.find_element(By.ID, "save"))
+        expect("已保存" in driver.find_element(By.ID, "flash").text, "the rule file is saved")
+        expect(open(os.path.join(REPLIES, "help.yaml"), encoding="utf-8").read() == edited,
+               "the file on disk is what was saved")
+        reply = wechat.send(BASE, TOKEN, "oAskSix", question)
+        expect("职工食堂早上六点开门" in reply, f"the next WeChat message gets the new reply: {reply}")
+
+        step("save a broken rule: the error shows at its line and nothing changes")
+        broken_line = edited[:edited.index("    reply: 职工食堂")].count("\n") + 1
+        broken = edited.replace("    reply: 职工食堂", "    replly: 职工食堂", 1)
+        area = driver.find_element(By.ID, "rule-text")
+        driver.execute_script("arguments[0].value = arguments[1];", area, broken)
+        click(driver, driver.find_element(By.ID, "save"))
+        problems = driver.find_element(By.ID, "problems").text
+        expect(f"第 {broken_line} 行" in problems or f"第 {broken_line - 1} 行" in problems,
+               f"the error names the line ({broken_line}): {problems}")
+        expect(has(driver, "ol.lines li.bad"), "the broken line is marked in the listing")
+        shoot(driver, "rule-error")
+        expect(open(os.path.join(REPLIES, "help.yaml"), encoding="utf-8").read() == edited,
+               "the broken text is not saved")
+        expect("职工食堂早上六点开门" in wechat.send(BASE, TOKEN, "oAskSeven", question),
+               "members still get the saved reply")
+
+        step("restore the file as it was before the console edited it")
+        driver.get(BASE + "/admin/rules/file?name=help.yaml")
+        restore_buttons = driver.find_elements(By.CSS_SELECTOR, "#history button[id^=restore-]")
+        expect(len(restore_buttons) >= 2, "the history keeps the file before the edit and the edit")
+        click(driver, restore_buttons[-1])
+        expect("已恢复" in driver.find_element(By.ID, "flash").text, "an earlier version is restored")
+        expect(open(os.path.join(REPLIES, "help.yaml"), encoding="utf-8").read() == original,
+               "the restored file is the original")
+        expect(default_reply in wechat.send(BASE, TOKEN, "oAskEight", question),
+               "members get the old reply again")
+
+        step("a forged form post without the CSRF token is refused")
+        driver.get(BASE + "/admin/members")
+        row = driver.find_element(By.XPATH, f"//tr[td[contains(., '{second}')]]").get_attribute("id")
+        second_id = row.replace("member-", "")
+        expect(post(driver, f"/admin/members/{second_id}/approve", {}) == 403, "no token: 403")
+        expect(post(driver, f"/admin/members/{second_id}/approve", {"_csrf": "0" * 64}) == 403,
+               "a wrong token: 403")
+        expect(application_status(second) == "pending", "the forged approval changed nothing")
+
+        for name in ["staff", "audit"]:
+            driver.get(BASE + f"/admin/{name}")
+            shoot(driver, name)
+        expect("console.login_failed" in text(driver), "the failed sign-in is in the audit log")
+
+        step("sign out")
+        click(driver, driver.find_element(By.ID, "logout"))
+        expect("/admin/login" in driver.current_url, "signing out goes to the sign-in page")
+        driver.get(BASE + "/admin/members")
+        expect("/admin/login" in driver.current_url, "after signing out the console asks again")
+
+        step("a viewer sees no approve button, and a direct POST from a viewer is refused")
+        sign_in(driver, *VIEWER)
+        driver.get(BASE + "/admin/members")
+        expect(second in text(driver), "the viewer sees the pending application of their town")
+        expect(not has(driver, "button.approve"), "the viewer sees no approve button")
+        token = driver.find_element(By.CSS_SELECTOR, "form[action='/admin/logout'] input[name=_csrf]").get_attribute(
+            "value")
+        expect(post(driver, f"/admin/members/{second_id}/approve", {"_csrf": token}) == 403,
+               "the viewer's direct POST, with a valid token, is refused")
+        expect(application_status(second) == "pending", "the viewer's approval changed nothing")
+        expect(not has(driver, "a[href='/admin/staff']"), "the viewer has no 人员 page")
+        click(driver, driver.find_element(By.ID, "logout"))
+
+        step("an approver of the town approves the second application")
+        sign_in(driver, *APPROVER)
+        driver.get(BASE + "/admin/members")
+        click(driver, driver.find_element(By.ID, f"approve-{second_id}"))
+        expect("已通过" in driver.find_element(By.ID, "flash").text, "the approver approves")
+        expect(application_status(second) == "approved", "the approval is stored")
+        click(driver, driver.find_element(By.ID, "logout"))
+    except Exception:
+        try:
+            path = os.path.join(SHOTS, "failure.png")
+            driver.save_screenshot(path)
+            print(f"failed at {driver.current_url}; screenshot {path}\n{text(driver)[:2000]}", flush=True)
+        except Exception:  # noqa: BLE001 - the failure is reported below anyway
+            pass
+        raise
+    finally:
+        driver.quit()
+    print(f"console flows passed: {len(checks)} checks, screenshots in {SHOTS}", flush=True)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except AssertionError as failure:
+        print(f"FAILED: {failure}", flush=True)
+        sys.exit(1)

@@ -1,0 +1,285 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import ReplyRules
+import Testing
+
+@testable import UnionGateServer
+@testable import UnionServices
+
+/// One browser's view of the console over Hummingbird's test client: its cookies, no redirects
+/// followed.
+final class ConsoleVisitor: @unchecked Sendable {
+    let client: any TestClientProtocol
+    private(set) var cookies: [String: String] = [:]
+    private(set) var setCookies: [String] = []
+
+    init(_ client: any TestClientProtocol) { self.client = client }
+
+    struct Page {
+        let status: Int
+        let body: String
+        let headers: HTTPFields
+        var location: String? { headers[.location] }
+    }
+
+    func get(_ path: String) async throws -> Page {
+        try await send(.get, path, body: nil)
+    }
+
+    func post(_ path: String, _ fields: [(String, String)]) async throws -> Page {
+        let body = fields.map { "\(Self.encode($0.0))=\(Self.encode($0.1))" }.joined(separator: "&")
+        return try await send(.post, path, body: body)
+    }
+
+    static func encode(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+    }
+
+    private func send(_ method: HTTPRequest.Method, _ path: String, body: String?) async throws -> Page {
+        var headers: HTTPFields = [:]
+        if !cookies.isEmpty { headers[.cookie] = cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
+        if body != nil { headers[.contentType] = "application/x-www-form-urlencoded" }
+        let response = try await client.execute(
+            uri: path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
+        setCookies = response.headers[values: .setCookie]
+        for cookie in setCookies {
+            let pair = cookie.split(separator: ";")[0].split(separator: "=", maxSplits: 1)
+            let name = String(pair[0])
+            let value = pair.count > 1 ? String(pair[1]) : ""
+            if value.isEmpty || cookie.contains("Max-Age=0") { cookies[name] = nil } else { cookies[name] = value }
+        }
+        return Page(status: Int(response.status.code), body: String(buffer: response.body), headers: response.headers)
+    }
+
+    /// The value of the first `_csrf` field of `page`.
+    static func token(in page: Page) -> String? {
+        page.body.firstMatch(of: /name="_csrf" value="([0-9a-f]+)"/).map { String($0.output.1) }
+    }
+
+    /// Signs in through the form; returns the answer to the form's post.
+    @discardableResult
+    func signIn(_ account: String, _ password: String) async throws -> Page {
+        let form = try await get("/admin/login")
+        return try await post(
+            "/admin/login",
+            [("_csrf", Self.token(in: form) ?? ""), ("account", account), ("password", password), ("next", "/admin/")])
+    }
+}
+
+/// Runs `body` against a gateway built as the tests build it, through the router (no socket).
+func withConsole(
+    replies: String = countyReplies, clock: TestClock = TestClock(),
+    configure: (inout GatewayConfiguration) -> Void = { _ in },
+    pauses: PauseRecorder = PauseRecorder(),
+    _ body: @Sendable (ConsoleVisitor, Gateway) async throws -> Void
+) async throws {
+    let gateway = try await buildTestGateway(
+        replies: replies, configure: configure, unixTime: clock.read, ledgerClock: ContinuousClock(),
+        adminPause: { await pauses.record($0) })
+    try await buildApplication(gateway).test(.router) { client in
+        try await body(ConsoleVisitor(client), gateway)
+    }
+}
+
+/// Records the pauses a failed sign-in would sleep.
+actor PauseRecorder {
+    private(set) var pauses: [Duration] = []
+    func record(_ pause: Duration) { pauses.append(pause) }
+}
+
+@Suite("The web console over HTTP")
+struct ConsoleTests {
+    @Test func everyTemplateParses() throws {
+        let library = try ConsoleTemplates.library()
+        for name in ConsoleTemplates.all.keys {
+            let html = try #require(library.render(["title": "标题"], withTemplate: name))
+            #expect(html.contains("<title>标题"), "\(name) renders inside the layout")
+        }
+    }
+
+    @Test func signingInSetsAStrictHttpOnlyCookieAndSigningOutEndsTheSession() async throws {
+        try await withConsole { visitor, gateway in
+            let first = try await visitor.get("/admin/members?status=pending")
+            #expect(first.status == 303)
+            #expect(first.location == "/admin/login?next=%2Fadmin%2Fmembers%3Fstatus%3Dpending")
+
+            let wrong = try await visitor.signIn("root", "not-the-token")
+            #expect(wrong.status == 401)
+            #expect(wrong.body.contains("账号或密码不正确"))
+            #expect(visitor.cookies["ug_console"] == nil)
+
+            let right = try await visitor.signIn("root", testAdminToken)
+            #expect(right.status == 303)
+            #expect(right.location == "/admin/")
+            let cookie = try #require(visitor.setCookies.first { $0.hasPrefix("ug_console=") })
+            #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/admin"))
+            #expect(!cookie.contains("Secure"), "no Secure flag without an https public URL")
+
+            let overview = try await visitor.get("/admin/")
+            #expect(overview.status == 200)
+            #expect(overview.body.contains("概览") && overview.body.contains("总管理员"))
+            #expect(overview.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("script-src 'none'") == true)
+
+            let audit = try await AuditLog.page(for: .root, action: nil, request: try PageRequest(), in: gateway.store)
+            #expect(audit.items.map(\.action).contains("console.login_failed"))
+            #expect(audit.items.map(\.action).contains("console.login"))
+
+            let token = try #require(ConsoleVisitor.token(in: overview))
+            let out = try await visitor.post("/admin/logout", [("_csrf", token)])
+            #expect(out.status == 303 && out.location == "/admin/login")
+            #expect(try await visitor.get("/admin/").status == 303, "the session is gone")
+        }
+    }
+
+    @Test func theCookieIsSecureBehindHTTPS() async throws {
+        try await withConsole(configure: { $0.publicURL = "https://union.example.cn" }) { visitor, _ in
+            try await visitor.signIn("root", testAdminToken)
+            let cookie = try #require(visitor.setCookies.first { $0.hasPrefix("ug_console=") })
+            #expect(cookie.contains("Secure"))
+        }
+    }
+
+    @Test func aSignInFormWithoutItsTokenIsRefused() async throws {
+        try await withConsole { visitor, _ in
+            let page = try await visitor.post(
+                "/admin/login", [("account", "root"), ("password", testAdminToken), ("next", "/admin/")])
+            #expect(page.status == 403)
+            #expect(visitor.cookies["ug_console"] == nil)
+        }
+    }
+
+    @Test func aFormWithoutTheSessionsTokenChangesNothing() async throws {
+        try await withConsole { visitor, gateway in
+            let application = try await pendingApplication(gateway.store, unit: "chengdong-huanwei")
+            try await visitor.signIn("root", testAdminToken)
+            let none = try await visitor.post("/admin/members/\(application.id)/approve", [])
+            #expect(none.status == 403)
+            #expect(none.body.contains("来源不明"))
+            let wrong = try await visitor.post(
+                "/admin/members/\(application.id)/approve", [("_csrf", String(repeating: "0", count: 64))])
+            #expect(wrong.status == 403)
+            #expect(
+                try await MembershipRegistry(store: gateway.store).latest(for: application.openid)?.status == .pending)
+
+            let page = try await visitor.get("/admin/members")
+            let token = try #require(ConsoleVisitor.token(in: page))
+            let approved = try await visitor.post("/admin/members/\(application.id)/approve", [("_csrf", token)])
+            #expect(approved.status == 303)
+            #expect(
+                try await MembershipRegistry(store: gateway.store).latest(for: application.openid)?.status == .approved)
+            let after = try await visitor.get("/admin/members")
+            #expect(after.body.contains("已排队通知会员"), "the notice it queued is shown")
+        }
+    }
+
+    @Test func aViewerSeesNoDecisionButtonsAndIsRefusedAnyway() async throws {
+        try await withConsole { visitor, gateway in
+            let organisation = gateway.rules.engine.book.join.organisation
+            _ = try await StaffDirectory(store: gateway.store, cost: 4).add(
+                name: "东-viewer", unit: "chengdong", role: .viewer, password: "viewer-password",
+                organisation: organisation,
+                by: .commandLine, at: 1)
+            let east = try await pendingApplication(gateway.store, unit: "chengdong-huanwei", name: "东边人")
+            let west = try await pendingApplication(gateway.store, unit: "chengxi-huanwei", name: "西边人")
+            #expect(try await visitor.signIn("东-viewer", "viewer-password").status == 303)
+            let page = try await visitor.get("/admin/members")
+            #expect(page.body.contains("东边人"))
+            #expect(!page.body.contains("西边人"), "another town's application is not shown")
+            #expect(!page.body.contains("class=\"approve\""), "no approve button for a viewer")
+            #expect(!page.body.contains("/admin/staff"), "no 人员 page for a viewer")
+            let token = try #require(ConsoleVisitor.token(in: page))
+            let refused = try await visitor.post("/admin/members/\(east.id)/approve", [("_csrf", token)])
+            #expect(refused.status == 403)
+            #expect(refused.body.contains("不能做这件事"))
+            let elsewhere = try await visitor.get("/admin/staff")
+            #expect(elsewhere.status == 403)
+            #expect(try await MembershipRegistry(store: gateway.store).latest(for: east.openid)?.status == .pending)
+            #expect(try await MembershipRegistry(store: gateway.store).latest(for: west.openid)?.status == .pending)
+        }
+    }
+
+    @Test func aSessionEndsAfterItsIdleTimeAndIsPushedBackByUse() async throws {
+        let clock = TestClock()
+        try await withConsole(clock: clock, configure: { $0.consoleIdleSeconds = 600 }) { visitor, _ in
+            try await visitor.signIn("root", testAdminToken)
+            clock.advance(seconds: 500)
+            #expect(try await visitor.get("/admin/").status == 200, "in use within the idle time")
+            clock.advance(seconds: 500)
+            #expect(try await visitor.get("/admin/").status == 200, "the use 500 s ago pushed the end back")
+            clock.advance(seconds: 601)
+            let expired = try await visitor.get("/admin/")
+            #expect(expired.status == 303)
+            #expect(expired.location?.hasPrefix("/admin/login") == true)
+        }
+    }
+
+    @Test func repeatedFailedSignInsAreSlowedThenLocked() async throws {
+        let pauses = PauseRecorder()
+        try await withConsole(pauses: pauses) { visitor, gateway in
+            for _ in 0..<20 {
+                #expect(try await visitor.signIn("root", "guess").status == 401)
+            }
+            let locked = try await visitor.signIn("root", testAdminToken)
+            #expect(locked.status == 429, "locked even with the right token")
+            #expect(locked.body.contains("分钟后再试"))
+            #expect(visitor.cookies["ug_console"] == nil)
+            let audit = try await AuditLog.page(
+                for: .root, action: "console.login_failed", request: try PageRequest(), in: gateway.store)
+            #expect(audit.total == 20, "every failure is audited")
+        }
+        let recorded = await pauses.pauses
+        #expect(recorded.count == 17, "from the fourth failure on, each is slowed")
+        #expect(recorded.first == .milliseconds(500) && recorded.last == .seconds(8))
+    }
+
+    @Test func aBrokenRuleIsRefusedAtItsLineAndAGoodOneIsServedAtOnce() async throws {
+        let replies = try temporaryReplies([
+            "help.yaml": "rules:\n  - name: 帮助\n    keywords: [帮助]\n    reply: 旧的回复\n"
+        ])
+        try await withConsole(replies: replies) { visitor, gateway in
+            try await visitor.signIn("root", testAdminToken)
+            let editor = try await visitor.get("/admin/rules/file?name=help.yaml")
+            #expect(editor.status == 200)
+            let token = try #require(ConsoleVisitor.token(in: editor))
+            let base = try #require(editor.body.firstMatch(of: /name="base" value="([0-9a-f]+)"/)).output.1
+            let broken = try await visitor.post(
+                "/admin/rules/file",
+                [
+                    ("_csrf", token), ("name", "help.yaml"), ("base", String(base)), ("action", "save"),
+                    ("text", "rules:\n  - name: 帮助\n    keywords: [帮助]\n    replly: 新的回复\n"),
+                ])
+            #expect(broken.status == 422)
+            #expect(broken.body.contains("help.yaml 第 4 行") || broken.body.contains("help.yaml 第 2 行"))
+            #expect(try String(contentsOfFile: replies + "/help.yaml", encoding: .utf8).contains("旧的回复"))
+
+            let saved = try await visitor.post(
+                "/admin/rules/file",
+                [
+                    ("_csrf", token), ("name", "help.yaml"), ("base", String(base)), ("action", "save"),
+                    ("text", "rules:\n  - name: 帮助\n    keywords: [帮助]\n    reply: 新的回复\n"),
+                ])
+            #expect(saved.status == 303)
+            #expect(gateway.rules.engine.book.rules.first?.name == "帮助")
+            #expect(try String(contentsOfFile: replies + "/help.yaml", encoding: .utf8).contains("新的回复"))
+            let answer = await gateway.core.dispatcher.handle(Member().text("帮助"))
+            #expect(visibleText(of: answer.replies) == "新的回复")
+
+            // A save from an editor opened before that save is refused: it would undo it.
+            let stale = try await visitor.post(
+                "/admin/rules/file",
+                [
+                    ("_csrf", token), ("name", "help.yaml"), ("base", String(base)), ("action", "save"),
+                    ("text", "rules:\n  - name: 帮助\n    keywords: [帮助]\n    reply: 第三个\n"),
+                ])
+            #expect(stale.status == 409)
+            #expect(try String(contentsOfFile: replies + "/help.yaml", encoding: .utf8).contains("新的回复"))
+
+            let outside = try await visitor.get("/admin/rules/file?name=..%2Fsecret.yaml")
+            #expect(outside.status == 400)
+        }
+    }
+}
