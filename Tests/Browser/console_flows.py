@@ -139,6 +139,9 @@ def main():
     for openid in ["oAskOne", "oAskTwo", "oAskThree"]:
         reply = wechat.send(BASE, TOKEN, openid, question)
         expect("留言已转给工会工作人员" in reply, "a question no rule answers opens a case")
+    reply = wechat.send(BASE, TOKEN, "oMemberWang", "建议 夜班食堂增加热菜窗口")
+    expect("JY-" in reply, f"a suggestion is stored with a receipt number: {reply}")
+    suggestion = "JY-" + reply.split("JY-")[1][:11]
     default_reply = "留言已转给工会工作人员"  # what the default reply says, with its case number
 
     driver = browser()
@@ -180,6 +183,22 @@ def main():
         click(driver, driver.find_element(By.ID, "send-reply"))
         expect("答复已发给会员" in driver.find_element(By.ID, "flash").text, "the reply is sent")
         expect(answer in driver.find_element(By.ID, "thread").text, "the reply is in the thread")
+
+        step("adopt a suggestion with the union's reply")
+        driver.get(BASE + "/admin/suggestions")
+        record = driver.find_element(By.XPATH, f"//li[p[contains(., '{suggestion}')]]")
+        record.find_element(By.CSS_SELECTOR, "select[name=status] option[value=adopted]").click()
+        record.find_element(By.CSS_SELECTOR, "textarea[name=reply]").send_keys("已采纳，下月起夜班食堂增加热菜窗口。")
+        click(driver, record.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+        expect("已改为「已采纳」" in driver.find_element(By.ID, "flash").text, "the suggestion is adopted")
+        expect("下月起夜班食堂增加热菜窗口" in text(driver), "the reply is shown with it")
+        shoot(driver, "suggestions")
+        mine = wechat.send(BASE, TOKEN, "oMemberWang", "我的建议")
+        expect("已采纳" in mine, f"the member sees the adoption over WeChat: {mine}")
+        for name in ["forms", "menu", "qr"]:
+            driver.get(BASE + f"/admin/{name}")
+            shoot(driver, name)
+        expect("手机上的样子" in text(driver) or "二维码" in text(driver), "the menu and QR pages render")
 
         step("edit a rule, preview it, save it; the next signed WeChat message gets the new reply")
         driver.get(BASE + "/admin/rules")

@@ -89,7 +89,7 @@ struct ConsoleBrowserTests {
         // none is blank).
         let pages = [
             "login", "overview", "members", "outbox", "cases", "case", "rules", "rule-editor", "rule-error", "staff",
-            "audit",
+            "audit", "suggestions", "forms", "menu", "qr",
         ]
         for page in pages where status == 0 {
             for width in ["phone", "desktop"] {

@@ -282,4 +282,33 @@ struct ConsoleTests {
             #expect(outside.status == 400)
         }
     }
+
+    @Test func exportsNeedTheExportRoleAndAreAudited() async throws {
+        try await withConsole { visitor, gateway in
+            let organisation = gateway.rules.engine.book.join.organisation
+            let directory = StaffDirectory(store: gateway.store, cost: 4)
+            for (name, role) in [("东-approver", StaffRole.approver), ("东-viewer", .viewer)] {
+                _ = try await directory.add(
+                    name: name, unit: "chengdong", role: role, password: "password-\(name)", organisation: organisation,
+                    by: .commandLine, at: 1)
+            }
+            _ = try await pendingApplication(gateway.store, unit: "chengdong-huanwei", name: "东边人")
+            _ = try await pendingApplication(gateway.store, unit: "chengxi-huanwei", name: "西边人")
+
+            try await visitor.signIn("东-viewer", "password-东-viewer")
+            #expect(!(try await visitor.get("/admin/members")).body.contains("导出 CSV"))
+            #expect(try await visitor.get("/admin/members/export?status=pending").status == 403)
+            let token = try #require(ConsoleVisitor.token(in: try await visitor.get("/admin/")))
+            _ = try await visitor.post("/admin/logout", [("_csrf", token)])
+
+            try await visitor.signIn("东-approver", "password-东-approver")
+            let csv = try await visitor.get("/admin/members/export?status=pending")
+            #expect(csv.status == 200)
+            #expect(csv.headers[.contentType]?.hasPrefix("text/csv") == true)
+            #expect(csv.body.contains("东边人") && !csv.body.contains("西边人"), "only the approver's town")
+            let audit = try await AuditLog.page(
+                for: .root, action: "members.export", request: try PageRequest(), in: gateway.store)
+            #expect(audit.items.first?.actor == "东-approver")
+        }
+    }
 }

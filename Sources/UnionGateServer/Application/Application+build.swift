@@ -79,6 +79,7 @@ func buildGateway<C: Clock>(
         // Late replies and notices always go to the outbox; it is sent when WeChat's API is configured.
         var outbox: OutboxWorker?
         var media: MediaFetcher?
+        var wechatClient: WeChatAPIClient?
         let mediaDirectory =
             configuration.mediaDirectory
             ?? (store.location.localFolder.map { URL(fileURLWithPath: $0).appendingPathComponent("media").path }
@@ -90,6 +91,7 @@ func buildGateway<C: Clock>(
             let client = WeChatAPIClient(
                 baseURL: configuration.apiBaseURL, appId: appId, secret: secret, cache: StoreTokenCache(store: store),
                 options: apiOptions, logger: logger)
+            wechatClient = client
             outbox = OutboxWorker(
                 store: store, sender: client, held: core.held, options: overrides.outboxOptions, logger: logger,
                 book: { rules.engine.book })
@@ -118,7 +120,8 @@ func buildGateway<C: Clock>(
             configuration: configuration, core: core, secrets: secrets, metrics: metrics, webhook: webhook,
             connections: ConnectionLimits(
                 maxConnections: configuration.maxConnections, requestReadTimeout: configuration.requestReadTimeout),
-            outbox: outbox, media: media, mediaDirectory: mediaDirectory, lateDelivery: lateDelivery,
+            outbox: outbox, wechat: wechatClient, media: media, mediaDirectory: mediaDirectory,
+            lateDelivery: lateDelivery,
             unixTime: overrides.unixTime,
             consoleTemplates: try ConsoleTemplates.library(),
             adminAuth: AdminAuthMiddleware(
@@ -219,7 +222,8 @@ func buildRouter(_ gateway: Gateway) -> Router<GatewayRequestContext> {
         secureCookie: gateway.configuration.publicURL?.lowercased().hasPrefix("https://") ?? false,
         idle: gateway.configuration.consoleIdleSeconds, logger: gateway.logger,
         pages: ConsolePages(
-            library: gateway.consoleTemplates, unionName: { rules.engine.book.settings.unionName })
+            library: gateway.consoleTemplates, unionName: { rules.engine.book.settings.unionName }),
+        wechat: gateway.wechat, publicURL: gateway.configuration.publicURL
     ).register(on: router)
     let inbox = Inbox(store: store)
     let unixTime = gateway.unixTime

@@ -1,5 +1,6 @@
 import Logging
 import Mustache
+import WeChatAPI
 import UnionServices
 import WeChatWire
 
@@ -20,6 +21,8 @@ struct Gateway: Sendable {
     let connections: ConnectionLimits
     /// The outbox worker, when WeChat's API is configured.
     let outbox: OutboxWorker?
+    /// WeChat's API, when an AppID and AppSecret are configured.
+    let wechat: WeChatAPIClient?
     /// Downloads members' media into the inbox, when WeChat's API is configured.
     let media: MediaFetcher?
     /// Where that media is kept.

@@ -6,6 +6,7 @@ import Logging
 import Mustache
 import ReplyRules
 import UnionServices
+import WeChatAPI
 
 /// The web console under `/admin/`: server-rendered pages for union office staff, in Chinese,
 /// on a phone or a desktop. Every page and action goes through the same services and scoping as
@@ -29,6 +30,9 @@ struct ConsoleRoutes: Sendable {
     let idle: Int64
     let logger: Logger
     let pages: ConsolePages
+    /// WeChat's API, when the gateway has an AppID and AppSecret (menu publishing).
+    let wechat: WeChatAPIClient?
+    let publicURL: String?
 
     /// The session cookie's name (path `/admin`).
     static let cookieName = "ug_console"
@@ -66,6 +70,13 @@ struct ConsoleRoutes: Sendable {
         pages.post("members/:id/reject") { request, context in
             try await decide(request, context, approve: false)
         }
+        pages.get("members/export") { request, context in try await export(request, context, kind: .members) }
+        pages.get("suggestions", use: suggestionList)
+        pages.post("suggestions/:id", use: answerSuggestion)
+        pages.get("suggestions/export") { request, context in try await export(request, context, kind: .suggestions) }
+        pages.get("forms", use: submissionList)
+        pages.post("forms/:id", use: answerSubmission)
+        pages.get("forms/export") { request, context in try await export(request, context, kind: .submissions) }
         pages.get("cases", use: cases)
         pages.get("cases/:id", use: caseThread)
         pages.post("cases/:id/reply", use: replyToCase)
@@ -74,6 +85,10 @@ struct ConsoleRoutes: Sendable {
         pages.get("rules/file", use: ruleFile)
         pages.post("rules/file", use: saveRuleFile)
         pages.post("rules/restore/:id", use: restoreRuleVersion)
+        pages.get("menu", use: menuPage)
+        pages.post("menu/publish", use: publishMenu)
+        pages.get("qr", use: qrCodes)
+        pages.get("qr/:code/poster", use: qrPoster)
         pages.get("outbox", use: outbox)
         pages.get("staff", use: staffList)
         pages.get("audit", use: auditLog)
@@ -279,6 +294,8 @@ struct ConsoleRoutes: Sendable {
                     ]
                 },
                 "canDecide": canDecide,
+                "exportPath": actor.may(.export)
+                    ? Self.exportLink("/admin/members/export", status: status, request) : nil as String?,
             ].merging(Self.pager(page, request)) { first, _ in first })
     }
 
@@ -304,6 +321,178 @@ struct ConsoleRoutes: Sendable {
                 "\(application.name)（\(application.number)）\(approve ? "已通过" : "未通过")。"
                 + (shown.map { "已排队通知会员：「\($0)」" } ?? "")
             return pages.redirect("/admin/members", flash: flash)
+        }
+    }
+
+    // MARK: 合理化建议, 申请/表单
+
+    @Sendable func suggestionList(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        let query = request.uri.queryParameters
+        let status = query.get("status") ?? "all"
+        return try await pages.refusing(context) {
+            let (scope, unit) = try scope(for: actor, unit: query.get("unit"))
+            let page = try await SuggestionBox(store: store).page(
+                RecordFilter(
+                    scope: scope, status: Suggestion.Status(rawValue: status)?.rawValue, search: query.get("q")),
+                request: try Self.pageRequest(request))
+            let statuses = Suggestion.Status.allCases.map { ($0.rawValue, $0.chinese) }
+            return pages.render(
+                "records", context: context,
+                [
+                    "title": "合理化建议", "listPath": "/admin/suggestions",
+                    "statuses": ([("all", "全部")] + statuses).map {
+                        ["value": $0.0, "label": $0.1, "selected": $0.0 == status] as [String: Any]
+                    },
+                    "units": unitOptions(for: actor, selected: unit), "q": query.get("q") ?? "",
+                    "exportPath": actor.may(.export)
+                        ? Self.exportLink("/admin/suggestions/export", status: status, request) : nil as String?,
+                    "canDecide": actor.may(.decide),
+                    "rows": page.items.map { suggestion -> [String: Any] in
+                        [
+                            "id": suggestion.id, "number": suggestion.number, "content": suggestion.content,
+                            "unit": organisation.units[suggestion.unitCode]?.name ?? suggestion.unitCode,
+                            "createdAt": local(suggestion.createdAt), "status": suggestion.status.rawValue,
+                            "statusName": suggestion.status.chinese, "reply": suggestion.reply ?? "",
+                            "actionPath": "/admin/suggestions/\(suggestion.id)",
+                            "choices": statuses.map {
+                                ["value": $0.0, "label": $0.1, "selected": $0.0 == suggestion.status.rawValue]
+                                    as [String: Any]
+                            },
+                        ]
+                    },
+                ].merging(Self.pager(page, request)) { first, _ in first })
+        }
+    }
+
+    @Sendable func answerSuggestion(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        let id = try context.parameters.require("id", as: Int.self)
+        return try await pages.refusing(context) {
+            guard let status = Suggestion.Status(rawValue: context.form["status"] ?? "") else {
+                throw AdminActionError(.invalid, "请选择状态。")
+            }
+            let reply = (context.form["reply"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            let suggestion = try await SuggestionBox(store: store).update(
+                id, status: status, reply: reply.isEmpty ? nil : reply, by: actor, at: clock())
+            return pages.redirect(
+                "/admin/suggestions#record-\(suggestion.id)",
+                flash: "建议 \(suggestion.number) 已改为「\(suggestion.status.chinese)」，已通知会员。")
+        }
+    }
+
+    @Sendable func submissionList(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        let query = request.uri.queryParameters
+        let forms = book.forms.sorted { $0.key < $1.key }
+        let name = query.get("form").flatMap { book.forms[$0] == nil ? nil : $0 } ?? forms.first?.key ?? ""
+        let status = query.get("status") ?? "all"
+        return try await pages.refusing(context) {
+            let (scope, unit) = try scope(for: actor, unit: query.get("unit"))
+            let page = try await FormSubmissions(store: store).page(
+                form: name,
+                RecordFilter(
+                    scope: scope, status: FormSubmission.Status(rawValue: status)?.rawValue, search: query.get("q")),
+                request: try Self.pageRequest(request))
+            let definition = book.forms[name]
+            let statuses = FormSubmission.Status.allCases.map { ($0.rawValue, $0.chinese) }
+            return pages.render(
+                "records", context: context,
+                [
+                    "title": "申请/表单", "listPath": "/admin/forms",
+                    "forms": forms.map {
+                        ["name": $0.key, "title": $0.value.title, "selected": $0.key == name] as [String: Any]
+                    },
+                    "statuses": ([("all", "全部")] + statuses).map {
+                        ["value": $0.0, "label": $0.1, "selected": $0.0 == status] as [String: Any]
+                    },
+                    "units": unitOptions(for: actor, selected: unit), "q": query.get("q") ?? "",
+                    "exportPath": actor.may(.export)
+                        ? Self.exportLink("/admin/forms/export", status: status, request, form: name) : nil as String?,
+                    "canDecide": actor.may(.decide),
+                    "rows": page.items.map { submission -> [String: Any] in
+                        let labels = Dictionary(
+                            (definition?.fields ?? []).map { ($0.key, $0.label) },
+                            uniquingKeysWith: { first, _ in first })
+                        let order = (definition?.fields ?? []).map(\.key)
+                        let keys =
+                            order.filter { submission.answers[$0] != nil }
+                            + submission.answers.keys.filter { !order.contains($0) }.sorted()
+                        return [
+                            "id": submission.id, "number": submission.number,
+                            "fields": keys.map { ["label": labels[$0] ?? $0, "value": submission.answers[$0] ?? ""] },
+                            "unit": organisation.units[submission.unitCode]?.name ?? submission.unitCode,
+                            "createdAt": local(submission.createdAt), "status": submission.status.rawValue,
+                            "statusName": submission.status.chinese, "reply": submission.reply ?? "",
+                            "actionPath": "/admin/forms/\(submission.id)",
+                            "choices": statuses.map {
+                                ["value": $0.0, "label": $0.1, "selected": $0.0 == submission.status.rawValue]
+                                    as [String: Any]
+                            },
+                        ]
+                    },
+                ].merging(Self.pager(page, request)) { first, _ in first })
+        }
+    }
+
+    @Sendable func answerSubmission(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        let id = try context.parameters.require("id", as: Int.self)
+        return try await pages.refusing(context) {
+            guard let status = FormSubmission.Status(rawValue: context.form["status"] ?? "") else {
+                throw AdminActionError(.invalid, "请选择状态。")
+            }
+            let reply = (context.form["reply"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            let submission = try await FormSubmissions(store: store).update(
+                id, status: status, reply: reply.isEmpty ? nil : reply, title: nil, by: actor, at: clock())
+            let title = book.forms[submission.form]?.title ?? submission.form
+            let encoded = submission.form.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            return pages.redirect(
+                "/admin/forms?form=\(encoded)#record-\(submission.id)",
+                flash: "「\(title)」\(submission.number) 已改为「\(submission.status.chinese)」，已通知会员。")
+        }
+    }
+
+    enum ExportKind { case members, suggestions, submissions }
+
+    /// A CSV of a list as filtered (UTF-8 with BOM, for Excel), for roles that may export
+    /// personal data; every export is audited, as the API's are.
+    private func export(_ request: Request, _ context: GatewayRequestContext, kind: ExportKind) async throws
+        -> Response
+    {
+        let actor = try context.actor()
+        let query = request.uri.queryParameters
+        return try await pages.refusing(context) {
+            try actor.require(.export)
+            let (scope, unit) = try scope(for: actor, unit: query.get("unit"))
+            let status = query.get("status").flatMap { $0 == "all" ? nil : $0 }
+            let filter = RecordFilter(scope: scope, status: status, search: query.get("q"))
+            let text: String
+            let name: String
+            let action: String
+            switch kind {
+            case .members:
+                let list = try await MembershipRegistry(store: store).page(filter, request: .all).items
+                (text, name, action) = (CSVExport.members(list, utcOffsetMinutes: offset), "members", "members.export")
+            case .suggestions:
+                let list = try await SuggestionBox(store: store).page(filter, request: .all).items
+                (text, name, action) = (
+                    CSVExport.suggestions(list, utcOffsetMinutes: offset), "suggestions", "suggestions.export"
+                )
+            case .submissions:
+                let form = query.get("form") ?? ""
+                let list = try await FormSubmissions(store: store).page(form: form, filter, request: .all).items
+                (text, name, action) = (
+                    CSVExport.submissions(list, form: book.forms[form], utcOffsetMinutes: offset), "form-\(form)",
+                    "form.export"
+                )
+            }
+            var details = ["via": "console"]
+            for key in ["unit", "status", "q", "form"] { if let value = query.get(key) { details[key] = value } }
+            try await AuditLog.record(
+                actor, action: action, record: name, unit: unit ?? actor.unit ?? "", details: details, at: clock(),
+                in: store)
+            return AdminRoutes.csv(text, name: name)
         }
     }
 
@@ -580,6 +769,105 @@ struct ConsoleRoutes: Sendable {
         }
     }
 
+    // MARK: 菜单, 二维码
+
+    @Sendable func menuPage(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        guard let menu = book.menu else {
+            return pages.message("Replies 里还没有菜单（menu:）。", status: .notFound, context: context)
+        }
+        let wanted = MenuPublishing.buttons(menu, publicURL: publicURL)
+        func action(_ button: APIMenuButton) -> String {
+            if let url = button.url { return "打开 \(url)" }
+            if let key = button.key { return "点击 \(key)" }
+            return button.type ?? ""
+        }
+        var values: [String: Any] = [
+            "title": "菜单",
+            "buttons": wanted.map { button -> [String: Any] in
+                [
+                    "name": button.name, "action": action(button),
+                    "subs": button.subButtons.map { ["name": $0.name, "action": action($0)] as [String: Any] },
+                    "has_subs": !button.subButtons.isEmpty,
+                ]
+            },
+            "limits": "符合微信的限制：\(wanted.count) 个一级菜单（最多 3 个），每个最多 5 个子菜单，名称长度在限制内（加载规则时已检查）。",
+            "file": (menu.source.path as NSString).lastPathComponent,
+            "canPublish": wechat != nil && actor.may(.editRules) && actor.scope == .everything,
+        ]
+        var differences: [String] = []
+        if let wechat {
+            do {
+                let published = MenuJSON.decode(try await wechat.menu())
+                differences = MenuPublishing.differences(published: published, wanted: wanted)
+                values["comparison"] =
+                    published.isEmpty
+                    ? "公众号上还没有菜单。" : differences.isEmpty ? "与公众号上的菜单一致。" : "与公众号上的菜单不同："
+            } catch {
+                values["comparison"] = "暂时取不到公众号上的菜单（\(RefusalLog.clean("\(error)", limit: 120))）。"
+            }
+        } else {
+            values["comparison"] = "服务器没有设置 WECHAT_APP_ID 和 WECHAT_APP_SECRET，不能比较和发布。"
+        }
+        values["differences"] = differences
+        return pages.render("menu", context: context, values)
+    }
+
+    @Sendable func publishMenu(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        return try await pages.refusing(context) {
+            try actor.requireWholeTree(.editRules)
+            guard let wechat, let menu = book.menu else {
+                throw AdminActionError(.conflict, "不能发布：没有菜单，或服务器没有设置 WECHAT_APP_ID 和 WECHAT_APP_SECRET。")
+            }
+            let buttons = MenuPublishing.buttons(menu, publicURL: publicURL)
+            try await wechat.createMenu(try MenuJSON.encode(buttons))
+            try await AuditLog.record(
+                actor, action: "menu.push", record: "menu",
+                details: ["buttons": buttons.map(\.summary).joined(separator: " | "), "via": "console"], at: clock(),
+                in: store)
+            return pages.redirect("/admin/menu", flash: "菜单已发布（\(buttons.count) 个一级菜单），微信客户端可能要几分钟后才显示。")
+        }
+    }
+
+    @Sendable func qrCodes(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        return try await pages.refusing(context) {
+            let list = try await QRCodes(store: store).list(for: actor)
+            return pages.render(
+                "qr", context: context,
+                [
+                    "title": "二维码",
+                    "rows": list.map { entry -> [String: Any] in
+                        let code = entry.code
+                        return [
+                            "unit": organisation.units[code.unitCode]?.name ?? code.unitCode,
+                            "kind": code.permanent ? "永久" : "临时，\(code.expiresAt.map(local) ?? "") 到期",
+                            "scans": entry.funnel.scans, "follows": entry.funnel.follows,
+                            "started": entry.funnel.started, "submitted": entry.funnel.submitted,
+                            "approved": entry.funnel.approved,
+                            "poster": code.deleted ? nil as String? : "/admin/qr/\(code.unitCode)/poster",
+                        ]
+                    },
+                ])
+        }
+    }
+
+    @Sendable func qrPoster(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        let code = try context.parameters.require("code")
+        return try await pages.refusing(context) {
+            guard let unit = organisation.units[code], actor.scope.contains(code),
+                let qr = try await QRCodes(store: store).code(unit: code), let image = qr.image
+            else { throw AdminActionError(.notFound, "no QR code for unit \(code)") }
+            let union = organisation.root.flatMap { organisation.units[$0]?.name } ?? book.settings.unionName
+            return Response(
+                status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                body: .init(
+                    byteBuffer: ByteBuffer(string: QRPosterPage.html(unionName: union, unit: unit, image: image))))
+        }
+    }
+
     // MARK: 外发, 人员, 审计
 
     @Sendable func outbox(_ request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -699,6 +987,22 @@ struct ConsoleRoutes: Sendable {
         return values
     }
 
+    /// The export of a list as it is shown: its status (the page's default included), unit,
+    /// search and form.
+    static func exportLink(_ path: String, status: String, _ request: Request, form: String? = nil) -> String {
+        var components = URLComponents()
+        components.path = path
+        var items = [URLQueryItem(name: "status", value: status)]
+        if let form { items.append(URLQueryItem(name: "form", value: form)) }
+        for key in ["unit", "q"] {
+            if let value = request.uri.queryParameters.get(key), !value.isEmpty {
+                items.append(URLQueryItem(name: key, value: value))
+            }
+        }
+        components.queryItems = items
+        return components.string ?? path
+    }
+
     static func redirect(_ location: String) -> Response {
         Response(status: .seeOther, headers: [.location: location])
     }
@@ -720,8 +1024,10 @@ struct ConsolePages: Sendable {
     /// The navigation, by what the role may see.
     static func nav(for actor: Principal, path: String) -> [[String: Any]] {
         var items: [(String, String)] = [
-            ("/admin/", "概览"), ("/admin/members", "入会审核"), ("/admin/cases", "留言"), ("/admin/rules", "自动回复"),
+            ("/admin/", "概览"), ("/admin/members", "入会审核"), ("/admin/suggestions", "合理化建议"),
+            ("/admin/cases", "留言"), ("/admin/forms", "申请/表单"), ("/admin/rules", "自动回复"),
         ]
+        items += [("/admin/menu", "菜单"), ("/admin/qr", "二维码")]
         if actor.may(.administer) && actor.scope == .everything {
             items += [("/admin/outbox", "外发通知"), ("/admin/staff", "人员")]
         }

@@ -6,7 +6,7 @@ enum ConsoleTemplates {
     static let all: [String: String] = [
         "layout": layout, "login": login, "overview": overview, "members": members, "cases": cases,
         "case": caseThread, "rules": rules, "ruleFile": ruleFile, "outbox": outbox, "staff": staff, "audit": audit,
-        "message": message,
+        "message": message, "records": records, "menu": menu, "qr": qr,
     ]
 
     /// The library of every page; a template that does not parse stops the gateway at start-up
@@ -105,6 +105,7 @@ enum ConsoleTemplates {
           <select name="unit" aria-label="单位"><option value="">全部单位</option>{{#units}}<option value="{{code}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/units}}</select>
           <input type="search" name="q" value="{{q}}" placeholder="姓名、手机号、编号">
           <button type="submit">查找</button>
+          {{#exportPath}}<a class="button secondary" href="{{exportPath}}" id="export">导出 CSV</a>{{/exportPath}}
         </form>
         {{#has_rows}}
         <table class="list" id="members"><thead><tr><th>编号</th><th>姓名</th><th>手机</th><th>单位</th><th>申请时间</th><th>状态</th><th></th></tr></thead><tbody>
@@ -219,6 +220,78 @@ enum ConsoleTemplates {
         {{/content}}{{/layout}}
         """
 
+    /// 合理化建议 and 申请/表单: records a member sent, each with its status and the union's reply.
+    static let records = """
+        {{<layout}}{{$content}}
+        <form method="get" action="{{listPath}}" class="filters">
+          {{#has_forms}}<select name="form" aria-label="表单">{{#forms}}<option value="{{name}}"{{#selected}} selected{{/selected}}>{{title}}</option>{{/forms}}</select>{{/has_forms}}
+          <select name="status" aria-label="状态">{{#statuses}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/statuses}}</select>
+          <select name="unit" aria-label="单位"><option value="">全部单位</option>{{#units}}<option value="{{code}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/units}}</select>
+          <input type="search" name="q" value="{{q}}" placeholder="内容、姓名、手机号、编号">
+          <button type="submit">查找</button>
+          {{#exportPath}}<a class="button secondary" href="{{exportPath}}" id="export">导出 CSV</a>{{/exportPath}}
+        </form>
+        {{#has_rows}}
+        <ul class="records" id="records">
+        {{#rows}}<li class="card" id="record-{{id}}">
+          <p class="meta">{{number}} · {{unit}} · {{createdAt}} · <span class="status {{status}}">{{statusName}}</span></p>
+          {{#fields}}<p class="field"><span class="label">{{label}}</span>{{value}}</p>{{/fields}}
+          {{#content}}<p class="content">{{content}}</p>{{/content}}
+          {{#reply}}<p class="reply"><span class="label">工会答复</span>{{reply}}</p>{{/reply}}
+          {{#canDecide}}
+          <form method="post" action="{{actionPath}}" class="answer">
+            <input type="hidden" name="_csrf" value="{{csrf}}">
+            <select name="status" aria-label="状态">{{#choices}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/choices}}</select>
+            <textarea name="reply" rows="2" placeholder="写给会员的答复（会通过公众号通知会员）" aria-label="答复">{{reply}}</textarea>
+            <button type="submit" id="save-{{id}}">保存并通知会员</button>
+          </form>
+          {{/canDecide}}
+        </li>{{/rows}}
+        </ul>
+        {{/has_rows}}
+        {{^has_rows}}<p class="empty">没有符合条件的记录。</p>{{/has_rows}}
+        \(pager)
+        {{/content}}{{/layout}}
+        """
+
+    static let menu = """
+        {{<layout}}{{$content}}
+        <div class="editor">
+        <section class="card phone menu-preview" id="menu-preview"><h2>手机上的样子</h2>
+          <div class="chat-space"></div>
+          <div class="menu-bar">{{#buttons}}<div class="menu-button"><span class="name">{{name}}</span>
+            {{#has_subs}}<ul class="subs">{{#subs}}<li>{{name}}<small>{{action}}</small></li>{{/subs}}</ul>{{/has_subs}}
+            {{^has_subs}}<small>{{action}}</small>{{/has_subs}}</div>{{/buttons}}</div>
+        </section>
+        <section class="card"><h2>检查</h2>
+          <p id="menu-limits">{{limits}}</p>
+          <h2>与公众号上的菜单比较</h2>
+          {{#comparison}}<p id="menu-comparison">{{comparison}}</p>{{/comparison}}
+          {{#has_differences}}<ul id="menu-differences">{{#differences}}<li>{{.}}</li>{{/differences}}</ul>{{/has_differences}}
+          {{#canPublish}}
+          <form method="post" action="/admin/menu/publish"><input type="hidden" name="_csrf" value="{{csrf}}">
+            <button type="submit" id="publish-menu">发布到公众号</button></form>
+          <p class="hint">发布后，微信客户端可能要几分钟才显示新菜单。</p>
+          {{/canPublish}}
+          <p class="hint">菜单写在 Replies 的 {{file}} 里，可以在「自动回复」中修改。</p>
+        </section>
+        </div>
+        {{/content}}{{/layout}}
+        """
+
+    static let qr = """
+        {{<layout}}{{$content}}
+        {{#has_rows}}
+        <table class="list" id="qr-codes"><thead><tr><th>单位</th><th>类型</th><th>扫码</th><th>新关注</th><th>开始入会</th><th>提交</th><th>通过</th><th></th></tr></thead><tbody>
+        {{#rows}}<tr><td data-label="单位">{{unit}}</td><td data-label="类型">{{kind}}</td><td data-label="扫码">{{scans}}</td><td data-label="新关注">{{follows}}</td>
+        <td data-label="开始入会">{{started}}</td><td data-label="提交">{{submitted}}</td><td data-label="通过">{{approved}}</td>
+        <td>{{#poster}}<a class="button small secondary" href="{{poster}}">海报</a>{{/poster}}</td></tr>{{/rows}}
+        </tbody></table>
+        {{/has_rows}}
+        {{^has_rows}}<p class="empty">还没有单位的入会二维码。用 <code>uniongate qr create --unit 单位代码</code> 生成。</p>{{/has_rows}}
+        {{/content}}{{/layout}}
+        """
+
     static let outbox = """
         {{<layout}}{{$content}}
         <section class="card"><h2>需电话通知</h2>
@@ -284,7 +357,7 @@ enum ConsoleTemplates {
         .error { background: #ffebe9; border: 1px solid #ffcecb; padding: 10px; border-radius: 6px; }
         .hint, .empty, .meta { color: var(--muted); font-size: 13px; }
         .filters { display: flex; flex-wrap: wrap; gap: 8px; margin-bottom: 12px; } .filters > * { width: auto; flex: 1 1 140px; margin: 0; }
-        .filters button { flex: 0 0 auto; }
+        .filters button, .filters a.button { flex: 0 0 auto; }
         table.list { width: 100%; border-collapse: collapse; background: #fff; border: 1px solid var(--line); border-radius: 8px; margin-bottom: 12px; }
         table.list th, table.list td { padding: 8px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
         table.list th { background: #f0f2f4; font-weight: 600; font-size: 13px; }
@@ -313,6 +386,17 @@ enum ConsoleTemplates {
         .buttons { display: flex; gap: 8px; flex-wrap: wrap; }
         ol.lines { font-family: "Noto Sans Mono CJK SC", ui-monospace, monospace; font-size: 13px; margin: 0; padding-left: 48px; max-height: 360px; overflow: auto; }
         ol.lines li { white-space: pre-wrap; } ol.lines li.bad { background: #ffebe9; } ol.lines li:target { background: #fff8c5; }
+        ul.records { list-style: none; padding: 0; } .records .field .label, .records .reply .label { color: var(--muted); font-size: 13px; margin-right: 8px; }
+        .records .content { white-space: pre-wrap; margin: 6px 0; } .records .reply { background: #e7f3ff; padding: 6px 8px; border-radius: 6px; }
+        form.answer { display: grid; grid-template-columns: 1fr; gap: 6px; margin-top: 8px; }
+        @media (min-width: 700px) { form.answer { grid-template-columns: 160px 1fr auto; align-items: start; } }
+        form.answer select, form.answer textarea { margin: 0; }
+        .menu-preview { display: flex; flex-direction: column; min-height: 360px; } .chat-space { flex: 1; }
+        .menu-bar { display: flex; border-top: 1px solid #d0d0d0; background: #f7f7f7; align-items: flex-end; }
+        .menu-button { flex: 1; text-align: center; padding: 8px 4px; border-left: 1px solid #e0e0e0; position: relative; font-size: 14px; }
+        .menu-button:first-child { border-left: 0; } .menu-button small { display: block; color: var(--muted); font-size: 11px; }
+        .menu-button .subs { list-style: none; margin: 0 0 8px; padding: 0; background: #fff; border: 1px solid #e0e0e0; border-radius: 6px; }
+        .menu-button .subs li { padding: 6px 4px; border-bottom: 1px solid #eee; } .menu-button .name { font-weight: 600; }
         .problems { border-color: #ffcecb; } .files { columns: 3 140px; }
         @media (max-width: 640px) {
           table.list thead { display: none; } table.list tr { display: block; border-bottom: 1px solid var(--line); padding: 6px 0; }

@@ -63,6 +63,16 @@ public final class HeldNotices: Sendable {
     func take(_ openid: String, store: UnionStore, at now: Int64) async throws -> [String] {
         // With instances sharing the database, another one may have held a notice: always look.
         guard contains(openid) || store.dialect.sharedByInstances else { return [] }
+        // Looked for with a read first (concurrent, over the pool), so that the usual case,
+        // nothing held, costs no transaction through the store's one writer.
+        if !contains(openid) {
+            let any = try await store.read { database in
+                try await Outbox.select(in: database)
+                    .where("openid", .equal, openid).where("status", .equal, OutboxMessage.Status.held.rawValue)
+                    .limit(1).all().isEmpty == false
+            }
+            guard any else { return [] }
+        }
         let held = try await store.transaction { database -> [OutboxMessage] in
             let rows = try await Outbox.select(in: database)
                 .where("openid", .equal, openid).where("status", .equal, OutboxMessage.Status.held.rawValue)

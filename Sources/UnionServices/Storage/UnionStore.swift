@@ -347,7 +347,14 @@ public final class UnionStore: Sendable {
         -> Result
     {
         if case .postgres = backend {
-            return try await withDatabase(body)  // a connection of its own from the pool
+            do {
+                return try await withDatabase(body)  // a connection of its own from the pool
+            } catch {
+                // The server gone is as much trouble for the next write: not ready until a
+                // write (or the probe) succeeds again.
+                if StoreUnavailable.isTrouble(error) { failing.withLock { $0 = true } }
+                throw error
+            }
         }
         await mutex.lock()
         do {
