@@ -5,6 +5,8 @@
 //
 //   scripts/org-bench                 # builds release and runs
 //   ORG_BENCH_RUNS=50 scripts/org-bench
+//   ORG_BENCH_SEED=DIR org-benchmark   # only seeds DIR/console.sqlite (and 50,000 cases) and writes
+//                                      # DIR/org.yaml, for scripts/console-bench
 import Foundation
 import Logging
 import ReplyRules
@@ -40,15 +42,17 @@ struct OrgBenchmark {
             "org.yaml: \(organisation.units.count) units, \(yaml.utf8.count / 1024) KB, loaded in \(ms(since: clock))")
         let leaves = organisation.leaves
 
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "org-bench-\(UUID().uuidString).sqlite"
-        )
-        .path
+        let seedOnly = ProcessInfo.processInfo.environment["ORG_BENCH_SEED"]
+        let path =
+            seedOnly.map { $0 + "/console.sqlite" }
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("org-bench-\(UUID().uuidString).sqlite")
+            .path
         defer {
-            for suffix in ["", "-wal", "-shm", ".journal"] {
+            for suffix in ["", "-wal", "-shm", ".journal"] where seedOnly == nil {
                 try? FileManager.default.removeItem(atPath: path + suffix)
             }
         }
+        if let seedOnly { try yaml.write(toFile: seedOnly + "/org.yaml", atomically: true, encoding: .utf8) }
         var logger = Logger(label: "org-bench")
         logger.logLevel = .error
         let store = try await UnionStore.open(path: path, logger: logger)
@@ -91,6 +95,42 @@ struct OrgBenchmark {
             }
         }
         print("seeded \(members) members and \(suggestions) suggestions in \(ms(since: clock))")
+        if seedOnly != nil {
+            // 50,000 cases (留言), each opened by a member's message, a fifth of them open and a
+            // tenth of those past their due time; then nothing is measured here.
+            clock = .now
+            let cases = 50_000
+            let now = Int64(Date().timeIntervalSince1970)
+            let questions = ["食堂几点开门", "工资条怎么查", "夜班补贴什么时候发", "工会卡丢了怎么办", "体检安排在哪天"]
+            for start in stride(from: 0, to: cases, by: 1_000) {
+                try await store.transaction { database in
+                    var rows: [SQLQueryString] = []
+                    var messages: [SQLQueryString] = []
+                    for index in start..<min(start + 1_000, cases) {
+                        let member = index * 3 % members
+                        let unit = leaves[member % leaves.count]
+                        let status = index % 5 == 0 ? "open" : (index % 5 < 3 ? "answered" : "closed")
+                        let created = now - Int64(cases - index) * 50
+                        let due = index % 50 == 0 ? now - 3_600 : now + 86_400
+                        rows.append(
+                            "(\(bind: "LY-2026-\(String(format: "%06d", index + 1))"), \(bind: "o\(member)"), \(bind: unit.code), \(bind: status), \(bind: due), \(bind: created), \(bind: created), \(bind: created))"
+                        )
+                        messages.append(
+                            "(\(bind: index + 1), 'member', 'text', \(bind: questions[index % questions.count]), \(bind: created))"
+                        )
+                    }
+                    try await database.raw(
+                        "INSERT INTO cases (number, openid, unit_code, status, due_at, created_at, updated_at, last_member_at) VALUES \(rows.joined(separator: ", "))"
+                    ).run()
+                    try await database.raw(
+                        "INSERT INTO case_messages (case_id, direction, kind, content, created_at) VALUES \(messages.joined(separator: ", "))"
+                    ).run()
+                }
+            }
+            print("seeded \(cases) cases in \(ms(since: clock)); the database is \(path)")
+            await store.close()
+            return
+        }
 
         let registry = MembershipRegistry(store: store)
         let box = SuggestionBox(store: store)

@@ -952,10 +952,31 @@ struct ConsoleRoutes: Sendable {
         return (narrowed, unit)
     }
 
+    /// The units a list can be narrowed to: the actor's own and two levels below it, indented,
+    /// at most 300 (a county's tree can have thousands; a deeper one is reached with `?unit=`),
+    /// and the selected one wherever it is.
     private func unitOptions(for actor: Principal, selected: String?) -> [[String: Any]] {
-        organisation.units.values.filter { actor.scope.contains($0.code) }.sorted { $0.code < $1.code }.map {
-            ["code": $0.code, "name": $0.name, "selected": $0.code == selected] as [String: Any]
+        let top = actor.unit ?? organisation.root
+        var options: [[String: Any]] = []
+        var stack = top.map { [$0] } ?? []  // depth first, so that each unit's own follow it
+        var seen = Set<String>()
+        while let code = stack.popLast(), options.count < 300 {
+            guard let unit = organisation.units[code], actor.scope.contains(code), seen.insert(code).inserted else {
+                continue
+            }
+            let level = unit.depth - (top.flatMap { organisation.units[$0]?.depth } ?? 0)
+            options.append([
+                "code": code, "name": String(repeating: "　", count: max(0, level)) + unit.name,
+                "selected": code == selected,
+            ])
+            if level < 2 { stack += unit.children.reversed() }
         }
+        if let selected, !seen.contains(selected), let unit = organisation.units[selected],
+            actor.scope.contains(selected)
+        {
+            options.append(["code": selected, "name": unit.name, "selected": true])
+        }
+        return options
     }
 
     /// A time in the union's local time: `2026-11-23 14:05`.
