@@ -311,4 +311,33 @@ struct ConsoleTests {
             #expect(audit.items.first?.actor == "东-approver")
         }
     }
+
+    @Test func aOneTimePasswordIsChangedBeforeAnythingElse() async throws {
+        try await withConsole { visitor, gateway in
+            let (_, oneTime) = try await StaffDirectory(store: gateway.store, cost: 4).add(
+                name: "新人", unit: "chengdong", role: .approver, password: nil,
+                organisation: gateway.rules.engine.book.join.organisation, by: .commandLine, at: 1)
+            #expect(try await visitor.signIn("新人", oneTime).status == 303)
+            let first = try await visitor.get("/admin/members")
+            #expect(first.status == 303 && first.location == "/admin/password")
+            let form = try await visitor.get("/admin/password")
+            let token = try #require(ConsoleVisitor.token(in: form))
+            let mismatch = try await visitor.post(
+                "/admin/password",
+                [("_csrf", token), ("current", oneTime), ("new", "new-password-1"), ("again", "other")])
+            #expect(mismatch.status == 400)
+            let wrong = try await visitor.post(
+                "/admin/password",
+                [("_csrf", token), ("current", "not-it"), ("new", "new-password-1"), ("again", "new-password-1")])
+            #expect(wrong.status == 403)
+            let changed = try await visitor.post(
+                "/admin/password",
+                [("_csrf", token), ("current", oneTime), ("new", "new-password-1"), ("again", "new-password-1")])
+            #expect(changed.status == 303)
+            #expect(try await visitor.get("/admin/members").status == 200)
+            #expect(
+                try await StaffDirectory(store: gateway.store).member(named: "新人", password: "new-password-1") != nil)
+            #expect(try await StaffDirectory(store: gateway.store).member(named: "新人", password: oneTime) == nil)
+        }
+    }
 }

@@ -23,7 +23,7 @@ struct ConsoleGate: RouterMiddleware {
     {
         var context = context
         context.path = request.uri.path
-        guard let session = context.sessions.session, let principal = try await principal(for: session) else {
+        guard let session = context.sessions.session, let account = try await account(for: session) else {
             context.sessions.clearSession()
             if request.method == .get {
                 let target = request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")
@@ -32,8 +32,14 @@ struct ConsoleGate: RouterMiddleware {
             }
             return pages.message("登录已过期，请重新登录后再操作。", status: .unauthorized, context: nil)
         }
+        let principal = account.0
         context.principal = principal
         context.csrf = session.csrf
+        // A password someone else set (a new account, a reset) is changed before anything else.
+        if account.mustChangePassword, request.uri.path != "/admin/password", request.uri.path != "/admin/logout" {
+            if request.method == .get { return ConsoleRoutes.redirect("/admin/password") }
+            return pages.message("请先修改初始密码。", status: .forbidden, context: context)
+        }
         // Sliding expiry: pushed back at most once a minute, not written on every request.
         context.sessions.withLockedSession { data in
             if let remaining = data?.expiresIn, remaining < .seconds(idle - 60) {
@@ -63,11 +69,12 @@ struct ConsoleGate: RouterMiddleware {
         return response
     }
 
-    /// Who the session is now: nil when the account is gone or disabled.
-    private func principal(for session: ConsoleSession) async throws -> Principal? {
-        if session.account == "root" { return .root }
+    /// Who the session is now, and whether their password must be changed first: nil when the
+    /// account is gone or disabled.
+    private func account(for session: ConsoleSession) async throws -> (Principal, mustChangePassword: Bool)? {
+        if session.account == "root" { return (.root, false) }
         guard let member = try await staff.member(named: session.account), !member.disabled else { return nil }
-        return .staff(member, in: organisation())
+        return (.staff(member, in: organisation()), member.mustChangePassword)
     }
 }
 

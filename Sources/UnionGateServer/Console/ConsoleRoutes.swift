@@ -63,6 +63,8 @@ struct ConsoleRoutes: Sendable {
         let pages = console.group().add(middleware: gate)
         pages.get("", use: overview)
         pages.post("logout", use: signOut)
+        pages.get("password") { _, context in passwordForm(context, error: nil, status: .ok) }
+        pages.post("password", use: changePassword)
         pages.get("members", use: members)
         pages.post("members/:id/approve") { request, context in
             try await decide(request, context, approve: true)
@@ -188,6 +190,33 @@ struct ConsoleRoutes: Sendable {
         return response
     }
 
+    private func passwordForm(_ context: GatewayRequestContext, error: String?, status: HTTPResponse.Status)
+        -> Response
+    {
+        let isRoot = context.principal?.name == "root"
+        return pages.render(
+            "password", status: status, context: context,
+            ["title": "修改密码", "error": error as Any, "isRoot": isRoot])
+    }
+
+    @Sendable func changePassword(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        guard actor.name != "root" else {
+            return passwordForm(context, error: "总管理员的密码是服务器的 UNIONGATE_ADMIN_TOKEN，在服务器上修改。", status: .badRequest)
+        }
+        let new = context.form["new"] ?? ""
+        guard new == context.form["again"] else {
+            return passwordForm(context, error: "两次输入的新密码不一样。", status: .badRequest)
+        }
+        do {
+            try await staff.changeOwnPassword(actor.name, current: context.form["current"] ?? "", new: new, at: clock())
+        } catch let error as AdminActionError {
+            return passwordForm(
+                context, error: error.message, status: error.kind == .forbidden ? .forbidden : .badRequest)
+        }
+        return pages.redirect("/admin/", flash: "密码已修改。")
+    }
+
     // MARK: 概览
 
     @Sendable func overview(_ request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -295,7 +324,7 @@ struct ConsoleRoutes: Sendable {
                 },
                 "canDecide": canDecide,
                 "exportPath": actor.may(.export)
-                    ? Self.exportLink("/admin/members/export", status: status, request) : nil as String?,
+                    ? Self.exportLink("/admin/members/export", status: status, request) : nil as String? as Any,
             ].merging(Self.pager(page, request)) { first, _ in first })
     }
 
@@ -346,7 +375,7 @@ struct ConsoleRoutes: Sendable {
                     },
                     "units": unitOptions(for: actor, selected: unit), "q": query.get("q") ?? "",
                     "exportPath": actor.may(.export)
-                        ? Self.exportLink("/admin/suggestions/export", status: status, request) : nil as String?,
+                        ? Self.exportLink("/admin/suggestions/export", status: status, request) : nil as String? as Any,
                     "canDecide": actor.may(.decide),
                     "rows": page.items.map { suggestion -> [String: Any] in
                         [
@@ -408,7 +437,8 @@ struct ConsoleRoutes: Sendable {
                     },
                     "units": unitOptions(for: actor, selected: unit), "q": query.get("q") ?? "",
                     "exportPath": actor.may(.export)
-                        ? Self.exportLink("/admin/forms/export", status: status, request, form: name) : nil as String?,
+                        ? Self.exportLink("/admin/forms/export", status: status, request, form: name)
+                        : nil as String? as Any,
                     "canDecide": actor.may(.decide),
                     "rows": page.items.map { submission -> [String: Any] in
                         let labels = Dictionary(
@@ -462,6 +492,8 @@ struct ConsoleRoutes: Sendable {
     {
         let actor = try context.actor()
         let query = request.uri.queryParameters
+        var filterValues: [String: String] = [:]
+        for key in ["unit", "status", "q", "form"] { if let value = query.get(key) { filterValues[key] = value } }
         return try await pages.refusing(context) {
             try actor.require(.export)
             let (scope, unit) = try scope(for: actor, unit: query.get("unit"))
@@ -472,8 +504,23 @@ struct ConsoleRoutes: Sendable {
             let action: String
             switch kind {
             case .members:
-                let list = try await MembershipRegistry(store: store).page(filter, request: .all).items
-                (text, name, action) = (CSVExport.members(list, utcOffsetMinutes: offset), "members", "members.export")
+                // Streamed: read and written a batch at a time, so memory stays flat however many.
+                try await auditExport(
+                    actor, action: "members.export", record: "members", unit: unit, query: filterValues)
+                let stream = CSVExport.MembersStream(
+                    fields: book.join.form.fields.filter { !["name", "phone", "unit", "unit_code"].contains($0.key) }
+                        .map { ($0.key, $0.label) }, utcOffsetMinutes: offset)
+                let registry = MembershipRegistry(store: store)
+                var response = AdminRoutes.csv("", name: "members")
+                response.body = ResponseBody { writer in
+                    try await writer.write(ByteBuffer(string: stream.head))
+                    try await registry.batches(filter) { batch in
+                        try await writer.write(ByteBuffer(string: stream.rows(batch)))
+                    }
+                    try await writer.finish(nil)
+                }
+                response.headers[.contentLength] = nil
+                return response
             case .suggestions:
                 let list = try await SuggestionBox(store: store).page(filter, request: .all).items
                 (text, name, action) = (
@@ -487,13 +534,18 @@ struct ConsoleRoutes: Sendable {
                     "form.export"
                 )
             }
-            var details = ["via": "console"]
-            for key in ["unit", "status", "q", "form"] { if let value = query.get(key) { details[key] = value } }
-            try await AuditLog.record(
-                actor, action: action, record: name, unit: unit ?? actor.unit ?? "", details: details, at: clock(),
-                in: store)
+            try await auditExport(actor, action: action, record: name, unit: unit, query: filterValues)
             return AdminRoutes.csv(text, name: name)
         }
+    }
+
+    /// Records an export of personal data: who, which list, with which filter.
+    private func auditExport(
+        _ actor: Principal, action: String, record: String, unit: String?, query: [String: String]
+    ) async throws {
+        try await AuditLog.record(
+            actor, action: action, record: record, unit: unit ?? actor.unit ?? "",
+            details: query.merging(["via": "console"]) { $1 }, at: clock(), in: store)
     }
 
     // MARK: 留言
@@ -508,18 +560,19 @@ struct ConsoleRoutes: Sendable {
         let inbox = Inbox(store: store)
         let filter = RecordFilter(
             scope: scope, status: MemberCase.Status(rawValue: status)?.rawValue, search: query.get("q"))
-        // Overdue first: the open cases past their due time, then the rest of the list.
+        // Overdue first: on the first page of open cases, those past their due time lead (the
+        // overview and the metrics count them all).
         var page = try await inbox.page(filter, request: pageRequest)
-        if status == "open" {
-            let overdue = try await inbox.page(filter, overdueAt: now, request: try PageRequest(page: 1, perPage: 500))
-            let overdueIds = Set(overdue.items.map(\.id))
-            page.items.sort { overdueIds.contains($0.id) && !overdueIds.contains($1.id) }
+        if status == "open", pageRequest.page == 1 {
+            let overdue = try await inbox.page(filter, overdueAt: now, request: pageRequest).items
+            let ids = Set(overdue.map(\.id))
+            page.items = overdue + page.items.filter { !ids.contains($0.id) }
         }
+        let latest = try await inbox.latestFromMember(page.items.map(\.id))
         var rows: [[String: Any]] = []
         for memberCase in page.items {
-            let latest = try await inbox.thread(memberCase.id, for: actor).1.last { $0.direction == "member" }
             rows.append([
-                "id": memberCase.id, "number": memberCase.number, "latest": latest?.content ?? "",
+                "id": memberCase.id, "number": memberCase.number, "latest": latest[memberCase.id] ?? "",
                 "status": memberCase.status.rawValue, "statusName": memberCase.status.chinese,
                 "overdue": memberCase.isOverdue(at: now), "dueAt": local(memberCase.dueAt),
                 "unit": organisation.units[memberCase.unitCode]?.name ?? memberCase.unitCode,
@@ -846,7 +899,7 @@ struct ConsoleRoutes: Sendable {
                             "scans": entry.funnel.scans, "follows": entry.funnel.follows,
                             "started": entry.funnel.started, "submitted": entry.funnel.submitted,
                             "approved": entry.funnel.approved,
-                            "poster": code.deleted ? nil as String? : "/admin/qr/\(code.unitCode)/poster",
+                            "poster": (code.deleted ? nil : "/admin/qr/\(code.unitCode)/poster") as String? as Any,
                         ]
                     },
                 ])

@@ -6,7 +6,7 @@ enum ConsoleTemplates {
     static let all: [String: String] = [
         "layout": layout, "login": login, "overview": overview, "members": members, "cases": cases,
         "case": caseThread, "rules": rules, "ruleFile": ruleFile, "outbox": outbox, "staff": staff, "audit": audit,
-        "message": message, "records": records, "menu": menu, "qr": qr,
+        "message": message, "records": records, "menu": menu, "qr": qr, "password": password,
     ]
 
     /// The library of every page; a template that does not parse stops the gateway at start-up
@@ -32,7 +32,7 @@ enum ConsoleTemplates {
         {{#signedIn}}
         <header class="top">
           <a class="brand" href="/admin/">{{union}}</a>
-          <span class="who">{{accountName}} · {{roleName}}</span>
+          <a class="who" href="/admin/password">{{accountName}} · {{roleName}}</a>
           <form method="post" action="/admin/logout" class="inline">
             <input type="hidden" name="_csrf" value="{{csrf}}">
             <button type="submit" class="link" id="logout">退出</button>
@@ -60,6 +60,22 @@ enum ConsoleTemplates {
           <button type="submit" id="signin">登录</button>
           <p class="hint">工作人员用自己的账号和密码登录；总管理员的账号是 root，密码是服务器设置的管理令牌（UNIONGATE_ADMIN_TOKEN）。</p>
         </form>
+        {{/content}}{{/layout}}
+        """
+
+    static let password = """
+        {{<layout}}{{$content}}
+        {{^isRoot}}
+        <form method="post" action="/admin/password" class="card narrow" id="password-form">
+          <input type="hidden" name="_csrf" value="{{csrf}}">
+          <p class="hint">第一次登录或密码被重设后，请先设一个只有自己知道的新密码（至少 8 个字符）。</p>
+          <label>原密码<input name="current" id="current" type="password" autocomplete="current-password" required></label>
+          <label>新密码<input name="new" id="new" type="password" autocomplete="new-password" minlength="8" required></label>
+          <label>再输一次新密码<input name="again" id="again" type="password" autocomplete="new-password" minlength="8" required></label>
+          <button type="submit" id="change-password">修改密码</button>
+        </form>
+        {{/isRoot}}
+        {{#isRoot}}<p class="card">总管理员的密码是服务器的 UNIONGATE_ADMIN_TOKEN，在服务器上修改。</p>{{/isRoot}}
         {{/content}}{{/layout}}
         """
 
@@ -337,7 +353,7 @@ enum ConsoleTemplates {
         body { margin: 0; font: 15px/1.6 "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", system-ui, sans-serif; color: var(--ink); background: var(--bg); }
         .top { display: flex; align-items: center; gap: 12px; padding: 10px 16px; background: var(--brand); color: #fff; }
         .top .brand { color: #fff; font-weight: 700; text-decoration: none; flex: 1; }
-        .top .who { font-size: 13px; opacity: .9; }
+        .top .who { font-size: 13px; opacity: .9; color: #fff; text-decoration: none; }
         .top .link { background: none; border: 1px solid rgba(255,255,255,.6); color: #fff; padding: 2px 10px; }
         nav.tabs { display: flex; overflow-x: auto; background: #fff; border-bottom: 1px solid var(--line); }
         nav.tabs a { padding: 10px 14px; color: var(--ink); text-decoration: none; white-space: nowrap; }

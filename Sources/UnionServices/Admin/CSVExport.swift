@@ -22,6 +22,45 @@ public enum CSVExport {
         return document(rows)
     }
 
+    /// The members export written as it is read: its first lines (the byte-order mark and the
+    /// header, with a column for each of the join form's own questions), then rows, batch by
+    /// batch, with the same columns.
+    public struct MembersStream: Sendable {
+        /// The join form's own questions, in order: the columns after the fixed ones.
+        public let extraKeys: [String]
+        public let extraLabels: [String]
+        public let utcOffsetMinutes: Int
+
+        public init(fields: [(key: String, label: String)], utcOffsetMinutes: Int) {
+            extraKeys = fields.map(\.key)
+            extraLabels = fields.map(\.label)
+            self.utcOffsetMinutes = utcOffsetMinutes
+        }
+
+        public var head: String {
+            CSVExport.byteOrderMark
+                + line(["编号", "姓名", "手机号", "单位/部门", "状态", "原因", "申请时间", "审核时间", "openid"] + extraLabels)
+        }
+
+        public func rows(_ applications: [MembershipApplication]) -> String {
+            var text = ""
+            for application in applications {
+                text += line(
+                    [
+                        application.number, application.name, application.phone, application.unit,
+                        application.status.chinese, application.reason ?? "",
+                        CSVExport.local(application.createdAt, utcOffsetMinutes),
+                        application.decidedAt.map { CSVExport.local($0, utcOffsetMinutes) } ?? "", application.openid,
+                    ] + extraKeys.map { application.extra[$0] ?? "" })
+            }
+            return text
+        }
+
+        private func line(_ fields: [String]) -> String {
+            fields.map(CSVExport.field).joined(separator: ",") + "\r\n"
+        }
+    }
+
     /// Suggestions.
     public static func suggestions(_ suggestions: [Suggestion], utcOffsetMinutes: Int = 480) -> String {
         var rows = [["编号", "内容", "状态", "工会回复", "提交时间", "更新时间", "openid"]]

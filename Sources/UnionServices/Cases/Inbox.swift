@@ -357,6 +357,21 @@ public struct Inbox: Sendable {
         }
     }
 
+    /// The latest text each of these cases got from its member, by case id (one read for a
+    /// whole page of cases).
+    public func latestFromMember(_ ids: [Int]) async throws -> [Int: String] {
+        guard !ids.isEmpty else { return [:] }
+        struct Row: Decodable { var caseId: Int; var content: String }
+        let rows = try await store.read { database in
+            try await database.select().columns("case_id", "content").from("case_messages")
+                .where("case_id", .in, ids).where("direction", .equal, "member")
+                .orderBy("id").all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+        }
+        var latest: [Int: String] = [:]
+        for row in rows { latest[row.caseId] = row.content }
+        return latest
+    }
+
     /// How many cases wait past their due time.
     public func overdueCount(at now: Int64) async throws -> Int {
         try await store.read { database in

@@ -125,6 +125,18 @@ public struct MembershipRegistry: MembershipDirectory {
         ).map(\.application)
     }
 
+    /// Every application the filter leaves, newest first, in batches of `size` (for exports).
+    public func batches(
+        _ filter: RecordFilter, size: Int = 2_000, _ body: ([MembershipApplication]) async throws -> Void
+    ) async throws {
+        let dialect = store.dialect
+        try await store.batches(
+            from: "membership_applications", size: size,
+            filter: { query in filter.restrict(query, dialect: dialect, searching: ["name", "phone", "number"]) },
+            decoding: Row.self, id: { $0.id ?? 0 }
+        ) { rows in try await body(rows.map(\.application)) }
+    }
+
     /// Stores a new pending application inside the caller's transaction. A second call with the
     /// same `messageKey` (a WeChat retry) returns the first application and stores nothing.
     static func submit(

@@ -212,6 +212,27 @@ public struct StaffDirectory: Sendable {
         return row.member
     }
 
+    /// Changes `name`'s own password, when `current` is its password now; clears the
+    /// must-change mark and revokes nothing else. Refuses (400) a new password shorter than 8
+    /// characters or equal to the old one, and (403) a wrong current password.
+    public func changeOwnPassword(_ name: String, current: String, new: String, at now: Int64) async throws {
+        guard new.count >= 8 else { throw AdminActionError(.invalid, "新密码至少 8 个字符。") }
+        guard new != current else { throw AdminActionError(.invalid, "新密码不能和原来的一样。") }
+        guard let member = try await member(named: name, password: current) else {
+            throw AdminActionError(.forbidden, "原密码不正确。")
+        }
+        let hash = Bcrypt.hash(new, cost: cost)
+        try await store.transaction { database in
+            try await database.update("staff").set("password_hash", to: hash).set("must_change_password", to: 0)
+                .set("updated_at", to: now).where("id", .equal, member.id).run()
+            try await AuditLog.record(
+                Principal(name: member.name, role: member.role, unit: member.unitCode, scope: .units([])),
+                action: "staff.change_password", record: "staff:\(name)", unit: member.unitCode, before: nil,
+                after: nil,
+                at: now, in: database)
+        }
+    }
+
     /// The account called `name`, enabled or not (the console checks it on every request, so a
     /// disabled account or a changed role takes effect at once).
     public func member(named name: String) async throws -> StaffMember? {

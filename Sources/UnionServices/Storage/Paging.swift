@@ -88,6 +88,31 @@ extension UnionStore {
     }
 }
 
+extension UnionStore {
+    /// Every row of `table` left by `filter`, newest first, in batches of `size` read one at a
+    /// time (keyed on the id, so each batch costs the same however deep it is), each handed to
+    /// `body` before the next is read: an export of any size holds one batch in memory.
+    func batches<Row: Decodable & Sendable>(
+        from table: String, size: Int, filter: @escaping @Sendable (SQLSelectBuilder) -> SQLSelectBuilder,
+        decoding: Row.Type, id: @escaping @Sendable (Row) -> Int, _ body: ([Row]) async throws -> Void
+    ) async throws {
+        var below: Int?
+        while true {
+            let after = below
+            let rows = try await read { database in
+                var query = filter(database.select().columns("*").from(table))
+                if let after { query = query.where("id", .lessThan, after) }
+                return try await query.orderBy("id", .descending).limit(size)
+                    .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+            }
+            guard let last = rows.last else { return }
+            try await body(rows)
+            if rows.count < size { return }
+            below = id(last)
+        }
+    }
+}
+
 extension SQLDatabase {
     /// How many rows of `table` are left by `filter`.
     func count(_ table: String, where filter: (SQLSelectBuilder) -> SQLSelectBuilder = { $0 }) async throws -> Int {
