@@ -340,4 +340,27 @@ struct ConsoleTests {
             #expect(try await StaffDirectory(store: gateway.store).member(named: "新人", password: oneTime) == nil)
         }
     }
+
+    @Test func theOverviewCountsAndListsTheQuestionsNobodyAnswered() async throws {
+        try await withConsole(clock: TestClock(UnixTime.now())) { visitor, gateway in
+            for _ in 0..<3 { _ = await gateway.core.dispatcher.handle(Member().text("食堂几点开门")) }
+            _ = await gateway.core.dispatcher.handle(Member().text("宿舍热水什么时候有"))
+            _ = try await pendingApplication(gateway.store, unit: "chengdong-huanwei")
+            _ = try await pendingApplication(gateway.store, unit: "chengxi-huanwei")
+            let overview = try await ConsoleOverview.of(
+                for: .root, at: UnixTime.now(), utcOffsetMinutes: 480, in: gateway.store)
+            #expect(overview.unanswered.first == ConsoleOverview.Question(content: "食堂几点开门", times: 3))
+            #expect(overview.unanswered.count == 2)
+            #expect(overview.pendingApplications == 2)
+            #expect(overview.casesOpen == 4)
+            #expect(overview.cases.today == 4 && overview.cases.month == 4)
+            #expect(overview.days.count == 30 && overview.days.last?.cases == 4)
+
+            try await visitor.signIn("root", testAdminToken)
+            let page = try await visitor.get("/admin/")
+            #expect(page.body.contains("食堂几点开门"))
+            #expect(page.body.contains("<svg class=\"chart\""))
+            #expect(page.body.contains("faq.yaml&amp;add="), "one click to add a rule for it")
+        }
+    }
 }

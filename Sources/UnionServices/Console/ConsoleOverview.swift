@@ -20,7 +20,7 @@ public struct ConsoleOverview: Sendable, Hashable {
     }
 
     /// A text that fell to the inbox (no rule answered it), and how often members sent it.
-    public struct Question: Sendable, Hashable, Decodable {
+    public struct Question: Sendable, Hashable {
         public var content: String
         public var times: Int
     }
@@ -36,6 +36,9 @@ public struct ConsoleOverview: Sendable, Hashable {
     public var noticesHeld: Int?
     public var days: [Day] = []
     public var unanswered: [Question] = []
+
+    /// How many of the latest inbox texts the unanswered questions are counted over.
+    public static let unansweredSample = 5_000
 
     /// The overview for `actor` at `now`, days cut at the union's local midnight.
     public static func of(
@@ -90,11 +93,13 @@ public struct ConsoleOverview: Sendable, Hashable {
             if scope == .everything {
                 overview.noticesHeld = try await database.count("outbox") { $0.where("status", .equal, "held") }
             }
-            // The members' own words that opened cases in the last 30 days, most frequent first.
-            overview.unanswered = try await scope.restrict(
+            // The members' own words that went to the inbox in the last 30 days, most frequent
+            // first: counted over the latest 5,000 (a busy month has far more; the frequent ones
+            // are frequent in any recent sample), so the page costs the same however busy.
+            struct Said: Decodable { var content: String }
+            let said = try await scope.restrict(
                 database.select()
                     .column(SQLColumn("content", table: "case_messages"), as: "content")
-                    .column(SQLFunction("COUNT", args: SQLLiteral.all), as: "times")
                     .from("case_messages")
                     .join(
                         "cases", on: SQLColumn("id", table: "cases"), .equal,
@@ -104,10 +109,14 @@ public struct ConsoleOverview: Sendable, Hashable {
                     .where(SQLColumn("kind", table: "case_messages"), .equal, SQLBind("text"))
                     .where(SQLColumn("created_at", table: "case_messages"), .greaterThanOrEqual, SQLBind(start))
             )  // unit_code is the case's: case_messages has none
-            .groupBy(SQLColumn("content", table: "case_messages"))
-            .orderBy(SQLRaw("COUNT(*) DESC")).orderBy(SQLColumn("content", table: "case_messages"))
-            .limit(10)
-            .all(decoding: Question.self)
+            .orderBy(SQLColumn("id", table: "case_messages"), SQLDirection.descending)
+            .limit(Self.unansweredSample)
+            .all(decoding: Said.self)
+            var times: [String: Int] = [:]
+            for entry in said { times[entry.content.trimmingCharacters(in: .whitespacesAndNewlines), default: 0] += 1 }
+            overview.unanswered = times.filter { !$0.key.isEmpty }
+                .sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+                .prefix(10).map { Question(content: $0.key, times: $0.value) }
             return overview
         }
     }
