@@ -285,7 +285,7 @@ enum Migrations {
             try await index("rule_versions", "file", "id", on: database)
             // The console's overview reads the last 30 days by their time.
             try await index("membership_applications", "created_at", on: database)
-            try await index("membership_applications", "decided_at", on: database)
+            try await index("membership_applications", "status", "decided_at", on: database)
             try await index("suggestions", "created_at", on: database)
             try await index("cases", "created_at", on: database)
             try await index("case_messages", "created_at", on: database)
