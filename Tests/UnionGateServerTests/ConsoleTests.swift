@@ -363,4 +363,55 @@ struct ConsoleTests {
             #expect(page.body.contains("faq.yaml&amp;add="), "one click to add a rule for it")
         }
     }
+
+    @Test func anAdminManagesStaffAndTheOneTimePasswordIsShownOnce() async throws {
+        try await withConsole { visitor, gateway in
+            try await visitor.signIn("root", testAdminToken)
+            let page = try await visitor.get("/admin/staff")
+            let token = try #require(ConsoleVisitor.token(in: page))
+            let added = try await visitor.post(
+                "/admin/staff", [("_csrf", token), ("name", "城东审核"), ("unit", "chengdong"), ("role", "approver")])
+            #expect(added.status == 200)
+            let password = try #require(added.body.firstMatch(of: /一次性密码：<code>([A-Za-z0-9]+)<\/code>/)).output.1
+            let directory = StaffDirectory(store: gateway.store)
+            let member = try #require(try await directory.member(named: "城东审核", password: String(password)))
+            #expect(member.role == .approver && member.unitCode == "chengdong" && member.mustChangePassword)
+            #expect(!(try await visitor.get("/admin/staff")).body.contains(String(password)), "shown once")
+
+            let reserved = try await visitor.post(
+                "/admin/staff", [("_csrf", token), ("name", "root"), ("unit", "chengdong"), ("role", "admin")])
+            #expect(reserved.status == 400)
+
+            let reset = try await visitor.post("/admin/staff/reset", [("_csrf", token), ("name", "城东审核")])
+            let second = try #require(reset.body.firstMatch(of: /一次性密码：<code>([A-Za-z0-9]+)<\/code>/)).output.1
+            #expect(try await directory.member(named: "城东审核", password: String(password)) == nil)
+            #expect(try await directory.member(named: "城东审核", password: String(second)) != nil)
+
+            let disabled = try await visitor.post("/admin/staff/disable", [("_csrf", token), ("name", "城东审核")])
+            #expect(disabled.status == 303)
+            #expect(try await directory.member(named: "城东审核", password: String(second)) == nil)
+            let audit = try await AuditLog.page(for: .root, action: nil, request: try PageRequest(), in: gateway.store)
+            #expect(
+                Set(audit.items.map(\.action)).isSuperset(of: ["staff.add", "staff.reset_password", "staff.disable"]))
+        }
+    }
+
+    @Test func aCaseIsAssignedToAnotherUnit() async throws {
+        try await withConsole(clock: TestClock(UnixTime.now())) { visitor, gateway in
+            _ = await gateway.core.dispatcher.handle(Member().text("宿舍热水什么时候有"))
+            let memberCase = try #require(
+                try await Inbox(store: gateway.store).page(RecordFilter(), request: try PageRequest()).items.first)
+            try await visitor.signIn("root", testAdminToken)
+            let thread = try await visitor.get("/admin/cases/\(memberCase.id)")
+            let token = try #require(ConsoleVisitor.token(in: thread))
+            let assigned = try await visitor.post(
+                "/admin/cases/\(memberCase.id)/assign", [("_csrf", token), ("unit", "chengxi"), ("staff", "")])
+            #expect(assigned.status == 303)
+            let (after, _) = try await Inbox(store: gateway.store).thread(memberCase.id, for: .root)
+            #expect(after.unitCode == "chengxi")
+            let nothing = try await visitor.post(
+                "/admin/cases/\(memberCase.id)/assign", [("_csrf", token), ("unit", ""), ("staff", "")])
+            #expect(nothing.status == 400)
+        }
+    }
 }

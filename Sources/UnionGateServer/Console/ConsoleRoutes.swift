@@ -83,6 +83,7 @@ struct ConsoleRoutes: Sendable {
         pages.get("cases/:id", use: caseThread)
         pages.post("cases/:id/reply", use: replyToCase)
         pages.post("cases/:id/close", use: closeCase)
+        pages.post("cases/:id/assign", use: assignCase)
         pages.get("rules", use: ruleList)
         pages.get("rules/file", use: ruleFile)
         pages.post("rules/file", use: saveRuleFile)
@@ -92,7 +93,10 @@ struct ConsoleRoutes: Sendable {
         pages.get("qr", use: qrCodes)
         pages.get("qr/:code/poster", use: qrPoster)
         pages.get("outbox", use: outbox)
-        pages.get("staff", use: staffList)
+        pages.get("staff") { request, context in try await staffList(request, context: context) }
+        pages.post("staff", use: addStaff)
+        pages.post("staff/reset", use: resetStaffPassword)
+        pages.post("staff/disable", use: disableStaff)
         pages.get("audit", use: auditLog)
     }
 
@@ -604,7 +608,7 @@ struct ConsoleRoutes: Sendable {
                     "closed": memberCase.status == .closed, "dueAt": local(memberCase.dueAt),
                     "unit": organisation.units[memberCase.unitCode]?.name ?? memberCase.unitCode,
                     "assignedStaff": memberCase.assignedStaff ?? "", "rating": memberCase.rating ?? 0,
-                    "canDecide": actor.may(.decide),
+                    "canDecide": actor.may(.decide), "units": unitOptions(for: actor, selected: nil),
                     "messages": messages.map { message -> [String: Any] in
                         [
                             "from": message.direction == "member" ? "member" : "staff",
@@ -625,6 +629,22 @@ struct ConsoleRoutes: Sendable {
             guard !text.isEmpty else { throw AdminActionError(.invalid, "答复不能是空的。") }
             let memberCase = try await Inbox(store: store).reply(id, text: text, by: actor, at: clock())
             return pages.redirect("/admin/cases/\(memberCase.id)", flash: "答复已发给会员（\(memberCase.number)）。")
+        }
+    }
+
+    @Sendable func assignCase(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        let id = try context.parameters.require("id", as: Int.self)
+        let unit = (context.form["unit"] ?? "").trimmingCharacters(in: .whitespaces)
+        let staffName = (context.form["staff"] ?? "").trimmingCharacters(in: .whitespaces)
+        return try await pages.refusing(context) {
+            guard !unit.isEmpty || !staffName.isEmpty else { throw AdminActionError(.invalid, "请选择单位或填写经办人。") }
+            let memberCase = try await Inbox(store: store).assign(
+                id, unit: unit.isEmpty ? nil : unit, staff: staffName.isEmpty ? nil : staffName,
+                organisation: organisation, by: actor, at: clock())
+            let target = [organisation.units[unit]?.name, staffName.isEmpty ? nil : staffName].compactMap { $0 }
+            return pages.redirect(
+                "/admin/cases/\(memberCase.id)", flash: "留言 \(memberCase.number) 已转给\(target.joined(separator: "、"))。")
         }
     }
 
@@ -954,6 +974,13 @@ struct ConsoleRoutes: Sendable {
     }
 
     @Sendable func staffList(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        try await staffPage(context, secret: nil)
+    }
+
+    /// The staff page; `secret` is a one-time password just made, shown once.
+    private func staffPage(_ context: GatewayRequestContext, secret: (name: String, password: String)?) async throws
+        -> Response
+    {
         let actor = try context.actor()
         return try await pages.refusing(context) {
             try actor.requireWholeTree(.administer)
@@ -961,15 +988,51 @@ struct ConsoleRoutes: Sendable {
             return pages.render(
                 "staff", context: context,
                 [
-                    "title": "人员",
+                    "title": "人员", "secret": secret?.password as Any, "secretFor": secret?.name ?? "",
+                    "units": unitOptions(for: actor, selected: nil),
+                    "roles": StaffRole.allCases.map { ["value": $0.rawValue, "label": $0.chinese] },
                     "rows": list.map { member -> [String: Any] in
                         [
                             "name": member.name, "unit": organisation.units[member.unitCode]?.name ?? member.unitCode,
                             "role": member.role.chinese, "state": member.disabled ? "已停用" : "正常",
-                            "createdAt": local(member.createdAt),
+                            "disabled": member.disabled, "createdAt": local(member.createdAt),
                         ]
                     },
                 ])
+        }
+    }
+
+    @Sendable func addStaff(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        let form = context.form
+        return try await pages.refusing(context) {
+            guard let role = StaffRole(rawValue: form["role"] ?? "") else { throw AdminActionError(.invalid, "请选择角色。") }
+            let name = (form["name"] ?? "").trimmingCharacters(in: .whitespaces)
+            guard StaffDirectory.isValidName(name) else {
+                throw AdminActionError(.invalid, "账号 1–32 个字符，不能有空格或冒号，也不能是 root 等保留名。")
+            }
+            let (member, password) = try await staff.add(
+                name: name, unit: form["unit"] ?? "", role: role, password: nil, organisation: organisation, by: actor,
+                at: clock())
+            return try await staffPage(context, secret: (member.name, password))
+        }
+    }
+
+    @Sendable func resetStaffPassword(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        let name = context.form["name"] ?? ""
+        return try await pages.refusing(context) {
+            let password = try await staff.resetPassword(name, by: actor, at: clock())
+            return try await staffPage(context, secret: (name, password))
+        }
+    }
+
+    @Sendable func disableStaff(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        let name = context.form["name"] ?? ""
+        return try await pages.refusing(context) {
+            _ = try await staff.disable(name, by: actor, at: clock())
+            return pages.redirect("/admin/staff", flash: "\(name) 已停用，不能再登录。")
         }
     }
 

@@ -175,6 +175,12 @@ enum ConsoleTemplates {
           <label>答复会员（通过公众号发给会员）<textarea name="text" id="reply-text" rows="4" required maxlength="600"></textarea></label>
           <button type="submit" id="send-reply">发送答复</button>
         </form>
+        <form method="post" action="/admin/cases/{{id}}/assign" class="card" id="assign-form">
+          <input type="hidden" name="_csrf" value="{{csrf}}">
+          <label>转给单位<select name="unit"><option value="">（不变）</option>{{#units}}<option value="{{code}}">{{name}}</option>{{/units}}</select></label>
+          <label>经办人（账号，可不填）<input name="staff" maxlength="32"></label>
+          <button type="submit" class="secondary" id="assign-case">转办</button>
+        </form>
         <form method="post" action="/admin/cases/{{id}}/close" class="inline"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit" class="secondary" id="close-case">办结</button></form>
         {{/closed}}{{/canDecide}}
         <p><a href="/admin/cases">返回留言列表</a></p>
@@ -324,10 +330,22 @@ enum ConsoleTemplates {
 
     static let staff = """
         {{<layout}}{{$content}}
-        <table class="list" id="staff"><thead><tr><th>账号</th><th>单位</th><th>角色</th><th>状态</th><th>创建时间</th></tr></thead><tbody>
-        {{#rows}}<tr><td data-label="账号">{{name}}</td><td data-label="单位">{{unit}}</td><td data-label="角色">{{role}}</td><td data-label="状态">{{state}}</td><td data-label="创建时间">{{createdAt}}</td></tr>{{/rows}}
+        {{#secret}}<p class="flash" id="secret">{{secretFor}} 的一次性密码：<code>{{secret}}</code>（只显示这一次，请当面或电话告诉本人；首次登录须修改）</p>{{/secret}}
+        <table class="list" id="staff"><thead><tr><th>账号</th><th>单位</th><th>角色</th><th>状态</th><th>创建时间</th><th></th></tr></thead><tbody>
+        {{#rows}}<tr id="staff-{{name}}"><td data-label="账号">{{name}}</td><td data-label="单位">{{unit}}</td><td data-label="角色">{{role}}</td><td data-label="状态">{{state}}</td><td data-label="创建时间">{{createdAt}}</td>
+        <td class="actions">{{^disabled}}
+          <form method="post" action="/admin/staff/reset" class="inline"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="name" value="{{name}}"><button type="submit" class="secondary small">重设密码</button></form>
+          <form method="post" action="/admin/staff/disable" class="inline"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="name" value="{{name}}"><button type="submit" class="danger small">停用</button></form>
+        {{/disabled}}</td></tr>{{/rows}}
         </tbody></table>
-        <p class="hint">添加账号、重设密码：<code>uniongate staff add</code> 等命令，或管理接口 /admin/api/staff。</p>
+        <form method="post" action="/admin/staff" class="card" id="add-staff">
+          <h2>添加工作人员</h2>
+          <input type="hidden" name="_csrf" value="{{csrf}}">
+          <label>账号（登录名）<input name="name" id="staff-name" required maxlength="32"></label>
+          <label>单位<select name="unit" id="staff-unit">{{#units}}<option value="{{code}}">{{name}}</option>{{/units}}</select></label>
+          <label>角色<select name="role" id="staff-role">{{#roles}}<option value="{{value}}">{{label}}</option>{{/roles}}</select></label>
+          <button type="submit" id="add-staff-button">添加（生成一次性密码）</button>
+        </form>
         {{/content}}{{/layout}}
         """
 
