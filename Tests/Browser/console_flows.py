@@ -18,10 +18,9 @@ import urllib.request
 
 from PIL import Image
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 import wechat
@@ -82,7 +81,18 @@ def click(driver, element):
     """Clicks a button that submits a form or a link, and waits for the next page to load."""
     page = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(page))
+
+    def left(_):
+        # The old page is gone once its root cannot be asked anything. Chromium's driver may
+        # say so with a stale-element error or, mid-navigation, with an inspector error
+        # ("Node with given id does not belong to the document"): both mean the same.
+        try:
+            page.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+
+    WebDriverWait(driver, 20).until(left)
     WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
