@@ -311,9 +311,8 @@ struct ConsoleRoutes: Sendable {
             "members", context: context,
             [
                 "title": "入会审核",
-                "statuses": [("pending", "待审核"), ("approved", "已通过"), ("rejected", "未通过"), ("all", "全部")].map {
-                    ["value": $0.0, "label": $0.1, "selected": $0.0 == status] as [String: Any]
-                },
+                "statuses": Self.options(
+                    [("pending", "待审核"), ("approved", "已通过"), ("rejected", "未通过"), ("all", "全部")], selected: status),
                 "units": unitOptions(for: actor, selected: unit),
                 "q": query.get("q") ?? "",
                 "rows": page.items.map { application -> [String: Any] in
@@ -374,9 +373,7 @@ struct ConsoleRoutes: Sendable {
                 "records", context: context,
                 [
                     "title": "合理化建议", "listPath": "/admin/suggestions",
-                    "statuses": ([("all", "全部")] + statuses).map {
-                        ["value": $0.0, "label": $0.1, "selected": $0.0 == status] as [String: Any]
-                    },
+                    "statuses": Self.options(([("all", "全部")] + statuses), selected: status),
                     "units": unitOptions(for: actor, selected: unit), "q": query.get("q") ?? "",
                     "exportPath": actor.may(.export)
                         ? Self.exportLink("/admin/suggestions/export", status: status, request) : nil as String? as Any,
@@ -388,10 +385,7 @@ struct ConsoleRoutes: Sendable {
                             "createdAt": local(suggestion.createdAt), "status": suggestion.status.rawValue,
                             "statusName": suggestion.status.chinese, "reply": suggestion.reply ?? "",
                             "actionPath": "/admin/suggestions/\(suggestion.id)",
-                            "choices": statuses.map {
-                                ["value": $0.0, "label": $0.1, "selected": $0.0 == suggestion.status.rawValue]
-                                    as [String: Any]
-                            },
+                            "choices": Self.options(statuses, selected: suggestion.status.rawValue),
                         ]
                     },
                 ].merging(Self.pager(page, request)) { first, _ in first })
@@ -436,9 +430,7 @@ struct ConsoleRoutes: Sendable {
                     "forms": forms.map {
                         ["name": $0.key, "title": $0.value.title, "selected": $0.key == name] as [String: Any]
                     },
-                    "statuses": ([("all", "全部")] + statuses).map {
-                        ["value": $0.0, "label": $0.1, "selected": $0.0 == status] as [String: Any]
-                    },
+                    "statuses": Self.options(([("all", "全部")] + statuses), selected: status),
                     "units": unitOptions(for: actor, selected: unit), "q": query.get("q") ?? "",
                     "exportPath": actor.may(.export)
                         ? Self.exportLink("/admin/forms/export", status: status, request, form: name)
@@ -459,10 +451,7 @@ struct ConsoleRoutes: Sendable {
                             "createdAt": local(submission.createdAt), "status": submission.status.rawValue,
                             "statusName": submission.status.chinese, "reply": submission.reply ?? "",
                             "actionPath": "/admin/forms/\(submission.id)",
-                            "choices": statuses.map {
-                                ["value": $0.0, "label": $0.1, "selected": $0.0 == submission.status.rawValue]
-                                    as [String: Any]
-                            },
+                            "choices": Self.options(statuses, selected: submission.status.rawValue),
                         ]
                     },
                 ].merging(Self.pager(page, request)) { first, _ in first })
@@ -586,9 +575,8 @@ struct ConsoleRoutes: Sendable {
             "cases", context: context,
             [
                 "title": "留言",
-                "statuses": [("open", "待答复"), ("answered", "已答复"), ("closed", "已办结"), ("all", "全部")].map {
-                    ["value": $0.0, "label": $0.1, "selected": $0.0 == status] as [String: Any]
-                },
+                "statuses": Self.options(
+                    [("open", "待答复"), ("answered", "已答复"), ("closed", "已办结"), ("all", "全部")], selected: status),
                 "q": query.get("q") ?? "", "rows": rows,
             ].merging(Self.pager(page, request)) { first, _ in first })
     }
@@ -1122,6 +1110,11 @@ struct ConsoleRoutes: Sendable {
         if page.request.page > 1 { values["previous"] = link(page.request.page - 1) }
         if page.hasNext { values["next"] = link(page.request.page + 1) }
         return values
+    }
+
+    /// A `<select>`'s options: each value with its label, the one equal to `selected` chosen.
+    static func options(_ pairs: [(String, String)], selected: String) -> [[String: Any]] {
+        pairs.map { ["value": $0.0, "label": $0.1, "selected": $0.0 == selected] }
     }
 
     /// The export of a list as it is shown: its status (the page's default included), unit,
