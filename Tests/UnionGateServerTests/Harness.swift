@@ -293,7 +293,7 @@ func buildTestGateway<C: Clock>(
 }
 
 /// Waits until `condition` holds, checking every 20 ms, for at most `timeout`.
-func eventually(timeout: Duration = .seconds(10), _ condition: @Sendable () async throws -> Bool) async rethrows -> Bool
+func eventually(timeout: Duration = .seconds(30), _ condition: @Sendable () async throws -> Bool) async rethrows -> Bool
 {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WeChatTestSupport
+import ReplyRules
 import WeChatWire
 
 @testable import UnionGateServer
@@ -10,7 +11,7 @@ import WeChatWire
 /// any message, or WeChat's retry of a message the other handled.
 @Suite("Several instances, one account")
 struct InstancesTests {
-    func withTwoInstances(_ body: @Sendable (WeChatClient, WeChatClient, Gateway) async throws -> Void)
+    func withTwoInstances(_ body: @Sendable (WeChatClient, WeChatClient, Gateway, Gateway) async throws -> Void)
         async throws
     {
         let url = try TestPostgres.database()
@@ -24,14 +25,14 @@ struct InstancesTests {
                 .appendingPathComponent("instance-\(UUID().uuidString).journal").path
         }
         try await withGateway(configure: configure) { a, gateway in
-            try await withGateway(configure: configure) { b, _ in
-                try await body(a, b, gateway)
+            try await withGateway(configure: configure) { b, other in
+                try await body(a, b, gateway, other)
             }
         }
     }
 
     @Test func aRetryOnTheOtherInstanceGetsTheSameReplyAndStoresNothingTwice() async throws {
-        try await withTwoInstances { a, b, gateway in
+        try await withTwoInstances { a, b, gateway, _ in
             let member = Member()
             let message = member.text("建议：夜班食堂增加热饭供应")
             let first = try #require(try await a.replyText(message))
@@ -55,8 +56,32 @@ struct InstancesTests {
         }
     }
 
+    /// Each instance hears what the other changes (LISTEN/NOTIFY), so a keyword is answered from
+    /// memory on PostgreSQL too, and a form begun on one instance is never answered from the
+    /// other's stale memory.
+    @Test func keywordsAreAnsweredFromMemoryAndAFormBegunElsewhereIsNot() async throws {
+        try await withTwoInstances { a, b, gatewayA, gatewayB in
+            #expect(await eventually { gatewayA.store.changes.isLive && gatewayB.store.changes.isLive })
+            let member = Member()
+            let help = member.text("帮助")
+            let fromMemory = try #require(gatewayB.core.dispatcher.answerAtOnce(help))
+            #expect(visibleText(of: fromMemory.replies).contains("入会"))
+
+            let started = try #require(try await a.replyText(member.text("入会")))
+            // B heard that the member's form moved on: memory no longer answers for them.
+            #expect(await eventually { gatewayB.core.dispatcher.answerAtOnce(help) == nil })
+            // The store's path reads the form, and B answers with its question again.
+            let midForm = try #require(try await b.replyText(member.text("帮助")))
+            let question = try #require(started.split(separator: "\n").last)
+            #expect(midForm.contains(question) && !midForm.contains("合理化建议"), "\(midForm) / \(started)")
+            // Read again, memory is trusted for the member once more: help mid-form from memory.
+            let again = try #require(gatewayB.core.dispatcher.answerAtOnce(help))
+            #expect(visibleText(of: again.replies) == midForm)
+        }
+    }
+
     @Test func aFormGoesOnWhicheverInstanceEachAnswerReaches() async throws {
-        try await withTwoInstances { a, b, gateway in
+        try await withTwoInstances { a, b, gateway, _ in
             let member = Member()
             let steps = ["入会", "王小明", "13912345678", "2", "无"]
             for (index, text) in steps.enumerated() {

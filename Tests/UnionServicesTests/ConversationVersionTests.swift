@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import Testing
 
 @testable import UnionServices
@@ -55,18 +56,18 @@ struct ConversationVersionTests {
         try await conversations.save(FormProgress(form: "入会", updatedAt: 1_000), for: "oIdle")
         try await conversations.save(FormProgress(form: "入会", updatedAt: 2_500), for: "oActive")
         try await conversations.save(FormProgress(form: "入会", updatedAt: 1_000), for: "oFinished")
-        let version = try await store.transaction { database in
+        let finished = try await store.transaction { database in
             try await conversations.finish("oFinished", key: "k", reply: "好", at: 2_000, in: database)
         }
-        conversations.didFinish(
-            "oFinished", progress: FormProgress(form: "入会", updatedAt: 2_000), key: "k", reply: "好", version: version)
+        await conversations.didFinish(
+            "oFinished", progress: FormProgress(form: "入会", updatedAt: 2_000), key: "k", reply: "好", finished: finished)
         try await conversations.save(FormProgress(form: "入会", updatedAt: 2_500), for: "oJustFinished")
         let recent = try await store.transaction { database in
             try await conversations.finish("oJustFinished", key: "k2", reply: "好", at: 2_700, in: database)
         }
-        conversations.didFinish(
+        await conversations.didFinish(
             "oJustFinished", progress: FormProgress(form: "入会", updatedAt: 2_700), key: "k2", reply: "好",
-            version: recent)
+            finished: recent)
 
         // At 3,000 with a 30-minute timeout: idle since 1,000 goes; finished at 2,000 (over 10
         // minutes ago) goes; the others stay.
@@ -79,4 +80,67 @@ struct ConversationVersionTests {
         #expect(reloaded.count == 2)
         await store.close()
     }
+
+    /// Two instances on PostgreSQL: each hears what the other changes, so its memory of a
+    /// member's form is not trusted until read again; and while it cannot hear, none is.
+    @Test func anInstanceHearsTheOthersChangesAndDistrustsItsMemoryMeanwhile() async throws {
+        let path = try StoreKind.postgres.freshLocation()
+        let storeA = try await StoreKind.postgres.open(path)
+        let storeB = try await StoreKind.postgres.open(path)
+        let a = try await ConversationStore.load(from: storeA)
+        let b = try await ConversationStore.load(from: storeB)
+        let heard = HeardChanges()
+        storeA.changes.follow(.init(changed: { _, openids in a.changed(openids) }, resync: { try await a.reloadAll() }))
+        storeB.changes.follow(
+            .init(
+                changed: { kind, openids in
+                    heard.append(kind, openids)
+                    b.changed(openids)
+                },
+                resync: { try await b.reloadAll() }))
+        #expect(await until { storeA.changes.isLive && storeB.changes.isLive })
+        let member = "oHeard"
+        #expect(b.isCurrent(member))
+
+        try await a.save(FormProgress(form: "入会", step: 0, answers: [:], updatedAt: 100), for: member)
+        // A answers only once it has heard its own announcement; B hears it at the same time.
+        #expect(await until { !b.isCurrent(member) })
+        #expect(heard.all.contains { $0.kind == .conversation && $0.openids == [member] })
+        #expect(b.entry(for: member) == nil)  // what B remembers is stale, and B knows it
+        try await b.refresh(member)
+        #expect(b.isCurrent(member))
+        #expect(b.entry(for: member)?.progress.form == "入会")
+
+        // B's listening connection is cut: B trusts nothing until it listens and has read again.
+        try await storeA.read { database in
+            try await database.raw(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
+            ).run()
+        }
+        #expect(await until { !storeB.changes.isLive })
+        try await a.clear(member)
+        #expect(await until { storeB.changes.isLive })
+        // Back, B has read the table again (or heard the removal and knows it is stale).
+        #expect(b.entry(for: member) == nil || !b.isCurrent(member))
+        await storeA.close()
+        await storeB.close()
+        #expect(!storeB.changes.isLive)
+    }
+}
+
+/// Changes an instance heard, in order.
+final class HeardChanges: Sendable {
+    private let changes = Mutex<[(kind: StoreChanges.Kind, openids: [String])]>([])
+    func append(_ kind: StoreChanges.Kind, _ openids: [String]) { changes.withLock { $0.append((kind, openids)) } }
+    var all: [(kind: StoreChanges.Kind, openids: [String])] { changes.withLock { $0 } }
+}
+
+/// Whether `condition` holds within 30 seconds (looked at every 20 ms).
+func until(_ condition: @Sendable () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + .seconds(30)
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return try await condition()
 }

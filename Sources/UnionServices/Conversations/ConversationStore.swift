@@ -27,6 +27,10 @@ public final class ConversationStore: Sendable {
 
     private let store: UnionStore
     private let cache: Mutex<[String: Entry]>
+    /// Members whose conversation another instance (or this one) announced a change of since
+    /// memory last read it, each with the count of the announcement; and the last count. Such a
+    /// member's message is not answered from memory.
+    private let marks = Mutex<(count: UInt64, changed: [String: UInt64])>((0, [:]))
 
     private init(store: UnionStore, entries: [String: Entry]) {
         self.store = store
@@ -76,7 +80,7 @@ public final class ConversationStore: Sendable {
     public func save(_ progress: FormProgress, for openid: String) async throws {
         let answers = String(decoding: try JSONEncoder.sorted.encode(progress.answers), as: UTF8.self)
         let expected = entry(for: openid)?.version
-        let version = try await store.transaction { database -> Int64 in
+        let (version, token) = try await store.transaction { [store] database -> (Int64, String?) in
             let written: [Int64]
             if let expected {
                 written = try await database.update("conversations")
@@ -99,27 +103,59 @@ public final class ConversationStore: Sendable {
                     .all(decodingColumn: "version", as: Int64.self)
             }
             guard let version = written.first else { throw ConversationConflict(openid: openid) }
-            return version
+            return (version, try await store.changes.announce(.conversation, [openid], in: database))
         }
         cache.withLock { $0[openid] = Entry(progress: progress, version: version) }
+        await store.changes.settle(token)
     }
 
-    /// Reads the member's conversation again from the store (after a ``ConversationConflict``).
+    /// Reads the member's conversation again from the store (after a ``ConversationConflict``,
+    /// or when instances share the database); memory then follows every change announced
+    /// before the read.
     public func refresh(_ openid: String) async throws {
+        let before = marks.withLock { $0.count }
         let row = try await store.read { database in
             try await database.select().columns("*").from("conversations").where("openid", .equal, openid)
                 .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
         }
         let entry = try row?.entry
         cache.withLock { $0[openid] = entry }
+        marks.withLock { marks in
+            if let count = marks.changed[openid], count <= before { marks.changed[openid] = nil }
+        }
+    }
+
+    /// Reads every conversation again (when this instance begins to hear others' changes).
+    func reloadAll() async throws {
+        let before = marks.withLock { $0.count }
+        let rows = try await store.read { database in
+            try await database.select().columns("*").from("conversations")
+                .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+        }
+        let entries = Dictionary(try rows.map { row in (row.openid, try row.entry) }, uniquingKeysWith: { $1 })
+        cache.withLock { $0 = entries }
+        marks.withLock { marks in marks.changed = marks.changed.filter { $0.value > before } }
+    }
+
+    /// Notes that the members' conversations changed in the store (an announcement heard).
+    func changed(_ openids: [String]) {
+        marks.withLock { marks in
+            marks.count += 1
+            for openid in openids { marks.changed[openid] = marks.count }
+        }
+    }
+
+    /// Whether memory holds the member's conversation as last announced.
+    func isCurrent(_ openid: String) -> Bool {
+        marks.withLock { $0.changed[openid] == nil }
     }
 
     /// Removes conversations idle past their expiry: in progress and untouched for
     /// `idleSeconds`, or finished more than `finishedSeconds` ago (WeChat's retries are over).
     /// Returns how many were removed.
     public func sweep(idleSeconds: Int64, finishedSeconds: Int64, at now: Int64) async throws -> Int {
-        let removed = try await store.transaction { database in
-            try await database.delete(from: "conversations")
+        let removed = try await store.transaction { [store] database in
+            let removed = try await database.delete(from: "conversations")
                 .where { group in
                     group.where("finished_key", .is, SQLLiteral.null).where("updated_at", .lessThan, now - idleSeconds)
                 }
@@ -129,6 +165,8 @@ public final class ConversationStore: Sendable {
                 }
                 .returning("openid")
                 .all(decodingColumn: "openid", as: String.self)
+            try await store.changes.announce(.conversation, removed, in: database)
+            return removed
         }
         // Only what the store removed leaves memory: a row written meanwhile stays in both.
         cache.withLock { cache in
@@ -145,24 +183,28 @@ public final class ConversationStore: Sendable {
 
     /// Forgets the member's conversation.
     public func clear(_ openid: String) async throws {
-        try await store.transaction { database in
-            try await Self.clear(openid, in: database)
+        let token = try await store.transaction { [store] database in
+            try await database.delete(from: "conversations").where("openid", .equal, openid).run()
+            return try await store.changes.announce(.conversation, [openid], in: database)
         }
         cache.withLock { $0[openid] = nil }
+        await store.changes.settle(token)
     }
 
-    static func clear(_ openid: String, in database: any SQLDatabase) async throws {
-        try await database.delete(from: "conversations").where("openid", .equal, openid).run()
+    /// What ``finish(_:key:reply:at:in:)`` wrote: the row's new version, and its announcement.
+    struct Finished: Sendable {
+        let version: Int64
+        let token: String?
     }
 
     /// Marks the conversation finished by the message `key` with `reply`, inside the caller's
-    /// transaction, over the version this process last saw; returns the new version. Call
-    /// ``didFinish(_:progress:key:reply:version:)`` after the commit.
+    /// transaction, over the version this process last saw. Call
+    /// ``didFinish(_:progress:key:reply:finished:)`` after the commit.
     ///
     /// - Throws: ``ConversationConflict`` when the stored row is not the one last seen (the
     ///   transaction then rolls back, and nothing it stored stays).
     func finish(_ openid: String, key: String, reply: String, at now: Int64, in database: any SQLDatabase)
-        async throws -> Int64
+        async throws -> Finished
     {
         let expected = entry(for: openid)?.version ?? 0
         let written = try await database.update("conversations")
@@ -172,19 +214,17 @@ public final class ConversationStore: Sendable {
             .returning("version")
             .all(decodingColumn: "version", as: Int64.self)
         guard let version = written.first else { throw ConversationConflict(openid: openid) }
-        return version
+        return Finished(
+            version: version, token: try await store.changes.announce(.conversation, [openid], in: database))
     }
 
     /// Records in memory what ``finish(_:key:reply:at:in:)`` committed.
-    func didFinish(_ openid: String, progress: FormProgress, key: String, reply: String, version: Int64) {
+    func didFinish(_ openid: String, progress: FormProgress, key: String, reply: String, finished: Finished) async {
         cache.withLock {
-            $0[openid] = Entry(progress: progress, finishedKey: key, finishedReply: reply, version: version)
+            $0[openid] = Entry(
+                progress: progress, finishedKey: key, finishedReply: reply, version: finished.version)
         }
-    }
-
-    /// Forgets the member's conversation in memory only (after a transaction that deleted it).
-    func didClear(_ openid: String) {
-        cache.withLock { $0[openid] = nil }
+        await store.changes.settle(finished.token)
     }
 }
 

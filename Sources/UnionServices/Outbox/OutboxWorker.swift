@@ -61,8 +61,9 @@ public final class HeldNotices: Sendable {
 
     /// The texts of `openid`'s held notices, marked delivered in the same transaction.
     func take(_ openid: String, store: UnionStore, at now: Int64) async throws -> [String] {
-        // With instances sharing the database, another one may have held a notice: always look.
-        guard contains(openid) || store.dialect.sharedByInstances else { return [] }
+        // With instances sharing the database, another one may have held a notice: memory knows
+        // it from that instance's announcement; while announcements cannot be heard, look.
+        guard contains(openid) || (store.dialect.sharedByInstances && !store.changes.isLive) else { return [] }
         // Looked for with a read first (concurrent, over the pool), so that the usual case,
         // nothing held, costs no transaction through the store's one writer.
         if !contains(openid) {
@@ -83,6 +84,7 @@ public final class HeldNotices: Sendable {
                 .set("last_error", to: "delivered in a reply").set("channel", to: NoticeChannel.reply.rawValue)
                 .where("openid", .equal, openid).where("status", .equal, OutboxMessage.Status.held.rawValue)
                 .run()
+            if !rows.isEmpty { try await store.changes.announce(.taken, [openid], in: database) }
             return rows
         }
         // Forgotten only once something was taken: a notice being marked held just now keeps
@@ -293,7 +295,7 @@ public final class OutboxWorker: Sendable {
             // must not be answered from memory without it.
             held.add(message.openid)
             progress.notes.append("客服消息：\(Self.explain(error))")
-            try? await record(message.id, .held, error: error.description, progress: progress)
+            try? await record(message.id, .held, heldFor: message.openid, error: error.description, progress: progress)
         } catch {
             let failed = attempts >= options.maxAttempts
             let delay = min(options.backoffSeconds << Int64(min(attempts - 1, 20)), 3600)
@@ -362,10 +364,12 @@ public final class OutboxWorker: Sendable {
     /// queued for a retry, or failed, with the channels refused and why.
     private func record(
         _ id: Int, _ status: OutboxMessage.Status, channel: NoticeChannel? = nil, msgId: String? = nil,
-        error: String? = nil, retryAt: Int64? = nil, progress: Progress
+        heldFor openid: String? = nil, error: String? = nil, retryAt: Int64? = nil, progress: Progress
     ) async throws {
         let now = clock()
+        let store = self.store
         try await store.transaction { database in
+            if let openid { try await store.changes.announce(.held, [openid], in: database) }
             var update = database.update("outbox").set("status", to: status.rawValue)
                 .set("refused", to: Outbox.refusedColumn(progress.refused)).set("channel_note", to: progress.note)
             if status == .sent {

@@ -31,8 +31,23 @@ public struct UnionServiceDesk: ServiceDesk {
         held: HeldNotices = HeldNotices()
     ) async throws -> UnionServiceDesk {
         try await held.load(from: store)
+        let conversations = try await ConversationStore.load(from: store)
+        // Instances sharing PostgreSQL tell each other what they change in what memory mirrors.
+        store.changes.follow(
+            StoreChanges.Handlers(
+                changed: { kind, openids in
+                    switch kind {
+                    case .conversation: conversations.changed(openids)
+                    case .held: for openid in openids { held.add(openid) }
+                    case .taken: for openid in openids { held.remove(openid) }
+                    }
+                },
+                resync: {
+                    try await conversations.reloadAll()
+                    try await held.load(from: store)
+                }))
         return UnionServiceDesk(
-            store: store, conversations: try await ConversationStore.load(from: store), extraMembers: extraMembers,
+            store: store, conversations: conversations, extraMembers: extraMembers,
             publicURL: publicURL, held: held, logger: logger)
     }
 
@@ -107,9 +122,12 @@ public struct UnionServiceDesk: ServiceDesk {
     public func interceptFromMemory(_ message: InboundMessage, rules: RuleEngine, at now: Int64)
         -> FromMemory<[ReplyBody]?>
     {
-        // With instances sharing the database, memory may be stale: another instance may have
-        // moved the member's form on, or held a notice for them.
-        if store.dialect.sharedByInstances { return .needsStore }
+        // With instances sharing the database, memory follows what the others announce (their
+        // forms moved on, notices held); while this instance cannot hear them, or before it has
+        // read a member's announced change, memory is not trusted.
+        if store.dialect.sharedByInstances, !(store.changes.isLive && conversations.isCurrent(message.header.sender)) {
+            return .needsStore
+        }
         if held.contains(message.header.sender) || Self.joinScan(message) != nil { return .needsStore }
         switch formStep(message, book: rules.book, at: now) {
         case .pass: return Inbox.rating(in: message) == nil ? .known(nil) : .needsStore  // a rating, perhaps
@@ -204,7 +222,7 @@ public struct UnionServiceDesk: ServiceDesk {
         let key = MessageKey.of(message)
         let year = LocalTime(unixSeconds: now, utcOffsetMinutes: book.settings.utcOffsetMinutes).year
         let conversations = self.conversations
-        let (reply, version) = try await store.transaction { database -> (String, Int64) in
+        let (reply, finished) = try await store.transaction { database -> (String, ConversationStore.Finished) in
             let reply: String
             switch form.name {
             case JoinSettings.formName:
@@ -229,13 +247,13 @@ public struct UnionServiceDesk: ServiceDesk {
                     in: database)
                 reply = form.done.replacingOccurrences(of: "{number}", with: submission.number)
             }
-            let version = try await conversations.finish(openid, key: key, reply: reply, at: now, in: database)
-            return (reply, version)
+            let finished = try await conversations.finish(openid, key: key, reply: reply, at: now, in: database)
+            return (reply, finished)
         }
         store.facts.forgetApplication(of: openid)
         store.facts.forgetSuggestions(of: openid)
-        conversations.didFinish(
-            openid, progress: FormProgress(form: form.name, updatedAt: now), key: key, reply: reply, version: version)
+        await conversations.didFinish(
+            openid, progress: FormProgress(form: form.name, updatedAt: now), key: key, reply: reply, finished: finished)
         logger.info(
             "form submitted", metadata: ["form": "\(form.name)", "member": "\(PersonalData.maskOpenID(openid))"])
         return reply

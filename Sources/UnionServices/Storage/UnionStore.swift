@@ -23,6 +23,8 @@ public final class UnionStore: Sendable {
     /// What the services remember about members, in front of this store (nothing when several
     /// instances share the database).
     let facts: MemberFacts
+    /// What other instances change in what this one mirrors in memory (PostgreSQL only).
+    public let changes: StoreChanges
     /// The database's change counter when it was last looked at.
     private let lastSeenVersion = Mutex<Int?>(nil)
     private let backend: Backend
@@ -41,7 +43,8 @@ public final class UnionStore: Sendable {
         case postgres(PostgresClient, Task<Void, Never>)
     }
 
-    private init(location: DatabaseLocation, backend: Backend) {
+    private init(location: DatabaseLocation, backend: Backend, changes: StoreChanges = StoreChanges()) {
+        self.changes = changes
         self.location = location
         self.path = location.description
         self.backend = backend
@@ -157,7 +160,13 @@ public final class UnionStore: Sendable {
         configuration.options.connectTimeout = .seconds(5)
         let client = PostgresClient(configuration: configuration, backgroundLogger: quiet)
         let running = Task { await client.run() }
-        return UnionStore(location: .postgres(location), backend: .postgres(client, running))
+        // The connection that hears the other instances' changes: one of its own, outside the pool.
+        let listening = single
+        let listeningLogger = quiet
+        let changes = StoreChanges(
+            connect: { try await PostgresConnection.connect(configuration: listening, id: 1, logger: listeningLogger) },
+            logger: logger)
+        return UnionStore(location: .postgres(location), backend: .postgres(client, running), changes: changes)
     }
 
     /// What went wrong connecting, for a person: PostgreSQL's message, or the network's.
@@ -391,6 +400,7 @@ public final class UnionStore: Sendable {
 
     /// Closes the connections. The store cannot be used afterwards.
     public func close() async {
+        await changes.stop()
         await mutex.lock()
         switch backend {
         case .sqlite(let connection, _):
