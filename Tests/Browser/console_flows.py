@@ -264,6 +264,27 @@ def main():
         expect(default_reply in wechat.send(BASE, TOKEN, "oAskEight", question),
                "members get the old reply again")
 
+        step("change a rule in the form: a keyword added; the file keeps its comments")
+        driver.get(BASE + "/admin/rules")
+        click(driver, driver.find_element(By.CSS_SELECTOR, "a.edit-rule[href*='help.yaml']"))
+        name = driver.find_element(By.ID, "rule-name").get_attribute("value")
+        keywords = driver.find_element(By.ID, "keywords")
+        keywords.send_keys("\n工会能做什么")
+        driver.find_element(By.ID, "try").send_keys("工会能做什么")
+        click(driver, driver.find_element(By.ID, "preview"))
+        expect(driver.find_element(By.ID, "preview-answer").text.strip() != "",
+               "the form's preview answers with the changed rule")
+        shoot(driver, "rule-form")
+        before_form = open(os.path.join(REPLIES, "help.yaml"), encoding="utf-8").read()
+        click(driver, driver.find_element(By.ID, "save"))
+        expect("已保存" in driver.find_element(By.ID, "flash").text, f"the rule 「{name}」 is saved from the form")
+        after_form = open(os.path.join(REPLIES, "help.yaml"), encoding="utf-8").read()
+        expect("工会能做什么" in after_form, "the new keyword is in the file")
+        comments = [line for line in before_form.splitlines() if line.strip().startswith("#")]
+        expect(all(line in after_form.splitlines() for line in comments), "every comment of the file stays")
+        answered = wechat.send(BASE, TOKEN, "oAskNine", "工会能做什么")
+        expect("入会" in answered, f"the next WeChat message with the new keyword gets the rule's reply: {answered}")
+
         step("a forged form post without the CSRF token is refused")
         driver.get(BASE + "/admin/members")
         row = driver.find_element(By.XPATH, f"//tr[td[contains(., '{second}')]]").get_attribute("id")

@@ -283,6 +283,61 @@ struct ConsoleTests {
         }
     }
 
+    /// A rule changed in the form: the file keeps its comments and other rules, the check runs
+    /// before the save, and the next message gets the new reply.
+    @Test func aRuleIsChangedInAFormAndTheFileKeepsItsComments() async throws {
+        let replies = try temporaryReplies([
+            "help.yaml":
+                "# 常见问题\nrules:\n  - name: 帮助\n    # 会员常说的\n    keywords: [帮助]\n    reply: 旧的回复\n\n  - name: 热线\n    keywords: [热线]\n    reply: 12351\n"
+        ])
+        try await withConsole(replies: replies) { visitor, gateway in
+            try await visitor.signIn("root", testAdminToken)
+            let list = try await visitor.get("/admin/rules")
+            #expect(list.body.contains("/admin/rules/edit?file=help.yaml&amp;line=3"))
+            let form = try await visitor.get("/admin/rules/edit?file=help.yaml&line=3")
+            #expect(form.status == 200)
+            #expect(form.body.contains("value=\"帮助\"") && form.body.contains("旧的回复"))
+            let token = try #require(ConsoleVisitor.token(in: form))
+            let base = try #require(form.body.firstMatch(of: /name="base" value="([0-9a-f]+)"/)).output.1
+            func send(_ action: String, reply: String, keywords: String = "帮助\r\n求助") async throws
+                -> ConsoleVisitor.Page
+            {
+                try await visitor.post(
+                    "/admin/rules/edit",
+                    [
+                        ("_csrf", token), ("file", "help.yaml"), ("line", "3"), ("base", String(base)),
+                        ("rule_name", "帮助"), ("keywords", keywords), ("match", "contains"), ("reply", reply),
+                        ("try", "我要求助"), ("action", action),
+                    ])
+            }
+            let preview = try await send("preview", reply: "新的回复\r\n第二行")
+            #expect(preview.status == 200)
+            #expect(preview.body.contains("id=\"preview-answer\">新的回复\n第二行"), "\(preview.body)")
+            #expect(try String(contentsOfFile: replies + "/help.yaml", encoding: .utf8).contains("旧的回复"))
+            // A regex the checker refuses: shown, and nothing saved.
+            let refused = try await visitor.post(
+                "/admin/rules/edit",
+                [
+                    ("_csrf", token), ("file", "help.yaml"), ("line", "3"), ("base", String(base)),
+                    ("rule_name", "帮助"), ("keywords", "(a+)+"), ("match", "regex"), ("reply", "x"), ("action", "save"),
+                ])
+            #expect(refused.status == 422)
+            #expect(refused.body.contains("检查未通过"))
+
+            let saved = try await send("save", reply: "新的回复\r\n第二行")
+            #expect(saved.status == 303)
+            let text = try String(contentsOfFile: replies + "/help.yaml", encoding: .utf8)
+            #expect(text.hasPrefix("# 常见问题\nrules:\n  - name: 帮助\n    # 会员常说的\n"), "\(text)")
+            #expect(
+                text.contains("    match: contains\n")
+                    && text.hasSuffix("  - name: 热线\n    keywords: [热线]\n    reply: 12351\n"))
+            let answer = await gateway.core.dispatcher.handle(Member().text("我要求助"))
+            #expect(visibleText(of: answer.replies) == "新的回复\n第二行")
+            #expect(
+                try await RulesEditor(rules: gateway.rules, store: gateway.store).history(of: "help.yaml").count == 2)
+        }
+    }
+
     @Test func exportsNeedTheExportRoleAndAreAudited() async throws {
         try await withConsole { visitor, gateway in
             let organisation = gateway.rules.engine.book.join.organisation
@@ -355,12 +410,20 @@ struct ConsoleTests {
             #expect(overview.casesOpen == 4)
             #expect(overview.cases.today == 4 && overview.cases.month == 4)
             #expect(overview.days.count == 30 && overview.days.last?.cases == 4)
+            // Messages and new followers are counted as answered and written every few seconds.
+            _ = await gateway.core.dispatcher.handle(Member().event(.subscribe(scene: nil, ticket: nil)))
+            try await gateway.core.counts.flush(to: gateway.store)
+            let counted = try await ConsoleOverview.of(
+                for: .root, at: UnixTime.now(), utcOffsetMinutes: 480, in: gateway.store)
+            #expect(counted.messages?.today == 5 && counted.messages?.month == 5)
+            #expect(counted.followers?.today == 1)
 
             try await visitor.signIn("root", testAdminToken)
             let page = try await visitor.get("/admin/")
             #expect(page.body.contains("食堂几点开门"))
             #expect(page.body.contains("<svg class=\"chart\""))
             #expect(page.body.contains("faq.yaml&amp;add="), "one click to add a rule for it")
+            #expect(page.body.contains("今日消息") && page.body.contains("今日新关注"))
         }
     }
 

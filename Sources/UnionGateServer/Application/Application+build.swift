@@ -144,7 +144,7 @@ func buildApplication(
     let configuration = gateway.configuration
     // The store is first, so that it is shut down last.
     var services: [any Service] = [
-        StoreService(store: gateway.store),
+        StoreService(store: gateway.store, counts: gateway.core.counts),
         RulesWatcher(
             rules: gateway.rules, interval: configuration.reloadInterval, metrics: gateway.metrics,
             store: gateway.store),
@@ -245,7 +245,12 @@ func buildRouter(_ gateway: Gateway) -> Router<GatewayRequestContext> {
 /// that what the services remember about members is never older than a quarter of a second.
 struct StoreService: Service {
     let store: UnionStore
+    /// Messages and new followers counted per day, added to the store every few seconds and
+    /// once more before it closes.
+    var counts: DailyCounts?
     var interval = Duration.milliseconds(250)
+    /// The counts are written every this many looks (five seconds).
+    var countsEvery = 20
     /// While writes fail, a small write is tried every this many looks (a second), so the
     /// store is known to write again even when no member writes.
     var probeEvery = 4
@@ -260,9 +265,13 @@ struct StoreService: Service {
                 if store.writesFailing, looks % probeEvery == 0 {
                     try? await store.probeWrite(at: UnixTime.now())
                 }
+                if let counts, looks % countsEvery == 0, !store.writesFailing {
+                    try? await counts.flush(to: store)
+                }
                 try? await Task.sleep(for: interval)
             }
         }
+        try? await counts?.flush(to: store)
         // Closed in a task of its own, so that a cancelled group (a failed start, say) still closes it.
         await Task { await store.close() }.value
     }

@@ -88,6 +88,8 @@ struct ConsoleRoutes: Sendable {
         pages.get("rules/file", use: ruleFile)
         pages.post("rules/file", use: saveRuleFile)
         pages.post("rules/restore/:id", use: restoreRuleVersion)
+        pages.get("rules/edit", use: ruleForm)
+        pages.post("rules/edit", use: saveRuleForm)
         pages.get("menu", use: menuPage)
         pages.post("menu/publish", use: publishMenu)
         pages.get("qr", use: qrCodes)
@@ -244,6 +246,11 @@ struct ConsoleRoutes: Sendable {
                 "alert": overview.casesOverdue > 0,
             ],
         ]
+        if let messages = overview.messages, let followers = overview.followers {
+            figures.insert(
+                ["label": "今日消息", "today": messages.today, "sub": "30 天 \(messages.month)（每 5 秒更新）"], at: 0)
+            figures.insert(["label": "今日新关注", "today": followers.today, "sub": "30 天 \(followers.month)"], at: 1)
+        }
         if let held = overview.noticesHeld {
             figures.append(["label": "需电话通知", "today": held, "sub": "微信发不出去的通知", "alert": held > 0])
         }
@@ -662,10 +669,15 @@ struct ConsoleRoutes: Sendable {
                     let file =
                         rule.source.path.hasPrefix(base)
                         ? String(rule.source.path.dropFirst(base.count)) : rule.source.path
+                    // The form edits keyword rules with one text reply; the others open in the file.
+                    var formable = false
+                    if case .keywords(_, _, _) = rule.trigger, rule.replies.count == 1, case .text = rule.replies[0] {
+                        formable = !rule.source.path.isEmpty
+                    }
                     return [
                         "name": rule.name, "trigger": trigger, "mode": mode,
                         "reply": String(Self.describe(rule.replies).prefix(80)), "hits": hits[rule.name] ?? 0,
-                        "file": file, "line": rule.source.line,
+                        "file": file, "line": rule.source.line, "formable": formable,
                     ]
                 },
             ])
@@ -802,6 +814,101 @@ struct ConsoleRoutes: Sendable {
             return try await ruleEditor(
                 context, name: name, text: text, base: form["base"] ?? "", problems: problems, try: message,
                 answer: answer, status: problems.isEmpty ? .ok : .unprocessableContent)
+        }
+    }
+
+    /// The rule form: one keyword rule's name, keywords, match mode and reply, changed in its
+    /// file's text (comments and other keys kept) and saved as the file editor saves.
+    @Sendable func ruleForm(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let editor = RulesEditor(rules: rules, store: store)
+        let file = request.uri.queryParameters.get("file") ?? ""
+        let line = request.uri.queryParameters.get("line").flatMap { Int($0) } ?? 0
+        return try await pages.refusing(context) {
+            let text = try editor.text(of: file)
+            let form: RuleForm
+            do {
+                form = try RuleForm.read(text, line: line)
+            } catch let unsupported as RuleForm.Unsupported {
+                return pages.redirect(
+                    "/admin/rules/file?name=\(file)#line-\(line)", flash: unsupported.description)
+            }
+            return try ruleFormPage(
+                context, file: file, line: line, form: form, base: RulesEditor.fingerprint(text), problems: [],
+                try: "", answer: nil)
+        }
+    }
+
+    private func ruleFormPage(
+        _ context: GatewayRequestContext, file: String, line: Int, form: RuleForm, base: String,
+        problems: [RuleProblem], try message: String, answer: String?, status: HTTPResponse.Status = .ok
+    ) throws -> Response {
+        let actor = try context.actor()
+        let modes: [(String, String)] = [
+            (MatchMode.exact.rawValue, "完全一致"), (MatchMode.contains.rawValue, "包含关键词"),
+            (MatchMode.prefix.rawValue, "以关键词开头"), (MatchMode.regex.rawValue, "正则表达式"),
+        ]
+        return pages.render(
+            "ruleForm", status: status, context: context,
+            [
+                "title": "编辑规则「\(form.name)」", "file": file, "line": line, "base": base,
+                "ruleName": form.name, "keywords": form.keywords.joined(separator: "\n"),
+                "modes": Self.options(modes, selected: form.match.rawValue), "reply": form.reply, "try": message,
+                "canEdit": actor.may(.editRules) && actor.scope == .everything,
+                "problems": problems.map {
+                    ["where": "\(file) 第 \($0.line) 行", "line": $0.line, "message": $0.message] as [String: Any]
+                },
+                "previewed": answer != nil, "answer": answer ?? "",
+            ])
+    }
+
+    @Sendable func saveRuleForm(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        let editor = RulesEditor(rules: rules, store: store)
+        let fields = context.form
+        let file = fields["file"] ?? ""
+        let line = fields["line"].flatMap { Int($0) } ?? 0
+        let lines = { (value: String?) in (value ?? "").replacingOccurrences(of: "\r\n", with: "\n") }
+        let form = RuleForm(
+            name: (fields["rule_name"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines),
+            keywords: lines(fields["keywords"]).split(separator: "\n")
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
+            match: MatchMode(rawValue: fields["match"] ?? "") ?? .exact,
+            reply: lines(fields["reply"]))
+        let message = (fields["try"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let now = clock()
+        return try await pages.refusing(context) {
+            let base = fields["base"] ?? ""
+            let page = { (problems: [RuleProblem], answer: String?, status: HTTPResponse.Status) in
+                try self.ruleFormPage(
+                    context, file: file, line: line, form: form, base: base, problems: problems, try: message,
+                    answer: answer, status: status)
+            }
+            if form.name.isEmpty || form.keywords.isEmpty || form.reply.trimmingCharacters(in: .whitespaces).isEmpty {
+                return try page(
+                    [RuleProblem(path: file, line: line, message: "规则名称、关键词和回复都要填写")], nil,
+                    .unprocessableContent)
+            }
+            let text: String
+            do {
+                text = try form.apply(to: try editor.text(of: file), line: line)
+            } catch let unsupported as RuleForm.Unsupported {
+                return try page(
+                    [RuleProblem(path: file, line: line, message: unsupported.description)], nil, .unprocessableContent)
+            }
+            if fields["action"] == "save" {
+                do {
+                    let version = try await editor.save(
+                        file, text: text, base: base, note: "表单编辑规则「\(form.name)」", by: actor, at: now)
+                    return pages.redirect("/admin/rules", flash: "已保存（版本 \(version.id)），新规则已生效。")
+                } catch let failed as RulesEditor.CheckFailed {
+                    return try page(Self.problems(failed.result), nil, .unprocessableContent)
+                }
+            }
+            guard !message.isEmpty else { return try page([], nil, .ok) }
+            switch try await editor.preview(file, text: text, messages: [message], asMember: true, at: now) {
+            case .success(let answers): return try page([], answers.first ?? "", .ok)
+            case .failure(let failed): return try page(Self.problems(failed.result), nil, .unprocessableContent)
+            }
         }
     }
 

@@ -5,7 +5,8 @@ import Mustache
 enum ConsoleTemplates {
     static let all: [String: String] = [
         "layout": layout, "login": login, "overview": overview, "members": members, "cases": cases,
-        "case": caseThread, "rules": rules, "ruleFile": ruleFile, "outbox": outbox, "staff": staff, "audit": audit,
+        "case": caseThread, "rules": rules, "ruleFile": ruleFile, "ruleForm": ruleForm, "outbox": outbox,
+        "staff": staff, "audit": audit,
         "message": message, "records": records, "menu": menu, "qr": qr, "password": password,
     ]
 
@@ -13,7 +14,7 @@ enum ConsoleTemplates {
     /// (the tests build it).
     static func library() throws -> MustacheLibrary {
         var library = MustacheLibrary()
-        for (name, text) in all {
+        for (name, text) in all.merging(partials, uniquingKeysWith: { first, _ in first }) {
             library.register(try MustacheTemplate(string: text), named: name)
         }
         return library
@@ -198,7 +199,7 @@ enum ConsoleTemplates {
         {{#rows}}<tr>
           <td data-label="规则">{{name}}</td><td data-label="触发">{{trigger}}</td><td data-label="匹配方式">{{mode}}</td>
           <td data-label="回复">{{reply}}</td><td data-label="命中">{{hits}}</td>
-          <td data-label="位置"><a href="/admin/rules/file?name={{file}}#line-{{line}}">{{file}}:{{line}}</a></td>
+          <td data-label="位置"><a href="/admin/rules/file?name={{file}}#line-{{line}}">{{file}}:{{line}}</a>{{#formable}} · <a href="/admin/rules/edit?file={{file}}&amp;line={{line}}" class="edit-rule">修改</a>{{/formable}}</td>
         </tr>{{/rows}}
         </tbody></table>
         {{/content}}{{/layout}}
@@ -206,11 +207,7 @@ enum ConsoleTemplates {
 
     static let ruleFile = """
         {{<layout}}{{$content}}
-        {{#has_problems}}
-        <section class="card problems" id="problems"><h2>检查未通过，文件没有保存</h2><ul>
-        {{#problems}}<li><a href="#line-{{line}}">{{where}}</a>：{{message}}</li>{{/problems}}
-        </ul></section>
-        {{/has_problems}}
+        {{>ruleProblems}}
         <div class="editor">
         <form method="post" action="/admin/rules/file" class="card" id="rule-form">
           <input type="hidden" name="_csrf" value="{{csrf}}">
@@ -218,16 +215,9 @@ enum ConsoleTemplates {
           <input type="hidden" name="base" value="{{base}}">
           <label>{{name}}<textarea name="text" id="rule-text" rows="24" spellcheck="false">{{text}}</textarea></label>
           <label>说明（可不填）<input name="note" maxlength="200"></label>
-          <label>试一试：会员发<input name="try" id="try" value="{{try}}" placeholder="例如：帮助"></label>
-          <div class="buttons">
-            <button type="submit" name="action" value="preview" class="secondary" id="preview">预览回复（不保存）</button>
-            {{#canEdit}}<button type="submit" name="action" value="save" id="save">检查并保存</button>{{/canEdit}}
-          </div>
+          {{>ruleTry}}
         </form>
-        <aside class="card phone" id="preview-pane"><h2>预览</h2>
-          {{#previewed}}<div class="bubble member">{{try}}</div>{{#answer}}<div class="bubble account" id="preview-answer">{{answer}}</div>{{/answer}}{{^answer}}<p class="empty">（没有回复）</p>{{/answer}}{{/previewed}}
-          {{^previewed}}<p class="hint">在左边写好规则，填上会员要发的话，点「预览回复」，这里会显示公众号的回答。</p>{{/previewed}}
-        </aside>
+        {{>rulePreview}}
         </div>
         <section class="card"><h2>文件内容（带行号）</h2>
         <ol class="lines">{{#lines}}<li id="line-{{number}}"{{#bad}} class="bad"{{/bad}}><code>{{text}}</code></li>{{/lines}}</ol>
@@ -239,6 +229,53 @@ enum ConsoleTemplates {
         </tbody></table>{{/has_history}}
         {{^has_history}}<p class="empty">还没有在后台保存过。</p>{{/has_history}}
         </section>
+        {{/content}}{{/layout}}
+        """
+
+    /// Pieces the rule file editor and the rule form share.
+    static let partials: [String: String] = [
+        "ruleProblems": """
+        {{#has_problems}}
+        <section class="card problems" id="problems"><h2>检查未通过，文件没有保存</h2><ul>
+        {{#problems}}<li><a href="#line-{{line}}">{{where}}</a>：{{message}}</li>{{/problems}}
+        </ul></section>
+        {{/has_problems}}
+        """,
+        "ruleTry": """
+        <label>试一试：会员发<input name="try" id="try" value="{{try}}" placeholder="例如：帮助"></label>
+        <div class="buttons">
+          <button type="submit" name="action" value="preview" class="secondary" id="preview">预览回复（不保存）</button>
+          {{#canEdit}}<button type="submit" name="action" value="save" id="save">检查并保存</button>{{/canEdit}}
+        </div>
+        """,
+        "rulePreview": """
+        <aside class="card phone" id="preview-pane"><h2>预览</h2>
+          {{#previewed}}<div class="bubble member">{{try}}</div>{{#answer}}<div class="bubble account" id="preview-answer">{{answer}}</div>{{/answer}}{{^answer}}<p class="empty">（没有回复）</p>{{/answer}}{{/previewed}}
+          {{^previewed}}<p class="hint">写好规则，填上会员要发的话，点「预览回复」，这里会显示公众号的回答。</p>{{/previewed}}
+        </aside>
+        """,
+    ]
+
+    /// One keyword rule in a form: the file's other lines and comments stay as they are.
+    static let ruleForm = """
+        {{<layout}}{{$content}}
+        {{>ruleProblems}}
+        <div class="editor">
+        <form method="post" action="/admin/rules/edit" class="card" id="rule-fields">
+          <input type="hidden" name="_csrf" value="{{csrf}}">
+          <input type="hidden" name="file" value="{{file}}">
+          <input type="hidden" name="line" value="{{line}}">
+          <input type="hidden" name="base" value="{{base}}">
+          <label>规则名称<input name="rule_name" id="rule-name" value="{{ruleName}}" maxlength="100" required></label>
+          <label>关键词（每行一个）<textarea name="keywords" id="keywords" rows="4" spellcheck="false">{{keywords}}</textarea></label>
+          <label>匹配方式<select name="match" id="match">{{#modes}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/modes}}</select></label>
+          <label>回复<textarea name="reply" id="reply" rows="8">{{reply}}</textarea></label>
+          <p class="hint">回复里可以写 {union}（工会名称）、{date}、{time}、{weekday}、{content}（会员发的话）。这条规则的其它设置（优先级、时间段）和文件里的注释保持不变。</p>
+          {{>ruleTry}}
+          <p><a href="/admin/rules/file?name={{file}}#line-{{line}}">在文件 {{file}} 里编辑</a></p>
+        </form>
+        {{>rulePreview}}
+        </div>
         {{/content}}{{/layout}}
         """
 

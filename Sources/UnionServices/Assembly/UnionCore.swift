@@ -18,6 +18,8 @@ public struct UnionCore: Sendable {
     public let dispatcher: Dispatcher
     /// Messages waiting for the database to write again.
     public let journal: InboundJournal
+    /// Messages and new followers per day, waiting to be added to the store.
+    public let counts: DailyCounts
 
     /// What can be chosen when building: everything has a default.
     public struct Options: Sendable {
@@ -54,11 +56,13 @@ public struct UnionCore: Sendable {
                     "messages wait in the journal from an earlier run; they are replayed once the database writes",
                     metadata: ["count": "\(journal.pending.count)"])
             }
+            let counts = DailyCounts()
             let dispatcher = Dispatcher(
                 rules: rules, services: options.desk?(store) ?? services, membership: services.members,
-                logger: logger, clock: options.unixTime, journal: journal)
+                logger: logger, clock: options.unixTime, journal: journal, counts: counts)
             return UnionCore(
-                store: store, rules: rules, held: held, services: services, dispatcher: dispatcher, journal: journal)
+                store: store, rules: rules, held: held, services: services, dispatcher: dispatcher, journal: journal,
+                counts: counts)
         } catch {
             await store.close()
             throw error

@@ -34,6 +34,11 @@ public struct ConsoleOverview: Sendable, Hashable {
     public var pendingApplications = 0
     /// Notices WeChat would not take (需电话通知), whole tree only; nil when not shown.
     public var noticesHeld: Int?
+    /// Members' messages and menu taps, whole tree only (a message has no unit); nil when not
+    /// shown. Counted as they are answered and written every few seconds (``DailyCounts``).
+    public var messages: Figure?
+    /// New followers (subscribe events), whole tree only; nil when not shown.
+    public var followers: Figure?
     public var days: [Day] = []
     public var unanswered: [Question] = []
 
@@ -92,6 +97,8 @@ public struct ConsoleOverview: Sendable, Hashable {
             }
             if scope == .everything {
                 overview.noticesHeld = try await database.count("outbox") { $0.where("status", .equal, "held") }
+                overview.messages = figure(try await DailyCounts.last30Days(.messages, from: start, in: database))
+                overview.followers = figure(try await DailyCounts.last30Days(.followers, from: start, in: database))
             }
             // The members' own words that went to the inbox in the last 30 days, most frequent
             // first: counted over the latest 5,000 (a busy month has far more; the frequent ones

@@ -12,15 +12,19 @@ public struct Dispatcher: MessageHandler {
     private let logger: Logger
     /// Where messages wait while the database cannot write; nil: such a message gets an apology.
     private let journal: InboundJournal?
+    /// Where messages and new followers are counted per day; nil: not counted.
+    private let counts: DailyCounts?
 
     /// Creates a dispatcher.
     ///
     /// - Parameter clock: the current Unix time; tests pass a fixed one.
     public init(
         rules: LiveRules, services: any ServiceDesk, membership: any MembershipDirectory, logger: Logger,
-        clock: @escaping @Sendable () -> Int64 = UnixTime.now, journal: InboundJournal? = nil
+        clock: @escaping @Sendable () -> Int64 = UnixTime.now, journal: InboundJournal? = nil,
+        counts: DailyCounts? = nil
     ) {
         self.journal = journal
+        self.counts = counts
         self.rules = rules
         self.services = services
         self.membership = membership
@@ -40,7 +44,10 @@ public struct Dispatcher: MessageHandler {
         guard case .known(let interception) = services.interceptFromMemory(message, rules: engine, at: now) else {
             return nil
         }
-        if let replies = interception { return HandlerOutcome(replies: replies, ruleName: "conversation") }
+        if let replies = interception {
+            tally(message, at: now, rules: engine)
+            return HandlerOutcome(replies: replies, ruleName: "conversation")
+        }
         let isMember = services.membershipFromMemory(message.header.sender)
         guard case .decided(let decision) = engine.decideFromMemory(message, unixTime: now, isMember: isMember)
         else { return nil }
@@ -48,7 +55,10 @@ public struct Dispatcher: MessageHandler {
         if decision == nil || decision?.reason == .fallback, services.keepsUnanswered(message, rules: engine) {
             return nil
         }
-        guard let decision else { return .silence }
+        guard let decision else {
+            tally(message, at: now, rules: engine)
+            return .silence
+        }
         var replies: [ReplyBody] = []
         for template in Self.chosen(decision) {
             if case .service(let action) = template {
@@ -61,7 +71,26 @@ public struct Dispatcher: MessageHandler {
                 replies.append(body)
             }
         }
+        tally(message, at: now, rules: engine)
         return HandlerOutcome(replies: replies, ruleName: decision.rule.name)
+    }
+
+    /// Counts a message answered for the first time (not WeChat's retries, which the ledger
+    /// answers): a member's message or menu tap, or a new follower.
+    private func tally(_ message: InboundMessage, at now: Int64, rules: RuleEngine) {
+        guard let counts else { return }
+        let offset = rules.book.settings.utcOffsetMinutes
+        switch message.kind {
+        case .event(.subscribe):
+            counts.count(.followers, at: now, utcOffsetMinutes: offset)
+            counts.count(.messages, at: now, utcOffsetMinutes: offset)
+        case .event(.click), .event(.scanCode), .event(.pictures), .event(.locationSelect):
+            counts.count(.messages, at: now, utcOffsetMinutes: offset)
+        case .event:
+            return  // views, reports, locations: not a member writing
+        default:
+            counts.count(.messages, at: now, utcOffsetMinutes: offset)
+        }
     }
 
     private static func chosen(_ decision: RuleDecision) -> [ReplyTemplate] {
@@ -74,6 +103,7 @@ public struct Dispatcher: MessageHandler {
     public static let heldText = "您的消息已收到。系统正忙，处理结果会稍后通过消息发送给您，请勿重复发送。"
 
     public func handle(_ message: InboundMessage) async -> HandlerOutcome {
+        tally(message, at: clock(), rules: rules.engine)
         // Behind a message of the member's that waits in the journal, the next ones wait too,
         // so that they are applied in order.
         if let journal, journal.holds(message.header.sender) {

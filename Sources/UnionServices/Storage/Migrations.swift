@@ -290,6 +290,16 @@ enum Migrations {
             try await index("cases", "created_at", on: database)
             try await index("case_messages", "created_at", on: database)
         },
+        Migration(version: 9, name: "daily counts") { database in
+            // Messages and new followers per local day (its start, in Unix seconds), added to
+            // by every instance every few seconds, for the console's overview.
+            try await database.create(table: "daily_counts")
+                .column("day", type: .bigint, .notNull)
+                .column("name", type: .text, oneOf(DailyCounts.Name.self, column: "name"), .notNull)
+                .column("count", type: .bigint, .notNull)
+                .primaryKey("day", "name")
+                .run()
+        },
     ]
 
     /// A `CHECK` that the column holds one of the enum's raw values: the schema enforces what

@@ -1,0 +1,43 @@
+import Foundation
+import Testing
+
+@testable import UnionServices
+
+@Suite("Messages and followers per day")
+struct DailyCountsTests {
+    /// Two instances' counts add up in the store, per local day, and a flush that cannot write
+    /// keeps its counts for the next one.
+    @Test(arguments: StoreKind.allCases)
+    func countsAddUpPerLocalDayAcrossInstances(_ kind: StoreKind) async throws {
+        let store = try await kind.open()
+        let a = DailyCounts()
+        let b = DailyCounts()
+        // 2026-12-03 23:30 and 2026-12-04 00:30 in UTC+8 are two local days.
+        let lateEvening: Int64 = 1_796_311_800
+        let afterMidnight = lateEvening + 3_600
+        #expect(
+            DailyCounts.day(of: afterMidnight, utcOffsetMinutes: 480)
+                - DailyCounts.day(of: lateEvening, utcOffsetMinutes: 480) == 86_400)
+        for _ in 0..<3 { a.count(.messages, at: lateEvening, utcOffsetMinutes: 480) }
+        a.count(.followers, at: lateEvening, utcOffsetMinutes: 480)
+        b.count(.messages, at: lateEvening, utcOffsetMinutes: 480)
+        b.count(.messages, at: afterMidnight, utcOffsetMinutes: 480)
+        try await a.flush(to: store)
+        try await b.flush(to: store)
+        #expect(a.isEmpty && b.isEmpty)
+        a.count(.messages, at: lateEvening, utcOffsetMinutes: 480)
+        try await a.flush(to: store)
+
+        let start = DailyCounts.day(of: afterMidnight, utcOffsetMinutes: 480) - 29 * 86_400
+        let messages = try await store.read { try await DailyCounts.last30Days(.messages, from: start, in: $0) }
+        let followers = try await store.read { try await DailyCounts.last30Days(.followers, from: start, in: $0) }
+        #expect(messages[28] == 5 && messages[29] == 1 && messages.reduce(0, +) == 6)
+        #expect(followers[28] == 1 && followers.reduce(0, +) == 1)
+
+        // The store gone: the counts wait for the next flush.
+        await store.close()
+        b.count(.messages, at: afterMidnight, utcOffsetMinutes: 480)
+        await #expect(throws: (any Error).self) { try await b.flush(to: store) }
+        #expect(!b.isEmpty)
+    }
+}
