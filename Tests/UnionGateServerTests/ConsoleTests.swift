@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import ReplyRules
 import Testing
+import WeChatWire
 
 @testable import UnionGateServer
 @testable import UnionServices
@@ -338,6 +339,49 @@ struct ConsoleTests {
         }
     }
 
+    /// A picture a member sent shows in the case's thread; a failed download says why.
+    @Test func aCaseShowsTheMembersPicturesAndWhyADownloadFailed() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("media-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try Data("not really a jpeg".utf8).write(to: directory.appendingPathComponent("photo.jpg"))
+        try await withConsole(configure: { $0.mediaDirectory = directory.path }) { visitor, gateway in
+            let member = Member()
+            for (index, mediaId) in ["photo-1", "gone"].enumerated() {
+                _ = await gateway.core.dispatcher.handle(
+                    InboundMessage(
+                        header: MessageHeader(
+                            account: "gh_union", sender: member.openid, createTime: 1, msgId: UInt64(900 + index)),
+                        kind: .image(ImageMessage(picURL: "http://x/\(index)", mediaId: mediaId))))
+            }
+            try await gateway.store.transaction { database in
+                try await database.raw(
+                    "UPDATE case_messages SET media_status = 'stored', media_path = 'photo.jpg', media_type = 'image/jpeg' WHERE media_id = 'photo-1'"
+                ).run()
+                try await database.raw(
+                    "UPDATE case_messages SET media_status = 'failed', media_error = '40007 invalid media_id' WHERE media_id = 'gone'"
+                ).run()
+            }
+            let memberCase = try #require(
+                try await Inbox(store: gateway.store).page(RecordFilter(), request: PageRequest(page: 1, perPage: 5))
+                    .items.first)
+            try await visitor.signIn("root", testAdminToken)
+            let page = try await visitor.get("/admin/cases/\(memberCase.id)")
+            let link = try #require(
+                page.body.firstMatch(of: /<img class="media" src="(\/admin\/cases\/\d+\/media\/\d+)"/)
+            )
+            .output.1
+            #expect(page.body.contains("从微信下载失败：40007 invalid media_id"))
+            let picture = try await visitor.get(String(link))
+            #expect(picture.status == 200)
+            #expect(picture.body == "not really a jpeg")
+            #expect(picture.headers[.contentType] == "image/jpeg")
+            #expect(picture.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
+            // The failed one has no file to serve.
+            let failedId = try #require(Int(String(link.split(separator: "/").last ?? ""))) + 1
+            #expect(try await visitor.get("/admin/cases/\(memberCase.id)/media/\(failedId)").status == 404)
+        }
+    }
+
     @Test func exportsNeedTheExportRoleAndAreAudited() async throws {
         try await withConsole { visitor, gateway in
             let organisation = gateway.rules.engine.book.join.organisation
@@ -450,12 +494,27 @@ struct ConsoleTests {
             #expect(try await directory.member(named: "城东审核", password: String(password)) == nil)
             #expect(try await directory.member(named: "城东审核", password: String(second)) != nil)
 
+            // Moved to another town as a viewer: the form shows where the account is now.
+            let edit = try await visitor.get("/admin/staff/edit?name=%E5%9F%8E%E4%B8%9C%E5%AE%A1%E6%A0%B8")
+            #expect(edit.status == 200)
+            #expect(edit.body.contains("<option value=\"chengdong\" selected>"))
+            let changed = try await visitor.post(
+                "/admin/staff/change", [("_csrf", token), ("name", "城东审核"), ("unit", "chengxi"), ("role", "viewer")])
+            #expect(changed.status == 303)
+            let moved = try #require(try await directory.member(named: "城东审核"))
+            #expect(moved.unitCode == "chengxi" && moved.role == .viewer)
+            let nowhere = try await visitor.post(
+                "/admin/staff/change", [("_csrf", token), ("name", "城东审核"), ("unit", "atlantis"), ("role", "viewer")])
+            #expect(nowhere.status == 400)
+
             let disabled = try await visitor.post("/admin/staff/disable", [("_csrf", token), ("name", "城东审核")])
             #expect(disabled.status == 303)
             #expect(try await directory.member(named: "城东审核", password: String(second)) == nil)
             let audit = try await AuditLog.page(for: .root, action: nil, request: try PageRequest(), in: gateway.store)
             #expect(
-                Set(audit.items.map(\.action)).isSuperset(of: ["staff.add", "staff.reset_password", "staff.disable"]))
+                Set(audit.items.map(\.action)).isSuperset(of: [
+                    "staff.add", "staff.reset_password", "staff.change", "staff.disable",
+                ]))
         }
     }
 

@@ -223,7 +223,7 @@ func buildRouter(_ gateway: Gateway) -> Router<GatewayRequestContext> {
         idle: gateway.configuration.consoleIdleSeconds, logger: gateway.logger,
         pages: ConsolePages(
             library: gateway.consoleTemplates, unionName: { rules.engine.book.settings.unionName }),
-        wechat: gateway.wechat, publicURL: gateway.configuration.publicURL
+        wechat: gateway.wechat, publicURL: gateway.configuration.publicURL, mediaDirectory: gateway.mediaDirectory
     ).register(on: router)
     let inbox = Inbox(store: store)
     let unixTime = gateway.unixTime

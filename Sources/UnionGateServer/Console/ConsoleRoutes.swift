@@ -33,6 +33,10 @@ struct ConsoleRoutes: Sendable {
     /// WeChat's API, when the gateway has an AppID and AppSecret (menu publishing).
     let wechat: WeChatAPIClient?
     let publicURL: String?
+    /// Where the inbox's media files are.
+    let mediaDirectory: String
+    /// The overview, computed at most every 10 s per part of the tree.
+    let overviews = OverviewCache()
 
     /// The session cookie's name (path `/admin`).
     static let cookieName = "ug_console"
@@ -81,6 +85,7 @@ struct ConsoleRoutes: Sendable {
         pages.get("forms/export") { request, context in try await export(request, context, kind: .submissions) }
         pages.get("cases", use: cases)
         pages.get("cases/:id", use: caseThread)
+        pages.get("cases/:id/media/:message", use: caseMedia)
         pages.post("cases/:id/reply", use: replyToCase)
         pages.post("cases/:id/close", use: closeCase)
         pages.post("cases/:id/assign", use: assignCase)
@@ -99,6 +104,8 @@ struct ConsoleRoutes: Sendable {
         pages.post("staff", use: addStaff)
         pages.post("staff/reset", use: resetStaffPassword)
         pages.post("staff/disable", use: disableStaff)
+        pages.get("staff/edit", use: staffEditPage)
+        pages.post("staff/change", use: changeStaff)
         pages.get("audit", use: auditLog)
     }
 
@@ -228,7 +235,7 @@ struct ConsoleRoutes: Sendable {
     @Sendable func overview(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let actor = try context.actor()
         let now = clock()
-        let overview = try await ConsoleOverview.of(for: actor, at: now, utcOffsetMinutes: offset, in: store)
+        let overview = try await overviews.overview(for: actor, at: now, utcOffsetMinutes: offset, in: store)
         var figures: [[String: Any]] = [
             [
                 "label": "待审核入会", "today": overview.pendingApplications,
@@ -248,7 +255,7 @@ struct ConsoleRoutes: Sendable {
         ]
         if let messages = overview.messages, let followers = overview.followers {
             figures.insert(
-                ["label": "今日消息", "today": messages.today, "sub": "30 天 \(messages.month)（每 5 秒更新）"], at: 0)
+                ["label": "今日消息", "today": messages.today, "sub": "30 天 \(messages.month)"], at: 0)
             figures.insert(["label": "今日新关注", "today": followers.today, "sub": "30 天 \(followers.month)"], at: 1)
         }
         if let held = overview.noticesHeld {
@@ -605,14 +612,38 @@ struct ConsoleRoutes: Sendable {
                     "assignedStaff": memberCase.assignedStaff ?? "", "rating": memberCase.rating ?? 0,
                     "canDecide": actor.may(.decide), "units": unitOptions(for: actor, selected: nil),
                     "messages": messages.map { message -> [String: Any] in
-                        [
+                        var values: [String: Any] = [
                             "from": message.direction == "member" ? "member" : "staff",
                             "who": message.direction == "member"
                                 ? (member?.name ?? "会员") : "工会 · \(message.author ?? "工作人员")",
                             "at": local(message.createdAt), "content": message.content,
                         ]
+                        // What a member sent as a picture, voice or video: shown, or how its download went.
+                        switch message.mediaStatus {
+                        case "stored":
+                            let link = "/admin/cases/\(memberCase.id)/media/\(message.id)"
+                            values["media"] = [
+                                "link": link, "image": message.kind == "image", "video": message.kind == "video",
+                                // WeChat's voice is AMR, which browsers do not play: a download.
+                                "file": message.kind != "image" && message.kind != "video",
+                            ]
+                        case "pending": values["mediaNote"] = "（正在从微信下载）"
+                        case "failed": values["mediaNote"] = "（从微信下载失败：\(message.mediaError ?? "原因不明")）"
+                        default: break
+                        }
+                        return values
                     },
                 ])
+        }
+    }
+
+    @Sendable func caseMedia(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        let id = try context.parameters.require("id", as: Int.self)
+        let message = try context.parameters.require("message", as: Int.self)
+        return try await pages.refusing(context) {
+            AdminRoutes.mediaResponse(
+                try await Inbox(store: store).storedMedia(id, message: message, for: actor, in: mediaDirectory))
         }
     }
 
@@ -1119,6 +1150,39 @@ struct ConsoleRoutes: Sendable {
         return try await pages.refusing(context) {
             let password = try await staff.resetPassword(name, by: actor, at: clock())
             return try await staffPage(context, secret: (name, password))
+        }
+    }
+
+    /// One account's unit and role, to change.
+    @Sendable func staffEditPage(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        let name = request.uri.queryParameters.get("name") ?? ""
+        return try await pages.refusing(context) {
+            try actor.requireWholeTree(.administer)
+            guard let member = try await staff.member(named: name) else {
+                throw AdminActionError(.notFound, "no staff member called \(name)")
+            }
+            return pages.render(
+                "staffEdit", context: context,
+                [
+                    "title": "更改 \(member.name) 的单位和角色", "name": member.name,
+                    "units": unitOptions(for: actor, selected: member.unitCode),
+                    "roles": Self.options(
+                        StaffRole.allCases.map { ($0.rawValue, $0.chinese) }, selected: member.role.rawValue),
+                ])
+        }
+    }
+
+    @Sendable func changeStaff(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        let form = context.form
+        let name = form["name"] ?? ""
+        return try await pages.refusing(context) {
+            guard let role = StaffRole(rawValue: form["role"] ?? "") else { throw AdminActionError(.invalid, "请选择角色。") }
+            let member = try await staff.change(
+                name, unit: form["unit"] ?? "", role: role, organisation: organisation, by: actor, at: clock())
+            let unit = organisation.units[member.unitCode]?.name ?? member.unitCode
+            return pages.redirect("/admin/staff", flash: "\(name) 现在是\(unit)的\(member.role.chinese)，下一次操作起生效。")
         }
     }
 

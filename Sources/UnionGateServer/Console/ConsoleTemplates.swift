@@ -7,7 +7,7 @@ enum ConsoleTemplates {
         "layout": layout, "login": login, "overview": overview, "members": members, "cases": cases,
         "case": caseThread, "rules": rules, "ruleFile": ruleFile, "ruleForm": ruleForm, "outbox": outbox,
         "staff": staff, "audit": audit,
-        "message": message, "records": records, "menu": menu, "qr": qr, "password": password,
+        "message": message, "records": records, "staffEdit": staffEdit, "menu": menu, "qr": qr, "password": password,
     ]
 
     /// The library of every page; a template that does not parse stops the gateway at start-up
@@ -87,6 +87,7 @@ enum ConsoleTemplates {
           <div class="figure{{#alert}} alert{{/alert}}"><span class="label">{{label}}</span><strong>{{today}}</strong><span class="sub">{{sub}}</span></div>
           {{/figures}}
         </section>
+        <p class="hint">数据每 10 秒更新一次。</p>
         <section class="card">
           <h2>近 30 天</h2>
           <p class="legend"><span class="key applications"></span>入会申请 <span class="key suggestions"></span>合理化建议 <span class="key cases"></span>留言</p>
@@ -168,7 +169,8 @@ enum ConsoleTemplates {
         {{<layout}}{{$content}}
         <p class="meta"><span class="status {{status}}">{{statusName}}</span>{{#overdue}} <span class="badge">已超期</span>{{/overdue}} · 单位 {{unit}} · 答复期限 {{dueAt}}{{#assignedStaff}} · 经办 {{assignedStaff}}{{/assignedStaff}}{{#rating}} · 会员评价 {{rating}} 星{{/rating}}</p>
         <ol class="thread" id="thread">
-        {{#messages}}<li class="{{from}}"><span class="who">{{who}}</span><span class="when">{{at}}</span><p>{{content}}</p></li>{{/messages}}
+        {{#messages}}<li class="{{from}}"><span class="who">{{who}}</span><span class="when">{{at}}</span><p>{{content}}</p>
+        {{#media}}{{#image}}<a href="{{link}}"><img class="media" src="{{link}}" alt="会员发的图片" loading="lazy"></a>{{/image}}{{#video}}<video class="media" src="{{link}}" controls preload="none"></video>{{/video}}{{#file}}<a href="{{link}}" class="button secondary small">下载语音</a>{{/file}}{{/media}}{{#mediaNote}}<p class="hint">{{mediaNote}}</p>{{/mediaNote}}</li>{{/messages}}
         </ol>
         {{#canDecide}}{{^closed}}
         <form method="post" action="/admin/cases/{{id}}/reply" class="card" id="reply-form">
@@ -371,6 +373,7 @@ enum ConsoleTemplates {
         <table class="list" id="staff"><thead><tr><th>账号</th><th>单位</th><th>角色</th><th>状态</th><th>创建时间</th><th></th></tr></thead><tbody>
         {{#rows}}<tr id="staff-{{name}}"><td data-label="账号">{{name}}</td><td data-label="单位">{{unit}}</td><td data-label="角色">{{role}}</td><td data-label="状态">{{state}}</td><td data-label="创建时间">{{createdAt}}</td>
         <td class="actions">{{^disabled}}
+          <a href="/admin/staff/edit?name={{name}}" class="button secondary small" id="change-{{name}}">更改单位/角色</a>
           <form method="post" action="/admin/staff/reset" class="inline"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="name" value="{{name}}"><button type="submit" class="secondary small">重设密码</button></form>
           <form method="post" action="/admin/staff/disable" class="inline"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="name" value="{{name}}"><button type="submit" class="danger small">停用</button></form>
         {{/disabled}}</td></tr>{{/rows}}
@@ -382,6 +385,20 @@ enum ConsoleTemplates {
           <label>单位<select name="unit" id="staff-unit">{{#units}}<option value="{{code}}">{{name}}</option>{{/units}}</select></label>
           <label>角色<select name="role" id="staff-role">{{#roles}}<option value="{{value}}">{{label}}</option>{{/roles}}</select></label>
           <button type="submit" id="add-staff-button">添加（生成一次性密码）</button>
+        </form>
+        {{/content}}{{/layout}}
+        """
+
+    static let staffEdit = """
+        {{<layout}}{{$content}}
+        <form method="post" action="/admin/staff/change" class="card" id="change-staff">
+          <input type="hidden" name="_csrf" value="{{csrf}}">
+          <input type="hidden" name="name" value="{{name}}">
+          <label>单位<select name="unit" id="staff-unit">{{#units}}<option value="{{code}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/units}}</select></label>
+          <label>角色<select name="role" id="staff-role">{{#roles}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/roles}}</select></label>
+          <p class="hint">更改后，此账号从下一次操作起只能看到和办理新单位及其下级单位的事项。</p>
+          <button type="submit" id="change-staff-button">保存</button>
+          <a href="/admin/staff">取消</a>
         </form>
         {{/content}}{{/layout}}
         """
@@ -449,6 +466,7 @@ enum ConsoleTemplates {
         ol.thread { list-style: none; padding: 0; } ol.thread li { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 8px 12px; margin-bottom: 8px; max-width: 85%; }
         ol.thread li.staff { margin-left: auto; background: #e7f3ff; } ol.thread .who { font-weight: 600; margin-right: 8px; } ol.thread .when { color: var(--muted); font-size: 12px; }
         ol.thread p { margin: 4px 0 0; white-space: pre-wrap; }
+        ol.thread .media { display: block; max-width: 100%; max-height: 320px; margin-top: 6px; border-radius: 6px; }
         .editor { display: grid; grid-template-columns: 1fr; gap: 14px; }
         @media (min-width: 900px) { .editor { grid-template-columns: 3fr 2fr; } }
         .phone { border-radius: 18px; background: #ededed; min-height: 200px; }

@@ -230,6 +230,23 @@ public struct Inbox: Sendable {
     }
 
     /// A case and its thread, oldest message first; 404 outside `actor`'s units.
+    /// The downloaded file of a media message in case `id` (same scope as the case): its
+    /// contents and content type.
+    ///
+    /// - Parameter directory: where the media files are kept.
+    /// - Throws: ``AdminActionError`` (not found) when the message has no stored file.
+    public func storedMedia(_ id: Int, message wanted: Int, for actor: Principal, in directory: String)
+        async throws -> (data: Data, type: String)
+    {
+        let (_, messages) = try await thread(id, for: actor)
+        guard let message = messages.first(where: { $0.id == wanted }), message.mediaStatus == "stored",
+            let name = message.mediaPath, !name.contains("/"),
+            let data = FileManager.default.contents(
+                atPath: URL(fileURLWithPath: directory).appendingPathComponent(name).path)
+        else { throw AdminActionError(.notFound, "no stored media for message \(wanted)") }
+        return (data, message.mediaType ?? "application/octet-stream")
+    }
+
     public func thread(_ id: Int, for actor: Principal) async throws -> (MemberCase, [CaseMessage]) {
         try actor.require(.read)
         return try await store.read { database in

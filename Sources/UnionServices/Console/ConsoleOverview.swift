@@ -1,6 +1,7 @@
 import Foundation
 import ReplyRules
 import SQLKit
+import Synchronization
 
 /// The console's overview (概览) of one staff member's part of the tree: today and the last 30
 /// days, the days as a chart, and the questions nobody answered.
@@ -126,5 +127,47 @@ public struct ConsoleOverview: Sendable, Hashable {
                 .prefix(10).map { Question(content: $0.key, times: $0.value) }
             return overview
         }
+    }
+}
+
+/// The overview as last computed for each part of the tree, reused for a few seconds: a page
+/// that several staff keep open, and reload, costs one computation per part per `lifetime`,
+/// whatever the webhook is doing meanwhile.
+public final class OverviewCache: Sendable {
+    private struct Key: Hashable {
+        var scope: UnitScope
+        var day: Int64
+        var utcOffsetMinutes: Int
+    }
+
+    private let entries = Mutex<[Key: (computed: ContinuousClock.Instant, overview: ConsoleOverview)]>([:])
+    /// How long a computed overview is shown.
+    public let lifetime: Duration
+
+    /// Creates an empty cache.
+    public init(lifetime: Duration = .seconds(10)) {
+        self.lifetime = lifetime
+    }
+
+    /// The overview for `actor`: the one computed within `lifetime` for the same part of the
+    /// tree and day, or a new one.
+    public func overview(for actor: Principal, at now: Int64, utcOffsetMinutes: Int, in store: UnionStore)
+        async throws -> ConsoleOverview
+    {
+        try actor.require(.read)
+        let key = Key(
+            scope: actor.scope, day: DailyCounts.day(of: now, utcOffsetMinutes: utcOffsetMinutes),
+            utcOffsetMinutes: utcOffsetMinutes)
+        let started = ContinuousClock.now
+        if let entry = entries.withLock({ $0[key] }), started - entry.computed < lifetime {
+            return entry.overview
+        }
+        let overview = try await ConsoleOverview.of(
+            for: actor, at: now, utcOffsetMinutes: utcOffsetMinutes, in: store)
+        entries.withLock { entries in
+            if entries.count > 1_000 { entries.removeAll() }  // a handful of parts in practice
+            entries[key] = (started, overview)
+        }
+        return overview
     }
 }

@@ -126,6 +126,33 @@ public struct StaffDirectory: Sendable {
         }.map(\.member)
     }
 
+    /// Moves an account to another unit or role; it applies from the account's next request
+    /// (sessions and tokens read the account each time).
+    public func change(
+        _ name: String, unit: String, role: StaffRole, organisation: Organisation, by actor: Principal, at now: Int64
+    ) async throws -> StaffMember {
+        try actor.requireWholeTree(.administer)
+        guard organisation.units[unit] != nil else {
+            throw AdminActionError(.invalid, "no unit \(unit) in org.yaml")
+        }
+        return try await store.transaction { database in
+            guard var member = try await Self.find(name, in: database) else {
+                throw AdminActionError(.notFound, "no staff member called \(name)")
+            }
+            guard member.unitCode != unit || member.role != role else { return member }
+            try await database.update("staff").set("unit_code", to: unit).set("role", to: role.rawValue)
+                .set("updated_at", to: now)
+                .where("id", .equal, member.id).run()
+            try await AuditLog.record(
+                actor, action: "staff.change", record: "staff:\(name)", unit: unit,
+                before: ["unit": member.unitCode, "role": member.role.rawValue],
+                after: ["unit": unit, "role": role.rawValue], at: now, in: database)
+            member.unitCode = unit
+            member.role = role
+            return member
+        }
+    }
+
     /// Switches an account off: its password and tokens stop working.
     public func disable(_ name: String, by actor: Principal, at now: Int64) async throws -> StaffMember {
         try actor.requireWholeTree(.administer)

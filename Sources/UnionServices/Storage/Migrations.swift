@@ -299,6 +299,11 @@ enum Migrations {
                 .column("count", type: .bigint, .notNull)
                 .primaryKey("day", "name")
                 .run()
+            // The members list's search reads the columns it looks in (and those its filters
+            // use) from this index, not the rows with every answer: a fraction of the pages.
+            try await database.create(index: "membership_applications_search").on("membership_applications")
+                .column("name").column("number").column("phone").column("unit_code").column("status").column("openid")
+                .run()
         },
     ]
 

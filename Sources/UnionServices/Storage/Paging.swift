@@ -69,18 +69,21 @@ extension UnionStore {
                     .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
                 return Page(items: rows, total: count, request: request)
             }
-            // A search reads every row: the page and the number of matches in one pass (a window
-            // over the matches), not two.
-            let rows = try await filter(
-                database.select().columns("*")
+            // A search reads every row: the page's ids and the number of matches in one pass (a
+            // window over the matches), reading only the searched columns (from an index that
+            // holds them, where there is one: far fewer pages than the rows), then the page's rows.
+            let hits = try await filter(
+                database.select().column("id")
                     .column(SQLRaw("COUNT(*) OVER ()"), as: "page_total").from(table)
             )
             .orderBy("id", .descending).limit(request.perPage).offset(request.offset)
             .all()
-            if let first = rows.first {
-                return Page(
-                    items: try rows.map { try $0.decode(model: Row.self, keyDecodingStrategy: .convertFromSnakeCase) },
-                    total: try first.decode(column: "page_total", as: Int.self), request: request)
+            if let first = hits.first {
+                let ids = try hits.map { try $0.decode(column: "id", as: Int.self) }
+                let rows = try await database.select().columns("*").from(table).where("id", .in, ids)
+                    .orderBy("id", .descending)
+                    .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+                return Page(items: rows, total: try first.decode(column: "page_total", as: Int.self), request: request)
             }
             // Past the last page: the size alone.
             return Page(items: [], total: try await database.count(table, where: filter), request: request)
