@@ -157,9 +157,15 @@ public struct RecordFilter: Sendable, Hashable {
             // Digits are looked for in phone numbers and receipt numbers, anything else in the
             // other columns: no column is read for what it cannot hold.
             // (A receipt number has at most six digits in a row.)
+            // Receipt numbers and phone numbers are ASCII: a name in Chinese is not looked for there.
             let digits = text.allSatisfy { $0.isASCII && $0.isNumber }
-            for column in columns
-            where (digits || column != "phone") && !(digits && text.count > 6 && column == "number") {
+            let ascii = text.allSatisfy(\.isASCII)
+            let searched = columns.filter { column in
+                (digits || column != "phone") && !(digits && text.count > 6 && column == "number")
+                    && (ascii || column != "number")
+            }
+            if searched.isEmpty && !byMember { return group.where(SQLLiteral.boolean(false)) }  // nowhere to look
+            for column in searched {
                 _ = group.orWhere(dialect.contains(SQLColumn(column), text))
             }
             if byMember {
