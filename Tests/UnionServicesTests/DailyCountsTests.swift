@@ -1,4 +1,5 @@
 import Foundation
+import ReplyRules
 import Testing
 
 @testable import UnionServices
@@ -16,8 +17,8 @@ struct DailyCountsTests {
         let lateEvening: Int64 = 1_796_311_800
         let afterMidnight = lateEvening + 3_600
         #expect(
-            DailyCounts.day(of: afterMidnight, utcOffsetMinutes: 480)
-                - DailyCounts.day(of: lateEvening, utcOffsetMinutes: 480) == 86_400)
+            LocalTime.dayStart(afterMidnight, utcOffsetMinutes: 480)
+                - LocalTime.dayStart(lateEvening, utcOffsetMinutes: 480) == 86_400)
         for _ in 0..<3 { a.count(.messages, at: lateEvening, utcOffsetMinutes: 480) }
         a.count(.followers, at: lateEvening, utcOffsetMinutes: 480)
         b.count(.messages, at: lateEvening, utcOffsetMinutes: 480)
@@ -28,7 +29,7 @@ struct DailyCountsTests {
         a.count(.messages, at: lateEvening, utcOffsetMinutes: 480)
         try await a.flush(to: store)
 
-        let start = DailyCounts.day(of: afterMidnight, utcOffsetMinutes: 480) - 29 * 86_400
+        let start = LocalTime.dayStart(afterMidnight, utcOffsetMinutes: 480) - 29 * 86_400
         let messages = try await store.read { try await DailyCounts.last30Days(.messages, from: start, in: $0) }
         let followers = try await store.read { try await DailyCounts.last30Days(.followers, from: start, in: $0) }
         #expect(messages[28] == 5 && messages[29] == 1 && messages.reduce(0, +) == 6)

@@ -56,20 +56,13 @@ public struct CaseSettings: Sendable, Hashable {
         return !holidays.contains(date) && officeDays.contains(time.weekday)
     }
 
-    /// The start of the local day holding `unixSeconds`.
-    static func dayStart(_ unixSeconds: Int64, offset: Int) -> Int64 {
-        let local = unixSeconds + Int64(offset) * 60
-        let days = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
-        return days * 86_400 - Int64(offset) * 60
-    }
-
     /// When an answer to a message that arrived at `unixSeconds` is due.
     public func dueTime(from unixSeconds: Int64, utcOffsetMinutes offset: Int) -> Int64 {
         switch due {
         case .hours(let count): return unixSeconds + Int64(count) * 3600
         case .days(let count): return unixSeconds + Int64(count) * 86_400
         case .workingDays(let count):
-            var day = Self.dayStart(unixSeconds, offset: offset)
+            var day = LocalTime.dayStart(unixSeconds, utcOffsetMinutes: offset)
             var counted = 0
             // A year of days at most: a calendar of nothing but holidays cannot loop forever.
             for _ in 0..<366 where counted < count {
@@ -88,7 +81,7 @@ public struct CaseSettings: Sendable, Hashable {
 
     /// When staff are next in after `unixSeconds` (within 30 days), or nil.
     public func nextOpening(after unixSeconds: Int64, utcOffsetMinutes offset: Int) -> Int64? {
-        var day = Self.dayStart(unixSeconds, offset: offset)
+        var day = LocalTime.dayStart(unixSeconds, utcOffsetMinutes: offset)
         for _ in 0..<30 {
             if isWorkingDay(LocalTime(unixSeconds: day, utcOffsetMinutes: offset)) {
                 for window in officeHours.sorted(by: { $0.lowerBound < $1.lowerBound }) {

@@ -23,6 +23,13 @@ public struct LocalTime: Sendable, Hashable {
     /// Chinese names of the days, Monday first.
     public static let weekdayNames = ["星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日"]
 
+    /// The start of the local day holding `unixSeconds` (a Unix timestamp).
+    public static func dayStart(_ unixSeconds: Int64, utcOffsetMinutes: Int) -> Int64 {
+        let local = unixSeconds + Int64(utcOffsetMinutes) * 60
+        let days = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
+        return days * 86_400 - Int64(utcOffsetMinutes) * 60
+    }
+
     /// The local time of a Unix timestamp at an offset from UTC in minutes.
     public init(unixSeconds: Int64, utcOffsetMinutes: Int) {
         let local = unixSeconds + Int64(utcOffsetMinutes) * 60

@@ -323,7 +323,6 @@ struct AdminRoutes: Sendable {
         try context.parameters.require("id", as: Int.self)
     }
 
-    /// Runs an action, turning its refusal into the matching HTTP error.
     /// A member's media file, shown in the browser (the console's case page uses it too). The
     /// file came from WeChat, but its type is the one WeChat declared: it is never sniffed into
     /// something a browser would run.
@@ -338,6 +337,7 @@ struct AdminRoutes: Sendable {
             body: .init(byteBuffer: ByteBuffer(bytes: media.data)))
     }
 
+    /// Runs an action, turning its refusal into the matching HTTP error.
     static func refusing<Record>(_ action: () async throws -> Record) async throws -> Record {
         do {
             return try await action()

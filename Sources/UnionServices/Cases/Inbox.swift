@@ -229,7 +229,6 @@ public struct Inbox: Sendable {
         ).map(\.memberCase)
     }
 
-    /// A case and its thread, oldest message first; 404 outside `actor`'s units.
     /// The downloaded file of a media message in case `id` (same scope as the case): its
     /// contents and content type.
     ///
@@ -247,6 +246,7 @@ public struct Inbox: Sendable {
         return (data, message.mediaType ?? "application/octet-stream")
     }
 
+    /// A case and its thread, oldest message first; 404 outside `actor`'s units.
     public func thread(_ id: Int, for actor: Principal) async throws -> (MemberCase, [CaseMessage]) {
         try actor.require(.read)
         return try await store.read { database in

@@ -51,8 +51,7 @@ public struct ConsoleOverview: Sendable, Hashable {
         for actor: Principal, at now: Int64, utcOffsetMinutes: Int, in store: UnionStore
     ) async throws -> ConsoleOverview {
         try actor.require(.read)
-        let offset = Int64(utcOffsetMinutes) * 60
-        let today = (now + offset) / 86_400 * 86_400 - offset
+        let today = LocalTime.dayStart(now, utcOffsetMinutes: utcOffsetMinutes)
         let start = today - 29 * 86_400
         let scope = actor.scope
         return try await store.read { database in
@@ -156,7 +155,7 @@ public final class OverviewCache: Sendable {
     {
         try actor.require(.read)
         let key = Key(
-            scope: actor.scope, day: DailyCounts.day(of: now, utcOffsetMinutes: utcOffsetMinutes),
+            scope: actor.scope, day: LocalTime.dayStart(now, utcOffsetMinutes: utcOffsetMinutes),
             utcOffsetMinutes: utcOffsetMinutes)
         let started = ContinuousClock.now
         if let entry = entries.withLock({ $0[key] }), started - entry.computed < lifetime {

@@ -1,4 +1,5 @@
 import Foundation
+import ReplyRules
 import SQLKit
 import Synchronization
 
@@ -25,15 +26,9 @@ public final class DailyCounts: Sendable {
     /// Creates an empty counter.
     public init() {}
 
-    /// The start of the union's local day that holds `now` (Unix seconds).
-    public static func day(of now: Int64, utcOffsetMinutes: Int) -> Int64 {
-        let offset = Int64(utcOffsetMinutes) * 60
-        return (now + offset) / 86_400 * 86_400 - offset
-    }
-
     /// Counts one of `name` at `now`.
     public func count(_ name: Name, at now: Int64, utcOffsetMinutes: Int) {
-        let key = Key(day: Self.day(of: now, utcOffsetMinutes: utcOffsetMinutes), name: name)
+        let key = Key(day: LocalTime.dayStart(now, utcOffsetMinutes: utcOffsetMinutes), name: name)
         pending.withLock { $0[key, default: 0] += 1 }
     }
 

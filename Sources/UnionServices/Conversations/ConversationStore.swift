@@ -32,9 +32,9 @@ public final class ConversationStore: Sendable {
     /// member's message is not answered from memory.
     private let marks = Mutex<(count: UInt64, changed: [String: UInt64])>((0, [:]))
 
-    private init(store: UnionStore, entries: [String: Entry]) {
+    private init(store: UnionStore) {
         self.store = store
-        self.cache = Mutex(entries)
+        self.cache = Mutex([:])
     }
 
     /// A row of the `conversations` table.
@@ -61,12 +61,9 @@ public final class ConversationStore: Sendable {
 
     /// Loads every stored conversation.
     public static func load(from store: UnionStore) async throws -> ConversationStore {
-        let rows = try await store.read { database in
-            try await database.select().columns("*").from("conversations")
-                .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
-        }
-        let entries = try rows.map { row in (row.openid, try row.entry) }
-        return ConversationStore(store: store, entries: Dictionary(entries, uniquingKeysWith: { $1 }))
+        let conversations = ConversationStore(store: store)
+        try await conversations.reloadAll()
+        return conversations
     }
 
     /// The member's conversation, if any.
@@ -125,7 +122,8 @@ public final class ConversationStore: Sendable {
         }
     }
 
-    /// Reads every conversation again (when this instance begins to hear others' changes).
+    /// Reads every conversation (on loading, and again when this instance begins to hear others'
+    /// changes).
     func reloadAll() async throws {
         let before = marks.withLock { $0.count }
         let rows = try await store.read { database in
