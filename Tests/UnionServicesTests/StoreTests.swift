@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import ReplyRules
+import SQLKit
+import Synchronization
 import Testing
 import WeChatTestSupport
 import WeChatWire
@@ -109,6 +111,35 @@ struct StoreTests {
         }
     }
 
+    /// A kept statement is serialised once per kind of database, and each run puts its own
+    /// binds in their places, however the statement orders or repeats them.
+    @Test(arguments: StoreKind.allCases)
+    func aKeptStatementIsBuiltOnceAndRunsWithEachCallsBinds(_ kind: StoreKind) async throws {
+        let store = try await kind.open()
+        let builds = Mutex(0)
+        let name = "test statement \(UUID().uuidString)"
+        var values: [Int] = []
+        for (first, second) in [(2, 3), (5, 7), (1, 0)] {
+            values.append(
+                try await store.read { database in
+                    let statement = CachedStatements.statement(name, binds: [first, second], on: database) {
+                        database, bind in
+                        builds.withLock { $0 += 1 }
+                        // second × 10 + first − second: the binds out of order, one twice.
+                        let sum = SQLBinaryExpression(
+                            SQLBinaryExpression(bind[1], .multiply, SQLLiteral.numeric("10")), .add, bind[0])
+                        return database.select().column(
+                            SQLAlias(SQLBinaryExpression(sum, .subtract, bind[1]), as: SQLIdentifier("v"))
+                        ).select
+                    }
+                    return try await statement.first(decodingColumn: "v", as: Int.self) ?? -1
+                })
+        }
+        #expect(values == [29, 68, 1])
+        #expect(builds.withLock { $0 } == 1)
+        await store.close()
+    }
+
     @Test(arguments: StoreKind.allCases)
     func concurrentSubmissionsGetDistinctNumbers(_ kind: StoreKind) async throws {
         let store = try await kind.open()
@@ -171,6 +202,7 @@ struct StoreTests {
         let after = store.groupCounts.withLock { $0 }
         #expect(after.commits - before.commits == 1, "the four waiting transactions share one commit")
         #expect(after.transactions - before.transactions == 4)
+        #expect(after.isolated - before.isolated == 1, "the failure made the group run again, a savepoint each")
         // The refused one left nothing, not even its receipt number: the numbers run on.
         #expect(Set(numbers) == ["JY-2026-000001", "JY-2026-000002", "JY-2026-000003"])
         let stored = try await SuggestionBox(store: store).list()
@@ -183,6 +215,7 @@ struct StoreTests {
         let store = try await kind.open()
         let gate = Gate()
         let holder = Task { await store.exclusively { await gate.wait() } }
+        let before = store.groupCounts.withLock { $0 }
         let writes = (0..<3).map { _ in
             Task {
                 try await store.transaction { database in
@@ -200,6 +233,9 @@ struct StoreTests {
         for write in writes { numbers.insert(try await write.value) }
         #expect(numbers == ["JY-2026-000001"])
         #expect(try await SuggestionBox(store: store).list().count == 1)
+        let after = store.groupCounts.withLock { $0 }
+        #expect(after.commits - before.commits == 1)
+        #expect(after.isolated == before.isolated, "nothing failed: the group ran straight through, once")
         await store.close()
     }
 

@@ -206,7 +206,8 @@ public struct Inbox: Sendable {
 
     /// The rating a message gives, when it is one digit from 1 to 5.
     public static func rating(in message: InboundMessage) -> Int? {
-        guard case .text(let text) = message.kind else { return nil }
+        // A digit with a few spaces or marks around it; a longer text is not normalised for it.
+        guard case .text(let text) = message.kind, text.content.utf8.count <= 24 else { return nil }
         let word = KeywordNormalizer.normalize(text.content)
         guard word.count == 1, let value = Int(word), (1...5).contains(value) else { return nil }
         return value

@@ -219,9 +219,14 @@ public struct MembershipRegistry: MembershipDirectory {
     /// The unit of the member's latest application ('' when they have none): what their
     /// suggestions and submissions belong to.
     static func unitCode(of openid: String, in database: any SQLDatabase) async throws -> String {
-        try await database.select().column("unit_code").from("membership_applications")
+        try await unitCodeQuery(of: SQLBind(openid), in: database).first()?.decode(column: "unit_code", as: String.self)
+            ?? ""
+    }
+
+    /// The query that reads the code of the unit in the member's latest application.
+    static func unitCodeQuery(of openid: some SQLExpression, in database: any SQLDatabase) -> SQLSelectBuilder {
+        database.select().column("unit_code").from("membership_applications")
             .where("openid", .equal, openid).orderBy("id", .descending).limit(1)
-            .first()?.decode(column: "unit_code", as: String.self) ?? ""
     }
 
     /// A row of the `membership_applications` table.

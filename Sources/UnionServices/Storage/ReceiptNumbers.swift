@@ -5,9 +5,41 @@ import SQLKit
 enum ReceiptNumbers {
     static func next(prefix: String, year: Int, in database: any SQLDatabase) async throws -> String {
         // One statement: the counter is bumped (or started) and read back together.
-        let last = try await database.insert(into: "receipt_counters")
-            .columns("prefix", "year", "last")
-            .values(SQLBind(prefix), SQLBind(year), SQLBind(1))
+        let last = try await bumping(
+            database.insert(into: "receipt_counters").columns("prefix", "year", "last")
+                .values(SQLBind(prefix), SQLBind(year), SQLBind(1))
+        ).first(decodingColumn: "last", as: Int.self)
+        guard let last else { throw StoreError("receipt counter \(prefix)-\(year) returned nothing") }
+        return format(prefix: prefix, year: year, sequence: last)
+    }
+
+    /// The next number, unless a row of `table` already holds `messageKey` (a retry of a message
+    /// stored before): nil then, and no number is taken. One statement either way, its text
+    /// kept (``CachedStatements``): it is on every suggestion's way.
+    static func next(
+        prefix: String, year: Int, unlessStoredIn table: String, messageKey: String, in database: any SQLDatabase
+    ) async throws -> String? {
+        let statement = CachedStatements.statement(
+            "receipt number unless stored in \(table)", binds: [prefix, year, messageKey], on: database
+        ) { database, bind in
+            let stored = database.select().column(SQLFunction("count", args: SQLLiteral.all)).from(table)
+                .where("message_key", .equal, bind[2])
+            return bumping(
+                database.insert(into: "receipt_counters").columns("prefix", "year", "last")
+                    .select {
+                        $0.columns(bind[0], bind[1], SQLLiteral.numeric("1"))
+                            .where(SQLGroupExpression(stored.select), .equal, SQLLiteral.numeric("0"))
+                    }
+            ).query
+        }
+        let last = try await statement.first(decodingColumn: "last", as: Int.self)
+        return last.map { format(prefix: prefix, year: year, sequence: $0) }
+    }
+
+    /// `insert` into the counters, adding one to the counter it meets, and returning the
+    /// counter's new value (no row when it inserted nothing).
+    private static func bumping(_ insert: SQLInsertBuilder) -> SQLReturningResultBuilder<SQLInsertBuilder> {
+        insert
             .onConflict(with: ["prefix", "year"]) {
                 $0.set(
                     "last",
@@ -16,9 +48,6 @@ enum ReceiptNumbers {
                         right: SQLLiteral.numeric("1")))
             }
             .returning("last")
-            .first(decodingColumn: "last", as: Int.self)
-        guard let last else { throw StoreError("receipt counter \(prefix)-\(year) returned nothing") }
-        return format(prefix: prefix, year: year, sequence: last)
     }
 
     static func format(prefix: String, year: Int, sequence: Int) -> String {
