@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 import Testing
 import UnionServices
@@ -69,6 +70,49 @@ struct ServerProcessTests {
         await store.close()
         #expect(Set(stored) == Set(receipts))
         #expect(stored.count == 5)
+    }
+
+    /// Sixteen members write at once, so that suggestions are committed in groups; the server
+    /// is killed with SIGKILL in the middle of the burst. Every suggestion whose receipt number
+    /// a member was sent is in the file, each number once.
+    @Test func aBurstKilledMidwayLosesNoReceiptedSuggestion() async throws {
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "burst-\(UUID().uuidString).sqlite"
+        ).path
+        let (process, port, _) = try startServer(database: database)
+        let pid = process.processIdentifier
+        final class Receipts: Sendable { let list = Mutex<[String]>([]) }
+        let receipts = Receipts()
+        await withTaskGroup(of: Void.self) { group in
+            for sender in 0..<16 {
+                group.addTask {
+                    let client = WeChatClient(port: port)
+                    let member = Member("oBurst\(sender)")
+                    for index in 0..<1000 {
+                        guard let reply = try? await client.replyText(member.text("建议 第\(index)条：车间通风需要改善"))
+                        else { return }  // the server is gone
+                        guard let receipt = reply.firstMatch(of: /JY-\d{4}-\d{6}/) else { continue }
+                        let count = receipts.list.withLock {
+                            $0.append(String(receipt.output))
+                            return $0.count
+                        }
+                        if count == 300 { kill(pid, SIGKILL) }  // the others' messages are in flight
+                    }
+                }
+            }
+        }
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+        let receipted = receipts.list.withLock { $0 }
+        #expect(receipted.count >= 300)
+
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let store = try await UnionStore.open(path: database, logger: logger)
+        let stored = try await SuggestionBox(store: store).list().map(\.number)
+        await store.close()
+        #expect(Set(receipted).isSubset(of: Set(stored)), "a receipted suggestion is missing")
+        #expect(Set(stored).count == stored.count)
     }
 
     @Test func sighupReloadsTheRulesInTheRunningServer() async throws {

@@ -15,6 +15,8 @@ public struct UnionServiceDesk: ServiceDesk {
     private let publicURL: String?
     private let held: HeldNotices
     private let logger: Logger
+    /// The welfare replies of the rules in force, each made once.
+    private let welfareReplies = WelfareReply.Kept()
 
     /// The name of the one-question form that asks for a suggestion's text.
     static let suggestionForm = "suggestion"
@@ -295,7 +297,7 @@ public struct UnionServiceDesk: ServiceDesk {
         case .hotline:
             return [.text(HotlineText.render(book.hotline, publicURL: publicURL))]
         case .welfare:
-            return WelfareReply.reply(book.welfare, asEvent: message.isEvent, isMember: try await isMember(openid))
+            return welfareReplies.reply(rules, asEvent: message.isEvent, isMember: try await isMember(openid))
         case .joinStatus:
             return [.text(Self.joinStatus(try await latestApplication(openid)))]
         case .join:
@@ -346,7 +348,7 @@ public struct UnionServiceDesk: ServiceDesk {
             return .known([.text(HotlineText.render(book.hotline, publicURL: publicURL))])
         case .welfare:
             guard let isMember = membershipFromMemory(openid) else { return .needsStore }
-            return .known(WelfareReply.reply(book.welfare, asEvent: message.isEvent, isMember: isMember))
+            return .known(welfareReplies.reply(rules, asEvent: message.isEvent, isMember: isMember))
         case .joinStatus:
             guard case .some(let application) = store.facts.application(for: openid) else { return .needsStore }
             return .known([.text(Self.joinStatus(application))])

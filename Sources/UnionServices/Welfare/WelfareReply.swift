@@ -1,3 +1,4 @@
+import Synchronization
 import ReplyRules
 import WeChatWire
 
@@ -30,5 +31,25 @@ public enum WelfareReply {
         if !hidden.isEmpty { lines.append(invitation) }
         top.description = lines.joined(separator: "\n")
         return [.news([top])]
+    }
+
+    /// The replies of the rules in force, each made the first time it is asked for: each of
+    /// the four (tap or message, member or not) is the same for everyone who gets it.
+    public final class Kept: Sendable {
+        private let replies = Mutex<(engine: RuleEngine?, made: [Int: [ReplyBody]])>((nil, [:]))
+
+        public init() {}
+
+        /// The reply of `rules`' catalogue.
+        public func reply(_ rules: RuleEngine, asEvent: Bool, isMember: Bool) -> [ReplyBody] {
+            let form = (asEvent ? 2 : 0) + (isMember ? 1 : 0)
+            if let made = replies.withLock({ $0.engine === rules ? $0.made[form] : nil }) { return made }
+            let reply = WelfareReply.reply(rules.book.welfare, asEvent: asEvent, isMember: isMember)
+            replies.withLock {
+                if $0.engine !== rules { $0 = (rules, [:]) }
+                $0.made[form] = reply
+            }
+            return reply
+        }
     }
 }
