@@ -123,6 +123,29 @@ struct FormAnswerTests {
     }
 }
 
+@Suite("Trimming a member's answer")
+struct TrimmingTests {
+    /// The trim a form applies to every answer cuts what Foundation's `.whitespacesAndNewlines`
+    /// cuts, on random mixes of spaces of every kind, line breaks, CJK and combining marks.
+    @Test func itCutsWhatFoundationCuts() {
+        let pieces = [
+            " ", "\t", "\n", "\r\n", "\u{3000}", "\u{00A0}", "\u{2028}", "\u{2029}", "\u{85}", "\u{200B}",
+            "\u{FEFF}", "\u{2003}", "a", "张", "e\u{301}", "\u{301}", "5", "５", "。",
+        ]
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<5000 {
+            let text = (0..<Int.random(in: 0...8, using: &random)).map { _ in
+                pieces.randomElement(using: &random) ?? ""
+            }.joined()
+            #expect(
+                text.trimmingWhiteSpace() == text.trimmingCharacters(in: .whitespacesAndNewlines),
+                "\(text.debugDescription)")
+        }
+        #expect("\u{3000}王伟 \n".trimmingWhiteSpace() == "王伟")
+        #expect(" \t ".trimmingWhiteSpace().isEmpty)
+    }
+}
+
 @Suite("Privacy, receipts and exports")
 struct SupportTests {
     @Test func masksPhoneNumbersInFreeText() {

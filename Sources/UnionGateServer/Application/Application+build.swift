@@ -187,13 +187,16 @@ func buildRouter(_ gateway: Gateway) -> Router<GatewayRequestContext> {
     router.get("/wechat") { request, _ in webhook.verify(request) }
     router.post("/wechat") { request, _ in await webhook.receive(request) }
     let health = gateway.store
+    let journal = gateway.core.journal
     let rules = gateway.rules
     router.get("/healthz") { _, _ in
-        // Not ready while the database cannot write: a load balancer sends members elsewhere.
-        // Each instance says which rules it serves (they reload the Replies folder on their own).
+        // Not ready while the database cannot write, or messages wait in the journal for it (a
+        // small write may get through meanwhile, a member's does not): a load balancer sends
+        // members elsewhere. Each instance says which rules it serves (they reload the Replies
+        // folder on their own).
         let version = rules.engine.book.version
         var response =
-            health.writesFailing
+            health.writesFailing || !journal.pending.isEmpty
             ? Response(
                 status: .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: "database not writable")))

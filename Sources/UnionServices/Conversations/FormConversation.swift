@@ -101,7 +101,7 @@ public struct FormConversation: Sendable {
 
     /// Handles the member's `text`.
     public func respond(to text: String, progress: FormProgress, at now: Int64) -> Turn {
-        let input = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let input = text.trimmingWhiteSpace()
         let word = KeywordNormalizer.normalize(input)
         if Self.cancelWords.contains(word) {
             return .cancelled(reply: "已取消「\(form.title)」，没有保存任何内容。需要时可以重新开始。")
@@ -285,7 +285,7 @@ public enum FormAnswer {
 
     /// The stored form of `input` for `field`, or what is wrong with it.
     public static func validate(_ input: String, for field: FormField) -> Result<String, Problem> {
-        let text = input.trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = input.trimmingWhiteSpace()
         switch field.kind {
         case .text(let minLength, let maxLength):
             guard text.count >= minLength, text.count <= maxLength else {
@@ -350,5 +350,24 @@ public enum FormAnswer {
         let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
         guard (1...days).contains(day) else { return nil }
         return String(format: "%04d-%02d-%02d", year, month, day)
+    }
+}
+
+extension String {
+    /// The text without white space at either end: the scalars with Unicode's White_Space
+    /// property (spaces, tabs, line breaks, the ideographic space U+3000) and the zero-width
+    /// space U+200B, the same set as Foundation's `.whitespacesAndNewlines` here. Foundation's
+    /// `trimmingCharacters(in:)` took 6 % of the gateway's time answering help in a form (perf,
+    /// `scripts/bench` form_help).
+    func trimmingWhiteSpace() -> String {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !Self.isWhiteSpace($0) }) else { return "" }
+        let last = scalars.lastIndex(where: { !Self.isWhiteSpace($0) }) ?? first
+        if first == scalars.startIndex && scalars.index(after: last) == scalars.endIndex { return self }
+        return String(scalars[first...last])
+    }
+
+    private static func isWhiteSpace(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.isWhitespace || scalar.value == 0x200B
     }
 }
