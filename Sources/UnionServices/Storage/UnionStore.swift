@@ -295,13 +295,14 @@ public final class UnionStore: Sendable {
                 committed(group, failures: Array(repeating: nil, count: group.count), isolated: false)
                 return
             } catch {
+                // Nothing of this attempt stays. When the commit itself failed, the group fails;
+                // when a body threw, the group is written again below, a savepoint each.
                 do {
                     try await dialect.rollback(database)
                 } catch {
                     fail(group, error)
                     return
                 }
-                // The commit itself failed: nothing of the group stays.
                 if allRan {
                     fail(group, error)
                     return

@@ -1,5 +1,5 @@
-import Synchronization
 import ReplyRules
+import Synchronization
 import WeChatWire
 
 /// The welfare answer: cards for a menu tap (up to eight), one card with the rest listed in its
