@@ -112,9 +112,13 @@ struct ConversationVersionTests {
         #expect(b.entry(for: member)?.progress.form == "入会")
 
         // B's listening connection is cut: B trusts nothing until it listens and has read again.
+        // Only this test's database: other tests' instances share the server and listen too.
         try await storeA.read { database in
             try await database.raw(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
+                """
+                SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                WHERE query LIKE 'LISTEN%' AND datname = current_database() AND pid <> pg_backend_pid()
+                """
             ).run()
         }
         #expect(await until { !storeB.changes.isLive })
