@@ -46,8 +46,10 @@ function done(summary, latency, requests)
   for _, thread in ipairs(threads) do
     reused = reused + (thread:get("wrapped") or 0)
   end
-  io.write(string.format("RESULT rps=%.0f p50_ms=%.3f p99_ms=%.3f requests=%d errors=%d non2xx=%d reused=%d\n",
+  io.write(string.format(
+    "RESULT rps=%.0f p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f requests=%d errors=%d non2xx=%d reused=%d\n",
     summary.requests / seconds, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    latency:percentile(99.9) / 1000, latency.max / 1000,
     summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
     summary.errors.status, reused))
 end

@@ -210,6 +210,49 @@ struct StoreTests {
         await store.close()
     }
 
+    /// Whoever leads the writing gets its answer after its own group's commit, not once the
+    /// queue is empty: under a steady stream of writes it never is.
+    @Test(arguments: StoreKind.allCases)
+    func theLeaderIsAnsweredAfterItsOwnCommitNotAfterTheWholeQueue(_ kind: StoreKind) async throws {
+        let store = try await kind.open()
+        let gate = Gate()
+        let holder = Task { await store.exclusively { await gate.wait() } }
+        let leaderAnswered = Flag()
+        let leader = Task {
+            try await store.transaction { database in
+                try await UnionStore.setSetting("leader", value: "1", at: 1, in: database)
+            }
+            leaderAnswered.set()
+        }
+        while store.waitingWrites < 1 { await Task.yield() }
+        // A full group behind the leader's, and one more: that one is written in a second
+        // group, and waits there (ten seconds at most) for the leader to have its answer.
+        let behind = (0...UnionStore.maxGroup).map { index in
+            Task {
+                try await store.transaction { database -> Bool in
+                    try await UnionStore.setSetting("behind-\(index)", value: "1", at: 1, in: database)
+                    guard index == UnionStore.maxGroup else { return true }
+                    let deadline = ContinuousClock.now + .seconds(10)
+                    while !leaderAnswered.isSet, ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(5))
+                    }
+                    return leaderAnswered.isSet
+                }
+            }
+        }
+        while store.waitingWrites < UnionStore.maxGroup + 2 { await Task.yield() }
+        gate.release()
+        await holder.value
+        try await leader.value
+        var sawTheLeaderAnswered: [Bool] = []
+        for write in behind { sawTheLeaderAnswered.append(try await write.value) }
+        #expect(sawTheLeaderAnswered.last == true, "the leader waited for a group after its own")
+        #expect(sawTheLeaderAnswered.allSatisfy { $0 })
+        let stored = try await store.read { try await $0.count("settings") }
+        #expect(stored >= UnionStore.maxGroup + 2)
+        await store.close()
+    }
+
     @Test(arguments: StoreKind.allCases)
     func aRetryInTheSameGroupStoresOnce(_ kind: StoreKind) async throws {
         let store = try await kind.open()

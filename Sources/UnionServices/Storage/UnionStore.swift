@@ -230,7 +230,7 @@ public final class UnionStore: Sendable {
             defer { queue.writing = true }
             return !queue.writing
         }
-        if leads { await writeGroups() }
+        if leads { await writeGroups(until: write) }
         try await write.committed()
         guard let value = result.withLock({ $0 }) else {
             throw StoreError("a transaction committed without its result")  // not reached
@@ -243,7 +243,13 @@ public final class UnionStore: Sendable {
 
     /// Writes the waiting transactions in groups until none are left. The store's lock is taken
     /// for each group, so reads get their turn between groups.
-    private func writeGroups() async {
+    ///
+    /// A caller who leads writes until its own write (`own`) has ended, then hands what still
+    /// waits to a task of its own and returns. Under a steady stream of writes the queue is
+    /// never empty, and a leader that wrote until it was kept its member waiting long after
+    /// their own commit: 0.1 to 0.6 s for one message in every hundred or so, in a burst of
+    /// suggestions.
+    private func writeGroups(until own: PendingWrite?) async {
         while true {
             await mutex.lock()
             let group = writes.withLock { queue -> [PendingWrite] in
@@ -258,6 +264,14 @@ public final class UnionStore: Sendable {
             }
             await commit(group)
             await mutex.unlock()
+            if let own, own.hasEnded {
+                let more = writes.withLock { queue -> Bool in
+                    if queue.pending.isEmpty { queue.writing = false }
+                    return queue.writing
+                }
+                if more { Task { await self.writeGroups(until: nil) } }
+                return
+            }
         }
     }
 
@@ -475,6 +489,14 @@ private final class PendingWrite: Sendable {
 
     init(_ body: @escaping @Sendable (any SQLDatabase) async throws -> Void) {
         self.body = body
+    }
+
+    /// Whether the write has been committed or has failed.
+    var hasEnded: Bool {
+        state.withLock { state in
+            if case .finished = state { return true }
+            return false
+        }
     }
 
     /// Reports how the write ended: nil when it is committed.
