@@ -45,9 +45,15 @@ final class GatewayMetrics: Sendable {
     private let reloadFailures: CoreMetrics.Counter
     /// Rule-hit counters by rule name, made on first use: looking one up in the registry takes
     /// its lock and builds a key, which is too much for every message.
-    private let ruleHits = Mutex<[String: CoreMetrics.Counter]>([:])
-    /// The same counts, readable by the console (since this instance started).
-    private let ruleHitCounts = Mutex<[String: Int]>([:])
+    private let ruleHits = Mutex<[String: RuleHits]>([:])
+
+    /// One rule's hits: the exported counter, and the same count for the console (since this
+    /// instance started). Found with one lookup under one lock, counted outside it.
+    private final class RuleHits: Sendable {
+        let counter: CoreMetrics.Counter
+        let count = Atomic<Int>(0)
+        init(_ counter: CoreMetrics.Counter) { self.counter = counter }
+    }
 
     init() {
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -81,18 +87,22 @@ final class GatewayMetrics: Sendable {
         self.latency.recordNanoseconds(
             latency.components.seconds * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000)
         guard let rule else { return }
-        let counter = ruleHits.withLock { counters in
-            if let counter = counters[rule] { return counter }
-            let counter = Counter(label: "uniongate_rule_hits_total", dimensions: [("rule", rule)], factory: factory)
-            counters[rule] = counter
-            return counter
+        let factory = self.factory
+        let hits = ruleHits.withLock { hits -> RuleHits in
+            if let found = hits[rule] { return found }
+            let made = RuleHits(
+                Counter(label: "uniongate_rule_hits_total", dimensions: [("rule", rule)], factory: factory))
+            hits[rule] = made
+            return made
         }
-        counter.increment()
-        ruleHitCounts.withLock { $0[rule, default: 0] += 1 }
+        hits.counter.increment()
+        hits.count.add(1, ordering: .relaxed)
     }
 
     /// How many messages each rule answered since this instance started, by rule name.
-    var hitsByRule: [String: Int] { ruleHitCounts.withLock { $0 } }
+    var hitsByRule: [String: Int] {
+        ruleHits.withLock { hits in hits.mapValues { $0.count.load(ordering: .relaxed) } }
+    }
 
     /// Counts a retry recognised as a duplicate.
     func duplicate() { duplicates.increment() }

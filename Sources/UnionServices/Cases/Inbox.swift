@@ -206,8 +206,12 @@ public struct Inbox: Sendable {
 
     /// The rating a message gives, when it is one digit from 1 to 5.
     public static func rating(in message: InboundMessage) -> Int? {
-        // A digit with a few spaces or marks around it; a longer text is not normalised for it.
-        guard case .text(let text) = message.kind, text.content.utf8.count <= 24 else { return nil }
+        // A digit with a few spaces or marks around it. A longer text is not normalised for it,
+        // nor one with a CJK ideograph (UTF-8 lead bytes E4 to E9: U+4000 to U+9FFF), which
+        // normalising keeps and which is no digit: most of what members send.
+        guard case .text(let text) = message.kind, text.content.utf8.count <= 24,
+            !text.content.utf8.contains(where: { (0xE4...0xE9).contains($0) })
+        else { return nil }
         let word = KeywordNormalizer.normalize(text.content)
         guard word.count == 1, let value = Int(word), (1...5).contains(value) else { return nil }
         return value
