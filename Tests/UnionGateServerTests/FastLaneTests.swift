@@ -93,6 +93,20 @@ struct FastLaneTests {
         }
     }
 
+    /// The lane reads NIO's own request heads: an HTTP/1.0 request is answered as an HTTP/1.1
+    /// one is, as the router would.
+    @Test func anHTTP10RequestIsAnsweredLikeAnyOther() async throws {
+        try await withGateway { client, gateway in
+            let connection = try RawConnection(port: client.port)
+            let request = try rawRequest(client, Member().text("帮助"))
+            try connection.send(request.replacingOccurrences(of: " HTTP/1.1\r\n", with: " HTTP/1.0\r\n"))
+            let response = try #require(try await connection.readResponse())
+            #expect(response.status == 200)
+            #expect(response.body.contains("工会"))
+            #expect(gateway.metrics.count(.replied) == 1)
+        }
+    }
+
     @Test func refusalsAreAnsweredAndCountedInOnePlace() async throws {
         try await withGateway { client, gateway in
             var request = try rawRequest(client, Member().text("帮助"))

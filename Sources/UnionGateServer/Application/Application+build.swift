@@ -165,13 +165,11 @@ func buildApplication(
             desk: gateway.core.services, rules: gateway.rules, unixTime: gateway.unixTime, logger: gateway.logger))
     let webhook = gateway.webhook
     let limits = gateway.connections
-    let idle = configuration.idleTimeout.components
     return Application(
         router: buildRouter(gateway),
-        server: .http1(
-            configuration: .init(
-                additionalChannelHandlers: [WebhookFastLane(responder: webhook, limits: limits)],
-                idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000))),
+        server: WebhookHTTP1Channel.builder(
+            lane: { WebhookFastLane(responder: webhook, limits: limits) },
+            idleTimeout: configuration.idleTimeout),
         configuration: .init(
             address: .hostname(configuration.hostname, port: configuration.port),
             serverName: GatewayConfiguration.serverName),
