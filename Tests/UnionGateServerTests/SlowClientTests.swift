@@ -51,6 +51,27 @@ struct SlowClientTests {
         }
     }
 
+    /// Hummingbird's limit of 1,000 header fields holds on the gateway's own pipeline too
+    /// (NIO's default would allow 65,534): the request is refused, and nothing is answered.
+    @Test func aRequestWithTooManyHeaderFieldsIsRefused() async throws {
+        try await withGateway { client, gateway in
+            let request = try rawRequest(client, Member().text("帮助"))
+            let many = (0..<1_001).map { "X-Filler-\($0): 1\r\n" }.joined()
+            let connection = try RawConnection(port: client.port)
+            try connection.send(
+                request.replacingOccurrences(of: "Host: 127.0.0.1\r\n", with: "Host: 127.0.0.1\r\n" + many))
+            let response = try await connection.readResponse()
+            #expect(response == nil || response?.status == 400, "\(String(describing: response?.status))")
+            #expect(gateway.metrics.count(.replied) == 0)
+            // Within the limit, the same request is answered.
+            let few = (0..<900).map { "X-Filler-\($0): 1\r\n" }.joined()
+            let accepted = try RawConnection(port: client.port)
+            try accepted.send(
+                request.replacingOccurrences(of: "Host: 127.0.0.1\r\n", with: "Host: 127.0.0.1\r\n" + few))
+            #expect(try await accepted.readResponse()?.status == 200)
+        }
+    }
+
     @Test func connectionsOverTheCapAreClosedAndTheOthersStillWork() async throws {
         try await withGateway { client, gateway in
             // The test framework's own connection, opened without waiting: let it land first.

@@ -27,13 +27,19 @@ struct WebhookHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
+            // Hummingbird's limits (NIO's own allow 65,534 header fields).
+            var limits = NIOHTTPDecoderLimitConfiguration()
+            let defaults = HTTP1Channel.Configuration().httpDecoder
+            limits.maxHeaderFieldSize = defaults.maxHeaderFieldSize
+            limits.maxHeaderListSize = defaults.maxHeaderListSize
+            limits.maxHeaderFieldCount = defaults.maxHeaderFieldCount
             let pipeline = channel.pipeline.syncOperations
             try pipeline.configureHTTPServerPipeline(
                 withPipeliningAssistance: false,  // NIOAsyncChannel pipelines
                 withErrorHandling: false,  // Hummingbird's Application handles errors
                 withOutboundHeaderValidation: false,  // swift-http-types validates
                 withEncoderConfiguration: .init(),
-                withDecoderLimitConfiguration: .init())
+                withDecoderLimitConfiguration: limits)
             try pipeline.addHandler(lane())
             try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: idleTimeout, logger: logger))
