@@ -309,14 +309,12 @@ public final class UnionStore: Sendable {
                 committed(group, failures: Array(repeating: nil, count: group.count), isolated: false)
                 return
             } catch {
-                // Nothing of this attempt stays. When the commit itself failed, the group fails;
-                // when a body threw, the group is written again below, a savepoint each.
-                do {
-                    try await dialect.rollback(database)
-                } catch {
-                    fail(group, error)
-                    return
-                }
+                // Nothing of this attempt stays: rolled back here, or already by SQLite itself,
+                // which may end the whole transaction on a full disk (ROLLBACK then finds none
+                // and fails; that failure is not the one to report). When the commit itself
+                // failed, the group fails with its error; when a body threw, the group is written
+                // again below, a savepoint each.
+                try? await dialect.rollback(database)
                 if allRan {
                     fail(group, error)
                     return
@@ -336,9 +334,15 @@ public final class UnionStore: Sendable {
                         try await write.body(database)
                         try await dialect.releaseSavepoint(database)
                         failures.append(nil)
-                    } catch {
-                        try await dialect.rollbackToSavepoint(database)
-                        failures.append(error)
+                    } catch let failure {
+                        do {
+                            try await dialect.rollbackToSavepoint(database)
+                        } catch {
+                            // SQLite ended the whole transaction (a full disk): the group fails
+                            // with the body's own error, the database's trouble.
+                            throw failure
+                        }
+                        failures.append(failure)
                     }
                 }
             }
