@@ -233,6 +233,42 @@ struct RandomizedTests {
         }
     }
 
+    /// The check reads eight bytes at a time; it must agree with the definition scalar by scalar
+    /// wherever the forbidden character falls: in a word, across two words, or in the tail.
+    @Test func theWordAtATimeCheckAgreesWithTheDefinition() {
+        var random = SplitMix64(seed: 21)
+        let pieces: [String] = [
+            "a", "Zz09+/=", "中", "\u{EF}", "\u{FEFF}", "\u{FFFD}", "\u{FFFF}", "\u{FFFE}", "\t", "\n",
+        ]
+        let bytePieces: [[UInt8]] = [[0x1F], [0x20], [0x00], [0x7F], [0xEF, 0xBF], [0xEF], [0xBF, 0xBE], [0x0D]]
+        var found = 0
+        for _ in 0..<20_000 {
+            var bytes: [UInt8] = []
+            for _ in 0..<Int.random(in: 0...24, using: &random) {
+                if Int.random(in: 0..<8, using: &random) == 0 {
+                    bytes += bytePieces.randomElement(using: &random)!
+                } else {
+                    bytes += Array(pieces.randomElement(using: &random)!.utf8)
+                }
+            }
+            let expected = String(decoding: bytes, as: UTF8.self).unicodeScalars.contains {
+                !XMLCharacters.isAllowed($0)
+            }
+            // Invalid UTF-8 decodes to U+FFFD, which is allowed; the check looks at the bytes.
+            let bytewise = bytes.indices.contains { index in
+                let byte = bytes[index]
+                return (byte < 0x20 && byte != 0x9 && byte != 0xA && byte != 0xD)
+                    || (byte == 0xEF && index + 2 < bytes.count && bytes[index + 1] == 0xBF && bytes[index + 2] >= 0xBE)
+            }
+            let actual = bytes.withUnsafeBufferPointer { XMLCharacters.containsDisallowed($0) }
+            #expect(actual == bytewise, "\(bytes)")
+            if String(validating: bytes, as: UTF8.self) != nil { #expect(actual == expected, "\(bytes)") }
+            if actual { found += 1 }
+            if actual != bytewise { return }
+        }
+        #expect(found > 2_000 && found < 18_000)
+    }
+
     @Test(arguments: [11, 12, 13] as [UInt64])
     func mutatedMessagesNeverCrashTheReader(seed: UInt64) throws {
         var generator = MessageGenerator(random: SplitMix64(seed: seed))

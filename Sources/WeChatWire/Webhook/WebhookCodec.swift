@@ -307,20 +307,24 @@ public struct WebhookCodec: Sendable {
             throw WebhookError(
                 .encryptionNotConfigured, "an encrypted reply is needed, but no EncodingAESKey is configured")
         }
-        return envelopeBytes(encrypted: try cipher.encrypt(bytes: xml), timestamp: timestamp, nonce: nonce)
+        return envelopeBytes(
+            encrypted: try cipher.encrypt(bytes: xml), timestamp: timestamp, nonce: nonce, isBase64: true)
     }
 
     /// The encrypted envelope around an already encrypted message, signed with the token.
     public func envelope(encrypted: String, timestamp: String, nonce: String) -> String {
-        String(decoding: envelopeBytes(encrypted: encrypted, timestamp: timestamp, nonce: nonce), as: UTF8.self)
+        String(
+            decoding: envelopeBytes(encrypted: encrypted, timestamp: timestamp, nonce: nonce, isBase64: false),
+            as: UTF8.self)
     }
 
-    private func envelopeBytes(encrypted: String, timestamp: String, nonce: String) -> [UInt8] {
+    /// - Parameter isBase64: true when `encrypted` is this cipher's own base64, written as it is.
+    private func envelopeBytes(encrypted: String, timestamp: String, nonce: String, isBase64: Bool) -> [UInt8] {
         let signature = Signature.compute(token: token, timestamp: timestamp, nonce: nonce, encrypted: encrypted)
         var writer = XMLWriter(capacity: encrypted.utf8.count + timestamp.utf8.count + nonce.utf8.count + 160)
         writer.open("xml")
-        writer.text("Encrypt", encrypted)
-        writer.text("MsgSignature", signature)
+        if isBase64 { writer.digits("Encrypt", encrypted) } else { writer.text("Encrypt", encrypted) }
+        writer.digits("MsgSignature", signature)
         writer.open("TimeStamp")
         writer.escaped(timestamp)
         writer.close("TimeStamp")

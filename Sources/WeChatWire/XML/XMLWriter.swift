@@ -45,6 +45,16 @@ public struct XMLWriter: Sendable {
         close(name)
     }
 
+    /// Writes `<name><![CDATA[value]]></name>` for a value of base64 or hex digits, which
+    /// holds nothing XML forbids and no `]`, so it is copied without looking at it.
+    mutating func digits(_ name: String, _ value: String) {
+        open(name)
+        append("<![CDATA[")
+        append(value)
+        append("]]>")
+        close(name)
+    }
+
     /// Writes `<name>value</name>` with a bare number.
     public mutating func number<Number: BinaryInteger>(_ name: String, _ value: Number) {
         open(name)
