@@ -7,6 +7,40 @@ import WeChatWire
 
 @Suite("Delivery ledger")
 struct LedgerTests {
+    /// Interning shares one reply among equal texts; the shortcut by storage never takes a
+    /// different text for the same one, however the texts are made.
+    @Test func internedRepliesAreSharedOnlyWhenEqual() {
+        var memory = RetryMemory(capacity: 100, window: .seconds(60), now: .zero)
+        let long = String(repeating: "工会服务", count: 20)
+        func reply(_ text: String, _ rule: String? = "帮助") -> RecordedReply {
+            RecordedReply(passive: .text(text), ruleName: rule)
+        }
+        let first = memory.intern(reply(long))
+        #expect(memory.intern(reply(long)) == first)  // the same storage
+        let rebuilt = String(decoding: Array(long.utf8), as: UTF8.self)  // equal text, other storage
+        #expect(RetryMemory.sameStorage(long, rebuilt) == false)
+        #expect(memory.intern(reply(rebuilt)) == first)
+        #expect(memory.intern(reply(long, "福利")).ruleName == "福利")  // same text, another rule
+        let other = String(repeating: "工会服务", count: 19) + "工会服物"  // same length, other text
+        #expect(memory.intern(reply(other)) == reply(other))
+        #expect(memory.intern(reply(long)) == first)
+        for small in ["帮助", "a", "热线12351"] {  // stored in the value: no address to compare
+            #expect(RetryMemory.sameStorage(small, small) == false)
+            #expect(memory.intern(reply(small)) == reply(small))
+        }
+    }
+
+    /// Outcomes are counted by their place in `allCases`: each is counted under its own label.
+    @Test func everyOutcomeIsCountedUnderItsOwnLabel() {
+        let metrics = GatewayMetrics()
+        for (times, outcome) in GatewayMetrics.Outcome.allCases.enumerated() {
+            for _ in 0...times { metrics.record(outcome) }
+        }
+        for (times, outcome) in GatewayMetrics.Outcome.allCases.enumerated() {
+            #expect(metrics.count(outcome) == times + 1, "\(outcome)")
+        }
+    }
+
     /// Answers every text at once with a reply that names it.
     struct EchoHandler: MessageHandler {
         func handle(_ message: InboundMessage) async -> HandlerOutcome {

@@ -58,6 +58,37 @@ struct SignatureAndCipherTests {
         #expect(Signature.compute(["a", "B", "1"]) == expected)
     }
 
+    /// The request signature's own check (no array, no hex string) agrees with computing the
+    /// signature and comparing it, for every order of the three parts and for wrong candidates.
+    @Test func theRequestSignatureCheckAgreesWithComputingIt() throws {
+        for vector in try CryptoVectors.load().signature {
+            #expect(
+                Signature.matches(
+                    vector.signature, token: vector.token, timestamp: vector.timestamp, nonce: vector.nonce))
+            #expect(
+                !Signature.matches(
+                    vector.signature.uppercased(), token: vector.token, timestamp: vector.timestamp, nonce: vector.nonce
+                ))
+        }
+        var random = SplitMix64(seed: 7)
+        let pieces = ["", "a", "B", "1", "ab", "a1", "1700000000", "中文", "token", "Token", "aa"]
+        for _ in 0..<3_000 {
+            let (token, timestamp, nonce) = (
+                pieces.randomElement(using: &random)!, pieces.randomElement(using: &random)!,
+                pieces.randomElement(using: &random)!
+            )
+            let right = Signature.compute(token: token, timestamp: timestamp, nonce: nonce)
+            #expect(Signature.matches(right, token: token, timestamp: timestamp, nonce: nonce))
+            var wrong = Array(right.utf8)
+            let index = Int.random(in: 0..<wrong.count, using: &random)
+            wrong[index] = wrong[index] == UInt8(ascii: "0") ? UInt8(ascii: "1") : UInt8(ascii: "0")
+            #expect(
+                !Signature.matches(
+                    String(decoding: wrong, as: UTF8.self), token: token, timestamp: timestamp, nonce: nonce))
+            #expect(!Signature.matches(String(right.dropLast()), token: token, timestamp: timestamp, nonce: nonce))
+        }
+    }
+
     @Test func matchingRefusesDifferentLengthsAndContents() {
         #expect(!Signature.matches("abc", "abcd"))
         #expect(!Signature.matches("abd", "abc"))

@@ -188,6 +188,9 @@ public struct TextTemplate: Sendable, Hashable {
 
     /// The text with its placeholders filled from `values`.
     public func render(_ values: TemplateValues) -> String {
+        // A text without placeholders is the rule's own string, storage and all: the retry
+        // memory then recognises it without reading it (see `RetryMemory.intern`).
+        if segments.count == 1, case .literal(let text) = segments[0] { return text }
         var result = ""
         for segment in segments {
             switch segment {

@@ -23,6 +23,19 @@ final class GatewayMetrics: Sendable {
         case badRequest = "bad_request"
         /// Refused: the body was over the limit (413).
         case tooLarge = "too_large"
+
+        /// The case's place in `allCases`.
+        var slot: Int {
+            switch self {
+            case .replied: 0
+            case .noReply: 1
+            case .deadline: 2
+            case .verified: 3
+            case .forbidden: 4
+            case .badRequest: 5
+            case .tooLarge: 6
+            }
+        }
     }
 
     /// Upper bounds of the reply-latency buckets.
@@ -34,7 +47,8 @@ final class GatewayMetrics: Sendable {
 
     private let registry = PrometheusCollectorRegistry()
     private let factory: PrometheusMetricsFactory
-    private let outcomes: [Outcome: CoreMetrics.Counter]
+    /// By ``Outcome/slot``: a dictionary keyed by the enum would hash its raw string each time.
+    private let outcomes: [CoreMetrics.Counter]
     private let latency: CoreMetrics.Timer
     private let duplicates: CoreMetrics.Counter
     private let decryptFailures: CoreMetrics.Counter
@@ -59,12 +73,9 @@ final class GatewayMetrics: Sendable {
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.durationHistogramBuckets["uniongate_reply_seconds"] = Self.buckets
         self.factory = factory
-        var outcomes: [Outcome: CoreMetrics.Counter] = [:]
-        for outcome in Outcome.allCases {
-            outcomes[outcome] = Counter(
-                label: "uniongate_requests_total", dimensions: [("outcome", outcome.rawValue)], factory: factory)
+        outcomes = Outcome.allCases.map { outcome in
+            Counter(label: "uniongate_requests_total", dimensions: [("outcome", outcome.rawValue)], factory: factory)
         }
-        self.outcomes = outcomes
         latency = Timer(label: "uniongate_reply_seconds", factory: factory)
         duplicates = Counter(label: "uniongate_duplicates_total", factory: factory)
         decryptFailures = Counter(label: "uniongate_decrypt_failures_total", factory: factory)
@@ -77,13 +88,13 @@ final class GatewayMetrics: Sendable {
 
     /// Counts a request's outcome.
     func record(_ outcome: Outcome) {
-        outcomes[outcome]?.increment()
+        outcomes[outcome.slot].increment()
     }
 
     /// Counts an answered message: its outcome, its latency and the rule that answered (nil
     /// for a retry, or when no rule did).
     func answered(_ outcome: Outcome, latency: Duration, rule: String?) {
-        outcomes[outcome]?.increment()
+        outcomes[outcome.slot].increment()
         self.latency.recordNanoseconds(
             latency.components.seconds * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000)
         guard let rule else { return }

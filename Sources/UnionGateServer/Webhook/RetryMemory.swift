@@ -48,6 +48,9 @@ struct RetryMemory {
     private let generationSize: Int
     /// Recent distinct single-text replies, so that identical replies share storage.
     private var interned: [TextKey: RecordedReply] = [:]
+    /// The reply interned last: most messages get a rule's own text, in the same storage each
+    /// time, which ``sameStorage(_:_:)`` recognises without hashing the whole text.
+    private var lastInterned: RecordedReply?
 
     /// - Parameters:
     ///   - capacity: the most messages remembered.
@@ -93,11 +96,30 @@ struct RetryMemory {
     /// alike (帮助, 福利 …).
     mutating func intern(_ reply: RecordedReply) -> RecordedReply {
         guard case .text(let text)? = reply.passive else { return reply }
+        if let last = lastInterned, case .text(let lastText)? = last.passive, last.ruleName == reply.ruleName,
+            Self.sameStorage(lastText, text)
+        {
+            return last
+        }
         let key = TextKey(text: text, rule: reply.ruleName)
-        if let shared = interned[key] { return shared }
+        if let shared = interned[key] {
+            lastInterned = shared
+            return shared
+        }
         if interned.count >= 1024 { interned.removeAll(keepingCapacity: true) }
         interned[key] = reply
+        lastInterned = reply
         return reply
+    }
+
+    /// Whether two texts are one string's storage, so equal without reading them. Only for texts
+    /// stored out of line (small ones live in the value itself and have no lasting address).
+    static func sameStorage(_ first: String, _ second: String) -> Bool {
+        guard first.utf8.count > 15, first.utf8.count == second.utf8.count else { return false }
+        let same = first.utf8.withContiguousStorageIfAvailable { left in
+            second.utf8.withContiguousStorageIfAvailable { right in left.baseAddress == right.baseAddress } ?? false
+        }
+        return same ?? false
     }
 
     /// Entries by their key's digest. Keyed by a plain integer, so that probing touches 8 bytes

@@ -22,6 +22,39 @@ public enum Signature {
         compute([token, timestamp, nonce, encrypted])
     }
 
+    /// Whether `candidate` is the plain request signature over token, timestamp and nonce: the
+    /// same as `matches(candidate, compute(token:timestamp:nonce:))`, without the array, the
+    /// sort's copies or the hex string (this runs for every request).
+    public static func matches(_ candidate: String, token: String, timestamp: String, nonce: String) -> Bool {
+        var (first, second, third) = (token, timestamp, nonce)
+        if precedes(second, first) { swap(&first, &second) }
+        if precedes(third, second) {
+            swap(&second, &third)
+            if precedes(second, first) { swap(&first, &second) }
+        }
+        var hasher = Insecure.SHA1()
+        first.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        second.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        third.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        let digest = hasher.finalize()
+        var candidate = candidate
+        return candidate.withUTF8 { hex in
+            digest.withUnsafeBytes { bytes in
+                guard hex.count == bytes.count * 2 else { return false }
+                var difference: UInt8 = 0
+                for index in 0..<bytes.count {
+                    difference |= hex[2 * index] ^ hexDigits[Int(bytes[index] >> 4)]
+                    difference |= hex[2 * index + 1] ^ hexDigits[Int(bytes[index] & 0x0F)]
+                }
+                return difference == 0
+            }
+        }
+    }
+
+    private static func precedes(_ left: String, _ right: String) -> Bool {
+        left.utf8.lexicographicallyPrecedes(right.utf8)
+    }
+
     /// Whether `candidate` equals `expected`, in time that depends only on their lengths.
     /// Exact: WeChat sends lowercase hex, and nothing else is accepted.
     public static func matches(_ candidate: String, _ expected: String) -> Bool {

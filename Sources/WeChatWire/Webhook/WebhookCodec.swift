@@ -219,7 +219,7 @@ public struct WebhookCodec: Sendable {
         guard let signature = query.signature else {
             throw WebhookError(.missingParameter, "the signature parameter is missing")
         }
-        guard Signature.matches(signature, Signature.compute(token: token, timestamp: timestamp, nonce: nonce)) else {
+        guard Signature.matches(signature, token: token, timestamp: timestamp, nonce: nonce) else {
             throw WebhookError(.badSignature, "the signature does not match")
         }
     }
