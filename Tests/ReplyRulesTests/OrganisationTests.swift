@@ -10,6 +10,26 @@ struct OrganisationTests {
         contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/county-org.yaml").path, encoding: .utf8)
 
+    /// The join form is kept with its settings: whatever is changed, in whatever order, the form
+    /// asks for the unit as the organisation says and ends with the union's own questions.
+    @Test func theJoinFormFollowsItsSettings() throws {
+        var join = JoinSettings()
+        #expect(join.form.fields.map(\.key) == ["name", "phone", "unit"])
+        #expect(join.form.fields[2].kind == .text(minLength: 2, maxLength: 50))
+        join.extraFields = [FormField(key: "age", label: "年龄", kind: .text(minLength: 1, maxLength: 3))]
+        #expect(join.form.fields.map(\.key) == ["name", "phone", "unit", "age"])
+        join.organisation = Organisation.legacy(units: ["一车间", "二车间"], unionName: "公司工会")
+        #expect(join.form.fields[2].kind == .choice(["一车间", "二车间"]))
+        #expect(join.form.fields.last?.key == "age")
+        let book = try load([("Replies/org.yaml", Self.county)])
+        #expect(book.join.form.fields[2].kind == .unit)  // a tree: the unit is chosen level by level
+        join.organisation = book.join.organisation
+        #expect(join.form.fields[2].kind == .unit)
+        join.extraFields = []
+        #expect(join.form.fields.map(\.key) == ["name", "phone", "unit"])
+        #expect(JoinSettings(units: ["一车间"], extraFields: join.extraFields).form.fields.count == 3)
+    }
+
     @Test func readsTheTreeInOrderWithParentsDepthsAndHotlines() throws {
         let book = try load([("Replies/org.yaml", Self.county)])
         let organisation = book.join.organisation

@@ -86,21 +86,29 @@ public struct JoinSettings: Sendable, Hashable {
     public var units: [String]
     /// The organisation a member joins a unit of: `org:`, or `units` as one level; set when the
     /// folder is loaded.
-    public var organisation = Organisation()
+    public var organisation = Organisation() {
+        didSet { form = Self.form(organisation: organisation, extraFields: extraFields) }
+    }
     /// Further questions the union adds.
-    public var extraFields: [FormField]
+    public var extraFields: [FormField] {
+        didSet { form = Self.form(organisation: organisation, extraFields: extraFields) }
+    }
+    /// The full join form: name, phone, unit, then the union's own questions. Kept with the
+    /// settings it comes from, so that each message in the form does not build it (and the list
+    /// of units) again.
+    public private(set) var form: FormDefinition
 
     /// Creates join settings.
     public init(units: [String] = [], extraFields: [FormField] = []) {
         self.units = units
         self.extraFields = extraFields
+        self.form = Self.form(organisation: Organisation(), extraFields: extraFields)
     }
 
     /// The join form's name.
     public static let formName = "join"
 
-    /// The full join form: name, phone, unit, then the union's own questions.
-    public var form: FormDefinition {
+    private static func form(organisation: Organisation, extraFields: [FormField]) -> FormDefinition {
         let unit: FormField.Kind =
             organisation.isEmpty
             ? .text(minLength: 2, maxLength: 50)
