@@ -639,8 +639,7 @@ public struct UnionServiceDesk: ServiceDesk {
             text += suggestion.status.chinese
             text += "\n"
             let content = suggestion.content
-            if content.utf8.count > 20,
-                let end = content.index(content.startIndex, offsetBy: 20, limitedBy: content.endIndex),
+            if let end = content.index(content.startIndex, offsetBy: 20, limitedBy: content.endIndex),
                 end < content.endIndex
             {
                 text += content[..<end]
