@@ -271,6 +271,7 @@ struct LimitTests {
     @Test func anOversizeFileAndAnEmptyFolderAreRefusedWithTheirPath() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("limits-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
         #expect(throws: RuleProblems.self) { try RuleBookLoader().load(directory: folder.path) }
         do {
             _ = try RuleBookLoader().load(directory: folder.path)

@@ -1,6 +1,6 @@
 import Foundation
-import ReplyRules
 import Logging
+import ReplyRules
 import SQLKit
 import Synchronization
 import Testing
@@ -332,7 +332,7 @@ final class Cluster: @unchecked Sendable {
     private var running: [Int: Child] = [:]
 
     init(database: String, apiBase: String, instances: Int = 3) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("cluster-\(UUID().uuidString)")
+        directory = Scratch.folder.appendingPathComponent("cluster-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         ports = try (0..<instances).map { _ in try TestPostgres.freePort() }
         nginxPort = try TestPostgres.freePort()

@@ -88,7 +88,7 @@ struct CommandTests {
     }
 
     @Test func chatTalksThroughTheSameRules() throws {
-        let database = FileManager.default.temporaryDirectory.appendingPathComponent("chat-\(UUID().uuidString).sqlite")
+        let database = Scratch.folder.appendingPathComponent("chat-\(UUID().uuidString).sqlite")
             .path
         let (status, output) = try runUniongate(
             ["chat", "--replies", shippedReplies, "--database", database, "--openid", "o-test"],
@@ -102,7 +102,7 @@ struct CommandTests {
     }
 
     @Test func generatedTokensSurviveARestart() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tokens-\(UUID().uuidString).sqlite")
+        let path = Scratch.folder.appendingPathComponent("tokens-\(UUID().uuidString).sqlite")
             .path
         var logger = Logger(label: "test")
         logger.logLevel = .critical
@@ -178,7 +178,7 @@ struct CommandTests {
 
     /// A new SQLite file holding 张三's application (RH-2026-000001) and, when asked, a suggestion.
     static func storeWithOneApplication(suggestion: Bool) async throws -> (path: String, logger: Logger) {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString).sqlite").path
+        let path = Scratch.folder.appendingPathComponent("cli-\(UUID().uuidString).sqlite").path
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let store = try await UnionStore.open(path: path, logger: logger)
@@ -198,7 +198,7 @@ struct CommandTests {
 
     /// The pool size flag is PostgreSQL's; a bad one is refused before anything opens.
     @Test func thePoolSizeIsForPostgreSQLAndChecked() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pool-\(UUID().uuidString).sqlite")
+        let file = Scratch.folder.appendingPathComponent("pool-\(UUID().uuidString).sqlite")
             .path
         let sqlite = try runUniongate(["members", "list", "--database", file, "--database-pool", "4"])
         #expect(sqlite.status != 0)

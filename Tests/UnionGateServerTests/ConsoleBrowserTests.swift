@@ -23,7 +23,7 @@ struct ConsoleBrowserTests {
         for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver", "/usr/bin/python3"] {
             #expect(FileManager.default.isExecutableFile(atPath: tool), "\(tool) is missing: .ci/run installs it")
         }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uniongate-console-\(UUID())")
+        let directory = Scratch.folder.appendingPathComponent("uniongate-console-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
 

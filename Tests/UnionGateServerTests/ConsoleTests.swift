@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import ReplyRules
 import Testing
+import WeChatTestSupport
 import WeChatWire
 
 @testable import UnionGateServer
@@ -341,7 +342,7 @@ struct ConsoleTests {
 
     /// A picture a member sent shows in the case's thread; a failed download says why.
     @Test func aCaseShowsTheMembersPicturesAndWhyADownloadFailed() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("media-\(UUID().uuidString)")
+        let directory = Scratch.folder.appendingPathComponent("media-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try Data("not really a jpeg".utf8).write(to: directory.appendingPathComponent("photo.jpg"))
         try await withConsole(configure: { $0.mediaDirectory = directory.path }) { visitor, gateway in

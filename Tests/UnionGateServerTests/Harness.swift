@@ -305,7 +305,7 @@ func eventually(timeout: Duration = .seconds(30), _ condition: @Sendable () asyn
 
 /// A temporary Replies folder with the given files.
 func temporaryReplies(_ files: [String: String]) throws -> String {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uniongate-\(UUID().uuidString)")
+    let directory = Scratch.folder.appendingPathComponent("uniongate-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     for (name, text) in files {
         try text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)

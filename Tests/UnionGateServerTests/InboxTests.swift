@@ -155,7 +155,7 @@ struct InboxTests {
     }
 
     @Test func casesFromTheTerminal() async throws {
-        let database = FileManager.default.temporaryDirectory.appendingPathComponent(
+        let database = Scratch.folder.appendingPathComponent(
             "cases-\(UUID().uuidString).sqlite"
         )
         .path
@@ -186,7 +186,7 @@ struct InboxMediaTests {
             fake.addMedia("photo-1", bytes: photo, type: "image/jpeg")
             fake.addMedia("voice-1", bytes: [1, 2, 3, 4], type: "audio/amr")
             fake.script("/cgi-bin/media/get", [-1])  // busy: the voice's first try fails
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("media-\(UUID().uuidString)")
+            let directory = Scratch.folder.appendingPathComponent("media-\(UUID().uuidString)")
             let clock = TestClock(InboxTests.fridayAfternoon)
             try await withGateway(
                 configure: { $0.mediaDirectory = directory.path }, clock: clock.read, wechatAPI: base

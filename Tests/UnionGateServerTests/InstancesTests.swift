@@ -1,7 +1,7 @@
 import Foundation
+import ReplyRules
 import Testing
 import WeChatTestSupport
-import ReplyRules
 import WeChatWire
 
 @testable import UnionGateServer
@@ -21,7 +21,7 @@ struct InstancesTests {
             $0.replyDeadline = .seconds(20)
             // Each instance has its own journal (a shared one is refused).
             $0.journalPath =
-                FileManager.default.temporaryDirectory
+                Scratch.folder
                 .appendingPathComponent("instance-\(UUID().uuidString).journal").path
         }
         try await withGateway(configure: configure) { a, gateway in
@@ -114,7 +114,7 @@ struct InstancesTests {
         let server = try TestPostgres.privateServer()
         defer { server.destroy() }
         let url = try server.database()
-        let journal = FileManager.default.temporaryDirectory.appendingPathComponent("pg-\(UUID().uuidString).journal")
+        let journal = Scratch.folder.appendingPathComponent("pg-\(UUID().uuidString).journal")
             .path
         defer { try? FileManager.default.removeItem(atPath: journal) }
         try await withGateway(configure: {

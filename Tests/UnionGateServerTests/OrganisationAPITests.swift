@@ -386,7 +386,7 @@ struct QRPosterTests {
                 #expect(try await client.admin("GET", "/admin/qr/chengxi-huanwei").status == 404)  // no code yet
                 #expect(try await client.admin("GET", "/admin/qr/chengdong-huanwei", token: nil).status == 401)
 
-                let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                let directory = Scratch.folder.appendingPathComponent(
                     "poster-\(UUID().uuidString)")
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
                 defer { try? FileManager.default.removeItem(at: directory) }
@@ -440,7 +440,7 @@ enum Chromium {
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        let profile = FileManager.default.temporaryDirectory.appendingPathComponent("chromium-\(UUID().uuidString)")
+        let profile = Scratch.folder.appendingPathComponent("chromium-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: profile) }
         process.arguments =
             [
@@ -525,7 +525,7 @@ struct UnitChoiceOverHTTPTests {
 @Suite("Staff, audit and QR commands")
 struct OrganisationCommandTests {
     @Test func staffAccountsTokensQRCodesAndTheAuditLogFromTheTerminal() async throws {
-        let database = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString).sqlite")
+        let database = Scratch.folder.appendingPathComponent("cli-\(UUID().uuidString).sqlite")
             .path
         let common = ["--database", database]
         let added = try await uniongate(

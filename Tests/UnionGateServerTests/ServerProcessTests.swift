@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import Testing
 import UnionServices
+import WeChatTestSupport
 import WeChatWire
 
 @testable import UnionGateServer
@@ -48,7 +49,7 @@ struct ServerProcessTests {
     }
 
     @Test func aSuggestionAcknowledgedBeforeSIGKILLIsStored() async throws {
-        let database = FileManager.default.temporaryDirectory.appendingPathComponent(
+        let database = Scratch.folder.appendingPathComponent(
             "crash-\(UUID().uuidString).sqlite"
         ).path
         let (process, port, _) = try startServer(
@@ -76,7 +77,7 @@ struct ServerProcessTests {
     /// is killed with SIGKILL in the middle of the burst. Every suggestion whose receipt number
     /// a member was sent is in the file, each number once.
     @Test func aBurstKilledMidwayLosesNoReceiptedSuggestion() async throws {
-        let database = FileManager.default.temporaryDirectory.appendingPathComponent(
+        let database = Scratch.folder.appendingPathComponent(
             "burst-\(UUID().uuidString).sqlite"
         ).path
         let (process, port, _) = try startServer(database: database)
@@ -118,7 +119,7 @@ struct ServerProcessTests {
 
     @Test func sighupReloadsTheRulesInTheRunningServer() async throws {
         let replies = try temporaryReplies(["r.yaml": "rules:\n  - { keywords: [测试], reply: 旧 }\n"])
-        let database = FileManager.default.temporaryDirectory.appendingPathComponent("hup-\(UUID().uuidString).sqlite")
+        let database = Scratch.folder.appendingPathComponent("hup-\(UUID().uuidString).sqlite")
             .path
         let (process, port, _) = try startServer(
             database: database,
@@ -139,7 +140,7 @@ struct ServerProcessTests {
     /// A half-sent request holds a graceful shutdown up (for as long as the request timeout,
     /// here five minutes); the shutdown limit ends it: cancel after 1 s, exit 5 s after that.
     @Test func aShutdownHeldUpByAHalfSentRequestEndsWithinItsLimit() async throws {
-        let database = FileManager.default.temporaryDirectory.appendingPathComponent(
+        let database = Scratch.folder.appendingPathComponent(
             "shutdown-\(UUID().uuidString).sqlite"
         ).path
         let (process, port, _) = try startServer(

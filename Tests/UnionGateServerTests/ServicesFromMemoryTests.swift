@@ -3,6 +3,7 @@ import Logging
 import ReplyRules
 import Testing
 import UnionServices
+import WeChatTestSupport
 import WeChatWire
 
 @testable import UnionGateServer
@@ -43,7 +44,7 @@ struct ServicesFromMemoryTests {
     }
 
     static func temporaryDatabase() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("memory-\(UUID().uuidString).sqlite").path
+        Scratch.folder.appendingPathComponent("memory-\(UUID().uuidString).sqlite").path
     }
 
     @Test func theHotlineNeedsNoStoreAndSaysWhatTheOrdinaryWaySays() async throws {

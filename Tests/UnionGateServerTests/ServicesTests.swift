@@ -1,7 +1,9 @@
 import Foundation
 import Logging
+import Synchronization
 import Testing
 import UnionServices
+import WeChatTestSupport
 import WeChatWire
 
 @testable import UnionGateServer
@@ -67,7 +69,7 @@ struct ServicesTests {
     }
 
     @Test func aRestartMidFormResumesWhereTheMemberWas() async throws {
-        let database = FileManager.default.temporaryDirectory.appendingPathComponent(
+        let database = Scratch.folder.appendingPathComponent(
             "restart-\(UUID().uuidString).sqlite"
         ).path
         let member = Member()
@@ -95,7 +97,7 @@ struct ServicesTests {
     }
 
     @Test func aSuggestionRetriedByWeChatIsStoredOnce() async throws {
-        let database = FileManager.default.temporaryDirectory.appendingPathComponent(
+        let database = Scratch.folder.appendingPathComponent(
             "retry-\(UUID().uuidString).sqlite"
         ).path
         let member = Member()
@@ -323,8 +325,6 @@ final class ResultBox<Value: Sendable>: Sendable {
     func set(_ value: Value) { storage.withLock { $0 = value } }
     var value: Value? { storage.withLock { $0 } }
 }
-
-import Synchronization
 
 @Suite("Admin API details")
 struct AdminDetailTests {

@@ -3,6 +3,7 @@ import Logging
 import ReplyRules
 import Testing
 import UnionServices
+import WeChatTestSupport
 import WeChatWire
 
 @testable import UnionGateServer
@@ -10,7 +11,7 @@ import WeChatWire
 @Suite("Storage trouble loses nothing")
 struct StorageTroubleTests {
     func temporaryDatabase(_ name: String) -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString).sqlite").path
+        Scratch.folder.appendingPathComponent("\(name)-\(UUID().uuidString).sqlite").path
     }
 
     /// Another process holds the write lock past every retry: the member is told the message

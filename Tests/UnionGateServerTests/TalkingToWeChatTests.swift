@@ -20,7 +20,7 @@ struct TalkingToWeChatTests {
 
     @Test func twoProcessesShareOneTokenAndThePushedMenuMatchesReplies() async throws {
         try await withFakeWeChat { fake, base in
-            let database = FileManager.default.temporaryDirectory.appendingPathComponent(
+            let database = Scratch.folder.appendingPathComponent(
                 "menu-\(UUID().uuidString).sqlite"
             ).path
             var env = environment(base)

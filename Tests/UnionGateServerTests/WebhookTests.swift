@@ -1,4 +1,5 @@
 import Foundation
+import ReplyRules
 import Testing
 import UnionServices
 import WeChatWire
@@ -170,5 +171,3 @@ struct WebhookTests {
         }
     }
 }
-
-import ReplyRules

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ReplyRules
 import Testing
+import WeChatTestSupport
 
 @testable import UnionServices
 
@@ -14,7 +15,7 @@ struct RulesEditorTests {
         _ kind: StoreKind, files: [String: String] = ["help.yaml": help],
         _ body: (RulesEditor, String) async throws -> Void
     ) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("replies-\(UUID().uuidString)")
+        let directory = Scratch.folder.appendingPathComponent("replies-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         for (name, text) in files {
             try text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)

@@ -17,7 +17,7 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     func freshLocation() throws -> String {
         switch self {
         case .sqlite:
-            FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString).sqlite").path
+            Scratch.folder.appendingPathComponent("store-\(UUID().uuidString).sqlite").path
         case .postgres:
             try TestPostgres.database()
         }

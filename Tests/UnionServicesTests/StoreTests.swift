@@ -18,7 +18,7 @@ struct StoreTests {
     }
 
     @Test func theDatabaseAndItsJournalAreReadableByTheOwnerOnly() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("mode-\(UUID().uuidString).sqlite")
+        let path = Scratch.folder.appendingPathComponent("mode-\(UUID().uuidString).sqlite")
             .path
         let store = try await open(path)
         try await store.setSetting("probe", value: "1")
