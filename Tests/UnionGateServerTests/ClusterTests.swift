@@ -332,7 +332,12 @@ final class Cluster: @unchecked Sendable {
     private var running: [Int: Child] = [:]
 
     init(database: String, apiBase: String, instances: Int = 3) throws {
-        directory = Scratch.folder.appendingPathComponent("cluster-\(UUID().uuidString)")
+        // With CLUSTER_KEEP the logs must outlive the test process, so they go beside the
+        // scratch folder (which is removed at exit), not in it.
+        let parent =
+            ProcessInfo.processInfo.environment["CLUSTER_KEEP"] == nil
+            ? Scratch.folder : FileManager.default.temporaryDirectory
+        directory = parent.appendingPathComponent("cluster-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         ports = try (0..<instances).map { _ in try TestPostgres.freePort() }
         nginxPort = try TestPostgres.freePort()
