@@ -10,7 +10,13 @@ import WeChatTestSupport
 /// PostgreSQL stopped at once (`pg_ctl -m immediate`) while the store is busy, again and again:
 /// every call the store makes comes back, with its result or with ``StoreUnavailable``, and none
 /// waits for ever on a connection the server cut.
-@Suite("The store while PostgreSQL goes away", .serialized)
+///
+/// It runs with the whole-system test, after the rest of the suite (`UNIONGATE_CLUSTER_TEST=1`,
+/// as `.ci/run` does): 24 callers as fast as PostgreSQL answers, and its restarts, load both
+/// cores, which is what made the suite's deadline tests fail beside the whole-system test.
+@Suite(
+    "The store while PostgreSQL goes away", .serialized,
+    .enabled(if: ProcessInfo.processInfo.environment["UNIONGATE_CLUSTER_TEST"] == "1"))
 struct PostgresOutageTests {
     /// How many times PostgreSQL is cut (`UNIONGATE_OUTAGE_CUTS` to try more).
     static let cuts = ProcessInfo.processInfo.environment["UNIONGATE_OUTAGE_CUTS"].flatMap { Int($0) } ?? 12
