@@ -310,16 +310,6 @@ struct ClusterError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Waits until `condition` holds, looking every 50 ms, or throws after `timeout`.
-func waitUntil(timeout: Duration = .seconds(120), _ condition: @Sendable () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if (try? await condition()) == true { return }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    throw ClusterError("a condition did not hold within \(timeout)")
-}
-
 /// Three `uniongate serve` processes on one PostgreSQL database, each with its own journal, and
 /// nginx balancing round-robin over them. Every process is killed when the cluster stops.
 final class Cluster: @unchecked Sendable {

@@ -63,13 +63,13 @@ struct PostgresOutageTests {
         do {
             for _ in 0..<Self.cuts {
                 // Each cut comes once the store works again: 100 calls succeeded since the last.
-                try await waitUntil { calls.succeeded >= 100 }
+                try await waitUntil(timeout: .seconds(60)) { calls.succeeded >= 100 }
                 calls.resetSucceeded()
                 try server.stop()
                 try server.start()
                 cuts += 1
             }
-            try await waitUntil { calls.succeeded >= 100 }
+            try await waitUntil(timeout: .seconds(60)) { calls.succeeded >= 100 }
         } catch {
             Issue.record("after \(cuts) cuts the store stopped working: \(calls.outstanding) calls in hand")
         }
@@ -127,13 +127,4 @@ private final class Calls: Sendable {
     var unexpected: [String] { state.withLock { $0.unexpected } }
     var total: Int { state.withLock { $0.next } }
     var outstanding: Int { state.withLock { $0.open.count } }
-}
-
-/// Waits until `condition` holds, looking every 20 ms, or throws after `timeout`.
-private func waitUntil(timeout: Duration = .seconds(60), _ condition: @Sendable () -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while !condition() {
-        guard ContinuousClock.now < deadline else { throw StoreError("a condition did not hold within \(timeout)") }
-        try await Task.sleep(for: .milliseconds(20))
-    }
 }

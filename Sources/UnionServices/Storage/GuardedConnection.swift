@@ -42,7 +42,7 @@ struct GuardedConnection: SQLDatabase {
     /// Why no statement is sent, or nil when the connection is usable.
     private var refusal: StoreUnavailable? {
         guard broken.isSet || connection.isClosed else { return nil }
-        return StoreUnavailable(underlying: StoreError("the PostgreSQL connection was lost"))
+        return Self.connectionLost
     }
 
     /// Marks the connection unusable when `error` is the connection's failure rather than the
@@ -69,8 +69,7 @@ struct GuardedConnection: SQLDatabase {
                 guard connection.isClosed else { return }
                 watch.cancel()
                 broken.set()
-                let lost = StoreUnavailable(underlying: StoreError("the PostgreSQL connection was lost"))
-                if answer.resume(throwing: lost) {
+                if answer.resume(throwing: Self.connectionLost) {
                     Self.lost.add(1, ordering: .relaxed)
                     base.logger.warning("a statement was lost with its PostgreSQL connection; the caller is told so")
                 }
@@ -87,6 +86,9 @@ struct GuardedConnection: SQLDatabase {
             }
         }
     }
+
+    /// What a caller is told when its connection is gone.
+    static let connectionLost = StoreUnavailable(underlying: StoreError("the PostgreSQL connection was lost"))
 
     /// How many statements this process lost with their connection (and answered itself).
     static let lost = Atomic<Int>(0)
