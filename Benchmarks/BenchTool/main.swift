@@ -34,7 +34,10 @@ case "requests":
     let wechat = SimulatedWeChat(token: token, cipher: cipher)
     var out = ""
     out.reserveCapacity(count * 800)
-    let base = UInt64(Date().timeIntervalSince1970) * 1_000_000
+    // MsgIds and nonces start at a random point, so that files written at the same moment
+    // (scripts/bench writes two at a time) share neither.
+    let base = UInt64.random(in: 1 << 40..<1 << 62)
+    let timestamp = String(Int(Date().timeIntervalSince1970))
     let keyword = environment["BENCH_KEYWORD"] ?? "帮助"
     let senders = Int(environment["BENCH_SENDERS"] ?? "") ?? 5000
     let prefix = environment["BENCH_SENDER_PREFIX"] ?? "oBenchMember"
@@ -47,7 +50,7 @@ case "requests":
         // Signed now, with a nonce of its own: the gateway's replay check sees each as fresh
         // (scripts/bench widens its window to a day, as wrk sends the files again and again).
         let request = try wechat.request(
-            for: message, mode: mode, timestamp: String(base / 1_000_000), nonce: String(base + UInt64(index)))
+            for: message, mode: mode, timestamp: timestamp, nonce: String(base + UInt64(index)))
         let query = request.query.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
             separator: "&")
         out += query + "\t" + request.body.replacingOccurrences(of: "\n", with: " ") + "\n"
