@@ -295,10 +295,7 @@ struct QRJoinTests {
 
     @Test func aScanStartsJoiningWithTheUnitFilledIn() async throws {
         try await withFakeWeChat { _, base in
-            // Not a test of the reply deadline: a generous one, so that a machine loaded by the
-            // parallel suite does not answer the follow with `success` (seen once in CI).
-            try await withGateway(replies: countyReplies, configure: { $0.replyDeadline = .seconds(30) }) {
-                client, gateway in
+            try await withGateway(replies: countyReplies) { client, gateway in
                 let store = gateway.store
                 let organisation = gateway.rules.engine.book.join.organisation
                 let code = try await QRCodes(store: store).create(

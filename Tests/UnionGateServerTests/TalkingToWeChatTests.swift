@@ -123,8 +123,9 @@ struct TalkingToWeChatTests {
 
     @Test func aNoticeOutsideThe48HourWindowIsShownNextTimeTheMemberWrites() async throws {
         try await withFakeWeChat { fake, base in
-            // A generous reply deadline: a slow step answered late would be one more row in the outbox.
-            try await withGateway(configure: { $0.replyDeadline = .seconds(30) }, wechatAPI: base) { client, _ in
+            // The harness's generous reply deadline matters here: a slow step answered late would
+            // be one more row in the outbox.
+            try await withGateway(wechatAPI: base) { client, _ in
                 let member = Member()
                 _ = try await client.conversation(member, ["建议 厂区道路晚上太暗，建议增加路灯"])
                 // The member's 48-hour window closes (whatever else went out before).
