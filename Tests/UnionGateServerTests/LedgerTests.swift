@@ -7,6 +7,31 @@ import WeChatWire
 
 @Suite("Delivery ledger")
 struct LedgerTests {
+    /// Running messages are carried into each new generation by their keys (not found by a scan
+    /// of the generation), and once answered they age like the others.
+    @Test func runningMessagesAreCarriedAcrossGenerationsUntilAnswered() {
+        var memory = RetryMemory(capacity: 4, window: .seconds(600), now: .zero)
+        func key(_ number: UInt64) -> MessageKey.Identity {
+            MessageKey.identity(
+                of: InboundMessage(
+                    header: MessageHeader(account: "gh", sender: "oRunner", createTime: 1, msgId: number),
+                    kind: .text(TextMessage(content: "建议"))))
+        }
+        let done = RetryMemory.Entry(phase: .done(RecordedReply(passive: nil, ruleName: nil)), createTime: 1)
+        memory.insert(key(1), .init(phase: .running, createTime: 1), now: .zero)
+        memory.insert(key(2), done, now: .zero)
+        for number in UInt64(3)...8 { memory.insert(key(number), done, now: .zero) }  // three turns
+        #expect(memory[key(2)] == nil, "an answered message is forgotten with its generation")
+        guard case .running? = memory[key(1)]?.phase else {
+            Issue.record("the running message was dropped")
+            return
+        }
+        memory[key(1)] = done
+        for number in UInt64(9)...14 { memory.insert(key(number), done, now: .zero) }
+        #expect(memory[key(1)] == nil, "answered, it ages like the others")
+        #expect(memory.count <= 4)
+    }
+
     /// Interning shares one reply among equal texts; the shortcut by storage never takes a
     /// different text for the same one, however the texts are made.
     @Test func internedRepliesAreSharedOnlyWhenEqual() {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ReplyRules
 import WeChatWire
 
 @testable import UnionGateServer
@@ -83,6 +84,39 @@ struct ReplayTests {
             let stored = try await client.adminList("/admin/api/suggestions")
             let contents = stored.compactMap { $0["content"] as? String }
             #expect(contents == ["食堂晚上增加热菜"])
+        }
+    }
+
+    /// In the encrypted modes the verified msg_signature stands for the body in the replay
+    /// memory: it covers the Encrypt text, which is all of the body that is read.
+    @Test func inTheEncryptedModesTheSignedURLIsRememberedWithItsEncryptedText() async throws {
+        try await withGateway(configure: { $0.wireMode = .safe }) { client, _ in
+            let member = Member()
+            for mode in [WireMode.safe, .compatible] {
+                let first = try client.signed(member.text("建议 夜班班车增加一趟 \(mode)"), mode: mode)
+                let answered = try await post(client, first)
+                #expect(answered.status == 200)
+                let receipt = try client.wechat.openReply(answered.body).map { visibleText(of: [$0.body]) }
+                #expect(receipt?.contains("JY-") == true, "\(mode)")
+
+                // WeChat's retry, byte for byte, and the same envelope written another way (the
+                // same Encrypt text): the first answer (encrypted afresh), no second suggestion.
+                let reply = try client.wechat.openReply(answered.body)
+                let retry = try await post(client, first)
+                #expect(try client.wechat.openReply(retry.body) == reply, "\(mode)")
+                let respaced = first.body.replacingOccurrences(of: "</xml>", with: "\n</xml>")
+                #expect(respaced != first.body)
+                let again = try await post(client, first, body: respaced)
+                #expect(again.status == 200, "\(mode)")
+                #expect(try client.wechat.openReply(again.body) == reply, "\(mode)")
+
+                // Another message's Encrypt text under the same URL does not match its msg_signature.
+                let other = try client.signed(member.text("建议 伪造的建议 \(mode)"), mode: mode)
+                #expect(try await post(client, first, body: other.body).status == 403, "\(mode)")
+            }
+            let stored = try await client.adminList("/admin/api/suggestions")
+            #expect(stored.count == 2)
+            #expect(!stored.contains { ($0["content"] as? String)?.contains("伪造") == true })
         }
     }
 

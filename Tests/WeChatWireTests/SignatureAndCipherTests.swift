@@ -88,6 +88,23 @@ struct SignatureAndCipherTests {
                 !Signature.matches(
                     String(decoding: wrong, as: UTF8.self), token: token, timestamp: timestamp, nonce: nonce))
             #expect(!Signature.matches(String(right.dropLast()), token: token, timestamp: timestamp, nonce: nonce))
+
+            // The message signature: four parts, sorted in place by a network of exchanges.
+            let encrypted = pieces.randomElement(using: &random)!
+            let whole = Signature.compute([token, timestamp, nonce, encrypted])
+            #expect(Signature.compute(token: token, timestamp: timestamp, nonce: nonce, encrypted: encrypted) == whole)
+            #expect(Signature.matches(whole, token: token, timestamp: timestamp, nonce: nonce, encrypted: encrypted))
+            var changed = Array(whole.utf8)
+            let at = Int.random(in: 0..<changed.count, using: &random)
+            changed[at] = changed[at] == UInt8(ascii: "a") ? UInt8(ascii: "b") : UInt8(ascii: "a")
+            #expect(
+                !Signature.matches(
+                    String(decoding: changed, as: UTF8.self), token: token, timestamp: timestamp, nonce: nonce,
+                    encrypted: encrypted))
+            #expect(
+                !Signature.matches(
+                    whole.uppercased() == whole ? whole + "0" : whole.uppercased(), token: token, timestamp: timestamp,
+                    nonce: nonce, encrypted: encrypted))
         }
     }
 

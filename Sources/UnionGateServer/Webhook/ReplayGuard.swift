@@ -46,8 +46,9 @@ final class ReplayGuard: Sendable {
         return nil
     }
 
-    /// Remembers the request's URL with its body; why it is refused when the URL came before
-    /// with another body, or nil.
+    /// Remembers the request's URL with its body (or what stands for the body: in the encrypted
+    /// modes, the verified `msg_signature`); why it is refused when the URL came before with
+    /// another body, or nil.
     func refusal(of query: WebhookQuery, body: UnsafeRawBufferPointer) -> String? {
         var url = Hasher()
         url.combine(seed)
@@ -62,8 +63,10 @@ final class ReplayGuard: Sendable {
         let earlier = seen.withLock { generations -> Int? in
             if let digest = generations.current[key] ?? generations.previous[key] { return digest }
             if now - generations.started >= window || generations.current.count >= capacity {
-                generations.previous = generations.current
-                generations.current = [:]
+                // Keeping the tables' room: grown again from empty, the newer one rehashed its
+                // entries at every doubling, up to a millisecond at a time under the lock.
+                swap(&generations.previous, &generations.current)
+                generations.current.removeAll(keepingCapacity: true)
                 generations.started = now
             }
             generations.current[key] = digest

@@ -19,7 +19,8 @@ struct RecordedReply: Sendable, Hashable {
 /// Messages are remembered in two generations: new ones go into the current one, and when it
 /// holds half the capacity, or is half the window old, the previous one is dropped whole and
 /// the current one takes its place. Forgetting thus costs nothing per message, and a message is
-/// remembered for at least half the window and at least the latest half-capacity messages.
+/// remembered for at least half the window and at least the latest half-capacity messages. The
+/// dropped generation is freed on a background task (``dropInBackground(_:)``).
 /// Times are read from ``LedgerClock``. Not thread-safe: ``DeliveryLedger`` keeps it under its lock.
 struct RetryMemory {
     typealias Key = MessageKey.Identity
@@ -43,6 +44,8 @@ struct RetryMemory {
 
     private var current: Table
     private var previous: Table
+    /// The keys of the messages whose handler is running (a handful), wherever they are kept.
+    private var running: Set<Key> = []
     private var generationStarted: Duration
     private let generationAge: Duration
     private let generationSize: Int
@@ -59,11 +62,8 @@ struct RetryMemory {
     init(capacity: Int, window: Duration, now: Duration, hashOf: @escaping @Sendable (Key) -> Int = { $0.digest }) {
         generationSize = max(1, capacity / 2)
         generationAge = window / 2
-        current = Table(hashOf: hashOf)
-        previous = Table(hashOf: hashOf)
-        let reserved = min(generationSize, 1 << 20)
-        current.slots.reserveCapacity(reserved)
-        previous.slots.reserveCapacity(reserved)
+        current = Table(hashOf: hashOf, reserving: min(generationSize, 1 << 20))
+        previous = Table(hashOf: hashOf, reserving: 0)
         generationStarted = now
     }
 
@@ -77,17 +77,29 @@ struct RetryMemory {
         set {
             current[key] = newValue
             if newValue == nil { previous[key] = nil }
+            if case .running? = newValue?.phase {
+                running.insert(key)
+            } else if !running.isEmpty {
+                running.remove(key)
+            }
         }
     }
 
     /// Remembers a new message, starting a new generation first when the current one is full or old.
     mutating func insert(_ key: Key, _ entry: Entry, now: Duration) {
         if current.count >= generationSize || now - generationStarted >= generationAge {
-            swap(&current, &previous)
-            current.removeAll()
+            // The oldest generation is freed elsewhere: freeing its tens of thousands of keys
+            // here took milliseconds with the ledger's lock held, on an event loop.
+            let oldest = previous
+            previous = current
+            current = Table(hashOf: oldest.hashOf, reserving: min(generationSize, 1 << 20))
+            dropInBackground(oldest)
             generationStarted = now
             // Messages still running stay where their waiters and the handler will look.
-            for (key, entry) in previous.running { current[key] = entry }
+            // (Found by their keys: scanning the generation's slots for them took milliseconds.)
+            for key in running {
+                if let entry = previous[key] { current[key] = entry }
+            }
         }
         self[key] = entry
     }
@@ -138,6 +150,11 @@ struct RetryMemory {
         var overflow: [Key: Entry] = [:]
         let hashOf: @Sendable (Key) -> Int
 
+        init(hashOf: @escaping @Sendable (Key) -> Int, reserving capacity: Int) {
+            self.hashOf = hashOf
+            slots.reserveCapacity(capacity)
+        }
+
         var count: Int { slots.count + overflow.count }
 
         subscript(key: Key) -> Entry? {
@@ -158,23 +175,6 @@ struct RetryMemory {
                     slots[hash] = Slot(key: key, entry: entry)
                 }
             }
-        }
-
-        /// The entries still running.
-        var running: [(Key, Entry)] {
-            var result = slots.values.compactMap { slot -> (Key, Entry)? in
-                if case .running = slot.entry.phase { return (slot.key, slot.entry) }
-                return nil
-            }
-            for (key, entry) in overflow {
-                if case .running = entry.phase { result.append((key, entry)) }
-            }
-            return result
-        }
-
-        mutating func removeAll() {
-            slots.removeAll(keepingCapacity: true)
-            overflow.removeAll()
         }
     }
 

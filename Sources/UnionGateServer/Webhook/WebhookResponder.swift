@@ -102,7 +102,7 @@ struct WebhookResponder: Sendable {
             metrics.replayRefused()
             return .reply(refuse(.forbidden, .forbidden, reason: reason))
         }
-        if let reason = body.withUnsafeReadableBytes({ replays?.refusal(of: query, body: $0) }) {
+        if let replays, let reason = replayRefusal(replays, query: query, body: body, mode: opened.mode) {
             metrics.replayRefused()
             return .reply(refuse(.forbidden, .forbidden, reason: reason))
         }
@@ -114,6 +114,18 @@ struct WebhookResponder: Sendable {
             return .handle(request)
         }
         return .reply(seal(answer, for: request))
+    }
+
+    /// Remembers the signed URL with what stands for its body: the body itself in plain mode; in
+    /// compatible and safe mode the `msg_signature` just verified, which covers the `Encrypt`
+    /// text, the only part of the body that is read (so a kilobyte is not hashed again).
+    private func replayRefusal(_ replays: ReplayGuard, query: WebhookQuery, body: ByteBuffer, mode: WireMode)
+        -> String?
+    {
+        if mode != .plain, var signature = query.msgSignature {
+            return signature.withUTF8 { replays.refusal(of: query, body: UnsafeRawBufferPointer($0)) }
+        }
+        return body.withUnsafeReadableBytes { replays.refusal(of: query, body: $0) }
     }
 
     /// Checks the URL signature and the timestamp from the request head, before any body is

@@ -96,8 +96,12 @@ public final class MemberFacts: Sendable {
 
     private static func insert(_ facts: Facts, for openid: String, into generations: inout Generations, capacity: Int) {
         if generations.current[openid] == nil, generations.current.count >= capacity {
+            // The oldest generation's members are freed on a background task, not under this
+            // lock on the caller's event loop; the new one has its room from the start.
+            let oldest = generations.previous
             generations.previous = generations.current
-            generations.current = [:]
+            generations.current = Dictionary(minimumCapacity: capacity)
+            dropInBackground(oldest)
             generations.previous.removeValue(forKey: openid)
         }
         generations.current[openid] = facts

@@ -141,7 +141,7 @@ public struct MessageCipher: Sendable {
         plain.append(contentsOf: appIdBytes)
         plain.append(contentsOf: repeatElement(UInt8(padding), count: padding))
         let encrypted = try AES._CBC.encrypt(plain, using: key, iv: iv, noPadding: true)
-        return Data(encrypted).base64EncodedString()
+        return encrypted.base64EncodedString()
     }
 
     /// Decrypts an `Encrypt` value and returns the message it carries.
@@ -156,7 +156,12 @@ public struct MessageCipher: Sendable {
             throw CipherError(
                 .invalidLength, "the encrypted message is \(data.count) bytes, not a whole number of blocks")
         }
-        let plain = try [UInt8](AES._CBC.decrypt(data, using: key, iv: iv, noPadding: true))
+        let decrypted = try AES._CBC.decrypt(data, using: key, iv: iv, noPadding: true)
+        return try decrypted.withUnsafeBytes { try unwrap($0.assumingMemoryBound(to: UInt8.self)) }
+    }
+
+    /// The message inside decrypted bytes, read where they lie: padding, length field, app id, UTF-8.
+    private func unwrap(_ plain: UnsafeBufferPointer<UInt8>) throws -> String {
         let padding = Int(plain[plain.count - 1])
         guard padding >= 1, padding <= Self.paddingBlock, padding <= plain.count,
             plain[(plain.count - padding)...].allSatisfy({ $0 == UInt8(padding) })

@@ -272,8 +272,8 @@ public struct WebhookCodec: Sendable {
             throw WebhookError(.missingParameter, "the msg_signature parameter is missing")
         }
         let (timestamp, nonce) = try timestampAndNonce(query)
-        let expected = Signature.compute(token: token, timestamp: timestamp, nonce: nonce, encrypted: encrypted)
-        guard Signature.matches(msgSignature, expected) else {
+        guard Signature.matches(msgSignature, token: token, timestamp: timestamp, nonce: nonce, encrypted: encrypted)
+        else {
             throw WebhookError(.badMessageSignature, "the msg_signature does not match the encrypted message")
         }
         let inner = try reader.read(cipher.decrypt(encrypted))

@@ -1,0 +1,27 @@
+import Synchronization
+
+/// Lets go of `value` on a background task rather than here.
+///
+/// The caches that forget a whole generation at once (the webhook's retry memory, the member
+/// facts) hold tens of thousands of entries, each with strings of its own: freeing them one by
+/// one took milliseconds, on an event loop and under the cache's lock, so every request in
+/// flight waited. Handed over here, the generation is freed on the concurrency pool while the
+/// requests go on.
+public func dropInBackground<Value: Sendable>(_ value: consuming Value) {
+    let parcel = Parcel(value)
+    Task.detached(priority: .background) { parcel.empty() }
+}
+
+/// Holds a value until the background task empties it, so that the task, not whichever of the
+/// two lets go of the parcel last, frees what the value owns.
+private final class Parcel<Value: Sendable>: Sendable {
+    private let contents: Mutex<Value?>
+
+    init(_ value: consuming Value) {
+        contents = Mutex(.some(value))
+    }
+
+    func empty() {
+        contents.withLock { $0 = nil }
+    }
+}
