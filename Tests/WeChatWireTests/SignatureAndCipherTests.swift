@@ -200,6 +200,24 @@ struct SignatureAndCipherTests {
         }
     }
 
+    /// The cipher runs BoringSSL's CBC with keys expanded once; swift-crypto's `AES._CBC` is the
+    /// reference, in both directions, for every padded length up to several blocks.
+    @Test func agreesWithSwiftCryptoInBothDirections() throws {
+        let cipher = try MessageCipher(encodingAESKey: key, appId: "wxUnion")
+        let prefix = Array("0123456789abcdef".utf8)
+        for length in 0..<200 {
+            let text = String((0..<length).map { Character(UnicodeScalar(0x61 + ($0 * 7 + length) % 26)!) })
+            let message = Array(text.utf8)
+            var plain = prefix + [0, 0, UInt8(length >> 8), UInt8(length & 0xFF)] + message + Array("wxUnion".utf8)
+            let pad = 32 - plain.count % 32
+            plain += [UInt8](repeating: UInt8(pad), count: pad)
+            let reference = try rawEncrypt(plain)
+            #expect(try cipher.encrypt(text, randomPrefix: prefix) == reference)
+            #expect(try cipher.decrypt(reference) == text)
+            #expect(try cipher.withDecrypted(reference) { Array($0) } == message)
+        }
+    }
+
     @Test func randomPrefixesDoNotRepeat() throws {
         let encodingAESKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
         let cipher = try MessageCipher(encodingAESKey: encodingAESKey, appId: "wxPrefix")

@@ -276,7 +276,7 @@ public struct WebhookCodec: Sendable {
         else {
             throw WebhookError(.badMessageSignature, "the msg_signature does not match the encrypted message")
         }
-        let inner = try reader.read(cipher.decrypt(encrypted))
+        let inner = try cipher.withDecrypted(encrypted) { try reader.read(bytes: $0) }
         let mode: WireMode = root.child("MsgType") == nil ? .safe : .compatible
         return OpenedMessage(message: try InboundMessage(xml: inner), mode: mode)
     }
