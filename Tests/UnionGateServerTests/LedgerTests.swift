@@ -32,6 +32,49 @@ struct LedgerTests {
         #expect(memory.count <= 4)
     }
 
+    /// Identities keep senders of up to 32 bytes inline and longer ones as strings: either way,
+    /// equal exactly when account, sender and number are, with the same key text; and a table
+    /// emptied at a turn and reused forgets everything it held.
+    @Test func identitiesAreEqualExactlyWhenTheirPartsAreAcrossTurns() {
+        func identity(_ sender: String, _ number: UInt64, account: String = "gh") -> MessageKey.Identity {
+            MessageKey.identity(
+                of: InboundMessage(
+                    header: MessageHeader(account: account, sender: sender, createTime: 1, msgId: number),
+                    kind: .text(TextMessage(content: "帮助"))))
+        }
+        let senders = [
+            "", "o", "oAbCdEfGhIjKlMnOpQrStUvWxYz01", String(repeating: "x", count: 32),
+            String(repeating: "x", count: 33), "会员" + String(repeating: "y", count: 26),
+            "会员" + String(repeating: "y", count: 40),
+        ]
+        for (index, sender) in senders.enumerated() {
+            #expect(identity(sender, 7) == identity(String(sender), 7))
+            #expect(identity(sender, 7).digest == identity(sender, 7).digest)
+            #expect(identity(sender, 7).text == "gh\u{1F}\(sender)\u{1F}7")
+            #expect(identity(sender, 7) != identity(sender, 8))
+            #expect(identity(sender, 7) != identity(sender, 7, account: "gh2"))
+            for other in senders[(index + 1)...] {
+                #expect(identity(sender, 7) != identity(other, 7), "\(sender) and \(other)")
+            }
+            // The same bytes up to 32 and one more.
+            #expect(identity(sender, 7) != identity(sender + "z", 7))
+        }
+        var memory = RetryMemory(capacity: 8, window: .seconds(600), now: .zero)
+        let done = RetryMemory.Entry(phase: .done(RecordedReply(passive: nil, ruleName: nil)), createTime: 1)
+        for round in UInt64(0)..<5 {
+            for sender in senders {
+                memory.insert(identity(sender, round), done, now: .zero)
+                #expect(memory[identity(sender, round)] != nil)
+                #expect(memory[identity(sender, round + 1)] == nil)
+            }
+            // Fourteen messages later (two turns at least), a round's messages are forgotten.
+            if round >= 2 {
+                for sender in senders { #expect(memory[identity(sender, round - 2)] == nil, "\(sender)") }
+            }
+            #expect(memory.count <= 8)
+        }
+    }
+
     /// Interning shares one reply among equal texts; the shortcut by storage never takes a
     /// different text for the same one, however the texts are made.
     @Test func internedRepliesAreSharedOnlyWhenEqual() {

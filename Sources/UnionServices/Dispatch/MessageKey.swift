@@ -16,7 +16,7 @@ extension MessageKey {
     /// two messages share an identity exactly when they share a key.
     public struct Identity: Hashable, Sendable {
         let account: String
-        let sender: String
+        let sender: CompactText
         /// The MsgId, or the CreateTime of a message without one.
         let number: UInt64
         /// Nil for a message with a MsgId; otherwise what else tells it apart (event and key, or type).
@@ -27,12 +27,12 @@ extension MessageKey {
 
         init(account: String, sender: String, number: UInt64, detail: String?) {
             self.account = account
-            self.sender = sender
+            self.sender = CompactText(sender)
             self.number = number
             self.detail = detail
             var hasher = Hasher()
             hasher.combine(number)
-            hasher.combine(sender)
+            hasher.combine(self.sender)
             hasher.combine(detail)
             hasher.combine(account)
             digest = hasher.finalize()
@@ -41,8 +41,8 @@ extension MessageKey {
         /// The key as text, as kept in the store: account, sender, then the MsgId, or the
         /// CreateTime and the detail.
         public var text: String {
-            guard let detail else { return "\(account)\u{1F}\(sender)\u{1F}\(number)" }
-            return "\(account)\u{1F}\(sender)\u{1F}\(Int64(bitPattern: number))\u{1F}\(detail)"
+            guard let detail else { return "\(account)\u{1F}\(sender.string)\u{1F}\(number)" }
+            return "\(account)\u{1F}\(sender.string)\u{1F}\(Int64(bitPattern: number))\u{1F}\(detail)"
         }
 
         public static func == (left: Identity, right: Identity) -> Bool {
@@ -68,5 +68,67 @@ extension MessageKey {
                 detail: "\(event.name.lowercased())\u{1F}\(event.eventKey ?? "")")
         }
         return Identity(account: header.account, sender: header.sender, number: time, detail: message.msgType)
+    }
+}
+
+/// A short text kept in the value itself: an OpenID is 28 ASCII characters, which a `String`
+/// keeps on the heap (only up to 15 bytes live inline). The webhook's retry memory holds tens of
+/// thousands of identities and lets a whole generation of them go at once; with the sender
+/// inline, that frees no string per message. Text over 32 bytes is kept as a `String`.
+/// Equal when the UTF-8 bytes are equal.
+struct CompactText: Hashable, Sendable {
+    private enum Storage: Hashable, Sendable {
+        case inline(UInt64, UInt64, UInt64, UInt64, count: UInt8)
+        case heap(String)
+    }
+
+    private let storage: Storage
+
+    init(_ text: String) {
+        var text = text
+        storage =
+            text.withUTF8 { bytes in
+                guard bytes.count <= 32 else { return nil }
+                var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+                withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: UnsafeRawBufferPointer(bytes)) }
+                return .inline(words.0, words.1, words.2, words.3, count: UInt8(bytes.count))
+            } ?? .heap(text)
+    }
+
+    /// The text.
+    var string: String {
+        switch storage {
+        case .heap(let text):
+            return text
+        case .inline(let first, let second, let third, let fourth, let count):
+            return withUnsafeBytes(of: (first, second, third, fourth)) {
+                String(decoding: $0.prefix(Int(count)), as: UTF8.self)
+            }
+        }
+    }
+
+    static func == (left: CompactText, right: CompactText) -> Bool {
+        switch (left.storage, right.storage) {
+        case (.inline, .inline):
+            return left.storage == right.storage
+        case (.heap(let first), .heap(let second)):
+            return first.utf8.elementsEqual(second.utf8)
+        default:
+            return false
+        }
+    }
+
+    func hash(into hasher: inout Hasher) {
+        switch storage {
+        case .inline(let first, let second, let third, let fourth, let count):
+            hasher.combine(count)
+            hasher.combine(first)
+            hasher.combine(second)
+            hasher.combine(third)
+            hasher.combine(fourth)
+        case .heap(let text):
+            hasher.combine(UInt8.max)
+            for byte in text.utf8 { hasher.combine(byte) }
+        }
     }
 }
