@@ -94,7 +94,7 @@ struct RetryMemory {
             // string it took about 3 ms for 24,000 messages, with the ledger's lock held; freeing
             // the generation on a background task instead cost about 12 MB of resident memory.)
             swap(&previous, &current)
-            current.removeAll()
+            current.removeAll(reserving: min(generationSize, 1 << 20))
             generationStarted = now
             // Messages still running stay where their waiters and the handler will look.
             // (Found by their keys: scanning the generation's slots for them took milliseconds.)
@@ -158,10 +158,12 @@ struct RetryMemory {
 
         var count: Int { slots.count + overflow.count }
 
-        /// Forgets every entry and keeps the room.
-        mutating func removeAll() {
+        /// Forgets every entry and keeps the room, with room for `capacity` entries at least:
+        /// reserved while empty, the table never grows (rehashing) under the ledger's lock.
+        mutating func removeAll(reserving capacity: Int) {
             slots.removeAll(keepingCapacity: true)
             overflow.removeAll()
+            if slots.capacity < capacity { slots.reserveCapacity(capacity) }
         }
 
         subscript(key: Key) -> Entry? {
