@@ -75,7 +75,7 @@ extension MessageKey {
 /// keeps on the heap (only up to 15 bytes live inline). The webhook's retry memory holds tens of
 /// thousands of identities and lets a whole generation of them go at once; with the sender
 /// inline, that frees no string per message. Text over 32 bytes is kept as a `String`.
-/// Equal when the UTF-8 bytes are equal.
+/// Equal and hashed as its storage: short texts by their bytes, longer ones as strings.
 struct CompactText: Hashable, Sendable {
     private enum Storage: Hashable, Sendable {
         case inline(UInt64, UInt64, UInt64, UInt64, count: UInt8)
@@ -104,31 +104,6 @@ struct CompactText: Hashable, Sendable {
             return withUnsafeBytes(of: (first, second, third, fourth)) {
                 String(decoding: $0.prefix(Int(count)), as: UTF8.self)
             }
-        }
-    }
-
-    static func == (left: CompactText, right: CompactText) -> Bool {
-        switch (left.storage, right.storage) {
-        case (.inline, .inline):
-            return left.storage == right.storage
-        case (.heap(let first), .heap(let second)):
-            return first.utf8.elementsEqual(second.utf8)
-        default:
-            return false
-        }
-    }
-
-    func hash(into hasher: inout Hasher) {
-        switch storage {
-        case .inline(let first, let second, let third, let fourth, let count):
-            hasher.combine(count)
-            hasher.combine(first)
-            hasher.combine(second)
-            hasher.combine(third)
-            hasher.combine(fourth)
-        case .heap(let text):
-            hasher.combine(UInt8.max)
-            for byte in text.utf8 { hasher.combine(byte) }
         }
     }
 }

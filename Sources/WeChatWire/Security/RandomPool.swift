@@ -37,14 +37,7 @@ final class RandomPool: Sendable {
     /// Writes 16 fresh random bytes at the start of `destination`.
     func fill16(_ destination: UnsafeMutableRawBufferPointer) {
         precondition(destination.count >= 16)
-        let (high, low) = next16()
-        destination.storeBytes(of: high, toByteOffset: 0, as: UInt64.self)
-        destination.storeBytes(of: low, toByteOffset: 8, as: UInt64.self)
-    }
-
-    /// 16 fresh random bytes.
-    func next16() -> (UInt64, UInt64) {
-        state.withLock { state in
+        let (high, low) = state.withLock { state in
             if state.next + 16 > Self.size {
                 Self.refill(state.bytes)
                 state.next = 0
@@ -57,6 +50,8 @@ final class RandomPool: Sendable {
             state.next += 16
             return (high, low)
         }
+        destination.storeBytes(of: high, toByteOffset: 0, as: UInt64.self)
+        destination.storeBytes(of: low, toByteOffset: 8, as: UInt64.self)
     }
 
     /// Fills `buffer` from the kernel: `getentropy` (at most 256 bytes a call) where there is
