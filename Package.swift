@@ -96,7 +96,9 @@ let package = Package(
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 "WeChatAPI",
-            ]
+            ],
+            // Every HTML page's template (the console, the hotline page, the QR poster).
+            resources: [.copy("Pages/Templates")]
         ),
         .executableTarget(
             name: "uniongate",
@@ -200,6 +202,8 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SQLKit", package: "sql-kit"),
+                // The hostile-text render test gives every template's every field one value.
+                .product(name: "Mustache", package: "swift-mustache"),
             ]
         ),
     ],

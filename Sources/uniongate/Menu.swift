@@ -151,7 +151,7 @@ extension UnionGate {
         func run() async throws {
             let status = try parseStatus(status, as: OutboxMessage.Status.self)
             let messages = try await withStore(database) { store in
-                try await store.read { database in try await Outbox.list(status: status, in: database) }
+                try await Outbox.list(status: status, in: store)
             }
             let rows =
                 [["ID", "状态", "原因", "尝试", "时间", "内容", "送达渠道", "说明"]]

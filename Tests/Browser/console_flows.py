@@ -169,6 +169,20 @@ def main():
         expect(question in text(driver), "the overview lists the question nobody answered")
         shoot(driver, "overview")
 
+        step("a search with a quote and a combining mark injects no attribute")
+        driver.get(BASE + "/admin/members?status=all")
+        box = driver.find_element(By.CSS_SELECTOR, "input[name=q]")
+        hostile = '"\u0301 data-x="1'
+        box.send_keys(hostile)
+        click(driver, driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]"))
+        expect(not has(driver, "[data-x]"), "the search box's reflected text adds no data-x attribute")
+        expect(driver.find_element(By.CSS_SELECTOR, "input[name=q]").get_attribute("value") == hostile,
+               "the search box shows the text as typed")
+        driver.get(BASE + "/admin/cases?status=all&q=" + urllib.parse.quote(hostile))
+        expect(not has(driver, "[data-x]"), "a reflected search on the cases page adds no attribute")
+        driver.get(BASE + "/admin/login?next=" + urllib.parse.quote('/admin/"\u0301 data-x="1'))
+        expect(not has(driver, "[data-x]"), "a reflected next on the sign-in page adds no attribute")
+
         step("approve an application, then see its notice queued")
         driver.get(BASE + "/admin/members")
         expect(first in text(driver) and second in text(driver), "pending applications are listed")

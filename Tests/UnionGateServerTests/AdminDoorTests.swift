@@ -117,7 +117,7 @@ struct HTMLEscapingTests {
     /// `<` followed by U+0338 is one character (canonically "≮"), and `&` with a combining mark
     /// is one too: escaping by character let both through.
     @Test func escapesScalarsThatCombiningMarksJoinToOthers() {
-        let escaped = HotlinePage.escape("<\u{338}script>&\u{301}\"'")
+        let escaped = HTMLText.escape("<\u{338}script>&\u{301}\"'")
         #expect(Array(escaped.unicodeScalars) == Array("&lt;\u{338}script&gt;&amp;\u{301}&quot;&#39;".unicodeScalars))
         #expect(!escaped.unicodeScalars.contains { "<>\"'".unicodeScalars.contains($0) })
     }

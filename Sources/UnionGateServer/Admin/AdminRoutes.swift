@@ -21,6 +21,8 @@ struct AdminRoutes: Sendable {
     let store: UnionStore
     let rules: LiveRules
     let clock: @Sendable () -> Int64
+    /// The HTML pages (the QR poster).
+    let pages: PageLibrary
 
     func register(on router: Router<GatewayRequestContext>) {
         let api = router.group("admin/api").add(middleware: auth)
@@ -84,7 +86,7 @@ struct AdminRoutes: Sendable {
             try await Self.refusing {
                 try context.actor().requireWholeTree(.administer)
                 let status = try Self.statusFilter(OutboxMessage.Status.self, request)
-                let list = try await store.read { database in try await Outbox.list(status: status, in: database) }
+                let list = try await Outbox.list(status: status, in: store)
                 return list.map(AdminRecords.OutboxRecord.init)
             }
         }
@@ -127,15 +129,11 @@ struct AdminRoutes: Sendable {
                 guard let unit = book.join.organisation.units[code], actor.scope.contains(code),
                     let qr = try await QRCodes(store: store).code(unit: code), let image = qr.image
                 else { throw AdminActionError(.notFound, "no QR code for unit \(code)") }
-                return Response(
-                    status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
-                    body: .init(
-                        byteBuffer: ByteBuffer(
-                            string: QRPosterPage.html(
-                                unionName: book.join.organisation.root.flatMap {
-                                    book.join.organisation.units[$0]?.name
-                                }
-                                    ?? book.settings.unionName, unit: unit, image: image))))
+                let union =
+                    book.join.organisation.root.flatMap { book.join.organisation.units[$0]?.name }
+                    ?? book.settings.unionName
+                return try pages.response(
+                    QRPosterPage(unionName: union, unit: unit, image: image), template: "qr-poster")
             }
         }
     }

@@ -123,7 +123,7 @@ func buildGateway<C: Clock>(
             outbox: outbox, wechat: wechatClient, media: media, mediaDirectory: mediaDirectory,
             lateDelivery: lateDelivery,
             unixTime: overrides.unixTime,
-            consoleTemplates: try ConsoleTemplates.library(),
+            pages: try PageLibrary.load(),
             adminAuth: AdminAuthMiddleware(
                 secrets: secrets, staff: StaffDirectory(store: store),
                 organisation: { rules.engine.book.join.organisation },
@@ -202,29 +202,28 @@ func buildRouter(_ gateway: Gateway) -> Router<GatewayRequestContext> {
         response.headers[HTTPField.Name("X-UnionGate-Rules")!] = version
         return response
     }
+    let pages = gateway.pages
     router.get("/hotline") { _, _ in
         let book = rules.engine.book
-        return Response(
-            status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
-            body: .init(
-                byteBuffer: ByteBuffer(string: HotlinePage.html(book.hotline, unionName: book.settings.unionName))))
+        return try pages.response(HotlinePage(book.hotline, unionName: book.settings.unionName), template: "hotline")
     }
     let store = gateway.store
     AdminRoutes(
         auth: gateway.adminAuth, registry: MembershipRegistry(store: store), mediaDirectory: gateway.mediaDirectory,
         suggestions: SuggestionBox(store: store), submissions: FormSubmissions(store: store), store: store,
-        rules: rules, clock: gateway.unixTime
+        rules: rules, clock: gateway.unixTime, pages: pages
     ).register(on: router)
     let metrics = gateway.metrics
     ConsoleRoutes(
-        store: store, rules: rules, secrets: gateway.secrets, staff: StaffDirectory(store: store),
-        attempts: AdminAttempts(unixTime: gateway.unixTime), metrics: metrics, clock: gateway.unixTime,
-        pause: gateway.adminAuth.pause,
-        secureCookie: gateway.configuration.publicURL?.lowercased().hasPrefix("https://") ?? false,
-        idle: gateway.configuration.consoleIdleSeconds, logger: gateway.logger,
-        pages: ConsolePages(
-            library: gateway.consoleTemplates, unionName: { rules.engine.book.settings.unionName }),
-        wechat: gateway.wechat, publicURL: gateway.configuration.publicURL, mediaDirectory: gateway.mediaDirectory
+        shared: ConsoleShared(
+            store: store, rules: rules, secrets: gateway.secrets, staff: StaffDirectory(store: store),
+            attempts: AdminAttempts(unixTime: gateway.unixTime), metrics: metrics, clock: gateway.unixTime,
+            pause: gateway.adminAuth.pause,
+            secureCookie: gateway.configuration.publicURL?.lowercased().hasPrefix("https://") ?? false,
+            idle: gateway.configuration.consoleIdleSeconds, logger: gateway.logger,
+            pages: ConsolePages(library: pages, unionName: { rules.engine.book.settings.unionName }),
+            wechat: gateway.wechat, publicURL: gateway.configuration.publicURL,
+            mediaDirectory: gateway.mediaDirectory)
     ).register(on: router)
     let inbox = Inbox(store: store)
     let unixTime = gateway.unixTime

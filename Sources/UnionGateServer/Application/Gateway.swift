@@ -1,5 +1,4 @@
 import Logging
-import Mustache
 import WeChatAPI
 import UnionServices
 import WeChatWire
@@ -30,8 +29,8 @@ struct Gateway: Sendable {
     /// Where replies that cannot go in the passive reply are sent.
     let lateDelivery: any LateDelivery
     let unixTime: @Sendable () -> Int64
-    /// The console's pages, parsed once.
-    let consoleTemplates: MustacheLibrary
+    /// Every HTML page's template, parsed once.
+    let pages: PageLibrary
     /// The admin API's token check, with its memory of failed attempts.
     let adminAuth: AdminAuthMiddleware
     let logger: Logger

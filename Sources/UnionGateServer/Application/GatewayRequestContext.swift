@@ -14,8 +14,6 @@ struct GatewayRequestContext: RequestContext, SessionRequestContext {
     let sessions = SessionContext<ConsoleSession>()
     /// The console session's token for forms, once the console's door has let them in.
     var csrf: String?
-    /// The console form's fields, read by its door on a POST.
-    var form: [String: String] = [:]
     /// The line the previous console action left to show.
     var flash: String?
     /// The request's path, for the console's navigation.
@@ -35,4 +33,19 @@ struct GatewayRequestContext: RequestContext, SessionRequestContext {
     }
 
     var responseEncoder: JSONEncoder { AdminRecords.encoder }
+
+    /// Forms (`application/x-www-form-urlencoded`, the console's) and JSON (the admin API's).
+    var requestDecoder: GatewayRequestDecoder { GatewayRequestDecoder() }
+}
+
+/// Decodes a request's body by its content type: an HTML form, or else JSON.
+struct GatewayRequestDecoder: RequestDecoder {
+    func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
+        if let contentType = request.headers[.contentType],
+            contentType.lowercased().hasPrefix("application/x-www-form-urlencoded")
+        {
+            return try await URLEncodedFormDecoder().decode(type, from: request, context: context)
+        }
+        return try await JSONDecoder().decode(type, from: request, context: context)
+    }
 }

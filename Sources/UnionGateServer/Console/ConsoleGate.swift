@@ -28,7 +28,7 @@ struct ConsoleGate: RouterMiddleware {
             if request.method == .get {
                 let target = request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")
                 let encoded = target.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-                return ConsoleRoutes.redirect("/admin/login?next=\(encoded)")
+                return ConsoleLinks.redirect("/admin/login?next=\(encoded)")
             }
             return pages.message("登录已过期，请重新登录后再操作。", status: .unauthorized, context: nil)
         }
@@ -37,7 +37,7 @@ struct ConsoleGate: RouterMiddleware {
         context.csrf = session.csrf
         // A password someone else set (a new account, a reset) is changed before anything else.
         if account.mustChangePassword, request.uri.path != "/admin/password", request.uri.path != "/admin/logout" {
-            if request.method == .get { return ConsoleRoutes.redirect("/admin/password") }
+            if request.method == .get { return ConsoleLinks.redirect("/admin/password") }
             return pages.message("请先修改初始密码。", status: .forbidden, context: context)
         }
         // Sliding expiry: pushed back at most once a minute, not written on every request.
@@ -48,8 +48,9 @@ struct ConsoleGate: RouterMiddleware {
         }
         var request = request
         if request.method == .post {
-            context.form = try await ConsoleForm.read(&request, limit: ConsoleRoutes.formLimit)
-            guard let token = context.form["_csrf"], ConsoleForm.constantTimeEqual(token, session.csrf) else {
+            _ = try await request.collectBody(upTo: ConsoleRoutes.formLimit)
+            let token = try? await request.decode(as: CSRFField.self, context: context).token
+            guard let token, ConsoleSession.constantTimeEqual(token, session.csrf) else {
                 logger.warning(
                     "console: form without its CSRF token refused",
                     metadata: [
@@ -78,34 +79,8 @@ struct ConsoleGate: RouterMiddleware {
     }
 }
 
-/// An HTML form's fields (`application/x-www-form-urlencoded`).
-enum ConsoleForm {
-    /// Reads the request's form, at most `limit` bytes (413 beyond). A field given twice keeps
-    /// its first value.
-    static func read(_ request: inout Request, limit: Int) async throws -> [String: String] {
-        let body = try await request.collectBody(upTo: limit)
-        return parse(String(buffer: body))
-    }
-
-    static func parse(_ text: String) -> [String: String] {
-        var fields: [String: String] = [:]
-        for pair in text.split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ part: Substring) -> String {
-                String(part).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
-            }
-            let name = decode(parts[0])
-            if fields[name] == nil { fields[name] = parts.count > 1 ? decode(parts[1]) : "" }
-        }
-        return fields
-    }
-
-    static func constantTimeEqual(_ left: String, _ right: String) -> Bool {
-        let a = Array(left.utf8)
-        let b = Array(right.utf8)
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for index in 0..<a.count { difference |= a[index] ^ b[index] }
-        return difference == 0
-    }
+/// The token every console form carries (`_csrf`).
+struct CSRFField: Decodable {
+    let token: String
+    enum CodingKeys: String, CodingKey { case token = "_csrf" }
 }

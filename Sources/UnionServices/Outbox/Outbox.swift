@@ -91,6 +91,18 @@ public enum Outbox {
         }
     }
 
+    /// The newest messages first, optionally only those with `status`, read from `store`.
+    public static func list(status: OutboxMessage.Status? = nil, limit: Int = 200, in store: UnionStore)
+        async throws -> [OutboxMessage]
+    {
+        try await store.read { database in try await list(status: status, limit: limit, in: database) }
+    }
+
+    /// The newest message queued for `openid`, read from `store`.
+    public static func latest(to openid: String, in store: UnionStore) async throws -> OutboxMessage? {
+        try await store.read { database in try await list(to: openid, limit: 1, in: database).first }
+    }
+
     /// The newest messages first, optionally only those with `status`.
     public static func list(status: OutboxMessage.Status? = nil, limit: Int = 200, in database: any SQLDatabase)
         async throws -> [OutboxMessage]
