@@ -188,6 +188,15 @@ let package = Package(
             ],
             path: "Tests/WeChatTestSupport"
         ),
+        // The `uniongate` command: its environment and its commands, run as staff and CI run them.
+        .testTarget(
+            name: "UniongateTests",
+            dependencies: [
+                "uniongate", "UnionGateServer", "UnionServices", "WeChatWire", "WeChatTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "UnionGateServerTests",
             dependencies: [

@@ -68,6 +68,9 @@ public final class WeChatAPIClient: Sendable {
         var trying = false
     }
 
+    /// WeChat's API address.
+    public static let defaultBaseURL = "https://api.weixin.qq.com"
+
     /// Creates a client.
     ///
     /// - Parameters:

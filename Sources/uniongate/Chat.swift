@@ -23,7 +23,7 @@ extension UnionGate {
 
         func run() async throws {
             var logger = Logger(label: "uniongate.chat")
-            logger.logLevel = EnvironmentVariables.value("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .error
+            logger.logLevel = GatewayEnvironment().logLevel ?? .error
             let rules: LiveRules
             do {
                 rules = try LiveRules(directory: replies.replies, logger: logger)
@@ -32,7 +32,7 @@ extension UnionGate {
                 throw ExitCode(1)
             }
             var options = UnionCore.Options()
-            options.publicURL = EnvironmentVariables.value("UNIONGATE_PUBLIC_URL")
+            options.publicURL = GatewayEnvironment().publicURL
             let core = try await UnionCore.open(
                 databasePath: database.location, rules: rules, options: options, logger: logger)
             print("以会员 \(openid) 的身份和公众号对话。输入 /help 查看命令，/quit 退出。")

@@ -1,4 +1,9 @@
+import ArgumentParser
 import Foundation
+import Logging
+import UnionGateServer
+import WeChatAPI
+import WeChatWire
 
 /// Environment variables, read each time a value is asked for; an empty value counts as unset.
 /// Flags override them; they override the defaults.
@@ -12,5 +17,65 @@ enum EnvironmentVariables {
     static func flag(_ name: String) -> Bool {
         guard let value = value(name)?.lowercased() else { return false }
         return ["1", "true", "yes"].contains(value)
+    }
+}
+
+/// The gateway's environment, read and checked in one place for `serve` and for the commands
+/// that call WeChat (`menu`, `qr`, …): the same variable means the same thing everywhere.
+struct GatewayEnvironment {
+    var wechatToken = EnvironmentVariables.value("WECHAT_TOKEN")
+    var appId = EnvironmentVariables.value("WECHAT_APP_ID")
+    var appSecret = EnvironmentVariables.value("WECHAT_APP_SECRET")
+    var encodingAESKey = EnvironmentVariables.value("WECHAT_ENCODING_AES_KEY")
+    var apiBaseURL = EnvironmentVariables.value("WECHAT_API_BASE_URL")
+    var apiAllowsHTTP = EnvironmentVariables.flag("WECHAT_API_ALLOW_HTTP")
+    /// Where QR code images are fetched from (`WECHAT_MP_BASE_URL`, for tests).
+    var mpBaseURL = EnvironmentVariables.value("WECHAT_MP_BASE_URL")
+    var adminToken = EnvironmentVariables.value("UNIONGATE_ADMIN_TOKEN")
+    var publicURL = EnvironmentVariables.value("UNIONGATE_PUBLIC_URL")
+    var journal = EnvironmentVariables.value("UNIONGATE_JOURNAL")
+    var consoleIdle = EnvironmentVariables.value("UNIONGATE_CONSOLE_IDLE")
+    var mode = EnvironmentVariables.value("WECHAT_MODE")
+    var replayWindow = EnvironmentVariables.value("UNIONGATE_REPLAY_WINDOW")
+    var logLevel = EnvironmentVariables.value("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:))
+
+    /// WeChat's API options from the environment.
+    var apiOptions: WeChatAPIClient.Options {
+        var options = WeChatAPIClient.Options()
+        options.allowsHTTP = apiAllowsHTTP
+        if let mpBaseURL { options.qrImageBaseURL = mpBaseURL }
+        return options
+    }
+
+    /// The wire mode, if one is set; a value that is not a mode is a validation error.
+    func wireMode() throws -> WireMode? {
+        guard let mode else { return nil }
+        guard let parsed = WireMode(rawValue: mode) else {
+            throw ValidationError("WECHAT_MODE must be plain, compatible or safe, not \(mode)")
+        }
+        return parsed
+    }
+
+    /// The replay window in seconds, if one is set.
+    func replayWindowSeconds() throws -> Int64? {
+        guard let replayWindow else { return nil }
+        guard let seconds = Int64(replayWindow), seconds >= 0 else {
+            throw ValidationError("UNIONGATE_REPLAY_WINDOW must be a number of seconds, not \(replayWindow)")
+        }
+        return seconds
+    }
+
+    /// The settings of a gateway configuration that come from the environment.
+    func apply(to configuration: inout GatewayConfiguration) throws {
+        configuration.wechatToken = wechatToken
+        configuration.appId = appId
+        configuration.appSecret = appSecret
+        configuration.encodingAESKey = encodingAESKey
+        configuration.apiBaseURL = apiBaseURL ?? configuration.apiBaseURL
+        configuration.apiAllowsHTTP = apiAllowsHTTP
+        configuration.adminToken = adminToken
+        configuration.publicURL = publicURL
+        if let mode = try wireMode() { configuration.wireMode = mode }
+        if let seconds = try replayWindowSeconds() { configuration.replayWindow = seconds }
     }
 }

@@ -15,15 +15,12 @@ struct WeChatOptions: ParsableArguments {
     var apiBaseURL: String?
 
     func client(store: UnionStore, logger: Logger) throws -> WeChatAPIClient {
-        guard let appId = appId ?? EnvironmentVariables.value("WECHAT_APP_ID"),
-            let secret = appSecret ?? EnvironmentVariables.value("WECHAT_APP_SECRET")
-        else {
+        let environment = GatewayEnvironment()
+        guard let appId = appId ?? environment.appId, let secret = appSecret ?? environment.appSecret else {
             throw ValidationError("set WECHAT_APP_ID and WECHAT_APP_SECRET (or --app-id and --app-secret)")
         }
-        let base = apiBaseURL ?? EnvironmentVariables.value("WECHAT_API_BASE_URL") ?? "https://api.weixin.qq.com"
-        var options = WeChatAPIClient.Options()
-        options.allowsHTTP = EnvironmentVariables.flag("WECHAT_API_ALLOW_HTTP")
-        if let images = EnvironmentVariables.value("WECHAT_MP_BASE_URL") { options.qrImageBaseURL = images }
+        let base = apiBaseURL ?? environment.apiBaseURL ?? WeChatAPIClient.defaultBaseURL
+        let options = environment.apiOptions
         if let reason = WeChatAPIClient.refusal(ofBaseURL: base, allowsHTTP: options.allowsHTTP) {
             throw ValidationError(reason)
         }
@@ -35,7 +32,7 @@ struct WeChatOptions: ParsableArguments {
 
 func quietLogger(_ label: String) -> Logger {
     var logger = Logger(label: label)
-    logger.logLevel = EnvironmentVariables.value("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .error
+    logger.logLevel = GatewayEnvironment().logLevel ?? .error
     return logger
 }
 
@@ -83,7 +80,7 @@ extension UnionGate {
             func run() async throws {
                 let menu = try loadMenu(replies)
                 let buttons = MenuPublishing.buttons(
-                    menu, publicURL: EnvironmentVariables.value("UNIONGATE_PUBLIC_URL"))
+                    menu, publicURL: GatewayEnvironment().publicURL)
                 try await withStore(database) { store in
                     try await wechat.client(store: store, logger: quietLogger("uniongate.menu")).createMenu(
                         try MenuJSON.encode(buttons))
@@ -118,7 +115,7 @@ extension UnionGate {
                     for sub in button.subButtons { print("    " + sub.summary) }
                 }
                 let wanted = MenuPublishing.buttons(
-                    try loadMenu(replies), publicURL: EnvironmentVariables.value("UNIONGATE_PUBLIC_URL"))
+                    try loadMenu(replies), publicURL: GatewayEnvironment().publicURL)
                 let differences = MenuPublishing.differences(published: published, wanted: wanted)
                 print(differences.isEmpty ? "与 Replies 里的菜单一致。" : "与 Replies 里的菜单不同：")
                 for line in differences { print("  " + line) }

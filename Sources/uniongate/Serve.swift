@@ -67,46 +67,31 @@ extension UnionGate {
         var shutdownTimeout: Double = 10
 
         func run() async throws {
+            let environment = GatewayEnvironment()
             var logger = Logger(label: "uniongate")
-            logger.logLevel = EnvironmentVariables.value("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
+            logger.logLevel = environment.logLevel ?? .info
 
             var configuration = GatewayConfiguration()
             configuration.hostname = hostname
             configuration.port = port
             configuration.repliesDirectory = replies.replies
             configuration.databasePath = database.location
-            configuration.journalPath = journal ?? EnvironmentVariables.value("UNIONGATE_JOURNAL")
-            let idle = consoleIdle ?? EnvironmentVariables.value("UNIONGATE_CONSOLE_IDLE").flatMap { Int($0) } ?? 30
+            configuration.journalPath = journal ?? environment.journal
+            let idle = consoleIdle ?? environment.consoleIdle.flatMap { Int($0) } ?? 30
             guard (1...1440).contains(idle) else {
                 throw ValidationError("--console-idle is 1 to 1440 minutes, not \(idle)")
             }
             configuration.consoleIdleSeconds = Int64(idle) * 60
-            configuration.wechatToken = EnvironmentVariables.value("WECHAT_TOKEN")
-            configuration.appId = EnvironmentVariables.value("WECHAT_APP_ID")
-            configuration.appSecret = EnvironmentVariables.value("WECHAT_APP_SECRET")
-            configuration.encodingAESKey = EnvironmentVariables.value("WECHAT_ENCODING_AES_KEY")
-            configuration.apiBaseURL = EnvironmentVariables.value("WECHAT_API_BASE_URL") ?? configuration.apiBaseURL
-            configuration.apiAllowsHTTP = EnvironmentVariables.flag("WECHAT_API_ALLOW_HTTP")
-            configuration.adminToken = EnvironmentVariables.value("UNIONGATE_ADMIN_TOKEN")
-            configuration.publicURL = EnvironmentVariables.value("UNIONGATE_PUBLIC_URL")
+            do {
+                try environment.apply(to: &configuration)
+            } catch let error as ValidationError {
+                printError("uniongate: \(error.message)")
+                throw ExitCode(1)
+            }
             configuration.replyDeadline = .milliseconds(Int64(replyDeadline * 1000))
             configuration.maxConnections = maxConnections
             configuration.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
             configuration.requestReadTimeout = .milliseconds(Int64(requestTimeout * 1000))
-            if let mode = EnvironmentVariables.value("WECHAT_MODE") {
-                guard let parsed = WireMode(rawValue: mode) else {
-                    printError("uniongate: WECHAT_MODE must be plain, compatible or safe, not \(mode)")
-                    throw ExitCode(1)
-                }
-                configuration.wireMode = parsed
-            }
-            if let window = EnvironmentVariables.value("UNIONGATE_REPLAY_WINDOW") {
-                guard let seconds = Int64(window), seconds >= 0 else {
-                    printError("uniongate: UNIONGATE_REPLAY_WINDOW must be a number of seconds, not \(window)")
-                    throw ExitCode(1)
-                }
-                configuration.replayWindow = seconds
-            }
 
             let application: any ApplicationProtocol
             do {

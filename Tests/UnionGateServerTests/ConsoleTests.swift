@@ -244,6 +244,24 @@ struct ConsoleTests {
         }
     }
 
+    /// An expired session's row is removed by the purger; a live one stays.
+    @Test func expiredSessionsArePurgedFromTheStore() async throws {
+        let clock = TestClock()
+        try await withConsole(clock: clock, configure: { $0.consoleIdleSeconds = 600 }) { visitor, gateway in
+            try await visitor.signIn("root", testAdminToken)
+            let key = try #require(visitor.cookies[ConsoleRoutes.cookieName])
+            let sessions = ConsoleSessions(store: gateway.store)
+            let purger = SessionPurger(sessions: sessions, unixTime: clock.read, logger: gateway.logger)
+            #expect(await purger.purgeOnce() == 0, "a live session is kept")
+            #expect(try await sessions.get(key, at: clock.read()) != nil)
+            clock.advance(seconds: 601)
+            // Expired, but its row is still there until the purger runs.
+            #expect(try await sessions.get(key, at: 0) != nil)
+            #expect(await purger.purgeOnce() == 1)
+            #expect(try await sessions.get(key, at: 0) == nil, "the expired session's row is gone")
+        }
+    }
+
     @Test func repeatedFailedSignInsAreSlowedThenLocked() async throws {
         let pauses = PauseRecorder()
         try await withConsole(pauses: pauses) { visitor, gateway in

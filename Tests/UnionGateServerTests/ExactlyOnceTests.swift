@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import UnionServices
 import WeChatWire
+import WeChatTestSupport
 
 @testable import UnionGateServer
 
@@ -15,7 +16,7 @@ struct ExactlyOnceTests {
             var started = handler.started.makeAsyncIterator()
             _ = await started.next()
             async let second = client.post(message, mode: .plain)
-            #expect(await eventually { gateway.metrics.duplicateCount == 1 })
+            try await waitUntil(timeout: .seconds(30)) { gateway.metrics.duplicateCount == 1 }
             await handler.gate.open()
             let (a, b) = try await (first, second)
             #expect(a.status == 200)
@@ -57,7 +58,7 @@ struct ExactlyOnceTests {
             async let posted = client.post(message, mode: .safe)
             var started = handler.started.makeAsyncIterator()
             _ = await started.next()
-            #expect(await eventually { clock.sleeping == 1 })
+            try await waitUntil(timeout: .seconds(30)) { clock.sleeping == 1 }
             clock.advance(by: .seconds(5))
             let first = try await posted
             #expect(first.status == 200)

@@ -22,10 +22,6 @@ let testAppId = "wxUnionTest"
 /// An admin token of the length the gateway requires (32 characters or more).
 let testAdminToken = "admin-token-for-tests-0123456789abcdef"
 
-/// The repository's own Replies folder.
-let shippedReplies = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("Replies").path
-
 /// Records what the gateway hands to late delivery, and lets a test wait for it.
 final class RecordingLateDelivery: LateDelivery {
     struct Delivery: Sendable {
@@ -295,27 +291,6 @@ func buildTestGateway<C: Clock>(
     }
     return try await buildGateway(
         configuration: configuration, clock: ledgerClock, overrides: overrides, logger: logger)
-}
-
-/// Waits until `condition` holds, checking every 20 ms, for at most `timeout`.
-func eventually(timeout: Duration = .seconds(30), _ condition: @Sendable () async throws -> Bool) async rethrows -> Bool
-{
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return try await condition()
-}
-
-/// A temporary Replies folder with the given files.
-func temporaryReplies(_ files: [String: String]) throws -> String {
-    let directory = Scratch.folder.appendingPathComponent("uniongate-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    for (name, text) in files {
-        try text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
-    }
-    return directory.path
 }
 
 /// A clock a test moves by hand.

@@ -45,7 +45,7 @@ struct InboxTests {
             clock.advance(seconds: 6 * 86_400)
             let overdue = try await client.adminList("/admin/api/cases", query: ["overdue": "1"])
             #expect(overdue.count == 1 && overdue.first?["overdue"] as? Bool == true)
-            #expect(try await client.request("GET", "/metrics").body.contains("uniongate_cases_overdue 1"))
+            #expect(try await client.request("GET", "/metrics").body.contains("uniongate_cases_overdue 1.0\n"))
             // Statistics count it by the gateway's clock too.
             let overdueStats = try await client.admin("GET", "/admin/api/stats")
             #expect(overdueStats.body.contains(#""overdueCases":1"#))
@@ -209,12 +209,11 @@ struct InboxMediaTests {
                     return object?["messages"] as? [[String: Any]] ?? []
                 }
                 // The photo arrives; the voice waits for its retry; the unknown one fails for good.
-                #expect(
-                    try await eventually {
-                        let messages = try await thread()
-                        return messages.count == 3 && messages[1]["mediaStatus"] as? String == "stored"
-                            && messages[2]["mediaStatus"] as? String == "failed"
-                    })
+                try await waitUntil(timeout: .seconds(30)) {
+                    let messages = try await thread()
+                    return messages.count == 3 && messages[1]["mediaStatus"] as? String == "stored"
+                        && messages[2]["mediaStatus"] as? String == "failed"
+                }
                 var messages = try await thread()
                 #expect(messages[0]["mediaStatus"] as? String == "pending")
                 #expect((messages[0]["mediaError"] as? String)?.contains("-1") == true)
@@ -229,10 +228,9 @@ struct InboxMediaTests {
 
                 // The retry comes after its pause.
                 clock.advance(seconds: 60)
-                #expect(
-                    try await eventually {
-                        (try await thread()).first?["mediaStatus"] as? String == "stored"
-                    })
+                try await waitUntil(timeout: .seconds(30)) {
+                    (try await thread()).first?["mediaStatus"] as? String == "stored"
+                }
                 messages = try await thread()
                 #expect(messages[0]["mediaType"] as? String == "audio/amr")
                 #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).count == 2)
@@ -288,11 +286,10 @@ struct PhoneNoticeTests {
                 _ = try await client.conversation(member, ["入会", "王小明", "13912345678", "2", "无", "确认"])
                 let id = try #require(try await client.adminList("/admin/api/members").first?["id"] as? Int)
                 #expect(try await client.admin("POST", "/admin/api/members/\(id)/approve").status == 200)
-                #expect(
-                    await eventually {
-                        let pending = (try? await client.adminList("/admin/api/notices/pending")) ?? []
-                        return (pending.first?["notices"] as? [String])?.contains { $0.contains("审核通过") } == true
-                    })
+                try await waitUntil(timeout: .seconds(30)) {
+                    let pending = (try? await client.adminList("/admin/api/notices/pending")) ?? []
+                    return (pending.first?["notices"] as? [String])?.contains { $0.contains("审核通过") } == true
+                }
                 let pending = try await client.adminList("/admin/api/notices/pending")
                 #expect(pending.count == 1)
                 #expect(

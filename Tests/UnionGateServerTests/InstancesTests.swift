@@ -61,7 +61,9 @@ struct InstancesTests {
     /// other's stale memory.
     @Test func keywordsAreAnsweredFromMemoryAndAFormBegunElsewhereIsNot() async throws {
         try await withTwoInstances { a, b, gatewayA, gatewayB in
-            #expect(await eventually { gatewayA.store.changes.isLive && gatewayB.store.changes.isLive })
+            try await waitUntil(timeout: .seconds(30)) {
+                gatewayA.store.changes.isLive && gatewayB.store.changes.isLive
+            }
             let member = Member()
             let help = member.text("帮助")
             let fromMemory = try #require(gatewayB.core.dispatcher.answerAtOnce(help))
@@ -69,7 +71,7 @@ struct InstancesTests {
 
             let started = try #require(try await a.replyText(member.text("入会")))
             // B heard that the member's form moved on: memory no longer answers for them.
-            #expect(await eventually { gatewayB.core.dispatcher.answerAtOnce(help) == nil })
+            try await waitUntil(timeout: .seconds(30)) { gatewayB.core.dispatcher.answerAtOnce(help) == nil }
             // The store's path reads the form, and B answers with its question again.
             let midForm = try #require(try await b.replyText(member.text("帮助")))
             let question = try #require(started.split(separator: "\n").last)
@@ -129,12 +131,11 @@ struct InstancesTests {
             try server.stop()
             let waiting = try await client.replyText(member.text("建议：澡堂延长开放时间"))
             #expect(waiting == Dispatcher.heldText)
-            #expect(await eventually { (try? await client.request("GET", "/healthz").status) == 503 })
+            try await waitUntil(timeout: .seconds(30)) { (try? await client.request("GET", "/healthz").status) == 503 }
             try server.start()
-            #expect(
-                await eventually(timeout: .seconds(30)) {
-                    (try? await client.request("GET", "/healthz").status) == 200 && gateway.core.journal.pending.isEmpty
-                })
+            try await waitUntil(timeout: .seconds(30)) {
+                (try? await client.request("GET", "/healthz").status) == 200 && gateway.core.journal.pending.isEmpty
+            }
             let stored = try await gateway.store.read { database in
                 try await database.select().column("content").from("suggestions").orderBy("id").all(
                     decodingColumn: "content", as: String.self)

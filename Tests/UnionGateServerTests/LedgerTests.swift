@@ -2,6 +2,7 @@ import Logging
 import Testing
 import UnionServices
 import WeChatWire
+import WeChatTestSupport
 
 @testable import UnionGateServer
 
@@ -217,7 +218,7 @@ struct LedgerTests {
         var started = handler.started.makeAsyncIterator()
         _ = await started.next()
         // The sweeper is asleep on the clock: nothing has expired yet.
-        #expect(await eventually { clock.sleeping == 1 })
+        try await waitUntil(timeout: .seconds(30)) { clock.sleeping == 1 }
         #expect(metrics.lateDeliveryCount == 0)
 
         clock.advance(by: .seconds(5))
@@ -250,7 +251,7 @@ struct LedgerTests {
         _ = await started.next()
         async let second = ledger.submit(message, createTime: 71)
         // Nearly the whole deadline passes: both are still waiting.
-        #expect(await eventually { clock.sleeping == 1 })
+        try await waitUntil(timeout: .seconds(30)) { clock.sleeping == 1 }
         clock.advance(by: .seconds(3))
         await handler.gate.open()
         let (a, b) = await (first, second)

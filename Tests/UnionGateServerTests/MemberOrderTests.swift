@@ -44,10 +44,10 @@ struct MemberOrderTests {
         try await withGateway(handler: handler) { client, gateway in
             let member = Member()
             let first = Task { try await client.replyText(member.text("一")) }
-            #expect(await eventually { handler.entries == ["start 一"] })
+            try await waitUntil(timeout: .seconds(30)) { handler.entries == ["start 一"] }
             let second = Task { try await client.replyText(member.text("二")) }
             // 「二」 reached the ledger and waits behind 「一」: not answered from memory, not handled.
-            #expect(await eventually { gateway.ledger.senders.count(member.openid) == 2 })
+            try await waitUntil(timeout: .seconds(30)) { gateway.ledger.senders.count(member.openid) == 2 }
             #expect(handler.entries == ["start 一"])
 
             // Another member is not held up.

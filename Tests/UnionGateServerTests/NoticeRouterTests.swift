@@ -59,9 +59,10 @@ struct NoticeRouterTests {
     static func settled(_ client: WeChatClient, _ openid: String, _ kind: String, status: String = "sent")
         async throws -> [String: Any]
     {
-        let reached = await eventually {
-            (try? await notice(client, of: openid, kind: kind))?["status"] as? String == status
-        }
+        let reached =
+            (try? await waitUntil(timeout: .seconds(30)) {
+                (try? await notice(client, of: openid, kind: kind))?["status"] as? String == status
+            }) != nil
         let row = try await notice(client, of: openid, kind: kind)
         #expect(reached, "\(openid) \(kind): \(String(describing: row))")
         return row ?? [:]
@@ -143,11 +144,10 @@ struct NoticeRouterTests {
                 let msgId = try #require(stored.flatMap { UInt64($0) })
                 _ = try await client.send(b.event(.templateSendJobFinished(msgId: msgId, status: "failed:user block")))
                 let bFinal = try await Self.settled(client, b.openid, "membership")
-                #expect(
-                    await eventually {
-                        (try? await Self.notice(client, of: b.openid, kind: "membership"))?["channel"] as? String
-                            == "custom"
-                    })
+                try await waitUntil(timeout: .seconds(30)) {
+                    (try? await Self.notice(client, of: b.openid, kind: "membership"))?["channel"] as? String
+                        == "custom"
+                }
                 let bNote = try await Self.notice(client, of: b.openid, kind: "membership")?["channelNote"] as? String
                 #expect(bNote?.contains("模板消息未送达（failed:user block）") == true, "\(bFinal)")
                 #expect(

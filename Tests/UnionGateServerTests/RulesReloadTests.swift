@@ -3,6 +3,7 @@ import Logging
 import ReplyRules
 import Testing
 import UnionServices
+import WeChatTestSupport
 
 @testable import UnionGateServer
 
@@ -20,24 +21,28 @@ struct RulesReloadTests {
             #expect(try await client.replyText(member.text("测试")) == "旧的回复")
 
             try rule("新的回复，长度不同").write(toFile: directory + "/rules.yaml", atomically: true, encoding: .utf8)
-            #expect(try await eventually { try await client.replyText(member.text("测试")) == "新的回复，长度不同" })
+            try await waitUntil(timeout: .seconds(30)) { try await client.replyText(member.text("测试")) == "新的回复，长度不同" }
 
             try "rules:\n  - { keywords: [测试], reply: \"坏\"\n".write(
                 toFile: directory + "/rules.yaml", atomically: true, encoding: .utf8)
-            #expect(await eventually { gateway.metrics.render().contains("uniongate_rules_reload_failures_total 1") })
+            try await waitUntil(timeout: .seconds(30)) {
+                gateway.metrics.render().contains("uniongate_rules_reload_failures_total 1")
+            }
             #expect(try await client.replyText(member.text("测试")) == "新的回复，长度不同")
 
             // Adding a file is a change too.
             try rule("第二个文件").replacingOccurrences(of: "测试", with: "再测").write(
                 toFile: directory + "/rules.yaml", atomically: true, encoding: .utf8)
             try "welcome: 你好\n".write(toFile: directory + "/welcome.yaml", atomically: true, encoding: .utf8)
-            #expect(try await eventually { try await client.replyText(member.text("再测")) == "第二个文件" })
+            try await waitUntil(timeout: .seconds(30)) { try await client.replyText(member.text("再测")) == "第二个文件" }
 
             // A folder emptied of rule files is a failed reload, not a book that answers nothing.
             for file in ["rules.yaml", "welcome.yaml"] {
                 try FileManager.default.removeItem(atPath: directory + "/" + file)
             }
-            #expect(await eventually { gateway.metrics.render().contains("uniongate_rules_reload_failures_total 2") })
+            try await waitUntil(timeout: .seconds(30)) {
+                gateway.metrics.render().contains("uniongate_rules_reload_failures_total 2")
+            }
             #expect(try await client.replyText(member.text("再测")) == "第二个文件")
             // Each reload that took effect is in the audit log; the refused ones are not.
             let reloads = try await client.adminList("/admin/api/audit", query: ["action": "rules.reload"])

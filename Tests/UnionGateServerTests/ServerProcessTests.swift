@@ -127,9 +127,10 @@ struct ServerProcessTests {
         let client = WeChatClient(port: port)
         #expect(try await client.request("GET", "/metrics").body.contains("uniongate_rules_reloads_total 0"))
         kill(process.processIdentifier, SIGHUP)
-        let reloaded = await eventually {
-            (try? await client.request("GET", "/metrics").body.contains("uniongate_rules_reloads_total 1")) == true
-        }
+        let reloaded =
+            (try? await waitUntil(timeout: .seconds(30)) {
+                (try? await client.request("GET", "/metrics").body.contains("uniongate_rules_reloads_total 1")) == true
+            }) != nil
         #expect(reloaded)
         #expect(try await client.replyText(Member().text("测试")) == "旧")
         #expect(process.isRunning)  // SIGHUP reloads; it does not stop the server
@@ -154,7 +155,7 @@ struct ServerProcessTests {
         try connection.send(String(whole.dropLast(6)))  // the body without its closing </xml>
         let started = ContinuousClock.now
         kill(process.processIdentifier, SIGTERM)
-        let exited = await eventually(timeout: .seconds(60)) { !process.isRunning }
+        let exited = (try? await waitUntil(timeout: .seconds(60)) { !process.isRunning }) != nil
         #expect(exited)
         #expect(started.duration(to: .now) < .seconds(30), "the five-minute request timeout did not hold it")
         if !exited { kill(process.processIdentifier, SIGKILL) }

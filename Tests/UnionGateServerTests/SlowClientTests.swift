@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WeChatWire
+import WeChatTestSupport
 
 @testable import UnionGateServer
 
@@ -75,7 +76,7 @@ struct SlowClientTests {
     @Test func connectionsOverTheCapAreClosedAndTheOthersStillWork() async throws {
         try await withGateway { client, gateway in
             // The test framework's own connection, opened without waiting: let it land first.
-            #expect(await eventually { gateway.connections.current == 1 })
+            try await waitUntil(timeout: .seconds(30)) { gateway.connections.current == 1 }
             let member = Member()
             let first = try RawConnection(port: client.port)
             try first.send(try rawRequest(client, member.text("帮助")))
@@ -92,7 +93,7 @@ struct SlowClientTests {
             // A closed connection gives its slot back.
             let slots = gateway.connections.current
             second.close()
-            #expect(await eventually { gateway.connections.current == slots - 1 })
+            try await waitUntil(timeout: .seconds(30)) { gateway.connections.current == slots - 1 }
         }
     }
 }

@@ -64,8 +64,8 @@ struct StorageTroubleTests {
             #expect(visibleText(of: receipt.bodies).contains("JY-"))
             let status = try #require(await late.next(timeout: .seconds(30)))
             #expect(visibleText(of: status.bodies).contains("锅炉房"))
-            #expect(await eventually { gateway.core.journal.pending.isEmpty })
-            #expect(await eventually { (try? await client.request("GET", "/healthz").status) == 200 })
+            try await waitUntil(timeout: .seconds(30)) { gateway.core.journal.pending.isEmpty }
+            try await waitUntil(timeout: .seconds(30)) { (try? await client.request("GET", "/healthz").status) == 200 }
             let stored = try await client.adminList("/admin/api/suggestions")
             #expect(stored.count == 1)
             #expect(stored.first?["content"] as? String == "锅炉房夜班需要增加一名值守人员")
@@ -120,14 +120,14 @@ struct StorageTroubleTests {
             let receipt = try #require(await late.next(timeout: .seconds(60)))
             #expect(receipt.reason == .journal)
             #expect(visibleText(of: receipt.bodies).contains("JY-"))
-            #expect(await eventually { (try? await client.request("GET", "/healthz").status) == 200 })
+            try await waitUntil(timeout: .seconds(30)) { (try? await client.request("GET", "/healthz").status) == 200 }
             // The held suggestion is stored, once, found by its text: a count taken while the disk
             // was full is no baseline, as the journal may already have replayed it by then.
             let stored: @Sendable () async -> Int? = {
                 (try? await client.adminList("/admin/api/suggestions"))?.filter { $0["content"] as? String == held }
                     .count
             }
-            #expect(await eventually { await stored() == 1 })
+            try await waitUntil(timeout: .seconds(30)) { await stored() == 1 }
             let times = await stored()
             #expect(times == 1, "the held suggestion is stored \(String(describing: times)) times")
         }
@@ -152,7 +152,7 @@ struct StorageTroubleTests {
             let receipt = try #require(await late.next(timeout: .seconds(30)))
             #expect(receipt.recipient == member.openid)
             #expect(visibleText(of: receipt.bodies).contains("JY-"))
-            #expect(await eventually { gateway.core.journal.pending.isEmpty })
+            try await waitUntil(timeout: .seconds(30)) { gateway.core.journal.pending.isEmpty }
             #expect(!FileManager.default.fileExists(atPath: database + ".journal"))
             let stored = try await client.adminList("/admin/api/suggestions")
             #expect(stored.first?["content"] as? String == "宿舍热水器坏了")

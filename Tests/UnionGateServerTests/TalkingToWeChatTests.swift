@@ -87,18 +87,17 @@ struct TalkingToWeChatTests {
                 async let posted = client.post(member.text("入会"), mode: .safe)
                 var started = handler.started.makeAsyncIterator()
                 _ = await started.next()
-                #expect(await eventually { clock.sleeping == 1 })
+                try await waitUntil(timeout: .seconds(30)) { clock.sleeping == 1 }
                 clock.advance(by: .seconds(5))
                 #expect(try await posted.body == "success")
                 await handler.gate.open()
-                #expect(await eventually { !fake.calls(to: "/cgi-bin/message/custom/send").isEmpty })
+                try await waitUntil(timeout: .seconds(30)) { !fake.calls(to: "/cgi-bin/message/custom/send").isEmpty }
                 let sent = try #require(fake.calls(to: "/cgi-bin/message/custom/send").first)
                 #expect(sent.body.contains(member.openid))
                 #expect(sent.body.contains("迟到的回复"))
-                #expect(
-                    await eventually {
-                        (try? await client.adminList("/admin/api/outbox").first?["status"] as? String) == "sent"
-                    })
+                try await waitUntil(timeout: .seconds(30)) {
+                    (try? await client.adminList("/admin/api/outbox").first?["status"] as? String) == "sent"
+                }
             }
         }
     }
@@ -111,12 +110,11 @@ struct TalkingToWeChatTests {
                 let id = try #require(try await client.adminList("/admin/api/members").first?["id"] as? Int)
                 #expect(try await client.admin("POST", "/admin/api/members/\(id)/approve").status == 200)
                 // (On a busy machine a slow step of the conversation may have gone out late too.)
-                #expect(
-                    await eventually {
-                        fake.calls(to: "/cgi-bin/message/custom/send").contains {
-                            $0.body.contains(member.openid) && $0.body.contains("审核通过")
-                        }
-                    })
+                try await waitUntil(timeout: .seconds(30)) {
+                    fake.calls(to: "/cgi-bin/message/custom/send").contains {
+                        $0.body.contains(member.openid) && $0.body.contains("审核通过")
+                    }
+                }
             }
         }
     }
@@ -133,10 +131,9 @@ struct TalkingToWeChatTests {
                 let id = try #require(try await client.adminList("/admin/api/suggestions").first?["id"] as? Int)
                 _ = try await client.admin(
                     "PATCH", "/admin/api/suggestions/\(id)", json: #"{"status":"adopted","reply":"已安排"}"#)
-                #expect(
-                    await eventually {
-                        (try? await client.adminList("/admin/api/outbox").first?["status"] as? String) == "held"
-                    })
+                try await waitUntil(timeout: .seconds(30)) {
+                    (try? await client.adminList("/admin/api/outbox").first?["status"] as? String) == "held"
+                }
                 let tries = fake.calls(to: "/cgi-bin/message/custom/send").filter { $0.body.contains("已采纳") }
                 #expect(tries.count == 1)  // not retried
                 let reply = try await client.replyText(member.text("帮助")) ?? ""

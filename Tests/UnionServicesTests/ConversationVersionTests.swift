@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
+import WeChatTestSupport
 
 @testable import UnionServices
 
@@ -98,13 +99,13 @@ struct ConversationVersionTests {
                     b.changed(openids)
                 },
                 resync: { try await b.reloadAll() }))
-        #expect(await until { storeA.changes.isLive && storeB.changes.isLive })
+        try await waitUntil(timeout: .seconds(30)) { storeA.changes.isLive && storeB.changes.isLive }
         let member = "oHeard"
         #expect(b.isCurrent(member))
 
         try await a.save(FormProgress(form: "入会", step: 0, answers: [:], updatedAt: 100), for: member)
         // A answers only once it has heard its own announcement; B hears it at the same time.
-        #expect(await until { !b.isCurrent(member) })
+        try await waitUntil(timeout: .seconds(30)) { !b.isCurrent(member) }
         #expect(heard.all.contains { $0.kind == .conversation && $0.openids == [member] })
         #expect(b.entry(for: member) == nil)  // what B remembers is stale, and B knows it
         try await b.refresh(member)
@@ -121,9 +122,9 @@ struct ConversationVersionTests {
                 """
             ).run()
         }
-        #expect(await until { !storeB.changes.isLive })
+        try await waitUntil(timeout: .seconds(30)) { !storeB.changes.isLive }
         try await a.clear(member)
-        #expect(await until { storeB.changes.isLive })
+        try await waitUntil(timeout: .seconds(30)) { storeB.changes.isLive }
         // Back, B has read the table again (or heard the removal and knows it is stale).
         #expect(b.entry(for: member) == nil || !b.isCurrent(member))
         await storeA.close()
@@ -137,14 +138,4 @@ final class HeardChanges: Sendable {
     private let changes = Mutex<[(kind: StoreChanges.Kind, openids: [String])]>([])
     func append(_ kind: StoreChanges.Kind, _ openids: [String]) { changes.withLock { $0.append((kind, openids)) } }
     var all: [(kind: StoreChanges.Kind, openids: [String])] { changes.withLock { $0 } }
-}
-
-/// Whether `condition` holds within 30 seconds (looked at every 20 ms).
-func until(_ condition: @Sendable () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + .seconds(30)
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return try await condition()
 }

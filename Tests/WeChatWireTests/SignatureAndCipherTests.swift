@@ -24,21 +24,35 @@ struct SignatureAndCipherTests {
         }
     }
 
-    @Test func decryptVectorsOpen() throws {
+    /// Every way this build runs AES (BoringSSL directly, and swift-crypto's `AES._CBC`): both
+    /// are compiled on Linux, so a swift-crypto release without the BoringSSL module cannot
+    /// break the build unnoticed, and both must pass the vectors.
+    @Test func bothAESWaysAreBuiltHere() {
+        #if os(Linux)
+            #expect(CBCKey.Implementation.available == [.boringSSL, .swiftCrypto])
+            #expect(CBCKey.Implementation.fastest == .boringSSL)
+        #endif
+    }
+
+    @Test(arguments: CBCKey.Implementation.available)
+    func decryptVectorsOpen(_ implementation: CBCKey.Implementation) throws {
         for vector in try CryptoVectors.load().decrypt {
             let signature = Signature.compute(
                 token: vector.token, timestamp: vector.timestamp, nonce: vector.nonce, encrypted: vector.encrypt)
             #expect(signature == vector.msgSignature, "\(vector.name)")
-            let cipher = try MessageCipher(encodingAESKey: vector.encodingAESKey, appId: vector.appId)
+            let cipher = try MessageCipher(
+                encodingAESKey: vector.encodingAESKey, appId: vector.appId, implementation: implementation)
             #expect(try cipher.decrypt(vector.encrypt) == vector.plaintext, "\(vector.name)")
             let message = try InboundMessage.parse(vector.plaintext)
             #expect(message.kind == .text(TextMessage(content: "abcdteT")))
         }
     }
 
-    @Test func encryptVectorsMatchByteForByte() throws {
+    @Test(arguments: CBCKey.Implementation.available)
+    func encryptVectorsMatchByteForByte(_ implementation: CBCKey.Implementation) throws {
         for vector in try CryptoVectors.load().encrypt {
-            let cipher = try MessageCipher(encodingAESKey: vector.encodingAESKey, appId: vector.appId)
+            let cipher = try MessageCipher(
+                encodingAESKey: vector.encodingAESKey, appId: vector.appId, implementation: implementation)
             let encrypted = try cipher.encrypt(vector.plaintext, randomPrefix: Array(vector.random.utf8))
             #expect(encrypted == vector.encrypt, "\(vector.name)")
             #expect(try cipher.decrypt(vector.encrypt) == vector.plaintext, "\(vector.name)")
@@ -202,8 +216,9 @@ struct SignatureAndCipherTests {
 
     /// The cipher runs BoringSSL's CBC with keys expanded once; swift-crypto's `AES._CBC` is the
     /// reference, in both directions, for every padded length up to several blocks.
-    @Test func agreesWithSwiftCryptoInBothDirections() throws {
-        let cipher = try MessageCipher(encodingAESKey: key, appId: "wxUnion")
+    @Test(arguments: CBCKey.Implementation.available)
+    func agreesWithSwiftCryptoInBothDirections(_ implementation: CBCKey.Implementation) throws {
+        let cipher = try MessageCipher(encodingAESKey: key, appId: "wxUnion", implementation: implementation)
         let prefix = Array("0123456789abcdef".utf8)
         for length in 0..<200 {
             let text = String((0..<length).map { Character(UnicodeScalar(0x61 + ($0 * 7 + length) % 26)!) })

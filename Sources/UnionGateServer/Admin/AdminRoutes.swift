@@ -28,46 +28,38 @@ struct AdminRoutes: Sendable {
         let api = router.group("admin/api").add(middleware: auth)
         api.get("members", use: listMembers)
         api.post("members/:id/approve") { _, context in
-            try await Self.refusing {
-                AdminRecords.Member(
-                    try await registry.approve(try Self.id(context), by: try context.actor(), at: clock()))
-            }
+            AdminRecords.Member(
+                try await registry.approve(try Self.id(context), by: try context.actor(), at: clock()))
         }
         api.post("members/:id/reject") { request, context in
             let body = try await request.decode(as: RejectBody.self, context: context)
-            return try await Self.refusing {
-                AdminRecords.Member(
-                    try await registry.reject(
-                        try Self.id(context), reason: body.reason ?? "", by: try context.actor(), at: clock()))
-            }
+            return AdminRecords.Member(
+                try await registry.reject(
+                    try Self.id(context), reason: body.reason ?? "", by: try context.actor(), at: clock()))
         }
         api.get("suggestions", use: listSuggestions)
         api.patch("suggestions/:id") { request, context in
             let body = try await request.decode(as: SuggestionPatch.self, context: context)
             let status = try body.status.map { try Self.status(Suggestion.Status.self, $0) }
-            return try await Self.refusing {
-                AdminRecords.SuggestionRecord(
-                    try await suggestions.update(
-                        try Self.id(context), status: status, reply: body.reply, by: try context.actor(), at: clock()))
-            }
+            return AdminRecords.SuggestionRecord(
+                try await suggestions.update(
+                    try Self.id(context), status: status, reply: body.reply, by: try context.actor(), at: clock()))
         }
         api.get("forms/:form/submissions") { request, context -> Response in
             // Form names are Chinese: the path carries them percent-encoded.
             let raw = try context.parameters.require("form")
             let form = raw.removingPercentEncoding ?? raw
-            return try await Self.refusing {
-                let (actor, filter) = try filter(request, context)
-                if Self.wantsCSV(request) {
-                    try actor.require(.export)
-                    let list = try await submissions.page(form: form, filter, request: .all).items
-                    try await audit(export: "form.export", record: "form:\(form)", rows: list.count, request, actor)
-                    let definition = rules.engine.book.forms[form]
-                    return Self.csv(
-                        CSVExport.submissions(list, form: definition, utcOffsetMinutes: offset), name: "form-\(form)")
-                }
-                let page = try await submissions.page(form: form, filter, request: try Self.pageRequest(request))
-                return try Self.paged(page.map(AdminRecords.Submission.init), request, context)
+            let (actor, filter) = try filter(request, context)
+            if Self.wantsCSV(request) {
+                try actor.require(.export)
+                let list = try await submissions.page(form: form, filter, request: .all).items
+                try await audit(export: "form.export", record: "form:\(form)", rows: list.count, request, actor)
+                let definition = rules.engine.book.forms[form]
+                return Self.csv(
+                    CSVExport.submissions(list, form: definition, utcOffsetMinutes: offset), name: "form-\(form)")
             }
+            let page = try await submissions.page(form: form, filter, request: try Self.pageRequest(request))
+            return try Self.paged(page.map(AdminRecords.Submission.init), request, context)
         }
         registerCases(on: api)
         api.patch("forms/:form/submissions/:id") { request, context in
@@ -75,66 +67,52 @@ struct AdminRoutes: Sendable {
             let form = raw.removingPercentEncoding ?? raw
             let body = try await request.decode(as: SuggestionPatch.self, context: context)
             let status = try body.status.map { try Self.status(FormSubmission.Status.self, $0) }
-            return try await Self.refusing {
-                AdminRecords.Submission(
-                    try await submissions.update(
-                        try Self.id(context), form: form, status: status, reply: body.reply,
-                        title: rules.engine.book.forms[form]?.title, by: try context.actor(), at: clock()))
-            }
+            return AdminRecords.Submission(
+                try await submissions.update(
+                    try Self.id(context), form: form, status: status, reply: body.reply,
+                    title: rules.engine.book.forms[form]?.title, by: try context.actor(), at: clock()))
         }
         api.get("outbox") { request, context in
-            try await Self.refusing {
-                try context.actor().requireWholeTree(.administer)
-                let status = try Self.statusFilter(OutboxMessage.Status.self, request)
-                let list = try await Outbox.list(status: status, in: store)
-                return list.map(AdminRecords.OutboxRecord.init)
-            }
+            try context.actor().requireWholeTree(.administer)
+            let status = try Self.statusFilter(OutboxMessage.Status.self, request)
+            let list = try await Outbox.list(status: status, in: store)
+            return list.map(AdminRecords.OutboxRecord.init)
         }
         // 需电话通知: members whose notices WeChat would not deliver, with their phone numbers.
         api.get("notices/pending") { _, context in
-            try await Self.refusing {
-                try await Outbox.phoneNotices(for: try context.actor(), in: store).map(
-                    AdminRecords.PhoneNoticeRecord.init)
-            }
+            try await Outbox.phoneNotices(for: try context.actor(), in: store).map(
+                AdminRecords.PhoneNoticeRecord.init)
         }
         api.get("audit") { request, context in
-            try await Self.refusing {
-                let page = try await AuditLog.page(
-                    for: try context.actor(), action: request.uri.queryParameters.get("action"),
-                    request: try Self.pageRequest(request), in: store)
-                return try Self.paged(page.map(AdminRecords.AuditRecord.init), request, context)
-            }
+            let page = try await AuditLog.page(
+                for: try context.actor(), action: request.uri.queryParameters.get("action"),
+                request: try Self.pageRequest(request), in: store)
+            return try Self.paged(page.map(AdminRecords.AuditRecord.init), request, context)
         }
         api.get("stats") { request, context in
-            try await Self.refusing {
-                try await UnitStatistics.of(
-                    unit: request.uri.queryParameters.get("unit"), organisation: organisation,
-                    for: try context.actor(), in: store, at: clock(), utcOffsetMinutes: offset)
-            }
+            try await UnitStatistics.of(
+                unit: request.uri.queryParameters.get("unit"), organisation: organisation,
+                for: try context.actor(), in: store, at: clock(), utcOffsetMinutes: offset)
         }
         api.get("qr") { _, context in
-            try await Self.refusing {
-                try await QRCodes(store: store).list(for: try context.actor()).map {
-                    AdminRecords.QRRecord($0.code, funnel: $0.funnel, organisation: organisation)
-                }
+            try await QRCodes(store: store).list(for: try context.actor()).map {
+                AdminRecords.QRRecord($0.code, funnel: $0.funnel, organisation: organisation)
             }
         }
         // The printable poster of a unit's join code (A4, the image inline).
         router.group("admin/qr").add(middleware: auth).get(":code") { _, context in
-            try await Self.refusing {
-                let actor = try context.actor()
-                try actor.require(.read)
-                let code = try context.parameters.require("code")
-                let book = rules.engine.book
-                guard let unit = book.join.organisation.units[code], actor.scope.contains(code),
-                    let qr = try await QRCodes(store: store).code(unit: code), let image = qr.image
-                else { throw AdminActionError(.notFound, "no QR code for unit \(code)") }
-                let union =
-                    book.join.organisation.root.flatMap { book.join.organisation.units[$0]?.name }
-                    ?? book.settings.unionName
-                return try pages.response(
-                    QRPosterPage(unionName: union, unit: unit, image: image), template: "qr-poster")
-            }
+            let actor = try context.actor()
+            try actor.require(.read)
+            let code = try context.parameters.require("code")
+            let book = rules.engine.book
+            guard let unit = book.join.organisation.units[code], actor.scope.contains(code),
+                let qr = try await QRCodes(store: store).code(unit: code), let image = qr.image
+            else { throw AdminActionError(.notFound, "no QR code for unit \(code)") }
+            let union =
+                book.join.organisation.root.flatMap { book.join.organisation.units[$0]?.name }
+                ?? book.settings.unionName
+            return try pages.response(
+                QRPosterPage(unionName: union, unit: unit, image: image), template: "qr-poster")
         }
     }
 
@@ -143,54 +121,42 @@ struct AdminRoutes: Sendable {
     private func registerCases(on api: RouterGroup<GatewayRequestContext>) {
         let inbox = Inbox(store: store)
         api.get("cases") { request, context -> Response in
-            try await Self.refusing {
-                let status = try Self.statusFilter(MemberCase.Status.self, request)
-                let (_, filter) = try filter(request, context, status: status?.rawValue)
-                let now = clock()
-                let overdue = ["1", "true", "yes"].contains(request.uri.queryParameters.get("overdue") ?? "")
-                let page = try await inbox.page(
-                    filter, overdueAt: overdue ? now : nil, request: try Self.pageRequest(request))
-                return try Self.paged(page.map { AdminRecords.CaseRecord($0, at: now) }, request, context)
-            }
+            let status = try Self.statusFilter(MemberCase.Status.self, request)
+            let (_, filter) = try filter(request, context, status: status?.rawValue)
+            let now = clock()
+            let overdue = ["1", "true", "yes"].contains(request.uri.queryParameters.get("overdue") ?? "")
+            let page = try await inbox.page(
+                filter, overdueAt: overdue ? now : nil, request: try Self.pageRequest(request))
+            return try Self.paged(page.map { AdminRecords.CaseRecord($0, at: now) }, request, context)
         }
         api.get("cases/:id") { _, context in
-            try await Self.refusing {
-                let (memberCase, messages) = try await inbox.thread(try Self.id(context), for: try context.actor())
-                return AdminRecords.CaseRecord(memberCase, at: clock(), messages: messages)
-            }
+            let (memberCase, messages) = try await inbox.thread(try Self.id(context), for: try context.actor())
+            return AdminRecords.CaseRecord(memberCase, at: clock(), messages: messages)
         }
         // A media file a member sent into a case (same scope as the case).
         api.get("cases/:id/media/:message") { _, context -> Response in
-            try await Self.refusing {
-                let media = try await inbox.storedMedia(
-                    try Self.id(context), message: try context.parameters.require("message", as: Int.self),
-                    for: try context.actor(), in: mediaDirectory)
-                return Self.mediaResponse(media)
-            }
+            let media = try await inbox.storedMedia(
+                try Self.id(context), message: try context.parameters.require("message", as: Int.self),
+                for: try context.actor(), in: mediaDirectory)
+            return Self.mediaResponse(media)
         }
         api.post("cases/:id/reply") { request, context in
             let body = try await request.decode(as: CaseReply.self, context: context)
-            return try await Self.refusing {
-                AdminRecords.CaseRecord(
-                    try await inbox.reply(
-                        try Self.id(context), text: body.text ?? "", by: try context.actor(), at: clock()),
-                    at: clock())
-            }
+            return AdminRecords.CaseRecord(
+                try await inbox.reply(
+                    try Self.id(context), text: body.text ?? "", by: try context.actor(), at: clock()),
+                at: clock())
         }
         api.post("cases/:id/close") { _, context in
-            try await Self.refusing {
-                AdminRecords.CaseRecord(
-                    try await inbox.close(try Self.id(context), by: try context.actor(), at: clock()), at: clock())
-            }
+            AdminRecords.CaseRecord(
+                try await inbox.close(try Self.id(context), by: try context.actor(), at: clock()), at: clock())
         }
         api.post("cases/:id/assign") { request, context in
             let body = try await request.decode(as: CaseAssignment.self, context: context)
-            return try await Self.refusing {
-                AdminRecords.CaseRecord(
-                    try await inbox.assign(
-                        try Self.id(context), unit: body.unit, staff: body.staff, organisation: organisation,
-                        by: try context.actor(), at: clock()), at: clock())
-            }
+            return AdminRecords.CaseRecord(
+                try await inbox.assign(
+                    try Self.id(context), unit: body.unit, staff: body.staff, organisation: organisation,
+                    by: try context.actor(), at: clock()), at: clock())
         }
     }
 
@@ -237,35 +203,31 @@ struct AdminRoutes: Sendable {
     }
 
     @Sendable private func listMembers(_ request: Request, context: GatewayRequestContext) async throws -> Response {
-        try await Self.refusing {
-            let status = try Self.statusFilter(MembershipApplication.Status.self, request)
-            let (actor, filter) = try filter(request, context, status: status?.rawValue)
-            if Self.wantsCSV(request) {
-                try actor.require(.export)
-                let list = try await registry.page(filter, request: .all).items
-                try await audit(export: "members.export", record: "members", rows: list.count, request, actor)
-                return Self.csv(CSVExport.members(list, utcOffsetMinutes: offset), name: "members")
-            }
-            let page = try await registry.page(filter, request: try Self.pageRequest(request))
-            return try Self.paged(page.map(AdminRecords.Member.init), request, context)
+        let status = try Self.statusFilter(MembershipApplication.Status.self, request)
+        let (actor, filter) = try filter(request, context, status: status?.rawValue)
+        if Self.wantsCSV(request) {
+            try actor.require(.export)
+            let list = try await registry.page(filter, request: .all).items
+            try await audit(export: "members.export", record: "members", rows: list.count, request, actor)
+            return Self.csv(CSVExport.members(list, utcOffsetMinutes: offset), name: "members")
         }
+        let page = try await registry.page(filter, request: try Self.pageRequest(request))
+        return try Self.paged(page.map(AdminRecords.Member.init), request, context)
     }
 
     @Sendable private func listSuggestions(_ request: Request, context: GatewayRequestContext) async throws
         -> Response
     {
-        try await Self.refusing {
-            let status = try Self.statusFilter(Suggestion.Status.self, request)
-            let (actor, filter) = try filter(request, context, status: status?.rawValue)
-            if Self.wantsCSV(request) {
-                try actor.require(.export)
-                let list = try await suggestions.page(filter, request: .all).items
-                try await audit(export: "suggestions.export", record: "suggestions", rows: list.count, request, actor)
-                return Self.csv(CSVExport.suggestions(list, utcOffsetMinutes: offset), name: "suggestions")
-            }
-            let page = try await suggestions.page(filter, request: try Self.pageRequest(request))
-            return try Self.paged(page.map(AdminRecords.SuggestionRecord.init), request, context)
+        let status = try Self.statusFilter(Suggestion.Status.self, request)
+        let (actor, filter) = try filter(request, context, status: status?.rawValue)
+        if Self.wantsCSV(request) {
+            try actor.require(.export)
+            let list = try await suggestions.page(filter, request: .all).items
+            try await audit(export: "suggestions.export", record: "suggestions", rows: list.count, request, actor)
+            return Self.csv(CSVExport.suggestions(list, utcOffsetMinutes: offset), name: "suggestions")
         }
+        let page = try await suggestions.page(filter, request: try Self.pageRequest(request))
+        return try Self.paged(page.map(AdminRecords.SuggestionRecord.init), request, context)
     }
 
     /// `?page=` and `?per_page=`, 400 when not numbers in range.
@@ -336,19 +298,6 @@ struct AdminRoutes: Sendable {
     }
 
     /// Runs an action, turning its refusal into the matching HTTP error.
-    static func refusing<Record>(_ action: () async throws -> Record) async throws -> Record {
-        do {
-            return try await action()
-        } catch let error as AdminActionError {
-            switch error.kind {
-            case .notFound: throw HTTPError(.notFound, message: error.message)
-            case .conflict: throw HTTPError(.conflict, message: error.message)
-            case .invalid: throw HTTPError(.badRequest, message: error.message)
-            case .forbidden: throw HTTPError(.forbidden, message: error.message)
-            }
-        }
-    }
-
     struct RejectBody: Decodable {
         var reason: String?
     }

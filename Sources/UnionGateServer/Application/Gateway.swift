@@ -31,13 +31,33 @@ struct Gateway: Sendable {
     let unixTime: @Sendable () -> Int64
     /// Every HTML page's template, parsed once.
     let pages: PageLibrary
-    /// The admin API's token check, with its memory of failed attempts.
+    /// The staff accounts.
+    let staff: StaffDirectory
+    /// The admin API's token check, with the memory of failed attempts the console shares.
     let adminAuth: AdminAuthMiddleware
     let logger: Logger
 
     var store: UnionStore { core.store }
     var rules: LiveRules { core.rules }
     var ledger: DeliveryLedger { webhook.ledger }
+}
+
+/// What tests replace when building a gateway.
+struct GatewayOverrides: Sendable {
+    /// Answers messages in place of the dispatcher.
+    var handler: (any MessageHandler)?
+    /// The services the dispatcher hands to.
+    var desk: (@Sendable (UnionStore) -> any ServiceDesk)?
+    /// Where late replies go, in place of the outbox.
+    var lateDelivery: (any LateDelivery)?
+    /// The current Unix time.
+    var unixTime: @Sendable () -> Int64 = UnixTime.now
+    /// WeChat's API client's options.
+    var apiOptions = WeChatAPIClient.Options()
+    /// The outbox worker's options.
+    var outboxOptions = OutboxWorker.Options()
+    /// Holds a failed admin login's answer (a sleep by default).
+    var adminPause: (@Sendable (Duration) async -> Void)?
 }
 
 /// A configuration problem that stops the gateway from starting.

@@ -27,7 +27,7 @@ public struct GatewayConfiguration: Sendable {
     /// The EncodingAESKey, which enables compatible and safe mode.
     public var encodingAESKey: String?
     /// WeChat's API base address.
-    public var apiBaseURL: String = "https://api.weixin.qq.com"
+    public var apiBaseURL: String = WeChatAPIClient.defaultBaseURL
     /// Whether an `http://` API address is accepted (`WECHAT_API_ALLOW_HTTP=1`; a local test API).
     public var apiAllowsHTTP = false
     /// The token for the admin API; generated and stored when not given.

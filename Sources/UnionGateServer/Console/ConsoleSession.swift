@@ -2,7 +2,6 @@ import Foundation
 import Hummingbird
 import HummingbirdAuth
 import Logging
-import ServiceLifecycle
 import UnionServices
 
 /// A signed-in console session: who, and the token every form of theirs carries.
@@ -32,7 +31,8 @@ struct ConsoleSession: Codable, Sendable, Equatable {
 }
 
 /// Hummingbird's key–value storage for sessions, kept in the union's store so that every
-/// instance behind a load balancer knows every session. Expired sessions are purged now and then.
+/// instance behind a load balancer knows every session. Expired sessions are purged by
+/// `SessionPurger`.
 struct StoreSessionDriver: PersistDriver {
     let sessions: ConsoleSessions
     let unixTime: @Sendable () -> Int64
@@ -64,22 +64,5 @@ struct StoreSessionDriver: PersistDriver {
 
     func remove(key: String) async throws {
         try await sessions.remove(key)
-    }
-
-    /// Purges expired sessions every ten minutes until the server stops.
-    func run() async throws {
-        await cancelWhenGracefulShutdown { await purgeUntilCancelled() }
-    }
-
-    private func purgeUntilCancelled() async {
-        while !Task.isCancelled {
-            do {
-                let purged = try await sessions.purge(at: unixTime())
-                if purged > 0 { logger.debug("expired console sessions removed", metadata: ["count": "\(purged)"]) }
-            } catch {
-                logger.debug("console sessions not purged: \(error)")
-            }
-            try? await Task.sleep(for: .seconds(600))
-        }
     }
 }

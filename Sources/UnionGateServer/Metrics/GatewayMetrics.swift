@@ -57,6 +57,8 @@ final class GatewayMetrics: Sendable {
     private let lateDeliveries: CoreMetrics.Counter
     private let reloads: CoreMetrics.Counter
     private let reloadFailures: CoreMetrics.Counter
+    /// Cases past their due time, read from the store when the metrics are asked for.
+    private let overdue: Prometheus.Gauge
     /// Rule-hit counters by rule name, made on first use: looking one up in the registry takes
     /// its lock and builds a key, which is too much for every message.
     private let ruleHits = Mutex<[String: RuleHits]>([:])
@@ -84,6 +86,8 @@ final class GatewayMetrics: Sendable {
         lateDeliveries = Counter(label: "uniongate_late_deliveries_total", factory: factory)
         reloads = Counter(label: "uniongate_rules_reloads_total", factory: factory)
         reloadFailures = Counter(label: "uniongate_rules_reload_failures_total", factory: factory)
+        overdue = registry.makeGauge(
+            name: "uniongate_cases_overdue", help: "Cases waiting for an answer past their due time.")
     }
 
     /// Counts a request's outcome.
@@ -127,6 +131,9 @@ final class GatewayMetrics: Sendable {
     func lateDelivery(count: Int) { lateDeliveries.increment(by: count) }
     /// Counts a rules reload, successful or not.
     func rulesReload(succeeded: Bool) { (succeeded ? reloads : reloadFailures).increment() }
+
+    /// Sets how many cases wait past their due time.
+    func overdueCases(_ count: Int) { overdue.set(Double(count)) }
 
     /// The metrics in Prometheus's text exposition format.
     func render() -> String {

@@ -60,8 +60,13 @@ public struct MessageCipher: Sendable {
     ///
     /// - Throws: ``CipherError`` with code ``CipherError/Code/invalidKey``.
     public init(encodingAESKey: String, appId: String) throws {
+        try self.init(encodingAESKey: encodingAESKey, appId: appId, implementation: .fastest)
+    }
+
+    /// A cipher whose AES runs the way given (the tests run every way this build has).
+    init(encodingAESKey: String, appId: String, implementation: CBCKey.Implementation) throws {
         let keyBytes = try Self.decodeKey(encodingAESKey)
-        self.key = CBCKey(keyBytes)
+        self.key = CBCKey(keyBytes, implementation: implementation)
         self.appId = appId
         self.appIdBytes = Array(appId.utf8)
     }
