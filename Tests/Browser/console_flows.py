@@ -153,6 +153,13 @@ def main():
     expect("JY-" in reply, f"a suggestion is stored with a receipt number: {reply}")
     suggestion = "JY-" + reply.split("JY-")[1][:11]
     default_reply = "留言已转给工会工作人员"  # what the default reply says, with its case number
+    # Hostile text from members: a quote or < followed by a combining mark (one Swift Character
+    # with it), which an escaper comparing Characters let through into staff pages.
+    hostile = '"\u0301 data-x="1 <\u0338b data-y=1> \'\u0301 onclick=\'x'
+    reply = wechat.send(BASE, TOKEN, "oHostile", "建议 食堂窗口太少 " + hostile)
+    expect("JY-" in reply, f"a suggestion with hostile text is stored: {reply}")
+    reply = wechat.send(BASE, TOKEN, "oHostile", "请问 " + hostile)
+    expect("留言已转给工会工作人员" in reply, f"a question with hostile text opens a case: {reply}")
 
     driver = browser()
     try:
@@ -312,6 +319,28 @@ def main():
             driver.get(BASE + f"/admin/{name}")
             shoot(driver, name)
         expect("console.login_failed" in text(driver), "the failed sign-in is in the audit log")
+
+        step("an independent probe: every console page, with members' hostile text in it, has no injected attribute")
+        pages = ["/admin/", "/admin/members?status=all", "/admin/suggestions", "/admin/forms", "/admin/cases?status=all",
+                 "/admin/rules", "/admin/menu", "/admin/qr", "/admin/outbox", "/admin/staff", "/admin/audit",
+                 "/admin/password"]
+        driver.get(BASE + "/admin/cases?status=all")
+        pages += [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, "#cases a")]
+        driver.get(BASE + "/admin/rules")
+        pages += [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, "ul.files a")][:3]
+        pages += [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, "a.edit-rule")][:2]
+        probed = 0
+        shown = 0
+        for page in pages:
+            driver.get(page if page.startswith("http") else BASE + page)
+            injected = driver.execute_script(
+                "return document.querySelectorAll('[data-x],[data-y],[onclick],b,svg[onload]').length")
+            expect(injected == 0, f"{page}: {injected} injected elements or attributes")
+            if "data-x" in text(driver):
+                shown += 1
+            probed += 1
+        expect(probed >= 14, f"the probe visited the console's pages ({probed})")
+        expect(shown >= 2, f"the hostile text is shown as text where members' words are ({shown} pages)")
 
         step("sign out")
         click(driver, driver.find_element(By.ID, "logout"))

@@ -209,7 +209,7 @@ struct SupportTests {
         ("希望建议", "希望建议"),
     ])
     func theSuggestionTextIsWhatFollowsTheKeyword(message: String, text: String) {
-        #expect(UnionServiceDesk.suggestionText(message) == text)
+        #expect(SuggestionService.text(message) == text)
     }
 }
 

@@ -39,7 +39,7 @@ struct MySuggestionsTextTests {
                     reply: Bool.random(using: &random) ? "已安排后勤处理" : nil,
                     createdAt: Int64.random(in: 1_700_000_000...1_800_000_000, using: &random), updatedAt: 0)
             }
-            let text = UnionServiceDesk.mySuggestions(recent, book: book)
+            let text = SuggestionService.mine(recent, book: book)
             #expect(text == byDefinition(recent, book: book), "round \(round): \(recent.map(\.content))")
             if text != byDefinition(recent, book: book) { return }
         }
