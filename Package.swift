@@ -65,8 +65,6 @@ let package = Package(
                 .product(name: "PostgresKit", package: "postgres-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                // The console's rule form reads one rule of a file as YAML.
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 // Staff passwords: bcrypt, from a maintained library.
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),

@@ -38,6 +38,26 @@ struct RuleFormTests {
         #expect(staffed.name == "人工服务" && staffed.reply == "请留言。")
     }
 
+    /// The form reads a rule with the loader's reader: what YAML would guess to be a boolean
+    /// or a number stays the text the staff wrote, as the loader keeps it.
+    @Test func readsValuesAsTheLoaderDoesNotAsYAMLGuesses() throws {
+        let file = """
+            rules:
+              - name: 是否
+                keywords: [yes, 0x10, no, 12351]
+                reply: on
+            """
+        let form = try RuleForm.read(file, line: 2)
+        #expect(form.keywords == ["yes", "0x10", "no", "12351"])
+        #expect(form.reply == "on")
+        let book = try RuleBookLoader().load(files: [("faq.yaml", file)])
+        guard case .keywords(let words, _, _) = book.rules.first?.trigger else {
+            Issue.record("the loader read no keyword rule")
+            return
+        }
+        #expect(Set(words) == Set(form.keywords.map { KeywordNormalizer.normalize($0) }))
+    }
+
     @Test func changesOnlyTheFormsKeysAndKeepsCommentsAndTheRest() throws {
         var help = try RuleForm.read(Self.file, line: 4)
         help.name = "帮助与服务"

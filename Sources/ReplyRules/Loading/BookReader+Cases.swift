@@ -3,6 +3,12 @@ import Foundation
 extension BookReader {
     // MARK: The inbox (cases:)
 
+    /// What the inbox's settings (`cases:`) may say.
+    enum CaseKey: String, YAMLKeys {
+        case enabled, due, officeHours = "office_hours", holidays, workdays, reply, followUp = "follow_up", afterHours =
+            "after_hours"
+    }
+
     mutating func readCases(_ node: YAMLNode) {
         if let existing = casesSource {
             problems.error(node, "留言设置（cases）已在 \(existing) 定义过")
@@ -12,32 +18,30 @@ extension BookReader {
         guard
             let fields = problems.mapping(
                 node, what: "留言设置（cases）",
-                allowed: [
-                    "enabled", "due", "office_hours", "holidays", "workdays", "reply", "follow_up", "after_hours",
-                ])
+                keys: CaseKey.self)
         else { return }
-        if let enabled = fields["enabled"] {
+        if let enabled = fields[.enabled] {
             cases.enabled = problems.bool(enabled, what: "enabled") ?? true
         }
-        if let dueNode = fields["due"], let text = problems.text(dueNode, what: "答复期限（due）") {
+        if let dueNode = fields[.due], let text = problems.text(dueNode, what: "答复期限（due）") {
             if let due = Self.due(text) {
                 cases.due = due
             } else {
                 problems.error(dueNode, "答复期限「\(text)」应写成「3 工作日」「2 天」或「24 小时」（1–60）")
             }
         }
-        if let hours = fields["office_hours"], let conditions = readConditions(hours) {
+        if let hours = fields[.officeHours], let conditions = readConditions(hours) {
             if let days = conditions.days { cases.officeDays = days }
             if let windows = conditions.hours { cases.officeHours = windows }
         }
-        if let list = fields["holidays"] { cases.holidays = dates(list, what: "节假日（holidays）") }
-        if let list = fields["workdays"] { cases.workdays = dates(list, what: "调休上班日（workdays）") }
+        if let list = fields[.holidays] { cases.holidays = dates(list, what: "节假日（holidays）") }
+        if let list = fields[.workdays] { cases.workdays = dates(list, what: "调休上班日（workdays）") }
         for (key, path) in [
-            ("reply", \CaseSettings.acknowledgement), ("follow_up", \CaseSettings.followUp),
-            ("after_hours", \CaseSettings.afterHours),
+            (CaseKey.reply, \CaseSettings.acknowledgement), (.followUp, \CaseSettings.followUp),
+            (.afterHours, \CaseSettings.afterHours),
         ] {
-            guard let textNode = fields[key], let text = problems.text(textNode, what: key) else { continue }
-            if key == "reply", !text.contains("{number}") {
+            guard let textNode = fields[key], let text = problems.text(textNode, what: key.rawValue) else { continue }
+            if key == .reply, !text.contains("{number}") {
                 problems.error(textNode, "留言回复（reply）要包含 {number}，让职工知道留言编号")
                 continue
             }

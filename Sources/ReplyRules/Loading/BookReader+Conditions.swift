@@ -15,12 +15,17 @@ extension BookReader {
         return dayNames[trimmed] ?? dayNames[String(trimmed.prefix(3))]
     }
 
+    /// What a rule's conditions (`when:`) may say.
+    enum ConditionKey: String, YAMLKeys {
+        case days, hours, members
+    }
+
     mutating func readConditions(_ node: YAMLNode) -> Conditions? {
-        guard let fields = problems.mapping(node, what: "条件（when）", allowed: ["days", "hours", "members"]) else {
+        guard let fields = problems.mapping(node, what: "条件（when）", keys: ConditionKey.self) else {
             return nil
         }
         var conditions = Conditions()
-        if let daysNode = fields["days"] {
+        if let daysNode = fields[.days] {
             var days = Set<Int>()
             for item in problems.list(daysNode) {
                 guard let text = problems.text(item, what: "星期") else { continue }
@@ -36,7 +41,7 @@ extension BookReader {
             }
             conditions.days = days
         }
-        if let hoursNode = fields["hours"] {
+        if let hoursNode = fields[.hours] {
             var windows: [Range<Int>] = []
             for item in problems.list(hoursNode) {
                 guard let text = problems.text(item, what: "时间段") else { continue }
@@ -48,7 +53,7 @@ extension BookReader {
             }
             conditions.hours = windows
         }
-        if let members = fields["members"] {
+        if let members = fields[.members] {
             conditions.members = problems.bool(members, what: "members")
         }
         return conditions

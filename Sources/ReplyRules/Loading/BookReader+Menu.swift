@@ -22,6 +22,11 @@ extension BookReader {
         case click, view, miniprogram, buttons
     }
 
+    /// What a mini program button may say.
+    enum MiniProgramKey: String, YAMLKeys {
+        case appid, pagepath, url
+    }
+
     mutating func readButton(_ node: YAMLNode, topLevel: Bool) -> MenuButton? {
         guard let fields = problems.mapping(node, what: "菜单按钮", keys: ButtonKey.self) else { return nil }
         guard let nameNode = fields[.name], let name = problems.text(nameNode, what: "按钮名称") else {
@@ -53,10 +58,10 @@ extension BookReader {
             checkURL(url, at: value)
             return MenuButton(name: name, action: .view(url: url), source: node.location)
         case .miniprogram:
-            guard let program = problems.mapping(value, what: "小程序", allowed: ["appid", "pagepath", "url"]),
-                let appId = program["appid"].flatMap({ problems.text($0, what: "小程序 appid") }),
-                let pagePath = program["pagepath"].flatMap({ problems.text($0, what: "小程序页面") }),
-                let url = program["url"].flatMap({ problems.text($0, what: "备用网址") })
+            guard let program = problems.mapping(value, what: "小程序", keys: MiniProgramKey.self),
+                let appId = program[.appid].flatMap({ problems.text($0, what: "小程序 appid") }),
+                let pagePath = program[.pagepath].flatMap({ problems.text($0, what: "小程序页面") }),
+                let url = program[.url].flatMap({ problems.text($0, what: "备用网址") })
             else {
                 problems.error(value, "小程序按钮需要 appid、pagepath 和 url")
                 return nil

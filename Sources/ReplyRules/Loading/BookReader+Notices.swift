@@ -10,25 +10,28 @@ extension BookReader {
         }
         noticesSource = node.location
         if node.isNull { return }  // `notices:` with nothing under it: customer-service messages only
-        let kinds = Set(NoticeKind.allCases.map(\.rawValue))
-        guard let entries = problems.mapping(node, what: "通知设置（notices）", allowed: kinds) else { return }
-        for (name, value) in entries.sorted(by: { $0.key < $1.key }) {
-            guard let kind = NoticeKind(rawValue: name) else { continue }
+        guard let entries = problems.mapping(node, what: "通知设置（notices）", keys: NoticeKind.self) else { return }
+        for (kind, value) in entries.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             if let route = readNoticeRoute(value, kind: kind) { notices.routes[kind] = route }
         }
+    }
+
+    /// What a notice kind's channels may say.
+    enum NoticeRouteKey: String, YAMLKeys {
+        case subscription, template
     }
 
     private mutating func readNoticeRoute(_ node: YAMLNode, kind: NoticeKind) -> NoticeRoute? {
         guard
             let fields = problems.mapping(
-                node, what: "「\(kind.chinese)」（\(kind.rawValue)）", allowed: ["subscription", "template"])
+                node, what: "「\(kind.chinese)」（\(kind.rawValue)）", keys: NoticeRouteKey.self)
         else { return nil }
         var route = NoticeRoute()
-        if let subscription = fields["subscription"] {
-            route.subscription = readNoticeTemplate(subscription, kind: kind, link: "page", what: "订阅通知")
+        if let subscription = fields[.subscription] {
+            route.subscription = readNoticeTemplate(subscription, kind: kind, link: .page, what: "订阅通知")
         }
-        if let template = fields["template"] {
-            route.template = readNoticeTemplate(template, kind: kind, link: "url", what: "模板消息")
+        if let template = fields[.template] {
+            route.template = readNoticeTemplate(template, kind: kind, link: .url, what: "模板消息")
         }
         if fields.isEmpty {
             problems.error(node, "「\(kind.chinese)」要写 subscription（订阅通知）或 template（模板消息），或整项删去")
@@ -37,16 +40,23 @@ extension BookReader {
         return route
     }
 
-    private mutating func readNoticeTemplate(_ node: YAMLNode, kind: NoticeKind, link: String, what: String)
-        -> NoticeTemplate?
-    {
+    /// What a notice's template may say: its link is `page` (a subscription notice) or `url`
+    /// (a template message), not both.
+    enum NoticeTemplateKey: String, YAMLKeys {
+        case templateId = "template_id", page, url, data
+    }
+
+    private mutating func readNoticeTemplate(
+        _ node: YAMLNode, kind: NoticeKind, link: NoticeTemplateKey, what: String
+    ) -> NoticeTemplate? {
         guard
             let fields = problems.mapping(
-                node, what: "\(what)（\(kind.rawValue)）", allowed: ["template_id", link, "data"])
+                node, what: "\(what)（\(kind.rawValue)）", keys: NoticeTemplateKey.self,
+                only: [.templateId, link, .data])
         else { return nil }
         var valid = true
         var templateId = ""
-        if let idNode = fields["template_id"], let text = problems.text(idNode, what: "模板 ID（template_id）") {
+        if let idNode = fields[.templateId], let text = problems.text(idNode, what: "模板 ID（template_id）") {
             let allowed = text.unicodeScalars.allSatisfy {
                 $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "_" || $0 == "-")
             }
@@ -56,23 +66,23 @@ extension BookReader {
                 problems.error(idNode, "模板 ID「\(text)」应是公众平台上复制来的 ID（字母、数字、- 和 _，最多 128 个）")
                 valid = false
             }
-        } else if fields["template_id"] == nil {
+        } else if fields[.templateId] == nil {
             problems.error(node, "\(what)缺少模板 ID（template_id），请从公众平台「\(what)」里复制")
             valid = false
         } else {
             valid = false
         }
         var linkValue: String?
-        if let linkNode = fields[link], let text = problems.text(linkNode, what: link) {
+        if let linkNode = fields[link], let text = problems.text(linkNode, what: link.rawValue) {
             if (text.hasPrefix("https://") || text.hasPrefix("http://")) && text.utf8.count <= 1024 {
                 linkValue = text
             } else {
-                problems.error(linkNode, "\(link) 应是 http:// 或 https:// 开头的网址（最多 1024 字节）")
+                problems.error(linkNode, "\(link.rawValue) 应是 http:// 或 https:// 开头的网址（最多 1024 字节）")
                 valid = false
             }
         }
         var templateFields: [NoticeTemplate.Field] = []
-        if let dataNode = fields["data"] {
+        if let dataNode = fields[.data] {
             if let entries = dataNode.entries {
                 for (key, keyLine, valueNode) in entries {
                     if let field = readNoticeField(key: key, line: keyLine, valueNode, kind: kind) {
@@ -133,3 +143,6 @@ extension BookReader {
         return valid ? NoticeTemplate.Field(key: key, value: value) : nil
     }
 }
+
+/// The notice kinds are the keys of `notices:`.
+extension NoticeKind: YAMLKeys {}

@@ -2,6 +2,11 @@ import Foundation
 
 /// `org:` — the union's organisation, a tree of units (`Replies/org.yaml`).
 extension BookReader {
+    /// What a unit of the organisation may say.
+    enum UnitKey: String, YAMLKeys {
+        case code, name, hotline, children
+    }
+
     mutating func readOrganisation(_ node: YAMLNode) {
         if let existing = organisationSource {
             problems.error(node, "组织架构已在 \(existing) 定义过")
@@ -16,9 +21,9 @@ extension BookReader {
         while let (item, parent, depth) = stack.popLast() {
             guard
                 let fields = problems.mapping(
-                    item, what: "单位", allowed: ["code", "name", "hotline", "children"])
+                    item, what: "单位", keys: UnitKey.self)
             else { continue }
-            guard let codeNode = fields["code"] else {
+            guard let codeNode = fields[.code] else {
                 problems.error(item, "单位缺少代码（code），如 code: chengdong")
                 continue
             }
@@ -33,10 +38,10 @@ extension BookReader {
             }
             seen[code] = codeNode.location
             let name =
-                fields["name"].flatMap { problems.text($0, what: "单位名称") }?
+                fields[.name].flatMap { problems.text($0, what: "单位名称") }?
                 .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             if name.isEmpty {
-                problems.error(fields["name"] ?? item, "单位「\(code)」的名称（name）不能为空")
+                problems.error(fields[.name] ?? item, "单位「\(code)」的名称（name）不能为空")
             }
             guard depth < Organisation.maxLevels else {
                 problems.error(item, "组织层级太深：最多 \(Organisation.maxLevels) 级（总工会算第 1 级），「\(name)」在第 \(depth + 1) 级")
@@ -47,12 +52,12 @@ extension BookReader {
                 tooMany = true
                 continue
             }
-            let hotline = fields["hotline"].map { readHotlineNumbers($0) } ?? []
+            let hotline = fields[.hotline].map { readHotlineNumbers($0) } ?? []
             organisation.units[code] = Organisation.Unit(
                 code: code, name: name, hotline: hotline, parent: parent, depth: depth)
             organisation.order.append(code)
             if let parent { organisation.units[parent]?.children.append(code) } else { organisation.root = code }
-            if let children = fields["children"] {
+            if let children = fields[.children] {
                 for child in problems.list(children).reversed() { stack.append((child, code, depth + 1)) }
             }
         }

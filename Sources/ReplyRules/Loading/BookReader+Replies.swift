@@ -36,6 +36,11 @@ extension BookReader {
         return (replies, pick)
     }
 
+    /// What a welcome or default reply given as several may say.
+    enum StandaloneReplyKey: String, YAMLKeys {
+        case replies, pick
+    }
+
     /// The welcome or default reply: a reply, a list of replies, or `{replies:, pick:}`.
     mutating func readStandaloneReply(_ node: YAMLNode, name: String, trigger: Trigger) -> ReplyRule? {
         let replies: [ReplyTemplate]
@@ -48,9 +53,9 @@ extension BookReader {
             }
             replies = read
         } else if let entries = node.entries, entries.contains(where: { $0.key == "replies" || $0.key == "pick" }) {
-            guard let fields = problems.mapping(node, what: "回复", allowed: ["replies", "pick"]),
+            guard let fields = problems.mapping(node, what: "回复", keys: StandaloneReplyKey.self),
                 let (read, chosen) = readReplies(
-                    reply: nil, replies: fields["replies"], pick: fields["pick"],
+                    reply: nil, replies: fields[.replies], pick: fields[.pick],
                     owner: name == "welcome" ? "欢迎语" : "默认回复", at: node)
             else { return nil }
             replies = read
@@ -139,6 +144,11 @@ extension BookReader {
         }
     }
 
+    /// What an article card may say.
+    enum ArticleKey: String, YAMLKeys {
+        case title, description, picture, url
+    }
+
     mutating func readArticles(_ node: YAMLNode) -> [ArticleTemplate]? {
         let items = problems.list(node)
         guard !items.isEmpty else {
@@ -152,9 +162,9 @@ extension BookReader {
         for item in items {
             guard
                 let fields = problems.mapping(
-                    item, what: "图文", allowed: ["title", "description", "picture", "url"])
+                    item, what: "图文", keys: ArticleKey.self)
             else { continue }
-            guard let titleNode = fields["title"] else {
+            guard let titleNode = fields[.title] else {
                 problems.error(item, "图文缺少标题（title）")
                 continue
             }
@@ -162,15 +172,15 @@ extension BookReader {
                 continue
             }
             let description =
-                fields["description"].flatMap { node in
+                fields[.description].flatMap { node in
                     problems.text(node, what: "图文说明").flatMap { template($0, at: node) }
                 }
                 ?? TextTemplate(literal: "")
-            let picture = fields["picture"].flatMap { problems.text($0, what: "图片网址") } ?? ""
-            let url = fields["url"].flatMap { problems.text($0, what: "链接网址") } ?? ""
-            for (value, field) in [(picture, "picture"), (url, "url")] where !value.isEmpty && !Self.isWebAddress(value)
-            {
-                problems.error(fields[field]!, "\(field) 应以 http:// 或 https:// 开头")
+            let picture = fields[.picture].flatMap { problems.text($0, what: "图片网址") } ?? ""
+            let url = fields[.url].flatMap { problems.text($0, what: "链接网址") } ?? ""
+            for (value, field) in [(picture, ArticleKey.picture), (url, .url)]
+            where !value.isEmpty && !Self.isWebAddress(value) {
+                problems.error(fields[field]!, "\(field.rawValue) 应以 http:// 或 https:// 开头")
             }
             articles.append(ArticleTemplate(title: title, description: description, picURL: picture, url: url))
         }

@@ -7,22 +7,32 @@ extension BookReader {
         case text, phone, number, date, choice
     }
 
+    /// What the join settings may say.
+    enum JoinKey: String, YAMLKeys {
+        case units, fields
+    }
+
     mutating func readJoin(_ node: YAMLNode) {
         if let existing = joinSource {
             problems.error(node, "入会设置已在 \(existing) 定义过")
             return
         }
         joinSource = node.location
-        guard let fields = problems.mapping(node, what: "入会设置", allowed: ["units", "fields"]) else { return }
-        if let units = fields["units"] {
+        guard let fields = problems.mapping(node, what: "入会设置", keys: JoinKey.self) else { return }
+        if let units = fields[.units] {
             join.units = problems.texts(units, what: "单位名称")
             if Set(join.units).count != join.units.count {
                 problems.error(units, "单位名称有重复")
             }
         }
-        if let extra = fields["fields"] {
+        if let extra = fields[.fields] {
             join.extraFields = readFields(extra, reserved: ["name", "phone", "unit"])
         }
+    }
+
+    /// What a welfare item may say.
+    enum WelfareKey: String, YAMLKeys {
+        case title, description, picture, url, membersOnly = "members_only"
     }
 
     mutating func readWelfare(_ node: YAMLNode) {
@@ -35,20 +45,21 @@ extension BookReader {
         for item in items {
             guard
                 let fields = problems.mapping(
-                    item, what: "福利项目", allowed: ["title", "description", "picture", "url", "members_only"]),
-                let titleNode = fields["title"]
+                    item, what: "福利项目", keys: WelfareKey.self),
+                let titleNode = fields[.title]
                     ?? {
                         problems.error(item, "福利项目缺少标题（title）"); return nil
                     }(),
                 let title = problems.text(titleNode, what: "福利标题")
             else { continue }
-            let description = fields["description"].flatMap { problems.text($0, what: "福利说明") } ?? ""
-            let picture = fields["picture"].flatMap { problems.text($0, what: "图片网址") } ?? ""
-            let url = fields["url"].flatMap { problems.text($0, what: "链接网址") } ?? ""
-            for (value, key) in [(picture, "picture"), (url, "url")] where !value.isEmpty && !Self.isWebAddress(value) {
-                problems.error(fields[key]!, "\(key) 应以 http:// 或 https:// 开头")
+            let description = fields[.description].flatMap { problems.text($0, what: "福利说明") } ?? ""
+            let picture = fields[.picture].flatMap { problems.text($0, what: "图片网址") } ?? ""
+            let url = fields[.url].flatMap { problems.text($0, what: "链接网址") } ?? ""
+            for (value, key) in [(picture, WelfareKey.picture), (url, .url)]
+            where !value.isEmpty && !Self.isWebAddress(value) {
+                problems.error(fields[key]!, "\(key.rawValue) 应以 http:// 或 https:// 开头")
             }
-            let membersOnly = fields["members_only"].flatMap { problems.bool($0, what: "members_only") } ?? false
+            let membersOnly = fields[.membersOnly].flatMap { problems.bool($0, what: "members_only") } ?? false
             welfare.items.append(
                 WelfareItem(title: title, description: description, picURL: picture, url: url, membersOnly: membersOnly)
             )
@@ -61,17 +72,20 @@ extension BookReader {
         }
     }
 
+    /// What a form may say.
+    enum FormKey: String, YAMLKeys {
+        case name, title, intro, fields, prefix, done, membersOnly = "members_only", keywords, click
+    }
+
     mutating func readForms(_ node: YAMLNode) {
         for item in problems.list(node) {
             guard
                 let fields = problems.mapping(
                     item, what: "表单",
-                    allowed: [
-                        "name", "title", "intro", "fields", "prefix", "done", "members_only", "keywords", "click",
-                    ])
+                    keys: FormKey.self)
             else { continue }
-            guard let nameNode = fields["name"], let name = problems.text(nameNode, what: "表单名称") else {
-                if fields["name"] == nil { problems.error(item, "表单缺少名称（name）") }
+            guard let nameNode = fields[.name], let name = problems.text(nameNode, what: "表单名称") else {
+                if fields[.name] == nil { problems.error(item, "表单缺少名称（name）") }
                 continue
             }
             if name == JoinSettings.formName || name == "suggestion" {
@@ -82,31 +96,31 @@ extension BookReader {
                 problems.error(nameNode, "表单「\(name)」已在 \(existing.source) 定义过")
                 continue
             }
-            guard let fieldsNode = fields["fields"] else {
+            guard let fieldsNode = fields[.fields] else {
                 problems.error(item, "表单「\(name)」缺少问题列表（fields）")
                 continue
             }
             let formFields = readFields(fieldsNode, reserved: [])
             if formFields.isEmpty { continue }
             var prefix = "BD"
-            if let prefixNode = fields["prefix"], let text = problems.text(prefixNode, what: "编号前缀") {
+            if let prefixNode = fields[.prefix], let text = problems.text(prefixNode, what: "编号前缀") {
                 if text.count <= 6, text.allSatisfy({ $0.isASCII && ($0.isUppercase || $0.isNumber) }), !text.isEmpty {
                     prefix = text
                 } else {
                     problems.error(prefixNode, "编号前缀应为 1–6 个大写字母或数字，例如 FL")
                 }
             }
-            let done = fields["done"].flatMap { problems.text($0, what: "提交后的回复") } ?? "已收到您的申请，编号 {number}。我们会尽快与您联系。"
+            let done = fields[.done].flatMap { problems.text($0, what: "提交后的回复") } ?? "已收到您的申请，编号 {number}。我们会尽快与您联系。"
             var keywords: [String] = []
-            if let keywordNode = fields["keywords"] {
+            if let keywordNode = fields[.keywords] {
                 keywords = problems.texts(keywordNode, what: "关键词")
             }
-            let click = fields["click"].flatMap { problems.text($0, what: "菜单 key") }
+            let click = fields[.click].flatMap { problems.text($0, what: "菜单 key") }
             let form = FormDefinition(
-                name: name, title: fields["title"].flatMap { problems.text($0, what: "表单标题") } ?? name,
-                intro: fields["intro"].flatMap { problems.text($0, what: "开场白") }, fields: formFields, prefix: prefix,
+                name: name, title: fields[.title].flatMap { problems.text($0, what: "表单标题") } ?? name,
+                intro: fields[.intro].flatMap { problems.text($0, what: "开场白") }, fields: formFields, prefix: prefix,
                 done: done,
-                membersOnly: fields["members_only"].flatMap { problems.bool($0, what: "members_only") } ?? false,
+                membersOnly: fields[.membersOnly].flatMap { problems.bool($0, what: "members_only") } ?? false,
                 keywords: keywords, click: click, source: item.location)
             forms[name] = form
             // A form's own keywords and menu key become rules, so staff need not write them twice.
@@ -125,6 +139,11 @@ extension BookReader {
         }
     }
 
+    /// What a form's question may say.
+    enum FieldKey: String, YAMLKeys {
+        case key, label, type, hint, optional, choices, min, max
+    }
+
     mutating func readFields(_ node: YAMLNode, reserved: Set<String>) -> [FormField] {
         var result: [FormField] = []
         var keys = reserved
@@ -133,27 +152,27 @@ extension BookReader {
         for item in items {
             guard
                 let fields = problems.mapping(
-                    item, what: "问题", allowed: ["key", "label", "type", "hint", "optional", "choices", "min", "max"]),
-                let labelNode = fields["label"]
+                    item, what: "问题", keys: FieldKey.self),
+                let labelNode = fields[.label]
                     ?? {
                         problems.error(item, "问题缺少名称（label）"); return nil
                     }(),
                 let label = problems.text(labelNode, what: "问题名称")
             else { continue }
-            let key = fields["key"].flatMap { problems.text($0, what: "字段名（key）") } ?? label
+            let key = fields[.key].flatMap { problems.text($0, what: "字段名（key）") } ?? label
             guard !keys.contains(key) else {
                 problems.error(item, "字段名「\(key)」重复（可用 key: 另起一个名字）")
                 continue
             }
             keys.insert(key)
-            let typeName = fields["type"].flatMap { problems.text($0, what: "问题类型") } ?? "text"
+            let typeName = fields[.type].flatMap { problems.text($0, what: "问题类型") } ?? "text"
             guard let type = FieldType(rawValue: typeName) else {
                 let known = FieldType.allCases.map(\.rawValue).joined(separator: "、")
-                problems.error(fields["type"]!, "问题类型「\(typeName)」无效，可用：\(known)")
+                problems.error(fields[.type]!, "问题类型「\(typeName)」无效，可用：\(known)")
                 continue
             }
-            let min = fields["min"].flatMap { problems.integer($0, what: "min") }
-            let max = fields["max"].flatMap { problems.integer($0, what: "max") }
+            let min = fields[.min].flatMap { problems.integer($0, what: "min") }
+            let max = fields[.max].flatMap { problems.integer($0, what: "max") }
             let kind: FormField.Kind
             switch type {
             case .text:
@@ -165,7 +184,7 @@ extension BookReader {
             case .date:
                 kind = .date
             case .choice:
-                guard let choicesNode = fields["choices"] else {
+                guard let choicesNode = fields[.choices] else {
                     problems.error(item, "选择题「\(label)」缺少选项（choices）")
                     continue
                 }
@@ -181,8 +200,8 @@ extension BookReader {
             }
             result.append(
                 FormField(
-                    key: key, label: label, kind: kind, hint: fields["hint"].flatMap { problems.text($0, what: "提示") },
-                    optional: fields["optional"].flatMap { problems.bool($0, what: "optional") } ?? false))
+                    key: key, label: label, kind: kind, hint: fields[.hint].flatMap { problems.text($0, what: "提示") },
+                    optional: fields[.optional].flatMap { problems.bool($0, what: "optional") } ?? false))
         }
         return result.count == items.count ? result : []
     }

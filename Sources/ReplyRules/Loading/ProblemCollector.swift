@@ -23,7 +23,7 @@ struct ProblemCollector {
     var hasErrors: Bool { problems.contains { $0.severity == .error } }
 
     /// The mapping's entries, checking each key against `allowed`.
-    mutating func mapping(_ node: YAMLNode, what: String, allowed: Set<String>) -> [String: YAMLNode]? {
+    private mutating func mapping(_ node: YAMLNode, what: String, allowed: Set<String>) -> [String: YAMLNode]? {
         guard let entries = node.entries else {
             error(node, "\(what)应为键值表（key: value），这里是\(node.kindName)")
             return nil
@@ -40,9 +40,11 @@ struct ProblemCollector {
         return result
     }
 
-    /// The mapping's entries by key, checking each key is one of `Key`'s.
-    mutating func mapping<Key: YAMLKeys>(_ node: YAMLNode, what: String, keys: Key.Type) -> [Key: YAMLNode]? {
-        mapping(node, what: what, allowed: Key.names).map { fields in
+    /// The mapping's entries by key, checking each key is one of `Key`'s (or of `only` of them).
+    mutating func mapping<Key: YAMLKeys>(_ node: YAMLNode, what: String, keys: Key.Type, only: Set<Key>? = nil)
+        -> [Key: YAMLNode]?
+    {
+        mapping(node, what: what, allowed: only.map { Set($0.map(\.rawValue)) } ?? Key.names).map { fields in
             Dictionary(
                 uniqueKeysWithValues: fields.compactMap { entry in Key(rawValue: entry.key).map { ($0, entry.value) } })
         }

@@ -231,6 +231,12 @@ struct BookReader {
 
     // MARK: Settings
 
+    /// What the settings may say.
+    enum SettingKey: String, YAMLKeys {
+        case unionName = "union_name", utcOffset = "utc_offset", conversationTimeoutMinutes =
+            "conversation_timeout_minutes"
+    }
+
     mutating func readSettings(_ node: YAMLNode) {
         if let existing = settingsSource {
             problems.error(node, "设置已在 \(existing) 定义过")
@@ -239,9 +245,9 @@ struct BookReader {
         settingsSource = node.location
         guard
             let fields = problems.mapping(
-                node, what: "设置", allowed: ["union_name", "utc_offset", "conversation_timeout_minutes"])
+                node, what: "设置", keys: SettingKey.self)
         else { return }
-        if let timeout = fields["conversation_timeout_minutes"],
+        if let timeout = fields[.conversationTimeoutMinutes],
             let minutes = problems.integer(timeout, what: "对话超时分钟数")
         {
             if minutes >= 1 && minutes <= 1440 {
@@ -250,10 +256,10 @@ struct BookReader {
                 problems.error(timeout, "对话超时应在 1 到 1440 分钟之间")
             }
         }
-        if let name = fields["union_name"], let text = problems.text(name, what: "工会名称") {
+        if let name = fields[.unionName], let text = problems.text(name, what: "工会名称") {
             settings.unionName = text
         }
-        if let offset = fields["utc_offset"], let text = problems.text(offset, what: "时区") {
+        if let offset = fields[.utcOffset], let text = problems.text(offset, what: "时区") {
             if let minutes = Self.utcOffset(text) {
                 settings.utcOffsetMinutes = minutes
             } else {
@@ -278,13 +284,18 @@ struct BookReader {
         hotline += readHotlineNumbers(node)
     }
 
+    /// What a hotline number may say.
+    enum HotlineKey: String, YAMLKeys {
+        case name, number, hours
+    }
+
     /// A list of hotline numbers (`hotline:`, or a unit's own).
     mutating func readHotlineNumbers(_ node: YAMLNode) -> [HotlineNumber] {
         var numbers: [HotlineNumber] = []
         for item in problems.list(node) {
-            guard let fields = problems.mapping(item, what: "热线", allowed: ["name", "number", "hours"]),
-                let nameNode = fields["name"], let name = problems.text(nameNode, what: "热线名称"),
-                let numberNode = fields["number"], let number = problems.text(numberNode, what: "号码")
+            guard let fields = problems.mapping(item, what: "热线", keys: HotlineKey.self),
+                let nameNode = fields[.name], let name = problems.text(nameNode, what: "热线名称"),
+                let numberNode = fields[.number], let number = problems.text(numberNode, what: "号码")
             else {
                 if item.entries != nil { problems.error(item, "热线需要 name 和 number") }
                 continue
@@ -298,7 +309,7 @@ struct BookReader {
             }
             numbers.append(
                 HotlineNumber(
-                    name: name, number: number, hours: fields["hours"].flatMap { problems.text($0, what: "服务时间") }))
+                    name: name, number: number, hours: fields[.hours].flatMap { problems.text($0, what: "服务时间") }))
         }
         return numbers
     }

@@ -13,7 +13,8 @@ import WeChatWire
 /// `uniongate serve` runs what this returns; the tests build through it too.
 ///
 /// - Parameters:
-///   - announce: where the start-up notice for generated tokens goes (standard output by default).
+///   - announce: where the start-up notices go (standard output by default): generated tokens, and
+///     where the web console is and how root signs in.
 ///   - onServerRunning: called with the port once the server listens.
 /// - Throws: ``ConfigurationError`` for a configuration that cannot work, ``RuleProblems`` when
 ///   the Replies folder has errors, and store errors.
@@ -27,6 +28,9 @@ public func buildApplication(
     if let notice = gateway.secrets.startupNotice(publicURL: configuration.publicURL) {
         announce(notice)
     }
+    announce(
+        GatewaySecrets.consoleNotice(
+            consoleURL: (configuration.publicURL ?? "http://\(configuration.hostname):\(configuration.port)") + "/admin/"))
     logger.info(
         "UnionGate starting",
         metadata: [

@@ -121,11 +121,21 @@ struct GatewaySecrets: Sendable {
                 "UNIONGATE_ADMIN_TOKEN was not set; this token was generated. Only its hash is stored:",
                 "copy it now, it is not shown again (set UNIONGATE_ADMIN_TOKEN to choose another).",
                 "Admin API: send the header  Authorization: Bearer \(token)",
+                "Web console: sign in as root with it as the password.",
             ]
         }
         lines += [
             "Set the environment variables to choose your own.", "==========================================", "",
         ]
         return lines.joined(separator: "\n")
+    }
+
+    /// Where the web console is and how to sign in, printed at every start.
+    static func consoleNotice(consoleURL: String) -> String {
+        [
+            "UnionGate web console (网页后台): \(consoleURL)",
+            "  Staff sign in with their own accounts (uniongate staff add); the account root signs in with",
+            "  UNIONGATE_ADMIN_TOKEN as its password.",
+        ].joined(separator: "\n")
     }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import ReplyRules
-import Yams
 
 /// One keyword rule as the console's form edits it: its name, keywords, match mode and text
 /// reply. The form changes those keys of the rule in the YAML file's own text and nothing else:
@@ -34,32 +33,27 @@ public struct RuleForm: Sendable, Hashable {
 
     /// The rule whose item starts at `line` (1-based, as the loader reports it) in `text`.
     public static func read(_ text: String, line: Int) throws -> RuleForm {
-        let block = try Block(text, line: line)
-        let node: Any?
+        _ = try Block(text, line: line)  // an item the form can rewrite: `- key: …`, not `- { … }`
+        let written: WrittenRule?
         do {
-            node = try Yams.load(yaml: block.itemText)
+            written = try WrittenRule.read(text, line: line)
         } catch {
             throw Unsupported(description: "第 \(line) 行的规则无法读取，请直接编辑文件")
         }
-        guard let items = node as? [Any], let fields = items.first as? [String: Any] else {
+        guard let written else {
             throw Unsupported(description: "第 \(line) 行不是一条规则")
         }
-        if let other = fields.keys.sorted().first(where: { !editable.contains($0) }) {
+        if let other = written.keys.sorted().first(where: { !editable.contains($0) }) {
             throw Unsupported(description: "这条规则用了「\(other)」，表单改不了，请直接编辑文件")
         }
-        guard let reply = fields["reply"] as? String else {
+        guard let reply = written.reply else {
             throw Unsupported(description: "这条规则的回复不是一段文字（图文、服务或多条回复），请直接编辑文件")
         }
-        let keywords: [String]
-        if let list = fields["keywords"] as? [Any] {
-            keywords = list.map { "\($0)" }
-        } else if let single = fields["keywords"] {
-            keywords = ["\(single)"]
-        } else {
+        guard let keywords = written.keywords else {
             throw Unsupported(description: "这条规则不是关键词规则，请直接编辑文件")
         }
-        let match = (fields["match"] as? String).flatMap { MatchMode(rawValue: $0.lowercased()) } ?? .exact
-        return RuleForm(name: fields["name"].map { "\($0)" } ?? "", keywords: keywords, match: match, reply: reply)
+        let match = written.match.flatMap { MatchMode(rawValue: $0.lowercased()) } ?? .exact
+        return RuleForm(name: written.name ?? "", keywords: keywords, match: match, reply: reply)
     }
 
     /// `text` with the rule at `line` changed to these values. Only the lines of `name`,
@@ -158,11 +152,6 @@ public struct RuleForm: Sendable, Hashable {
         var keyIndent: Int
         /// Each key's lines: its own and its value's (trailing blank lines left out).
         var entries: [String: Range<Int>] = [:]
-
-        var itemText: String {
-            // Ended with a line break, as in the file: a `|` reply keeps its final one.
-            lines[start..<end].joined(separator: "\n") + "\n"
-        }
 
         init(_ text: String, line: Int) throws {
             lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
