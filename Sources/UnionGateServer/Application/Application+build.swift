@@ -30,7 +30,8 @@ public func buildApplication(
     }
     announce(
         GatewaySecrets.consoleNotice(
-            consoleURL: (configuration.publicURL ?? "http://\(configuration.hostname):\(configuration.port)") + "/admin/"))
+            consoleURL: (configuration.publicURL ?? "http://\(configuration.hostname):\(configuration.port)")
+                + "/admin/"))
     logger.info(
         "UnionGate starting",
         metadata: [
