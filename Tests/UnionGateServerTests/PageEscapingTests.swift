@@ -98,6 +98,16 @@ struct PageEscapingTests {
         }
     }
 
+    @Test func aMissingFolderOfTemplatesSaysWhichFolderItWanted() {
+        let missing = Scratch.folder.appendingPathComponent("no-pages-\(UUID().uuidString)")
+        #expect {
+            try PageLibrary.load(from: missing)
+        } throws: { error in
+            "\(error)".contains(missing.lastPathComponent) && "\(error)".contains("UnionGate_UnionGateServer.resources")
+        }
+        #expect(FileManager.default.fileExists(atPath: PageLibrary.bundledDirectory.path), "built beside the tests")
+    }
+
     /// A typed view's values: an absent optional hides its section, `false` hides one, a list
     /// repeats one, and `empty(list)` tells an empty list.
     @Test func typedViewsFillTemplates() throws {

@@ -362,6 +362,9 @@ struct StoreTests {
         #expect(postgres.user == "union@ops" && postgres.password == "p/ss")
         #expect(postgres.host == "db.example.cn" && postgres.port == 6432 && postgres.database == "gh union")
         #expect(postgres.tls == .verifyFull && postgres.poolSize == 16)
+        #expect(postgres.connectionDeadline == .seconds(2), "a connection is waited for 2 s by default")
+        let patient = try PostgresLocation(url: "postgres://u@h/db?connect_timeout=30")
+        #expect(patient.connectionDeadline == .seconds(30))
         #expect(!url.description.contains("p/ss") && !url.description.contains("p%2Fss"))
         let defaults = try DatabaseLocation("postgres://union@localhost")
         #expect(
@@ -370,7 +373,8 @@ struct StoreTests {
         #expect(try DatabaseLocation(":memory:") == .sqlite(path: ":memory:"))
         for bad in [
             "postgres://localhost/db", "postgres://u@/db", "postgres://u@h/db?sslmode=sometimes",
-            "postgres://u@h/db?pool_size=0", "postgres://u@h/db?colour=red",
+            "postgres://u@h/db?pool_size=0", "postgres://u@h/db?colour=red", "postgres://u@h/db?connect_timeout=0",
+            "postgres://u@h/db?connect_timeout=soon",
         ] {
             #expect(throws: StoreError.self, "\(bad)") { try DatabaseLocation(bad) }
         }

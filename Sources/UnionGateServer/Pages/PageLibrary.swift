@@ -12,9 +12,13 @@ public struct PageLibrary: Sendable {
     /// The console's stylesheet (`console.css`).
     let stylesheet: String
 
-    /// The folder of the templates shipped with the gateway.
+    /// The folder of the templates shipped with the gateway: the target's resource bundle, which
+    /// SwiftPM puts beside the executable (`UnionGate_UnionGateServer.resources`); an installed
+    /// `uniongate` needs it copied along. Looked for there rather than through `Bundle.module`,
+    /// which stops the process when the bundle is missing: `load` says which folder it wanted.
     public static var bundledDirectory: URL {
-        Bundle.module.resourceURL!.appendingPathComponent("Templates", isDirectory: true)
+        Bundle.main.bundleURL.appendingPathComponent("UnionGate_UnionGateServer.resources", isDirectory: true)
+            .appendingPathComponent("Templates", isDirectory: true)
     }
 
     public struct LoadError: Error, CustomStringConvertible {
@@ -31,8 +35,15 @@ public struct PageLibrary: Sendable {
     public static func load(from directory: URL = bundledDirectory) throws -> PageLibrary {
         _ = HTMLText.registered
         let root = directory.standardizedFileURL.path
-        guard let enumerator = FileManager.default.enumerator(atPath: root) else {
-            throw LoadError(file: root, reason: "the folder of page templates is missing")
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isFolder), isFolder.boolValue,
+            let enumerator = FileManager.default.enumerator(atPath: root)
+        else {
+            throw LoadError(
+                file: root,
+                reason:
+                    "the folder of page templates is missing (copy UnionGate_UnionGateServer.resources beside uniongate)"
+            )
         }
         var library = MustacheLibrary()
         var names: [String] = []

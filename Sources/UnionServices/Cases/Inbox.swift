@@ -471,3 +471,45 @@ public struct Inbox: Sendable {
         }
     }
 }
+
+/// The media members sent into cases, as `MediaFetcher` downloads it: the messages whose
+/// pictures, voice or video wait, and what became of each download.
+extension Inbox {
+    /// A case message whose media waits to be downloaded.
+    struct MediaDue: Decodable, Sendable {
+        var id: Int
+        var mediaId: String
+        var mediaAttempts: Int
+    }
+
+    /// The messages whose media is due now, oldest first.
+    static func mediaDue(at now: Int64, limit: Int, in database: any SQLDatabase) async throws -> [MediaDue] {
+        try await database.select().column("id").column("media_id").column("media_attempts").from("case_messages")
+            .where("media_status", .equal, "pending")
+            .where(group: { group in
+                group.where(SQLColumn("media_next_at"), .is, SQLLiteral.null)
+                    .orWhere("media_next_at", .lessThanOrEqual, now)
+            })
+            .orderBy("id").limit(limit)
+            .all(decoding: MediaDue.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    /// Records the media of `item` as stored at `path` (a file name, or a video's address).
+    static func mediaStored(_ item: MediaDue, path: String?, type: String, in database: any SQLDatabase) async throws {
+        try await database.update("case_messages").set("media_status", to: "stored")
+            .set("media_path", to: path).set("media_type", to: type)
+            .set("media_attempts", to: item.mediaAttempts + 1).set("media_error", to: SQLLiteral.null)
+            .where("id", .equal, item.id).run()
+    }
+
+    /// Records a failed download of `item`'s media: tried again at `retryAt`, or given up.
+    static func mediaFailed(
+        _ item: MediaDue, givenUp: Bool, retryAt: Int64, error: String, in database: any SQLDatabase
+    ) async throws {
+        try await database.update("case_messages")
+            .set("media_status", to: givenUp ? "failed" : "pending")
+            .set("media_attempts", to: item.mediaAttempts + 1).set("media_next_at", to: retryAt)
+            .set("media_error", to: error)
+            .where("id", .equal, item.id).run()
+    }
+}

@@ -39,31 +39,15 @@ public struct MediaFetcher: Sendable {
     /// Downloads what is due; returns how many were stored.
     @discardableResult
     public func runOnce(at now: Int64) async throws -> Int {
-        struct Due: Decodable {
-            var id: Int
-            var mediaId: String
-            var mediaAttempts: Int
-        }
-        let due = try await store.read { database in
-            try await database.select().column("id").column("media_id").column("media_attempts").from("case_messages")
-                .where("media_status", .equal, "pending")
-                .where(group: { group in
-                    group.where(SQLColumn("media_next_at"), .is, SQLLiteral.null)
-                        .orWhere("media_next_at", .lessThanOrEqual, now)
-                })
-                .orderBy("id").limit(20)
-                .all(decoding: Due.self, keyDecodingStrategy: .convertFromSnakeCase)
-        }
+        let due = try await store.read { database in try await Inbox.mediaDue(at: now, limit: 20, in: database) }
         var stored = 0
         for item in due {
             do {
                 let file = try await source.downloadMedia(item.mediaId)
                 let name = try file.data.map { try save($0, type: file.contentType) }
                 try await store.transaction { database in
-                    try await database.update("case_messages").set("media_status", to: "stored")
-                        .set("media_path", to: name ?? file.videoURL).set("media_type", to: file.contentType)
-                        .set("media_attempts", to: item.mediaAttempts + 1).set("media_error", to: SQLLiteral.null)
-                        .where("id", .equal, item.id).run()
+                    try await Inbox.mediaStored(
+                        item, path: name ?? file.videoURL, type: file.contentType, in: database)
                 }
                 stored += 1
             } catch let error as WeChatAPIError where error.pausedUntil != nil {
@@ -75,11 +59,8 @@ public struct MediaFetcher: Sendable {
                 let pause = min(Int64(30) << Int64(min(attempts - 1, 10)), 3600)
                 let message = String(describing: error)
                 try await store.transaction { database in
-                    try await database.update("case_messages")
-                        .set("media_status", to: givenUp ? "failed" : "pending")
-                        .set("media_attempts", to: attempts).set("media_next_at", to: now + pause)
-                        .set("media_error", to: String(message.prefix(300)))
-                        .where("id", .equal, item.id).run()
+                    try await Inbox.mediaFailed(
+                        item, givenUp: givenUp, retryAt: now + pause, error: String(message.prefix(300)), in: database)
                 }
                 logger.warning(
                     "media not downloaded", metadata: ["attempts": "\(attempts)", "givenUp": "\(givenUp)"])

@@ -170,3 +170,8 @@ public final class OverviewCache: Sendable {
         return overview
     }
 }
+
+/// The overview is a read model: its counts cross the owners' tables in one query each.
+extension ConsoleOverview: ReadModel {
+    static let tablesRead = ["membership_applications", "suggestions", "cases", "case_messages", "outbox"]
+}

@@ -5,6 +5,13 @@ import SQLKit
 /// A submitted admin-defined form.
 public struct FormSubmission: Sendable, Hashable, AnsweredRecord {
     static let table = "form_submissions"
+
+    /// Gives the form submissions without a unit code their member's unit (records from before the
+    /// organisation existed).
+    static func assignUnitCodes(in database: any SQLDatabase) async throws {
+        try await MembershipRegistry.giveUnitCodes(toRecordsIn: table, in: database)
+    }
+
     static let recordName = "submission"
 
     /// The row id.

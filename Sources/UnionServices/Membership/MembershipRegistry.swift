@@ -193,25 +193,8 @@ public struct MembershipRegistry: MembershipDirectory {
                     .where("unit_code", .equal, "").where("unit", .equal, name)
                     .returning("id").all().count
             }
-            for table in ["suggestions", "form_submissions"] {
-                let latest = SQLSubquery.select { sub in
-                    sub.column("unit_code").from("membership_applications")
-                        .where(
-                            SQLColumn("openid", table: "membership_applications"), .equal,
-                            SQLColumn("openid", table: table)
-                        )
-                        .orderBy(SQLColumn("id", table: "membership_applications"), SQLDirection.descending).limit(1)
-                }
-                try await database.update(table).set(SQLIdentifier("unit_code"), to: latest)
-                    .where("unit_code", .equal, "")
-                    .where(
-                        SQLColumn("openid"), .in,
-                        SQLSubquery.select { sub in
-                            sub.column("openid").from("membership_applications").where("unit_code", .notEqual, "")
-                        }
-                    )
-                    .run()
-            }
+            try await Suggestion.assignUnitCodes(in: database)
+            try await FormSubmission.assignUnitCodes(in: database)
             return coded
         }
     }
@@ -319,5 +302,54 @@ public struct MembershipRegistry: MembershipDirectory {
         }
         store.facts.forgetApplication(of: application.openid)
         return application
+    }
+}
+
+/// What other records ask of the applications: who a member is, and which unit they are in.
+extension MembershipRegistry {
+    /// Gives the records in `table` (a suggestion's or a form's owner names its own) that have
+    /// no unit code the code of their member's latest application that has one.
+    static func giveUnitCodes(toRecordsIn table: String, in database: any SQLDatabase) async throws {
+        let latest = SQLSubquery.select { sub in
+            sub.column("unit_code").from("membership_applications")
+                .where(SQLColumn("openid", table: "membership_applications"), .equal, SQLColumn("openid", table: table))
+                .orderBy(SQLColumn("id", table: "membership_applications"), SQLDirection.descending).limit(1)
+        }
+        try await database.update(table).set(SQLIdentifier("unit_code"), to: latest)
+            .where("unit_code", .equal, "")
+            .where(
+                SQLColumn("openid"), .in,
+                SQLSubquery.select { sub in
+                    sub.column("openid").from("membership_applications").where("unit_code", .notEqual, "")
+                }
+            )
+            .run()
+    }
+
+    /// The openids of the applicants whose name or phone number contains `text`: a subquery for
+    /// searching other records by the member who wrote them.
+    static func applicants(matching text: String, dialect: StoreDialect) -> some SQLExpression {
+        SQLSubquery.select { sub in
+            sub.column("openid").from("membership_applications")
+                .where(group: { inner in
+                    inner.orWhere(dialect.contains(SQLColumn("name"), text))
+                        .orWhere(dialect.contains(SQLColumn("phone"), text))
+                })
+        }
+    }
+
+    /// How many applications came through each QR code's ticket, by status.
+    struct TicketCount: Decodable {
+        var qrTicket: String
+        var status: MembershipApplication.Status
+        var n: Int
+    }
+
+    static func countsByTicket(in database: any SQLDatabase) async throws -> [TicketCount] {
+        try await database.select().column("qr_ticket").column("status")
+            .column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("membership_applications")
+            .where(SQLColumn("qr_ticket"), .isNot, SQLLiteral.null)
+            .groupBy("qr_ticket").groupBy("status")
+            .all(decoding: TicketCount.self, keyDecodingStrategy: .convertFromSnakeCase)
     }
 }

@@ -209,11 +209,6 @@ public struct QRCodes: Sendable {
             var kind: QREventKind
             var n: Int
         }
-        struct ApplicationCount: Decodable {
-            var qrTicket: String
-            var status: MembershipApplication.Status
-            var n: Int
-        }
         var funnels: [String: QRFunnel] = [:]
         let events = try await database.select().column("ticket").column("kind")
             .column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("qr_events")
@@ -227,12 +222,7 @@ public struct QRCodes: Sendable {
             case .start: funnels[event.ticket, default: QRFunnel()].started += event.n
             }
         }
-        let applications = try await database.select().column("qr_ticket").column("status")
-            .column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("membership_applications")
-            .where(SQLColumn("qr_ticket"), .isNot, SQLLiteral.null)
-            .groupBy("qr_ticket").groupBy("status")
-            .all(decoding: ApplicationCount.self, keyDecodingStrategy: .convertFromSnakeCase)
-        for application in applications {
+        for application in try await MembershipRegistry.countsByTicket(in: database) {
             funnels[application.qrTicket, default: QRFunnel()].submitted += application.n
             if application.status == .approved {
                 funnels[application.qrTicket, default: QRFunnel()].approved += application.n

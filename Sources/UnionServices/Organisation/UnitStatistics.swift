@@ -123,3 +123,8 @@ public struct UnitStatistics: Sendable, Hashable, Codable {
         }
     }
 }
+
+/// The statistics are a read model: each count is summed up the tree in one query per table.
+extension UnitStatistics: ReadModel {
+    static let tablesRead = ["membership_applications", "suggestions", "form_submissions", "cases", "qr_codes"]
+}

@@ -103,15 +103,12 @@ public enum NoticeReports {
         // A report WeChat sent twice changes nothing: the row is reported, or no longer on the channel.
         guard let row, row.delivery == nil else { return }
         if delivered {
-            try await database.update("outbox").set("delivery", to: report).where("id", .equal, row.id).run()
+            try await Outbox.markDelivered(row.id, report: report, in: database)
             return
         }
         let message = try row.message
         let note = [message.channelNote, "\(channel.chinese)未送达（\(report)）"].compactMap { $0 }.joined(separator: "；")
-        try await database.update("outbox")
-            .set("status", to: OutboxMessage.Status.queued.rawValue).set("channel", to: SQLLiteral.null)
-            .set("refused", to: Outbox.refusedColumn(message.refused.union([channel])))
-            .set("channel_note", to: note).set("next_attempt_at", to: now).set("sent_at", to: SQLLiteral.null)
-            .where("id", .equal, row.id).run()
+        try await Outbox.requeue(
+            row.id, refusing: message.refused.union([channel]), note: note, at: now, in: database)
     }
 }

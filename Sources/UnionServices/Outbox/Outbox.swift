@@ -54,6 +54,9 @@ public struct OutboxMessage: Sendable, Hashable {
 /// The queue of messages for WeChat's customer-service API. Things that promise a member a
 /// notice (an approval, a status change) add to it in their own transaction; a worker sends.
 public enum Outbox {
+    /// The table the outbox is kept in; its worker (`OutboxWorker`, beside it) names it through this.
+    static let table = "outbox"
+
     /// Queues a notice for `openid`, inside the caller's transaction: its text goes as a
     /// customer-service message, and its kind and fields fill the templates of `notices.yaml`
     /// when the worker sends it.
@@ -89,6 +92,23 @@ public enum Outbox {
                 )
                 .run()
         }
+    }
+
+    /// Records WeChat's report that the message `id` was delivered on its channel.
+    static func markDelivered(_ id: Int, report: String, in database: any SQLDatabase) async throws {
+        try await database.update("outbox").set("delivery", to: report).where("id", .equal, id).run()
+    }
+
+    /// Queues the message `id` again, now, on another channel than those `refused`, with `note`
+    /// saying why.
+    static func requeue(
+        _ id: Int, refusing refused: Set<NoticeChannel>, note: String, at now: Int64, in database: any SQLDatabase
+    ) async throws {
+        try await database.update("outbox")
+            .set("status", to: OutboxMessage.Status.queued.rawValue).set("channel", to: SQLLiteral.null)
+            .set("refused", to: refusedColumn(refused))
+            .set("channel_note", to: note).set("next_attempt_at", to: now).set("sent_at", to: SQLLiteral.null)
+            .where("id", .equal, id).run()
     }
 
     /// The newest messages first, optionally only those with `status`, read from `store`.

@@ -48,7 +48,7 @@ public final class HeldNotices: Sendable {
     /// Loads the members with held notices.
     public func load(from store: UnionStore) async throws {
         let openids = try await store.read { database in
-            try await database.select().distinct().column("openid").from("outbox")
+            try await database.select().distinct().column("openid").from(Outbox.table)
                 .where("status", .equal, OutboxMessage.Status.held.rawValue)
                 .all(decodingColumn: "openid", as: String.self)
         }
@@ -79,7 +79,7 @@ public final class HeldNotices: Sendable {
                 .where("openid", .equal, openid).where("status", .equal, OutboxMessage.Status.held.rawValue)
                 .orderBy("id")
                 .all(decoding: Outbox.Row.self, keyDecodingStrategy: .convertFromSnakeCase).map { try $0.message }
-            try await database.update("outbox")
+            try await database.update(Outbox.table)
                 .set("status", to: OutboxMessage.Status.sent.rawValue).set("sent_at", to: now)
                 .set("last_error", to: "delivered in a reply").set("channel", to: NoticeChannel.reply.rawValue)
                 .where("openid", .equal, openid).where("status", .equal, OutboxMessage.Status.held.rawValue)
@@ -168,7 +168,7 @@ public final class OutboxWorker: Sendable {
         let expired = clock() - options.leaseSeconds
         let shared = store.dialect.sharedByInstances
         try await store.transaction { database in
-            var update = database.update("outbox")
+            var update = database.update(Outbox.table)
                 .set("status", to: OutboxMessage.Status.queued.rawValue)
                 .set("last_error", to: "interrupted while sending")
                 .where("status", .equal, OutboxMessage.Status.sending.rawValue)
@@ -212,7 +212,7 @@ public final class OutboxWorker: Sendable {
             let rows = try await query.all(decoding: Outbox.Row.self, keyDecodingStrategy: .convertFromSnakeCase)
                 .map { try $0.message }
             for row in rows {
-                try await database.update("outbox")
+                try await database.update(Outbox.table)
                     .set("status", to: OutboxMessage.Status.sending.rawValue)
                     .set("attempts", to: Self.attempts(SQLBinaryOperator.add))
                     .set("claimed_at", to: now)
@@ -279,7 +279,7 @@ public final class OutboxWorker: Sendable {
             let refused = Outbox.refusedColumn(progress.refused)
             let note = progress.note
             try? await store.transaction { database in
-                try await database.update("outbox")
+                try await database.update(Outbox.table)
                     .set("status", to: OutboxMessage.Status.queued.rawValue)
                     .set("last_error", to: error.description)
                     .set("next_attempt_at", to: error.pausedUntil ?? 0)
@@ -370,7 +370,7 @@ public final class OutboxWorker: Sendable {
         let store = self.store
         try await store.transaction { database in
             if let openid { try await store.changes.announce(.held, [openid], in: database) }
-            var update = database.update("outbox").set("status", to: status.rawValue)
+            var update = database.update(Outbox.table).set("status", to: status.rawValue)
                 .set("refused", to: Outbox.refusedColumn(progress.refused)).set("channel_note", to: progress.note)
             if status == .sent {
                 update = update.set("sent_at", to: now).set("channel", to: channel?.rawValue)

@@ -63,10 +63,14 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
     public var tls: TLSMode
     /// The most connections this process opens (`pool_size`, default 8).
     public var poolSize: Int
+    /// How long a caller waits for a connection before the database counts as unreachable and a
+    /// member's message goes to the journal (`connect_timeout`, seconds, as libpq spells it; 2 by
+    /// default, so the journal still answers within WeChat's 5 seconds).
+    public var connectionDeadline: Duration = .seconds(2)
 
     /// Reads a `postgres://` or `postgresql://` URL. User, password and database may be
     /// percent-encoded; `sslmode` (or `tlsmode`) takes libpq's values, `prefer` by default;
-    /// `pool_size` is 1–200.
+    /// `pool_size` is 1–200; `connect_timeout` is how long to wait for a connection (seconds).
     public init(url: String) throws {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
             ["postgres", "postgresql"].contains(scheme)
@@ -104,8 +108,13 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
                     throw StoreError("pool_size=\(value) is not a number from 1 to 200")
                 }
                 poolSize = size
-            case "application_name", "connect_timeout":
-                break  // accepted, as libpq users write them
+            case "connect_timeout":
+                guard let seconds = Int(value), (1...300).contains(seconds) else {
+                    throw StoreError("connect_timeout=\(value) is not a number of seconds from 1 to 300")
+                }
+                connectionDeadline = .seconds(seconds)
+            case "application_name":
+                break  // accepted, as libpq users write it
             default:
                 throw StoreError("the database URL has an unknown parameter \(item.name) (sslmode, pool_size)")
             }

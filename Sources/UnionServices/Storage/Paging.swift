@@ -169,14 +169,8 @@ public struct RecordFilter: Sendable, Hashable {
                 _ = group.orWhere(dialect.contains(SQLColumn(column), text))
             }
             if byMember {
-                let members = SQLSubquery.select { sub in
-                    sub.column("openid").from("membership_applications")
-                        .where(group: { inner in
-                            inner.orWhere(dialect.contains(SQLColumn("name"), text))
-                                .orWhere(dialect.contains(SQLColumn("phone"), text))
-                        })
-                }
-                _ = group.orWhere(SQLColumn("openid"), .in, members)
+                _ = group.orWhere(
+                    SQLColumn("openid"), .in, MembershipRegistry.applicants(matching: text, dialect: dialect))
             }
             return group
         })

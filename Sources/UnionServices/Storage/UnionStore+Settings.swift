@@ -40,6 +40,14 @@ extension UnionStore {
         }
     }
 
+    /// Removes the setting under `key` if its value starts with `prefix`.
+    func removeSetting(_ key: String, ifValueStartsWith prefix: String) async throws {
+        try await transaction { database in
+            try await database.delete(from: "settings").where("key", .equal, key).where("value", .like, prefix + "%")
+                .run()
+        }
+    }
+
     /// Removes the setting under `key`, if there is one.
     public func removeSetting(_ key: String) async throws {
         try await transaction { database in

@@ -69,7 +69,7 @@ public final class UnionStore: Sendable {
             // member's message goes to the journal while WeChat still waits for the answer,
             // rather than after the pool has retried for a minute.
             let leased = Flag()
-            let deadline = Self.connectionDeadline
+            let deadline = connectionDeadline
             return try await withThrowingTaskGroup(of: Result?.self) { group in
                 group.addTask {
                     try await client.withConnection { connection in
@@ -97,8 +97,11 @@ public final class UnionStore: Sendable {
     }
 
     /// How long a caller waits for a PostgreSQL connection before the database counts as
-    /// unreachable.
-    static let connectionDeadline = Duration.seconds(2)
+    /// unreachable (the URL's `connect_timeout`).
+    private var connectionDeadline: Duration {
+        if case .postgres(let postgres) = location { return postgres.connectionDeadline }
+        return .seconds(2)
+    }
 
     /// Opens the store at `path`: an SQLite file (created if needed), `:memory:` for a
     /// throwaway one, or a `postgres://` URL; and brings its schema up to date.

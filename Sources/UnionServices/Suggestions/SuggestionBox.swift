@@ -24,6 +24,13 @@ public struct Suggestion: Sendable, Hashable, Codable, AnsweredRecord {
     public var updatedAt: Int64
 
     static let table = "suggestions"
+
+    /// Gives the suggestions without a unit code their member's unit (records from before the
+    /// organisation existed).
+    static func assignUnitCodes(in database: any SQLDatabase) async throws {
+        try await MembershipRegistry.giveUnitCodes(toRecordsIn: table, in: database)
+    }
+
     static let recordName = "suggestion"
 
     /// Where a suggestion is.

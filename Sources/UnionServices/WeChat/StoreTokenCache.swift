@@ -43,10 +43,6 @@ public struct StoreTokenCache: AccessTokenCache {
     }
 
     public func releaseRefreshLease(holder: String) async throws {
-        try await store.transaction { database in
-            try await database.delete(from: "settings")
-                .where("key", .equal, Self.leaseKey).where("value", .like, holder + "|%")
-                .run()
-        }
+        try await store.removeSetting(Self.leaseKey, ifValueStartsWith: holder + "|")
     }
 }
