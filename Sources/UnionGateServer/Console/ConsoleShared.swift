@@ -125,8 +125,8 @@ struct ConsoleQuery: Decodable {
 
 /// Links and lists the console's pages share.
 enum ConsoleLinks {
-    static func pageRequest(_ request: Request) throws -> PageRequest {
-        let page = Int((try ConsoleQuery(request)).page ?? "") ?? 1
+    static func pageRequest(_ query: ConsoleQuery) throws -> PageRequest {
+        let page = Int(query.page ?? "") ?? 1
         return try PageRequest(page: max(1, page), perPage: 30)
     }
 
@@ -148,13 +148,12 @@ enum ConsoleLinks {
 
     /// The export of a list as it is shown: its status (the page's default included), unit,
     /// search and form.
-    static func exportLink(_ path: String, status: String, _ request: Request, form: String? = nil) -> String {
+    static func exportLink(_ path: String, status: String, _ query: ConsoleQuery, form: String? = nil) -> String {
         var components = URLComponents()
         components.path = path
         var items = [URLQueryItem(name: "status", value: status)]
         if let form { items.append(URLQueryItem(name: "form", value: form)) }
-        let query = try? ConsoleQuery(request)
-        for (key, value) in [("unit", query?.unit), ("q", query?.q)] {
+        for (key, value) in [("unit", query.unit), ("q", query.q)] {
             if let value, !value.isEmpty { items.append(URLQueryItem(name: key, value: value)) }
         }
         components.queryItems = items

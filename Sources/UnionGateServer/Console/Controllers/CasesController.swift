@@ -78,7 +78,7 @@ struct CasesController: ConsoleController {
         let status = query.status ?? "open"
         let now = clock()
         let (scope, _) = try scope(for: actor, unit: query.unit)
-        let pageRequest = try ConsoleLinks.pageRequest(request)
+        let pageRequest = try ConsoleLinks.pageRequest(query)
         let inbox = Inbox(store: store)
         let filter = RecordFilter(
             scope: scope, status: MemberCase.Status(rawValue: status)?.rawValue, search: query.q)

@@ -48,7 +48,7 @@ struct MembersController: ConsoleController {
         let page = try await MembershipRegistry(store: store).page(
             RecordFilter(
                 scope: scope, status: MembershipApplication.Status(rawValue: status)?.rawValue, search: query.q),
-            request: try ConsoleLinks.pageRequest(request))
+            request: try ConsoleLinks.pageRequest(query))
         let view = View(
             statuses: Option.list(
                 [("pending", "待审核"), ("approved", "已通过"), ("rejected", "未通过"), ("all", "全部")], selected: status),
@@ -64,7 +64,7 @@ struct MembersController: ConsoleController {
             },
             canDecide: actor.may(.decide),
             exportPath: actor.may(.export)
-                ? ConsoleLinks.exportLink("/admin/members/export", status: status, request) : nil,
+                ? ConsoleLinks.exportLink("/admin/members/export", status: status, query) : nil,
             pager: ConsoleLinks.pager(page, request))
         return try pages.render("members", title: "入会审核", view, context: context)
     }

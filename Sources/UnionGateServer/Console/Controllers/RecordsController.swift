@@ -68,7 +68,7 @@ struct RecordsController: ConsoleController {
         let query = try ConsoleQuery(request)
         let status = query.status ?? "all"
         let (scope, unit) = try scope(for: actor, unit: query.unit)
-        let pageRequest = try ConsoleLinks.pageRequest(request)
+        let pageRequest = try ConsoleLinks.pageRequest(query)
         let rows: [View.Row]
         let pager: Pager
         var forms: [View.FormChoice] = []
@@ -125,7 +125,7 @@ struct RecordsController: ConsoleController {
             listPath: kind.path, forms: forms, statuses: Option.list([("all", "全部")] + statusPairs, selected: status),
             units: unitOptions(for: actor, selected: unit), q: query.q ?? "",
             exportPath: actor.may(.export)
-                ? ConsoleLinks.exportLink(kind.path + "/export", status: status, request, form: form) : nil,
+                ? ConsoleLinks.exportLink(kind.path + "/export", status: status, query, form: form) : nil,
             canDecide: actor.may(.decide), rows: rows, pager: pager)
         return try pages.render("records", title: kind.title, view, context: context)
     }

@@ -88,7 +88,7 @@ struct StaffController: ConsoleController {
         let view = OutboxView(
             rows: list.map { message in
                 OutboxView.Row(
-                    id: Int(message.id), openid: message.openid,
+                    id: message.id, openid: message.openid,
                     preview: String(visibleText(of: message.bodies).prefix(120)), status: message.status.rawValue,
                     statusName: statusNames[message.status.rawValue] ?? message.status.rawValue,
                     lastError: message.lastError, createdAt: local(message.createdAt))
@@ -176,9 +176,9 @@ struct StaffController: ConsoleController {
     @Sendable func audit(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let actor = try context.actor()
         guard actor.may(.administer) else { throw AdminActionError(.forbidden, "administer") }
+        let query = try ConsoleQuery(request)
         let page = try await AuditLog.page(
-            for: actor, action: (try ConsoleQuery(request)).action,
-            request: try ConsoleLinks.pageRequest(request), in: store)
+            for: actor, action: query.action, request: try ConsoleLinks.pageRequest(query), in: store)
         let view = AuditView(
             rows: page.items.map { entry in
                 AuditView.Row(
