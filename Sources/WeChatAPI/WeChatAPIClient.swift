@@ -288,6 +288,34 @@ public final class WeChatAPIClient: Sendable {
         return object
     }
 
+    // MARK: Web authorisation
+
+    /// What WeChat's web authorisation told of the member who opened a page.
+    public struct WebAuthorisation: Sendable, Hashable {
+        /// The member's openid for this account.
+        public var openid: String
+        /// The member's unionid, where the account is bound to an open platform.
+        public var unionid: String?
+        /// Whether WeChat called it a snapshot visit (`is_snapshotuser=1`): not a real member.
+        public var snapshot: Bool
+    }
+
+    /// Exchanges a web authorisation's `code` for the member's openid
+    /// (`sns/oauth2/access_token`, server side only; the AppSecret never reaches the browser).
+    /// A code works once: 40163 when used, 40029 when invalid or expired.
+    public func webAuthorisation(code: String) async throws -> WebAuthorisation {
+        let json = try await send(
+            path: "/sns/oauth2/access_token",
+            query: ["appid": appId, "secret": secret, "code": code, "grant_type": "authorization_code"],
+            method: "GET", body: nil)
+        guard let openid = json["openid"] as? String, !openid.isEmpty else {
+            throw WeChatAPIError(transport: "sns/oauth2/access_token answered without openid")
+        }
+        return WebAuthorisation(
+            openid: openid, unionid: json["unionid"] as? String,
+            snapshot: (json["is_snapshotuser"] as? NSNumber)?.intValue == 1)
+    }
+
     // MARK: Menu
 
     /// Publishes the menu (`{"button": […]}` as built by ``MenuJSON``).

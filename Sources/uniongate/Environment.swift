@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import UnionGateServer
+import UnionServices
 import WeChatAPI
 import WeChatWire
 
@@ -35,6 +36,11 @@ struct GatewayEnvironment {
     var publicURL = EnvironmentVariables.value("UNIONGATE_PUBLIC_URL")
     var journal = EnvironmentVariables.value("UNIONGATE_JOURNAL")
     var consoleIdle = EnvironmentVariables.value("UNIONGATE_CONSOLE_IDLE")
+    /// How members get into their pages: `oauth` (a certified 服务号) or `link` (every account).
+    var memberSignIn = EnvironmentVariables.value("UNIONGATE_MEMBER_SIGN_IN")
+    var memberIdle = EnvironmentVariables.value("UNIONGATE_MEMBER_IDLE")
+    /// WeChat's web authorisation host (`https://open.weixin.qq.com`; a local fake in tests).
+    var openBaseURL = EnvironmentVariables.value("WECHAT_OPEN_BASE_URL")
     var mode = EnvironmentVariables.value("WECHAT_MODE")
     var replayWindow = EnvironmentVariables.value("UNIONGATE_REPLAY_WINDOW")
     var logLevel = EnvironmentVariables.value("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:))
@@ -65,6 +71,15 @@ struct GatewayEnvironment {
         return seconds
     }
 
+    /// How members sign in to their pages, if it is set; another value is a validation error.
+    func memberSignInMode(flag: String?) throws -> MemberSignIn? {
+        guard let value = flag ?? memberSignIn else { return nil }
+        guard let mode = MemberSignIn(rawValue: value.lowercased()) else {
+            throw ValidationError("--member-sign-in (UNIONGATE_MEMBER_SIGN_IN) is oauth or link, not \(value)")
+        }
+        return mode
+    }
+
     /// The settings of a gateway configuration that come from the environment.
     func apply(to configuration: inout GatewayConfiguration) throws {
         configuration.wechatToken = wechatToken
@@ -75,6 +90,7 @@ struct GatewayEnvironment {
         configuration.apiAllowsHTTP = apiAllowsHTTP
         configuration.adminToken = adminToken
         configuration.publicURL = publicURL
+        if let openBaseURL { configuration.authorizeBaseURL = openBaseURL }
         if let mode = try wireMode() { configuration.wireMode = mode }
         if let seconds = try replayWindowSeconds() { configuration.replayWindow = seconds }
     }

@@ -80,7 +80,8 @@ extension UnionGate {
             func run() async throws {
                 let menu = try loadMenu(replies)
                 let buttons = MenuPublishing.buttons(
-                    menu, publicURL: GatewayEnvironment().publicURL)
+                    menu, publicURL: GatewayEnvironment().publicURL,
+                    memberSignIn: try GatewayEnvironment().memberSignInMode(flag: nil) ?? .link)
                 try await withStore(database) { store in
                     try await wechat.client(store: store, logger: quietLogger("uniongate.menu")).createMenu(
                         try MenuJSON.encode(buttons))
@@ -115,7 +116,8 @@ extension UnionGate {
                     for sub in button.subButtons { print("    " + sub.summary) }
                 }
                 let wanted = MenuPublishing.buttons(
-                    try loadMenu(replies), publicURL: GatewayEnvironment().publicURL)
+                    try loadMenu(replies), publicURL: GatewayEnvironment().publicURL,
+                    memberSignIn: try GatewayEnvironment().memberSignInMode(flag: nil) ?? .link)
                 let differences = MenuPublishing.differences(published: published, wanted: wanted)
                 print(differences.isEmpty ? "与 Replies 里的菜单一致。" : "与 Replies 里的菜单不同：")
                 for line in differences { print("  " + line) }

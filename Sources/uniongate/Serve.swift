@@ -15,7 +15,8 @@ extension UnionGate {
             discussion: """
                 Environment: WECHAT_TOKEN, WECHAT_APP_ID, WECHAT_APP_SECRET, WECHAT_ENCODING_AES_KEY, \
                 WECHAT_API_BASE_URL (https; WECHAT_API_ALLOW_HTTP=1 accepts http for a local test API), WECHAT_MODE (plain, compatible or safe), UNIONGATE_ADMIN_TOKEN, \
-                UNIONGATE_PUBLIC_URL, UNIONGATE_REPLAY_WINDOW (seconds; 0 turns the check off). Flags override them. \
+                UNIONGATE_PUBLIC_URL, UNIONGATE_REPLAY_WINDOW (seconds; 0 turns the check off), UNIONGATE_MEMBER_SIGN_IN, \
+                UNIONGATE_MEMBER_IDLE, WECHAT_OPEN_BASE_URL (WeChat's web authorisation host). Flags override them. \
                 A missing WECHAT_TOKEN or UNIONGATE_ADMIN_TOKEN is generated once and kept in the database.
                 """)
 
@@ -44,6 +45,23 @@ extension UnionGate {
                 (default: UNIONGATE_CONSOLE_IDLE, else 30).
                 """)
         var consoleIdle: Int?
+
+        @Option(
+            name: .long,
+            help: """
+                How members get into their pages (/m/): oauth (WeChat's web authorisation; a certified 服务号, with \
+                UNIONGATE_PUBLIC_URL on its web authorisation domain) or link (a personal link sent in the chat; \
+                every account). Default: UNIONGATE_MEMBER_SIGN_IN, else link.
+                """)
+        var memberSignIn: String?
+
+        @Option(
+            name: .long,
+            help: """
+                Minutes without a request after which a member's session on their pages ends \
+                (default: UNIONGATE_MEMBER_IDLE, else 120).
+                """)
+        var memberIdle: Int?
 
         @Option(
             name: .long, help: "Seconds a reply may take before WeChat is answered 'success' and the reply sent later.")
@@ -82,8 +100,14 @@ extension UnionGate {
                 throw ValidationError("--console-idle is 1 to 1440 minutes, not \(idle)")
             }
             configuration.consoleIdleSeconds = Int64(idle) * 60
+            let memberIdle = memberIdle ?? environment.memberIdle.flatMap { Int($0) } ?? 120
+            guard (1...10080).contains(memberIdle) else {
+                throw ValidationError("--member-idle is 1 to 10080 minutes, not \(memberIdle)")
+            }
+            configuration.memberIdleSeconds = Int64(memberIdle) * 60
             do {
                 try environment.apply(to: &configuration)
+                if let mode = try environment.memberSignInMode(flag: memberSignIn) { configuration.memberSignIn = mode }
             } catch let error as ValidationError {
                 printError("uniongate: \(error.message)")
                 throw ExitCode(1)

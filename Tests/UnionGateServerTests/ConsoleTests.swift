@@ -251,7 +251,9 @@ struct ConsoleTests {
             try await visitor.signIn("root", testAdminToken)
             let key = try #require(visitor.cookies[ConsoleRoutes.cookieName])
             let sessions = ConsoleSessions(store: gateway.store)
-            let purger = SessionPurger(sessions: sessions, unixTime: clock.read, logger: gateway.logger)
+            let purger = SessionPurger(
+                sessions: sessions, access: nil, cards: MemberCards(store: gateway.store), unixTime: clock.read,
+                logger: gateway.logger)
             #expect(await purger.purgeOnce() == 0, "a live session is kept")
             #expect(try await sessions.get(key, at: clock.read()) != nil)
             clock.advance(seconds: 601)

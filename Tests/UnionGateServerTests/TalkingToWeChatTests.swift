@@ -46,7 +46,7 @@ struct TalkingToWeChatTests {
             let subs = try #require(buttons[1]["sub_button"] as? [[String: Any]])
             #expect(
                 subs.map { $0["key"] as? String } == [
-                    "SUBMIT_SUGGESTION", "MY_SUGGESTIONS", "CHECK_WELFARE", "JOIN_STATUS",
+                    "SUBMIT_SUGGESTION", "MY_SUGGESTIONS", "CHECK_WELFARE", "JOIN_STATUS", "MEMBER_CENTER",
                 ])
             // With a public address, 一键拨号 opens the hotline page.
             #expect(buttons[2]["type"] as? String == "view")

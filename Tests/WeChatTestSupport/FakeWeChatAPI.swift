@@ -37,6 +37,10 @@ public final class FakeWeChatAPI: Sendable {
         /// Members whose 48-hour window has closed.
         var outsideWindow: Set<String> = []
         var lastMsgId: UInt64 = 3_000_000_000
+        /// The member the fake's web authorisation signs in (the WeChat user holding the browser).
+        var browserMember: String?
+        /// Web authorisation codes issued: the member, and whether the code was used.
+        var codes: [String: (openid: String, used: Bool)] = [:]
     }
 
     private let state = Mutex(State())
@@ -78,6 +82,21 @@ public final class FakeWeChatAPI: Sendable {
     /// Makes customer-service messages to `openid` answer 45015 (outside the 48-hour window).
     public func closeWindow(_ openid: String) {
         state.withLock { _ = $0.outsideWindow.insert(openid) }
+    }
+
+    /// Makes the web authorisation (`/connect/oauth2/authorize`) sign in `openid`, as WeChat
+    /// does for whoever opens the page in its browser; nil: nobody (the page is not in WeChat).
+    public func browse(as openid: String?) {
+        state.withLock { $0.browserMember = openid }
+    }
+
+    /// A web authorisation code for `openid`, as WeChat would put in the redirect.
+    public func issueCode(for openid: String) -> String {
+        state.withLock { state in
+            let code = "CODE\(state.codes.count + 1)x\(UInt32.random(in: 0...UInt32.max))"
+            state.codes[code] = (openid, false)
+            return code
+        }
     }
 
     /// How many times a token was asked for.
@@ -163,6 +182,49 @@ public final class FakeWeChatAPI: Sendable {
             return Response(
                 status: .ok, headers: [.contentType: "image/bmp"],
                 body: .init(byteBuffer: ByteBuffer(bytes: Self.qrLikeImage(scene))))
+        }
+        // WeChat's web authorisation (open.weixin.qq.com): silent `snsapi_base`, back to the
+        // redirect address with a one-time code and the state.
+        router.get("/connect/oauth2/authorize") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            let redirect = query.get("redirect_uri") ?? ""
+            let member = self.state.withLock { state -> String? in
+                state.calls.append(Call(path: "/connect/oauth2/authorize", token: nil, body: request.uri.query ?? ""))
+                return state.browserMember
+            }
+            guard query.get("appid") == Self.appId, query.get("response_type") == "code",
+                query.get("scope") == "snsapi_base", redirect.hasPrefix("http")
+            else {
+                return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "参数错误")))
+            }
+            guard let member else {
+                return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "请在微信客户端打开链接")))
+            }
+            let code = self.issueCode(for: member)
+            let separator = redirect.contains("?") ? "&" : "?"
+            let state = (query.get("state") ?? "").addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            return Response(
+                status: .found, headers: [.location: redirect + separator + "code=\(code)&state=\(state)"])
+        }
+        router.get("/sns/oauth2/access_token") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            let code = query.get("code") ?? ""
+            self.state.withLock { $0.calls.append(Call(path: "/sns/oauth2/access_token", token: nil, body: code)) }
+            guard query.get("appid") == Self.appId, query.get("secret") == Self.secret,
+                query.get("grant_type") == "authorization_code"
+            else { return Self.error(40125) }
+            if let scripted = self.scripted("/sns/oauth2/access_token") { return Self.error(scripted) }
+            let (openid, refusal) = self.state.withLock { state -> (String?, Int) in
+                guard let entry = state.codes[code] else { return (nil, 40029) }
+                guard !entry.used else { return (nil, 40163) }
+                state.codes[code] = (entry.openid, true)
+                return (entry.openid, 0)
+            }
+            guard let openid else { return Self.error(refusal) }
+            return Self.json([
+                "access_token": "WEBTOKEN", "expires_in": 7200, "refresh_token": "REFRESH", "openid": openid,
+                "scope": "snsapi_base",
+            ])
         }
         // Where redirects point: a client that follows one is seen here.
         router.on("/redirected", method: .get) { _, _ in self.redirected() }

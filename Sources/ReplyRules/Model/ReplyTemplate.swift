@@ -38,6 +38,9 @@ public enum ServiceAction: Sendable, Hashable, CustomStringConvertible {
     case welfare
     /// Show the hotline numbers (一键拨号).
     case hotline
+    /// Send the member their way into the member pages (会员中心): a personal link, or the
+    /// pages' address where WeChat's web authorisation lets them in.
+    case memberCenter
     /// Start an admin-defined form by its name.
     case form(String)
 
@@ -45,6 +48,7 @@ public enum ServiceAction: Sendable, Hashable, CustomStringConvertible {
     public static let namedActions: [String: ServiceAction] = [
         "join": .join, "join_status": .joinStatus, "suggestion": .suggestion, "my_suggestions": .mySuggestions,
         "my_applications": .myApplications, "welfare": .welfare, "hotline": .hotline,
+        "member_center": .memberCenter,
     ]
 
     public var description: String {
@@ -56,6 +60,7 @@ public enum ServiceAction: Sendable, Hashable, CustomStringConvertible {
         case .myApplications: "my_applications"
         case .welfare: "welfare"
         case .hotline: "hotline"
+        case .memberCenter: "member_center"
         case .form(let name): "form:\(name)"
         }
     }

@@ -168,6 +168,8 @@ public enum MenuKey {
     public static let checkWelfare = "CHECK_WELFARE"
     /// 一键拨号.
     public static let dialHotline = "DIAL_HOTLINE"
+    /// 会员中心 (the member pages).
+    public static let memberCenter = "MEMBER_CENTER"
     /// All four.
     public static let all = [joinUnion, submitSuggestion, checkWelfare, dialHotline]
 }

@@ -55,6 +55,11 @@ func buildGateway<C: Clock>(
     options.desk = overrides.desk
     options.unixTime = overrides.unixTime
     options.journalPath = configuration.journalPath
+    // Personal links point at the public address, or at the address served on (a local trial).
+    options.memberPages = UnionServiceDesk.MemberPages(
+        signIn: configuration.memberSignIn,
+        baseURL: configuration.publicURL
+            ?? (configuration.port == 0 ? nil : "http://\(configuration.hostname):\(configuration.port)"))
     let core = try await UnionCore.open(
         databasePath: configuration.databasePath, rules: rules, options: options, logger: logger)
     do {
@@ -118,7 +123,8 @@ func buildApplication(
     ]
     services.append(
         SessionPurger(
-            sessions: ConsoleSessions(store: gateway.store), unixTime: gateway.unixTime, logger: gateway.logger))
+            sessions: ConsoleSessions(store: gateway.store), access: gateway.core.services.memberAccess,
+            cards: MemberCards(store: gateway.store), unixTime: gateway.unixTime, logger: gateway.logger))
     if let outbox = gateway.outbox { services.append(OutboxService(worker: outbox)) }
     if let media = gateway.media {
         services.append(

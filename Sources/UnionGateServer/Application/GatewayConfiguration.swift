@@ -1,3 +1,4 @@
+import UnionServices
 import WeChatAPI
 import WeChatWire
 
@@ -36,6 +37,13 @@ public struct GatewayConfiguration: Sendable {
     public var publicURL: String?
     /// Seconds without a request after which a web console session ends.
     public var consoleIdleSeconds: Int64 = 1800
+    /// How members get into their pages (`/m/`): WeChat's web authorisation (a certified 服务号)
+    /// or a personal link sent in the chat (every account; the default).
+    public var memberSignIn: MemberSignIn = .link
+    /// WeChat's web authorisation host (`WECHAT_OPEN_BASE_URL`; a local fake in tests).
+    public var authorizeBaseURL: String = "https://open.weixin.qq.com"
+    /// Seconds without a request after which a member's session on their pages ends.
+    public var memberIdleSeconds: Int64 = 7200
     /// How long a handler may take before the member is answered `success` and the reply sent later.
     public var replyDeadline: Duration = .milliseconds(4500)
     /// How often the Replies folder is checked for changes.
@@ -82,6 +90,18 @@ extension GatewayConfiguration {
             let reason = WeChatAPIClient.refusal(ofBaseURL: apiBaseURL, allowsHTTP: apiAllowsHTTP)
         {
             throw ConfigurationError(reason)
+        }
+        if memberSignIn == .oauth {
+            guard appId != nil, appSecret != nil else {
+                throw ConfigurationError(
+                    "UNIONGATE_MEMBER_SIGN_IN is oauth but WECHAT_APP_ID and WECHAT_APP_SECRET are not both set: "
+                        + "WeChat's web authorisation needs them")
+            }
+            guard let publicURL, publicURL.hasPrefix("http") else {
+                throw ConfigurationError(
+                    "UNIONGATE_MEMBER_SIGN_IN is oauth but UNIONGATE_PUBLIC_URL is not set: WeChat sends members back "
+                        + "to it, on the web authorisation domain set in WeChat's console")
+            }
         }
         if wireMode != nil, wireMode != .plain, encodingAESKey?.isEmpty ?? true {
             throw ConfigurationError(

@@ -18,6 +18,8 @@ struct GatewayRequestContext: RequestContext, SessionRequestContext {
     var flash: String?
     /// The request's path, for the console's navigation.
     var path: String = ""
+    /// The member signed in to the member pages (`/m/`), once their door has let them in.
+    var member: MemberSession?
     /// The connection the request came on, for its peer's address.
     private let channel: any Channel
 

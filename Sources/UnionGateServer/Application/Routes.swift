@@ -48,8 +48,22 @@ func buildRouter(_ gateway: Gateway) -> Router<GatewayRequestContext> {
             idle: gateway.configuration.consoleIdleSeconds, logger: gateway.logger,
             pages: ConsolePages(library: pages, unionName: { rules.engine.book.settings.unionName }),
             wechat: gateway.wechat, publicURL: gateway.configuration.publicURL,
+            memberSignIn: gateway.configuration.memberSignIn,
             mediaDirectory: gateway.mediaDirectory)
     ).register(on: router)
+    if let access = gateway.core.services.memberAccess {
+        MemberRoutes(
+            shared: MemberShared(
+                store: store, rules: rules, desk: gateway.core.services, access: access,
+                cards: MemberCards(store: store), records: MemberRecords(store: store),
+                sessions: ConsoleSessions(store: store), wechat: gateway.wechat,
+                signIn: gateway.configuration.memberSignIn, publicURL: gateway.configuration.publicURL,
+                authorizeBaseURL: gateway.configuration.authorizeBaseURL, appId: gateway.configuration.appId,
+                secureCookie: gateway.configuration.publicURL?.lowercased().hasPrefix("https://") ?? false,
+                idle: gateway.configuration.memberIdleSeconds, clock: gateway.unixTime, logger: gateway.logger,
+                pages: MemberPageRenderer(library: pages, unionName: { rules.engine.book.settings.unionName }))
+        ).register(on: router)
+    }
     let inbox = Inbox(store: store)
     let unixTime = gateway.unixTime
     router.get("/metrics") { _, _ in

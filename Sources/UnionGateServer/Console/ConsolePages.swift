@@ -35,7 +35,7 @@ struct ConsolePages: Sendable {
             ("/admin/", "概览"), ("/admin/members", "入会审核"), ("/admin/suggestions", "合理化建议"),
             ("/admin/cases", "留言"), ("/admin/forms", "申请/表单"), ("/admin/rules", "自动回复"),
         ]
-        items += [("/admin/menu", "菜单"), ("/admin/qr", "二维码")]
+        items += [("/admin/menu", "菜单"), ("/admin/qr", "二维码"), ("/admin/verify", "会员验证")]
         if actor.may(.administer) && actor.scope == .everything {
             items += [("/admin/outbox", "外发通知"), ("/admin/staff", "人员")]
         }
@@ -45,15 +45,6 @@ struct ConsolePages: Sendable {
             return NavItem(href: item.0, label: item.1, current: current)
         }
     }
-
-    /// The security headers every console page carries.
-    static let headers: HTTPFields = [
-        .cacheControl: "no-store",
-        HTTPField.Name("X-Frame-Options")!: "DENY",
-        HTTPField.Name("Content-Security-Policy")!:
-            "default-src 'self'; style-src 'self'; img-src 'self' data:; script-src 'none'; frame-ancestors 'none'; form-action 'self'",
-        HTTPField.Name("Referrer-Policy")!: "same-origin",
-    ]
 
     /// `console-<template>` filled from `view`, in the layout.
     func render<View: Encodable>(
@@ -70,12 +61,8 @@ struct ConsolePages: Sendable {
             layout.flash = flash ?? context.flash
         }
         let values = try PageValue.of(layout).merging(try PageValue.of(view))
-        guard let html = library.render(values, with: "console-" + template) else {
-            throw HTTPError(.internalServerError, message: "no console page \(template)")
-        }
-        var headers = Self.headers
-        headers[.contentType] = "text/html; charset=utf-8"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+        return try library.response(
+            values, template: "console-" + template, status: status, headers: PageLibrary.sessionPageHeaders)
     }
 
     /// The `message` page's values.

@@ -45,7 +45,7 @@ struct ConsoleRoutes: Sendable {
         let controllers: [any ConsoleController] = [
             signIn, OverviewController(shared: shared), MembersController(shared: shared),
             RecordsController(shared: shared), CasesController(shared: shared), RulesController(shared: shared),
-            MenuAndQRController(shared: shared), StaffController(shared: shared),
+            MenuAndQRController(shared: shared), StaffController(shared: shared), VerifyController(shared: shared),
         ]
         for controller in controllers { controller.register(on: pages) }
     }

@@ -24,6 +24,8 @@ struct ConsoleShared: Sendable {
     /// WeChat's API, when the gateway has an AppID and AppSecret (menu publishing).
     let wechat: WeChatAPIClient?
     let publicURL: String?
+    /// How members sign in to their pages (the menu's 会员中心 button follows it).
+    let memberSignIn: MemberSignIn
     /// Where the inbox's media files are.
     let mediaDirectory: String
     /// The overview, computed at most every 10 s per part of the tree.
@@ -117,6 +119,7 @@ struct ConsoleQuery: Decodable {
     var add: String?
     var next: String?
     var action: String?
+    var code: String?
 
     init(_ request: Request) throws {
         self = try URLEncodedFormDecoder().decode(Self.self, from: request.uri.query ?? "")

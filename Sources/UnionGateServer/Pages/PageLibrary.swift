@@ -11,6 +11,8 @@ public struct PageLibrary: Sendable {
     public let names: [String]
     /// The console's stylesheet (`console.css`).
     let stylesheet: String
+    /// The member pages' stylesheet (`member.css`).
+    let memberStylesheet: String
 
     /// The folder of the templates shipped with the gateway: the target's resource bundle, which
     /// SwiftPM puts beside the executable (`UnionGate_UnionGateServer.resources`); an installed
@@ -66,8 +68,12 @@ public struct PageLibrary: Sendable {
             names.append(name)
         }
         guard !names.isEmpty else { throw LoadError(file: root, reason: "no .mustache files") }
-        let stylesheet = (try? String(contentsOfFile: root + "/console.css", encoding: .utf8)) ?? ""
-        return PageLibrary(library: library, names: names.sorted(), stylesheet: stylesheet)
+        func stylesheet(_ name: String) -> String {
+            (try? String(contentsOfFile: root + "/" + name, encoding: .utf8)) ?? ""
+        }
+        return PageLibrary(
+            library: library, names: names.sorted(), stylesheet: stylesheet("console.css"),
+            memberStylesheet: stylesheet("member.css"))
     }
 
     /// `name` filled from `view`; nil when there is no such template.

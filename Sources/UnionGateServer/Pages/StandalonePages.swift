@@ -51,11 +51,29 @@ extension PageLibrary {
     func response<View: Encodable>(
         _ view: View, template: String, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]
     ) throws -> Response {
-        guard let html = try render(view, with: template) else {
+        try response(try PageValue.of(view), template: template, status: status, headers: headers)
+    }
+
+    /// An HTML response of `template` filled from `values`.
+    func response(_ values: PageValue, template: String, status: HTTPResponse.Status, headers: HTTPFields) throws
+        -> Response
+    {
+        guard let html = render(values, with: template) else {
             throw HTTPError(.internalServerError, message: "no page template \(template)")
         }
         var fields = headers
         fields[.contentType] = "text/html; charset=utf-8"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: html)))
     }
+
+    /// The headers of every page behind a session (the console, the member pages): never cached,
+    /// never framed, no script, forms only to this site.
+    static let sessionPageHeaders: HTTPFields = [
+        .cacheControl: "no-store",
+        HTTPField.Name("X-Frame-Options")!: "DENY",
+        HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+        HTTPField.Name("Content-Security-Policy")!:
+            "default-src 'self'; style-src 'self'; img-src 'self' data:; script-src 'none'; frame-ancestors 'none'; form-action 'self'",
+        HTTPField.Name("Referrer-Policy")!: "same-origin",
+    ]
 }

@@ -33,6 +33,8 @@ public struct UnionCore: Sendable {
         public var unixTime: @Sendable () -> Int64 = UnixTime.now
         /// Where the journal is kept, in place of its usual place beside the database.
         public var journalPath: String?
+        /// How members reach their pages (`/m/`); nil where no pages are served (`chat`, `check`).
+        public var memberPages: UnionServiceDesk.MemberPages?
 
         /// The defaults.
         public init() {}
@@ -48,7 +50,7 @@ public struct UnionCore: Sendable {
             let held = HeldNotices()
             let services = try await UnionServiceDesk.open(
                 store: store, publicURL: options.publicURL, logger: logger, extraMembers: options.extraMembers,
-                held: held)
+                held: held, memberPages: options.memberPages)
             let journal =
                 try options.journalPath.map { try InboundJournal(path: $0) } ?? InboundJournal.beside(store.location)
             if !journal.pending.isEmpty {

@@ -135,6 +135,12 @@ public struct FormSubmissions: Sendable {
         database.select().columns("*").from(FormSubmission.table)
     }
 
+    /// The member's submission `id`; nil when it is not theirs.
+    static func submission(_ id: Int, of openid: String, in database: any SQLDatabase) async throws -> FormSubmission? {
+        try await select(in: database).where("id", .equal, id).where("openid", .equal, openid)
+            .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)?.submission
+    }
+
     /// The member's latest submissions, newest first.
     static func recent(for openid: String, limit: Int, in database: any SQLDatabase) async throws -> [FormSubmission] {
         try await select(in: database).where("openid", .equal, openid).orderBy("id", .descending).limit(limit)

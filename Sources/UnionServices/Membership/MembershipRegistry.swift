@@ -166,6 +166,22 @@ public struct MembershipRegistry: MembershipDirectory {
         return stored.application
     }
 
+    /// The member's application `id`; nil when it is not theirs.
+    static func application(_ id: Int, of openid: String, in database: any SQLDatabase) async throws
+        -> MembershipApplication?
+    {
+        try await select(in: database).where("id", .equal, id).where("openid", .equal, openid)
+            .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)?.application
+    }
+
+    /// The member's applications, newest first.
+    static func all(of openid: String, limit: Int, in database: any SQLDatabase) async throws
+        -> [MembershipApplication]
+    {
+        try await select(in: database).where("openid", .equal, openid).orderBy("id", .descending).limit(limit)
+            .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase).map(\.application)
+    }
+
     static func select(in database: any SQLDatabase) -> SQLSelectBuilder {
         database.select().columns("*").from("membership_applications")
     }

@@ -67,6 +67,13 @@ public enum AuditLog {
             .map(\.entry)
     }
 
+    /// What was done to `record` (such as `suggestion:JY-2026-000001`), oldest first.
+    static func history(of record: String, in database: any SQLDatabase) async throws -> [AuditEntry] {
+        try await database.select().columns("*").from("audit_log").where("record", .equal, record)
+            .orderBy("id", .ascending).limit(100)
+            .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase).map(\.entry)
+    }
+
     struct Row: Codable, Sendable {
         var id: Int
         var at: Int64

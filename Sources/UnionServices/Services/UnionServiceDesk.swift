@@ -15,6 +15,8 @@ public struct UnionServiceDesk: ServiceDesk {
     private let applications: MyApplicationsService
     private let forms: FormService
     private let unanswered: UnansweredService
+    private let memberCenter: MemberCenterService
+    private let pageForms: PageFormService
     /// The welfare replies of the rules in force, each made once.
     private let welfareReplies = WelfareReply.Kept()
 
@@ -25,7 +27,7 @@ public struct UnionServiceDesk: ServiceDesk {
     /// - Parameter held: the members with held notices; loaded from the store here.
     public static func open(
         store: UnionStore, publicURL: String?, logger: Logger, extraMembers: (any MembershipDirectory)? = nil,
-        held: HeldNotices = HeldNotices()
+        held: HeldNotices = HeldNotices(), memberPages: MemberPages? = nil
     ) async throws -> UnionServiceDesk {
         try await held.load(from: store)
         let conversations = try await ConversationStore.load(from: store)
@@ -43,10 +45,17 @@ public struct UnionServiceDesk: ServiceDesk {
                     try await conversations.reloadAll()
                     try await held.load(from: store)
                 }))
+        var entry: MemberCenterService.Entry?
+        if let memberPages {
+            entry = MemberCenterService.Entry(
+                access: try await MemberAccess.open(store: store), signIn: memberPages.signIn,
+                baseURL: memberPages.baseURL)
+        }
         return UnionServiceDesk(
             DeskParts(
                 store: store, conversations: conversations, extraMembers: extraMembers, publicURL: publicURL,
-                held: held, logger: logger))
+                held: held,
+                memberPages: entry, logger: logger))
     }
 
     private init(_ parts: DeskParts) {
@@ -56,7 +65,22 @@ public struct UnionServiceDesk: ServiceDesk {
         applications = MyApplicationsService(parts: parts)
         forms = FormService(parts: parts, join: join)
         unanswered = UnansweredService(parts: parts)
+        memberCenter = MemberCenterService(parts: parts)
+        pageForms = PageFormService(parts: parts)
     }
+
+    /// How the member pages are reached: how members sign in, and the gateway's address.
+    public struct MemberPages: Sendable {
+        public var signIn: MemberSignIn
+        public var baseURL: String?
+        public init(signIn: MemberSignIn, baseURL: String?) {
+            self.signIn = signIn
+            self.baseURL = baseURL
+        }
+    }
+
+    /// The member pages' keys and links, when the desk serves them.
+    public var memberAccess: MemberAccess? { parts.memberPages?.access }
 
     /// Who counts as a member: approved applicants (and any extra members given).
     public var members: any MembershipDirectory { self }
@@ -110,6 +134,7 @@ public struct UnionServiceDesk: ServiceDesk {
         case .mySuggestions: return try await suggestions.mine(openid, book: book)
         case .myApplications: return try await applications.list(openid, book: book)
         case .form(let name): return try await forms.open(name, openid: openid, book: book, at: values.unixTime)
+        case .memberCenter: return try await memberCenter.link(for: message, at: values.unixTime)
         }
     }
 
@@ -131,11 +156,39 @@ public struct UnionServiceDesk: ServiceDesk {
         case .mySuggestions: return suggestions.mineFromMemory(openid, book: book)
         case .myApplications: return .needsStore
         case .form(let name): return forms.openFromMemory(name, openid: openid, book: book)
+        case .memberCenter: return memberCenter.fromMemory()
         }
     }
 
     public func membershipFromMemory(_ openid: String) -> Bool? {
         parts.membershipFromMemory(openid)
+    }
+
+    // MARK: Forms on the member pages
+
+    /// The answers of the member's unfinished chat conversation in `form`, to fill its page.
+    public func pageDraft(of form: FormDefinition, for openid: String) -> [String: String] {
+        pageForms.draft(of: form, for: openid)
+    }
+
+    /// Keeps what the member typed on the page as their conversation, for the chat to go on with.
+    public func savePageDraft(_ form: FormDefinition, answers: [String: String], for openid: String, at now: Int64)
+        async throws
+    {
+        try await pageForms.saveDraft(form, answers: answers, for: openid, at: now)
+    }
+
+    /// Stores a form filled on a page, once per `key`; returns what the member is told.
+    public func submitPage(
+        _ form: FormDefinition, answers: [String: String], for openid: String, key: String, book: RuleBook,
+        at now: Int64
+    ) async throws -> String {
+        try await pageForms.submit(form, answers: answers, for: openid, key: key, book: book, at: now)
+    }
+
+    /// The member's latest join application (remembered, like the chat's 入会进度).
+    public func latestApplication(of openid: String) async throws -> MembershipApplication? {
+        try await parts.latestApplication(openid)
     }
 
     // MARK: The inbox (留言)

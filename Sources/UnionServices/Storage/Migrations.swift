@@ -305,6 +305,28 @@ enum Migrations {
                 .column("name").column("number").column("phone").column("unit_code").column("status").column("openid")
                 .run()
         },
+        Migration(version: 10, name: "member pages") { database in
+            // Personal links into the member pages, by the SHA-256 of their token; each opens once.
+            try await database.create(table: "member_links")
+                .column("token_sha256", type: .text, .primaryKey(autoIncrement: false), .notNull)
+                .column("openid", type: .text, .notNull)
+                .column("created_at", type: .bigint, .notNull)
+                .column("expires_at", type: .bigint, .notNull)
+                .column("used_at", type: .bigint)
+                .run()
+            try await index("member_links", "expires_at", on: database)
+            // The e-member card's codes: one per member and minute (the period), unique while kept.
+            try await database.create(table: "member_card_codes")
+                .column("code", type: .text, .primaryKey(autoIncrement: false), .notNull)
+                .column("openid", type: .text, .notNull)
+                .column("period", type: .bigint, .notNull)
+                .column("expires_at", type: .bigint, .notNull)
+                .run()
+            try await index("member_card_codes", "openid", "period", on: database)
+            try await index("member_card_codes", "expires_at", on: database)
+            // A member's own record shows what was done to it, read by the record's name.
+            try await index("audit_log", "record", on: database)
+        },
     ]
 
     /// A `CHECK` that the column holds one of the enum's raw values: the schema enforces what

@@ -144,6 +144,12 @@ public struct SuggestionBox: Sendable {
             .limit(limit).all(decoding: Suggestion.self, keyDecodingStrategy: .convertFromSnakeCase)
     }
 
+    /// The member's suggestion `id`; nil when it is not theirs.
+    static func suggestion(_ id: Int, of openid: String, in database: any SQLDatabase) async throws -> Suggestion? {
+        try await select(in: database).where("id", .equal, id).where("openid", .equal, openid)
+            .first(decoding: Suggestion.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
     /// Every suggestion, newest first, optionally only those with `status`.
     public func list(status: Suggestion.Status? = nil) async throws -> [Suggestion] {
         try await page(RecordFilter(status: status?.rawValue), request: .all).items

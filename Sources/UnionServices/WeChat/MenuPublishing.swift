@@ -2,18 +2,25 @@ import ReplyRules
 import WeChatAPI
 
 /// Turns the Replies menu into WeChat's menu: 一键拨号 becomes a `view` button to the hotline
-/// page when the gateway has a public address, and stays a `click` button otherwise.
+/// page when the gateway has a public address, and stays a `click` button otherwise; 会员中心
+/// becomes a `view` button to the member pages where members sign in by WeChat's web
+/// authorisation (a personal link needs the click).
 public enum MenuPublishing {
     /// WeChat's buttons for `menu`.
-    public static func buttons(_ menu: Menu, publicURL: String?) -> [APIMenuButton] {
-        menu.buttons.map { button($0, publicURL: publicURL) }
+    public static func buttons(_ menu: Menu, publicURL: String?, memberSignIn: MemberSignIn = .link)
+        -> [APIMenuButton]
+    {
+        menu.buttons.map { button($0, publicURL: publicURL, memberSignIn: memberSignIn) }
     }
 
-    static func button(_ button: MenuButton, publicURL: String?) -> APIMenuButton {
+    static func button(_ button: MenuButton, publicURL: String?, memberSignIn: MemberSignIn) -> APIMenuButton {
         switch button.action {
         case .click(let key):
             if key == MenuKey.dialHotline, let publicURL, !publicURL.isEmpty {
                 return APIMenuButton(name: button.name, type: "view", url: publicURL.trimmingSlash() + "/hotline")
+            }
+            if key == MenuKey.memberCenter, memberSignIn == .oauth, let publicURL, !publicURL.isEmpty {
+                return APIMenuButton(name: button.name, type: "view", url: publicURL.trimmingSlash() + "/m/")
             }
             return APIMenuButton(name: button.name, type: "click", key: key)
         case .view(let url):
@@ -21,7 +28,9 @@ public enum MenuPublishing {
         case .miniProgram(let appId, let pagePath, let url):
             return APIMenuButton(name: button.name, type: "miniprogram", url: url, appId: appId, pagePath: pagePath)
         case .subMenu(let buttons):
-            return APIMenuButton(name: button.name, subButtons: buttons.map { self.button($0, publicURL: publicURL) })
+            return APIMenuButton(
+                name: button.name,
+                subButtons: buttons.map { self.button($0, publicURL: publicURL, memberSignIn: memberSignIn) })
         }
     }
 

@@ -2,11 +2,14 @@ import Logging
 import ServiceLifecycle
 import UnionServices
 
-/// Removes expired console sessions from the store, at start and then every `interval`: a
-/// session that ended by idling leaves no row behind (the sessions' own driver only ever
-/// reads them as absent).
+/// Removes expired console and member sessions from the store, at start and then every
+/// `interval`: a session that ended by idling leaves no row behind (the sessions' own driver
+/// only ever reads them as absent). Personal links and card codes a day past their expiry go too.
 struct SessionPurger: Service {
     let sessions: ConsoleSessions
+    /// The member pages' links, when the gateway serves them.
+    let access: MemberAccess?
+    let cards: MemberCards
     let unixTime: @Sendable () -> Int64
     let logger: Logger
     var interval = Duration.seconds(600)
@@ -24,8 +27,15 @@ struct SessionPurger: Service {
     @discardableResult
     func purgeOnce() async -> Int {
         do {
-            let purged = try await sessions.purge(at: unixTime())
-            if purged > 0 { logger.debug("expired console sessions removed", metadata: ["count": "\(purged)"]) }
+            let now = unixTime()
+            let purged = try await sessions.purge(at: now)
+            if purged > 0 { logger.debug("expired sessions removed", metadata: ["count": "\(purged)"]) }
+            let links = try await access?.purgeLinks(at: now) ?? 0
+            let codes = try await cards.purge(at: now)
+            if links + codes > 0 {
+                logger.debug(
+                    "old member links and card codes removed", metadata: ["links": "\(links)", "codes": "\(codes)"])
+            }
             return purged
         } catch {
             logger.debug("console sessions not purged: \(error)")

@@ -53,7 +53,7 @@ struct MenuAndQRController: ConsoleController {
         guard let menu = book.menu else {
             return pages.message("Replies 里还没有菜单（menu:）。", status: .notFound, context: context)
         }
-        let wanted = MenuPublishing.buttons(menu, publicURL: shared.publicURL)
+        let wanted = MenuPublishing.buttons(menu, publicURL: shared.publicURL, memberSignIn: shared.memberSignIn)
         func action(_ button: APIMenuButton) -> String {
             if let url = button.url { return "打开 \(url)" }
             if let key = button.key { return "点击 \(key)" }
@@ -93,7 +93,7 @@ struct MenuAndQRController: ConsoleController {
         guard let wechat = shared.wechat, let menu = book.menu else {
             throw AdminActionError(.conflict, "不能发布：没有菜单，或服务器没有设置 WECHAT_APP_ID 和 WECHAT_APP_SECRET。")
         }
-        let buttons = MenuPublishing.buttons(menu, publicURL: shared.publicURL)
+        let buttons = MenuPublishing.buttons(menu, publicURL: shared.publicURL, memberSignIn: shared.memberSignIn)
         try await wechat.createMenu(try MenuJSON.encode(buttons))
         try await AuditLog.record(
             actor, action: "menu.push", record: "menu",

@@ -12,6 +12,8 @@ struct DeskParts: Sendable {
     /// The gateway's public address, for the hotline page link.
     let publicURL: String?
     let held: HeldNotices
+    /// How members reach their pages, when the gateway serves them.
+    let memberPages: MemberCenterService.Entry?
     let logger: Logger
 
     /// The member's latest application, from memory or from the store (then remembered).

@@ -1,4 +1,5 @@
 import ReplyRules
+import SQLKit
 import WeChatWire
 
 /// The forms members fill in a chat (入会, a suggestion asked for, and the union's own forms):
@@ -10,6 +11,11 @@ struct FormService: Sendable {
 
     /// Keywords that answer with the hotline in the middle of a form, then repeat the question.
     static let hotlineWords: Set<String> = ["热线", "电话", "拨号", "一键拨号", "12351", "工会电话"]
+    /// Keywords that answer with the way into the member pages (where the form can be finished),
+    /// then repeat the question.
+    static let memberCenterWords: Set<String> = ["会员中心", "会员卡", "电子会员卡", "我的会员卡"]
+    /// Keywords that start 入会: in its form, they repeat the question rather than answer it.
+    static let joinWords: Set<String> = ["入会", "我要入会", "申请入会", "加入工会"]
 
     /// A form of the union's own, by name (a members-only one refused to others).
     func open(_ name: String, openid: String, book: RuleBook, at now: Int64) async throws -> [ReplyBody] {
@@ -44,6 +50,8 @@ struct FormService: Sendable {
         case clear(note: String?)
         /// The member answers the form's question.
         case respond(FormConversation, FormProgress, text: String)
+        /// The member asks for the member pages: their way in, then the question again.
+        case memberCenter(prompt: String)
     }
 
     private func step(_ message: InboundMessage, book: RuleBook, at now: Int64) -> Step {
@@ -67,7 +75,15 @@ struct FormService: Sendable {
             if message.isEvent { return .pass }  // menu taps and other events go to the rules
             return .replies([.text("请用文字回复。\n\n" + form.prompt(for: entry.progress))])
         }
-        if Self.hotlineWords.contains(KeywordNormalizer.normalize(text.content)) {
+        let word = KeywordNormalizer.normalize(text.content)
+        let startWords = form.form.name == JoinSettings.formName ? Self.joinWords : Set(form.form.keywords)
+        if startWords.contains(word) {
+            return .replies([.text("您正在填写「\(form.form.title)」。\n\n" + form.prompt(for: entry.progress))])
+        }
+        if Self.memberCenterWords.contains(word) {
+            return .memberCenter(prompt: form.prompt(for: entry.progress))
+        }
+        if Self.hotlineWords.contains(word) {
             return .replies([
                 .text(
                     HotlineText.render(book.hotline, publicURL: parts.publicURL) + "\n\n"
@@ -91,7 +107,7 @@ struct FormService: Sendable {
         switch step(message, book: rules.book, at: now) {
         case .pass: return Inbox.rating(in: message) == nil ? .known(nil) : .needsStore  // a rating, perhaps
         case .replies(let replies): return .known(replies)
-        case .clear: return .needsStore
+        case .clear, .memberCenter: return .needsStore
         case .respond(let form, let progress, let text):
             // Help, or an answer the form refuses: the same question again, nothing to store.
             guard case .ask(let next, let reply) = form.respond(to: text, progress: progress, at: now), next == progress
@@ -131,6 +147,9 @@ struct FormService: Sendable {
         case .clear(let note):
             try await parts.conversations.clear(message.header.sender)
             return note.map { .note($0) }
+        case .memberCenter(let prompt):
+            let link = try await MemberCenterService(parts: parts).link(for: message, at: now)
+            return .replies([.text(visibleText(of: link) + "\n\n也可以继续在这里填写：\n" + prompt)])
         case .respond(let form, let progress, let text):
             return .replies(
                 try await advance(form, progress: progress, text: text, message: message, book: rules.book, at: now))
@@ -150,44 +169,26 @@ struct FormService: Sendable {
             try await parts.conversations.clear(openid)
             return [.text(reply)]
         case .submit(let answers):
-            return [.text(try await submit(form.form, answers: answers, message: message, book: book, at: now))]
+            return [
+                .text(
+                    try await submit(
+                        form.form, answers: answers, openid: openid, key: MessageKey.of(message), book: book, at: now))
+            ]
         }
     }
 
     /// Stores a finished form and marks the conversation finished, in one transaction; the
-    /// reply is returned only after the commit.
-    private func submit(
-        _ form: FormDefinition, answers: [String: String], message: InboundMessage, book: RuleBook, at now: Int64
+    /// reply is returned only after the commit. `key` makes a second submission (WeChat's retry
+    /// of the message, a double tap on a page) store nothing more and get the same reply.
+    func submit(
+        _ form: FormDefinition, answers: [String: String], openid: String, key: String, book: RuleBook, at now: Int64
     ) async throws -> String {
-        let openid = message.header.sender
-        let key = MessageKey.of(message)
         let year = LocalTime(unixSeconds: now, utcOffsetMinutes: book.settings.utcOffsetMinutes).year
         let conversations = parts.conversations
         let store = parts.store
         let (reply, finished) = try await store.transaction { database -> (String, ConversationStore.Finished) in
-            let reply: String
-            switch form.name {
-            case JoinSettings.formName:
-                var answers = answers
-                if answers["unit_code"] == nil, let name = answers["unit"],
-                    let unit = book.join.organisation.leaves.first(where: { $0.name == name })
-                {
-                    answers["unit_code"] = unit.code  // chosen from a short list, by name
-                }
-                let application = try await MembershipRegistry.submit(
-                    openid: openid, answers: answers, messageKey: key, at: now, year: year, in: database)
-                reply = "入会申请已提交！申请编号：\(application.number)。\n工会审核后会通知您，回复「入会进度」可随时查看。"
-            case SuggestionService.formName:
-                let suggestion = try await SuggestionBox.submit(
-                    openid: openid, content: answers["content"] ?? "", messageKey: key, at: now, year: year,
-                    in: database)
-                reply = SuggestionService.received(suggestion)
-            default:
-                let submission = try await FormSubmissions.submit(
-                    form: form.name, prefix: form.prefix, openid: openid, answers: answers, messageKey: key, at: now,
-                    year: year, in: database)
-                reply = form.done.replacingOccurrences(of: "{number}", with: submission.number)
-            }
+            let reply = try await Self.record(
+                form, answers: answers, openid: openid, key: key, book: book, year: year, at: now, in: database)
             let finished = try await conversations.finish(openid, key: key, reply: reply, at: now, in: database)
             return (reply, finished)
         }
@@ -200,7 +201,37 @@ struct FormService: Sendable {
         return reply
     }
 
-    private static func form(named name: String, in book: RuleBook) -> FormConversation? {
+    /// Stores a finished form as its record (an application, a suggestion, a submission); the
+    /// same `key` again finds the record stored the first time. Returns the member's reply.
+    static func record(
+        _ form: FormDefinition, answers: [String: String], openid: String, key: String, book: RuleBook, year: Int,
+        at now: Int64, in database: any SQLDatabase
+    ) async throws -> String {
+        switch form.name {
+        case JoinSettings.formName:
+            var answers = answers
+            if answers["unit_code"] == nil, let name = answers["unit"],
+                let unit = book.join.organisation.leaves.first(where: { $0.name == name })
+            {
+                answers["unit_code"] = unit.code  // chosen from a short list, by name
+            }
+            let application = try await MembershipRegistry.submit(
+                openid: openid, answers: answers, messageKey: key, at: now, year: year, in: database)
+            return "入会申请已提交！申请编号：\(application.number)。\n工会审核后会通知您，回复「入会进度」可随时查看。"
+        case SuggestionService.formName:
+            let suggestion = try await SuggestionBox.submit(
+                openid: openid, content: answers["content"] ?? "", messageKey: key, at: now, year: year,
+                in: database)
+            return SuggestionService.received(suggestion)
+        default:
+            let submission = try await FormSubmissions.submit(
+                form: form.name, prefix: form.prefix, openid: openid, answers: answers, messageKey: key, at: now,
+                year: year, in: database)
+            return form.done.replacingOccurrences(of: "{number}", with: submission.number)
+        }
+    }
+
+    static func form(named name: String, in book: RuleBook) -> FormConversation? {
         switch name {
         case JoinSettings.formName: FormConversation(form: book.join.form, organisation: book.join.organisation)
         case SuggestionService.formName: FormConversation(form: SuggestionService.form, confirms: false)
