@@ -29,6 +29,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
+        .package(url: "https://github.com/yaslab/CSV.swift.git", from: "2.5.2"),
+        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
     ],
     targets: [
         .target(
@@ -68,6 +71,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 // Staff passwords: bcrypt, from a maintained library.
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                // The roster import reads .xlsx workbooks (ZIP archives) and CSV files.
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "CSV", package: "CSV.swift"),
             ]
         ),
         .target(
@@ -93,6 +99,8 @@ let package = Package(
                 // The web console: sessions from hummingbird-auth, pages from mustache templates.
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "Mustache", package: "swift-mustache"),
+                // Uploads (a roster file, photos) are multipart forms, read by multipart-kit's parser.
+                .product(name: "MultipartKit", package: "multipart-kit"),
                 "WeChatAPI",
             ],
             // Every HTML page's template (the console, the hotline page, the QR poster).
@@ -168,6 +176,8 @@ let package = Package(
                 "UnionServices", "ReplyRules", "WeChatWire", "WeChatAPI", "WeChatTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SQLKit", package: "sql-kit"),
+                // The roster tests write .xlsx workbooks as Excel does.
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
         .testTarget(

@@ -41,6 +41,8 @@ struct GatewayEnvironment {
     var memberIdle = EnvironmentVariables.value("UNIONGATE_MEMBER_IDLE")
     /// WeChat's web authorisation host (`https://open.weixin.qq.com`; a local fake in tests).
     var openBaseURL = EnvironmentVariables.value("WECHAT_OPEN_BASE_URL")
+    var dataKey = EnvironmentVariables.value("UNIONGATE_DATA_KEY")
+    var dataKeyFile = EnvironmentVariables.value("UNIONGATE_DATA_KEY_FILE")
     var mode = EnvironmentVariables.value("WECHAT_MODE")
     var replayWindow = EnvironmentVariables.value("UNIONGATE_REPLAY_WINDOW")
     var logLevel = EnvironmentVariables.value("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:))
@@ -91,6 +93,8 @@ struct GatewayEnvironment {
         configuration.adminToken = adminToken
         configuration.publicURL = publicURL
         if let openBaseURL { configuration.authorizeBaseURL = openBaseURL }
+        configuration.dataKey = dataKey
+        configuration.dataKeyFile = dataKeyFile
         if let mode = try wireMode() { configuration.wireMode = mode }
         if let seconds = try replayWindowSeconds() { configuration.replayWindow = seconds }
     }

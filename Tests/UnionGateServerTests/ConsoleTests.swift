@@ -35,6 +35,39 @@ final class ConsoleVisitor: @unchecked Sendable {
         return try await send(.post, path, body: body)
     }
 
+    /// A file in a multipart form.
+    struct Upload {
+        let field: String
+        let filename: String
+        let type: String
+        let data: [UInt8]
+    }
+
+    /// Posts a `multipart/form-data` form; `cut` bytes are left off its end (an upload cut short).
+    func postMultipart(_ path: String, _ fields: [(String, String)], files: [Upload], cut: Int = 0) async throws
+        -> Page
+    {
+        let boundary = "----UnionGateTest\(UInt32.random(in: 0...UInt32.max))"
+        var body: [UInt8] = []
+        for (name, value) in fields {
+            body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8)
+        }
+        for file in files {
+            body += Array(
+                "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(file.field)\"; filename=\"\(file.filename)\"\r\nContent-Type: \(file.type)\r\n\r\n"
+                    .utf8)
+            body += file.data + Array("\r\n".utf8)
+        }
+        body += Array("--\(boundary)--\r\n".utf8)
+        body.removeLast(min(cut, body.count))
+        var headers: HTTPFields = [.contentType: "multipart/form-data; boundary=\(boundary)"]
+        if !cookies.isEmpty { headers[.cookie] = cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
+        let response = try await client.execute(
+            uri: path, method: .post, headers: headers, body: ByteBuffer(bytes: body))
+        setCookies = response.headers[values: .setCookie]
+        return Page(status: Int(response.status.code), body: String(buffer: response.body), headers: response.headers)
+    }
+
     static func encode(_ text: String) -> String {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")

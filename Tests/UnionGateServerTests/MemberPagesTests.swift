@@ -388,3 +388,92 @@ struct MemberMenuTests {
         #expect(viaLink.type == "click" && viaLink.key == "MEMBER_CENTER")
     }
 }
+
+@Suite("The roster in the console and a member binding to it")
+struct RosterPagesTests {
+    /// Staff upload a roster, see its preview (a bad row named by row), confirm it; a member on
+    /// it binds on their pages and has a card at once; a member nobody knows goes to staff.
+    /// Identity stays masked, and a role that may see it opens it, audited.
+    @Test func importPreviewConfirmAndBind() async throws {
+        try await withMemberPages { browser, chat, gateway, _, _ in
+            let staff = ConsoleVisitor(browser.client)
+            try await staff.signIn("root", testAdminToken)
+            let list = try await staff.get("/admin/roster")
+            #expect(list.status == 200)
+            let csrf = try #require(ConsoleVisitor.token(in: list))
+            let good = "11010519491231002X"
+            let csv = "姓名,身份证号,手机号,会员编号\n赵敏,\(good),13612345678,HY-001\n钱多,110105194912310021,,\n"
+            // An upload cut short is refused whole.
+            let cut = try await staff.postMultipart(
+                "/admin/roster/import", [("_csrf", csrf), ("unit", "chengdong-huanwei")],
+                files: [.init(field: "file", filename: "名册.csv", type: "text/csv", data: Array(csv.utf8))], cut: 30)
+            #expect(cut.status == 400)
+            #expect(cut.body.contains("上传没有完成"))
+            // Without the form's token.
+            let forged = try await staff.postMultipart(
+                "/admin/roster/import", [("unit", "chengdong-huanwei")],
+                files: [.init(field: "file", filename: "名册.csv", type: "text/csv", data: Array(csv.utf8))])
+            #expect(forged.status == 403)
+            let uploaded = try await staff.postMultipart(
+                "/admin/roster/import", [("_csrf", csrf), ("unit", "chengdong-huanwei")],
+                files: [.init(field: "file", filename: "名册.csv", type: "text/csv", data: Array(csv.utf8))])
+            #expect(uploaded.status == 303, "\(uploaded.status) \(uploaded.body)")
+            let previewPath = try #require(uploaded.location)
+            let preview = try await staff.get(previewPath)
+            #expect(preview.body.contains("新增 1 人"))
+            #expect(preview.body.contains("第 3 行"))
+            #expect(preview.body.contains("校验位"))
+            #expect(preview.body.contains("110***********002X"))
+            #expect(!preview.body.contains(good))
+            #expect(try await gateway.store.read { try await $0.count("member_roster") } == 0)
+            let confirmed = try await staff.post(previewPath + "/apply", [("_csrf", csrf)])
+            #expect(confirmed.status == 303)
+            let again = try await staff.post(previewPath + "/apply", [("_csrf", csrf)])
+            #expect(again.status == 409, "a second confirmation writes nothing")
+            let roster = try await staff.get("/admin/roster")
+            #expect(roster.body.contains("赵敏") && roster.body.contains("136****5678"))
+            #expect(!roster.body.contains(good) && !roster.body.contains("13612345678"))
+
+            // A member on the roster binds on their pages.
+            let member = Member()
+            try await browser.enterMemberPages(as: member, chat: chat)
+            let bindPage = try await browser.get("/m/identity")
+            #expect(bindPage.body.contains("绑定会员身份"))
+            let memberCSRF = try #require(ConsoleVisitor.token(in: bindPage))
+            let wrong = try await browser.post(
+                "/m/identity", [("_csrf", memberCSRF), ("name", "赵敏"), ("identity", "110105194912310021")])
+            #expect(wrong.status == 422)
+            #expect(wrong.body.contains("校验位"))
+            #expect(wrong.body.contains("value=\"110105194912310021\""), "what the member typed is kept")
+            let bound = try await browser.post(
+                "/m/identity", [("_csrf", memberCSRF), ("name", "赵敏"), ("identity", good.lowercased())])
+            #expect(bound.status == 200)
+            #expect(bound.body.contains("绑定成功"))
+            #expect(bound.body.contains("110***********002X"))
+            let card = try await browser.get("/m/card")
+            #expect(card.body.contains("赵敏") && card.body.contains("HY-001"))
+            #expect(try await chat.replyText(member.text("入会进度"))?.contains("已是工会会员") == true)
+
+            // Someone else with the same identity: staff look at it.
+            let other = ConsoleVisitor(browser.client)
+            try await other.enterMemberPages(as: Member(), chat: chat)
+            let otherCSRF = try #require(ConsoleVisitor.token(in: try await other.get("/m/identity")))
+            let taken = try await other.post(
+                "/m/identity", [("_csrf", otherCSRF), ("name", "赵敏"), ("identity", good)])
+            #expect(taken.body.contains("已绑定了另一个微信"))
+            #expect(taken.body.contains("LY-"))
+            let cases = try await staff.get("/admin/cases")
+            #expect(cases.body.contains("会员绑定待核实"))
+
+            // Root may see identities: one row opened in full, audited.
+            let entry = try #require(
+                try await RealNameRegistry(store: gateway.store, key: gateway.dataKey).entry(for: member.openid))
+            let revealed = try await staff.post("/admin/roster/\(entry.id)/reveal", [("_csrf", csrf)])
+            #expect(revealed.body.contains(good) && revealed.body.contains("13612345678"))
+            let audit = try await AuditLog.page(for: .root, action: "roster.reveal", request: .all, in: gateway.store)
+            #expect(audit.items.count == 1)
+            let export = try await staff.get("/admin/roster/export?status=all")
+            #expect(export.status == 200 && export.body.contains(good), "root's export is in full")
+        }
+    }
+}

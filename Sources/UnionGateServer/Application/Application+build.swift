@@ -28,6 +28,12 @@ public func buildApplication(
     if let notice = gateway.secrets.startupNotice(publicURL: configuration.publicURL) {
         announce(notice)
     }
+    if let file = gateway.dataKeyFileMade {
+        announce(
+            "A data key was made at \(file): it seals members' identity numbers. Back it up apart from the "
+                + "database, and give every instance the same key (the file, or UNIONGATE_DATA_KEY); without it the "
+                + "numbers cannot be read.")
+    }
     announce(
         GatewaySecrets.consoleNotice(
             consoleURL: (configuration.publicURL ?? "http://\(configuration.hostname):\(configuration.port)")
@@ -68,6 +74,13 @@ func buildGateway<C: Clock>(
         if coded > 0 { logger.info("gave earlier applications their unit's code", metadata: ["count": "\(coded)"]) }
         let secrets = try await GatewaySecrets.resolve(
             wechatToken: configuration.wechatToken, adminToken: configuration.adminToken, store: store)
+        let dataKey: (key: DataKey, madeFile: String?)
+        do {
+            dataKey = try await DataKey.resolve(
+                configured: configuration.dataKey, file: configuration.dataKeyFile, for: store)
+        } catch let error as DataKeyError {
+            throw ConfigurationError(error.message)
+        }
         let wechat = WeChatParts(
             configuration: configuration, store: store, held: core.held, overrides: overrides,
             book: { rules.engine.book }, logger: logger)
@@ -101,7 +114,7 @@ func buildGateway<C: Clock>(
                 secrets: secrets, staff: staff, organisation: { rules.engine.book.join.organisation },
                 attempts: AdminAttempts(unixTime: overrides.unixTime), logger: logger,
                 pause: overrides.adminPause ?? { try? await Task.sleep(for: $0) }),
-            logger: logger)
+            dataKey: dataKey.key, dataKeyFileMade: dataKey.madeFile, logger: logger)
     } catch {
         await core.store.close()
         throw error

@@ -35,6 +35,10 @@ struct Gateway: Sendable {
     let staff: StaffDirectory
     /// The admin API's token check, with the memory of failed attempts the console shares.
     let adminAuth: AdminAuthMiddleware
+    /// The key that seals members' identity data.
+    let dataKey: DataKey
+    /// The key file this start made, to announce (back it up apart from the database).
+    let dataKeyFileMade: String?
     let logger: Logger
 
     var store: UnionStore { core.store }

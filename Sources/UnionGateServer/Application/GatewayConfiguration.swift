@@ -44,6 +44,12 @@ public struct GatewayConfiguration: Sendable {
     public var authorizeBaseURL: String = "https://open.weixin.qq.com"
     /// Seconds without a request after which a member's session on their pages ends.
     public var memberIdleSeconds: Int64 = 7200
+    /// The key that seals members' identity numbers (`UNIONGATE_DATA_KEY`: 64 hex digits).
+    public var dataKey: String?
+    /// The file that holds that key when it is not given (`UNIONGATE_DATA_KEY_FILE`); by default
+    /// beside the SQLite file (`<file>.key`), or `uniongate-<database>.key` in the working
+    /// directory for PostgreSQL; made on the first start.
+    public var dataKeyFile: String?
     /// How long a handler may take before the member is answered `success` and the reply sent later.
     public var replyDeadline: Duration = .milliseconds(4500)
     /// How often the Replies folder is checked for changes.

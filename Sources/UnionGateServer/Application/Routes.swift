@@ -48,7 +48,7 @@ func buildRouter(_ gateway: Gateway) -> Router<GatewayRequestContext> {
             idle: gateway.configuration.consoleIdleSeconds, logger: gateway.logger,
             pages: ConsolePages(library: pages, unionName: { rules.engine.book.settings.unionName }),
             wechat: gateway.wechat, publicURL: gateway.configuration.publicURL,
-            memberSignIn: gateway.configuration.memberSignIn,
+            memberSignIn: gateway.configuration.memberSignIn, dataKey: gateway.dataKey,
             mediaDirectory: gateway.mediaDirectory)
     ).register(on: router)
     if let access = gateway.core.services.memberAccess {
@@ -56,6 +56,7 @@ func buildRouter(_ gateway: Gateway) -> Router<GatewayRequestContext> {
             shared: MemberShared(
                 store: store, rules: rules, desk: gateway.core.services, access: access,
                 cards: MemberCards(store: store), records: MemberRecords(store: store),
+                registry: RealNameRegistry(store: store, key: gateway.dataKey),
                 sessions: ConsoleSessions(store: store), wechat: gateway.wechat,
                 signIn: gateway.configuration.memberSignIn, publicURL: gateway.configuration.publicURL,
                 authorizeBaseURL: gateway.configuration.authorizeBaseURL, appId: gateway.configuration.appId,

@@ -48,8 +48,17 @@ struct ConsoleGate: RouterMiddleware {
         }
         var request = request
         if request.method == .post {
-            _ = try await request.collectBody(upTo: ConsoleRoutes.formLimit)
-            let token = try? await request.decode(as: CSRFField.self, context: context).token
+            let token: String?
+            if MultipartForm.isMultipart(request) {
+                do {
+                    token = try await MultipartForm.read(&request, limit: ConsoleRoutes.uploadLimit).value("_csrf")
+                } catch let refusal as MultipartForm.Refusal {
+                    return pages.message(refusal.message, status: refusal.status, context: context)
+                }
+            } else {
+                _ = try await request.collectBody(upTo: ConsoleRoutes.formLimit)
+                token = try? await request.decode(as: CSRFField.self, context: context).token
+            }
             guard let token, ConsoleSession.constantTimeEqual(token, session.csrf) else {
                 logger.warning(
                     "console: form without its CSRF token refused",

@@ -35,7 +35,10 @@ struct ConsolePages: Sendable {
             ("/admin/", "概览"), ("/admin/members", "入会审核"), ("/admin/suggestions", "合理化建议"),
             ("/admin/cases", "留言"), ("/admin/forms", "申请/表单"), ("/admin/rules", "自动回复"),
         ]
-        items += [("/admin/menu", "菜单"), ("/admin/qr", "二维码"), ("/admin/verify", "会员验证")]
+        items += [
+            ("/admin/menu", "菜单"), ("/admin/qr", "二维码"), ("/admin/roster", "会员名册"),
+            ("/admin/verify", "会员验证"),
+        ]
         if actor.may(.administer) && actor.scope == .everything {
             items += [("/admin/outbox", "外发通知"), ("/admin/staff", "人员")]
         }

@@ -17,6 +17,8 @@ struct ConsoleRoutes: Sendable {
     static let cookieName = "ug_console"
     /// The largest form accepted (a rule file is at most a few hundred KB).
     static let formLimit = 2 * 1024 * 1024
+    /// The largest upload accepted (a roster file of up to 20 MB, and the form around it).
+    static let uploadLimit = RosterFile.maxBytes + 64 * 1024
 
     func register(on router: Router<GatewayRequestContext>) {
         let stylesheet = ByteBuffer(string: shared.pages.library.stylesheet)
@@ -46,6 +48,7 @@ struct ConsoleRoutes: Sendable {
             signIn, OverviewController(shared: shared), MembersController(shared: shared),
             RecordsController(shared: shared), CasesController(shared: shared), RulesController(shared: shared),
             MenuAndQRController(shared: shared), StaffController(shared: shared), VerifyController(shared: shared),
+            RosterController(shared: shared),
         ]
         for controller in controllers { controller.register(on: pages) }
     }

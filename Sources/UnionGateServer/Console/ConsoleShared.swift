@@ -26,6 +26,8 @@ struct ConsoleShared: Sendable {
     let publicURL: String?
     /// How members sign in to their pages (the menu's 会员中心 button follows it).
     let memberSignIn: MemberSignIn
+    /// The key that seals members' identity data (the real-name roster).
+    let dataKey: DataKey
     /// Where the inbox's media files are.
     let mediaDirectory: String
     /// The overview, computed at most every 10 s per part of the tree.

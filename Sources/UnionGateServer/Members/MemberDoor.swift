@@ -30,9 +30,19 @@ struct MemberDoor: RouterMiddleware {
             try await shared.sessions.put(key, value: json, expiresAt: now + shared.idle)
         }
         var request = request
-        if request.method == .post, !MemberDoor.isMultipart(request) {
-            _ = try await request.collectBody(upTo: MemberShared.formLimit)
-            let token = try? await request.decode(as: CSRFField.self, context: context).token
+        if request.method == .post {
+            let token: String?
+            if MultipartForm.isMultipart(request) {
+                do {
+                    token = try await MultipartForm.read(&request, limit: MemberShared.uploadLimit).value("_csrf")
+                } catch let refusal as MultipartForm.Refusal {
+                    return shared.pages.message(
+                        refusal.message, status: refusal.status, context: context, action: ("/m/", "回到会员中心"))
+                }
+            } else {
+                _ = try await request.collectBody(upTo: MemberShared.formLimit)
+                token = try? await request.decode(as: CSRFField.self, context: context).token
+            }
             guard let token, MemberAccess.constantTimeEqual(token, session.csrf) else {
                 shared.logger.warning(
                     "member page: form without its CSRF token refused",
@@ -43,10 +53,6 @@ struct MemberDoor: RouterMiddleware {
             }
         }
         return try await next(request, context)
-    }
-
-    static func isMultipart(_ request: Request) -> Bool {
-        request.headers[.contentType]?.lowercased().hasPrefix("multipart/form-data") ?? false
     }
 
     /// The way in for a browser without a session.

@@ -24,6 +24,8 @@ struct MemberShared: Sendable {
     let access: MemberAccess
     let cards: MemberCards
     let records: MemberRecords
+    /// The real-name roster (identity sealed with the data key).
+    let registry: RealNameRegistry
     let sessions: ConsoleSessions
     /// WeChat's API, for the web authorisation's code exchange.
     let wechat: WeChatAPIClient?
@@ -48,6 +50,8 @@ struct MemberShared: Sendable {
     static let keyPrefix = "m:"
     /// The largest form accepted.
     static let formLimit = 256 * 1024
+    /// The largest upload accepted: six photos of up to 5 MB each, and the form around them.
+    static let uploadLimit = 6 * 5 * 1024 * 1024 + 256 * 1024
 
     var book: RuleBook { rules.engine.book }
 

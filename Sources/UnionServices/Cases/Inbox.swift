@@ -113,8 +113,20 @@ public struct Inbox: Sendable {
         in database: any SQLDatabase
     ) async throws -> (MemberCase, opened: Bool)? {
         guard let entry = entry(of: message) else { return nil }
-        let openid = message.header.sender
-        let key = MessageKey.of(message)
+        return try await receive(
+            entry, from: message.header.sender, key: MessageKey.of(message), unit: nil, settings: settings,
+            utcOffsetMinutes: offset, at: now, year: year, in: database)
+    }
+
+    /// Adds a line from the member (what they wrote, or what a member page did for them that
+    /// staff must look at) to their open case, or opens one, in `unit` (by default the unit of
+    /// their latest application), inside the caller's transaction; `key` makes it once.
+    static func receive(
+        _ entry: (kind: String, content: String, mediaId: String?), from openid: String, key: String,
+        unit wanted: String?,
+        settings: CaseSettings, utcOffsetMinutes offset: Int, at now: Int64, year: Int,
+        in database: any SQLDatabase
+    ) async throws -> (MemberCase, opened: Bool) {
         if let seen = try await database.select().column("case_id").from("case_messages")
             .where("message_key", .equal, key).first()?.decode(column: "case_id", as: Int.self),
             let existing = try await find(seen, in: database)
@@ -132,7 +144,8 @@ public struct Inbox: Sendable {
         let opened = current == nil
         if current == nil {
             let number = try await ReceiptNumbers.next(prefix: prefix, year: year, in: database)
-            let unit = try await MembershipRegistry.unitCode(of: openid, in: database)
+            var unit = wanted ?? ""
+            if wanted == nil { unit = try await MembershipRegistry.unitCode(of: openid, in: database) }
             try await database.insert(into: "cases")
                 .columns(
                     "number", "openid", "unit_code", "status", "due_at", "created_at", "updated_at", "last_member_at"

@@ -186,6 +186,44 @@ public struct MembershipRegistry: MembershipDirectory {
         database.select().columns("*").from("membership_applications")
     }
 
+    /// The key under which a member bound from the union's roster is recorded in `extra`: their
+    /// roster row's member number. Such a record is approved from the start (there was no
+    /// application: the union already counted them as a member).
+    public static let rosterKey = "_roster"
+
+    /// Ends the membership a roster binding gave `openid` (staff unbound it: it was the wrong
+    /// person), inside the caller's transaction. An application the member made stays as it is.
+    static func revokeRosterMember(_ openid: String, at now: Int64, in database: any SQLDatabase) async throws {
+        try await database.update("membership_applications")
+            .set("status", to: MembershipApplication.Status.rejected.rawValue)
+            .set("reason", to: "名册绑定已由工会解除").set("decided_at", to: now)
+            .where("openid", .equal, openid).where("status", .equal, MembershipApplication.Status.approved.rawValue)
+            .where("extra", .like, "%\"\(rosterKey)\"%")
+            .run()
+    }
+
+    /// Records a member of the roster who bound their WeChat: an approved record with the
+    /// roster's name, unit and masked phone, inside the caller's transaction (so 入会进度, the
+    /// card, members-only services and the statistics know them at once).
+    static func recordRosterMember(
+        openid: String, name: String, phoneMask: String, unit: String, unitCode: String, memberNumber: String,
+        at now: Int64, year: Int, in database: any SQLDatabase
+    ) async throws -> MembershipApplication {
+        let extra = String(
+            decoding: try JSONEncoder.sorted.encode([rosterKey: memberNumber]), as: UTF8.self)
+        let row = Row(
+            number: try await ReceiptNumbers.next(prefix: "RH", year: year, in: database), openid: openid, name: name,
+            phone: phoneMask, unit: unit, unitCode: unitCode, extra: extra, status: .approved, createdAt: now,
+            decidedAt: now, messageKey: "roster:\(openid):\(memberNumber)", qrTicket: nil)
+        guard
+            let stored = try await database.insert(into: "membership_applications")
+                .model(row, keyEncodingStrategy: .convertToSnakeCase)
+                .returning("*")
+                .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+        else { throw StoreError("the roster member \(memberNumber) vanished after it was written") }
+        return stored.application
+    }
+
     /// Gives records written before units had codes (before org.yaml, or by an older UnionGate)
     /// the code of the unit their name matches, where exactly one unit has that name; their
     /// suggestions and submissions follow the member. Returns how many applications it coded.

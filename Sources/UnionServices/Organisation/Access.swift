@@ -27,7 +27,7 @@ public enum StaffRole: String, Sendable, Hashable, Codable, CaseIterable {
         switch self {
         case .admin: Set(Permission.allCases)
         case .editor: [.read, .editRules, .manageQR]
-        case .approver: [.read, .decide, .export]
+        case .approver: [.read, .decide, .export, .seeIdentity]
         case .viewer: [.read]
         }
     }
@@ -47,6 +47,9 @@ public enum Permission: String, Sendable, Hashable, CaseIterable {
     case manageQR
     /// Reading the audit log, and the outbox, and managing staff.
     case administer
+    /// Seeing members' full 居民身份证 and phone numbers on the real-name roster (each time audited);
+    /// everyone else sees them masked, in pages and exports.
+    case seeIdentity
 }
 
 /// The units whose records someone sees: everything (the root's staff, the root admin), or one
@@ -121,6 +124,12 @@ public struct Principal: Sendable, Hashable {
     public static let system = Principal(name: "system", role: .admin, unit: nil, scope: .everything)
     /// The Replies folder, changed on disk by whoever edits it: recorded when the server reloads it.
     public static let repliesFolder = Principal(name: "replies", role: .editor, unit: nil, scope: .everything)
+
+    /// A member acting on their own pages (binding their WeChat to the roster), as the audit
+    /// log names them: `member:` and the start of their openid. They may do nothing as staff.
+    public static func member(_ openid: String) -> Principal {
+        Principal(name: "member:" + PersonalData.maskOpenID(openid), role: .viewer, unit: nil, scope: .units([]))
+    }
 
     /// A staff member, seeing their unit's subtree of `organisation`.
     public static func staff(_ member: StaffMember, in organisation: Organisation) -> Principal {

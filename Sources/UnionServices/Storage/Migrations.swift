@@ -326,6 +326,39 @@ enum Migrations {
             try await index("member_card_codes", "expires_at", on: database)
             // A member's own record shows what was done to it, read by the record's name.
             try await index("audit_log", "record", on: database)
+            // The real-name roster: identity and phone sealed with the data key (kept outside the
+            // database), found by their keyed lookups; a WeChat binds to one row at most.
+            try await database.create(table: "member_roster")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("unit_code", type: .text, .notNull)
+                .column("name", type: .text, .notNull)
+                .column("id_sealed", type: .text)
+                .column("id_lookup", type: .text, .unique)
+                .column("id_mask", type: .text, .notNull, .default(""))
+                .column("phone_sealed", type: .text)
+                .column("phone_lookup", type: .text)
+                .column("phone_mask", type: .text, .notNull, .default(""))
+                .column("member_number", type: .text, .notNull, .unique)
+                .column("joined_on", type: .text, .notNull, .default(""))
+                .column("openid", type: .text, .unique)
+                .column("source", type: .text, .notNull, oneOf(RosterEntry.Source.self, column: "source"))
+                .column("created_at", type: .bigint, .notNull)
+                .column("updated_at", type: .bigint, .notNull)
+                .column("bound_at", type: .bigint)
+                .run()
+            try await index("member_roster", "unit_code", "id", on: database)
+            try await index("member_roster", "phone_lookup", on: database)
+            // A roster file read and previewed, waiting for staff to confirm it: its rows sealed.
+            try await database.create(table: "roster_imports")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("unit_code", type: .text, .notNull)
+                .column("actor", type: .text, .notNull)
+                .column("file_name", type: .text, .notNull)
+                .column("rows_sealed", type: .text, .notNull)
+                .column("summary", type: .text, .notNull)
+                .column("created_at", type: .bigint, .notNull)
+                .column("applied_at", type: .bigint)
+                .run()
         },
     ]
 

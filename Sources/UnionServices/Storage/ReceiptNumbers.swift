@@ -36,6 +36,26 @@ enum ReceiptNumbers {
         return last.map { format(prefix: prefix, year: year, sequence: $0) }
     }
 
+    /// `count` numbers in a row, taken in one statement (a roster import numbers thousands of
+    /// members at once).
+    static func reserve(_ count: Int, prefix: String, year: Int, in database: any SQLDatabase) async throws
+        -> [String]
+    {
+        guard count > 0 else { return [] }
+        let last = try await database.insert(into: "receipt_counters").columns("prefix", "year", "last")
+            .values(SQLBind(prefix), SQLBind(year), SQLBind(count))
+            .onConflict(with: ["prefix", "year"]) {
+                $0.set(
+                    "last",
+                    to: SQLBinaryExpression(
+                        left: SQLColumn("last", table: "receipt_counters"), op: SQLBinaryOperator.add,
+                        right: SQLBind(count)))
+            }
+            .returning("last").first(decodingColumn: "last", as: Int.self)
+        guard let last else { throw StoreError("receipt counter \(prefix)-\(year) returned nothing") }
+        return (last - count + 1...last).map { format(prefix: prefix, year: year, sequence: $0) }
+    }
+
     /// `insert` into the counters, adding one to the counter it meets, and returning the
     /// counter's new value (no row when it inserted nothing).
     private static func bumping(_ insert: SQLInsertBuilder) -> SQLReturningResultBuilder<SQLInsertBuilder> {

@@ -75,6 +75,7 @@ struct HomeController: MemberController {
         }
         let now = shared.clock()
         let code = try await shared.cards.code(for: member.openid, at: now)
+        let entry = try await shared.registry.entry(for: member.openid)
         let organisation = book.join.organisation
         let unit = organisation.units[application.unitCode]
         let parent = unit?.parent.flatMap { organisation.units[$0]?.name }
@@ -82,7 +83,9 @@ struct HomeController: MemberController {
         let view = CardView(
             card: CardView.Card(
                 name: application.name, unit: unit?.name ?? application.unit, parentUnit: parent,
-                number: application.number, joined: shared.day(application.decidedAt ?? application.createdAt),
+                number: entry?.memberNumber ?? application.number,
+                joined: entry.flatMap { $0.joinedOn.isEmpty ? nil : $0.joinedOn }
+                    ?? shared.day(application.decidedAt ?? application.createdAt),
                 code: String(code.code.prefix(4)) + " " + String(code.code.suffix(4)), digits: code.code,
                 changesIn: changesIn, shownAt: shared.local(now)),
             status: nil, canJoin: false)
