@@ -335,3 +335,25 @@ struct LimitTests {
         #expect(changed != here)
     }
 }
+
+@Suite("Photo fields")
+struct PhotoFieldTests {
+    @Test func aPhotoFieldIsReadAndItsMostIsChecked() throws {
+        let form = """
+            forms:
+              - name: 帮扶
+                title: 困难帮扶
+                keywords: [帮扶]
+                prefix: BF
+                fields:
+                  - { key: name, label: 姓名, type: text }
+                  - { key: proof, label: 证明材料, type: photo, max: 4, optional: true }
+                done: 已收到，编号 {number}
+            """
+        let book = try load([("forms.yaml", form)])
+        #expect(book.forms["帮扶"]?.fields.last?.kind == .photo(max: 4))
+        let found = problems([("forms.yaml", form.replacingOccurrences(of: "max: 4", with: "max: 9"))])
+        #expect(found.map(\.line) == [8])
+        #expect(found.first?.message.contains("1 到 6 张") == true)
+    }
+}

@@ -477,3 +477,104 @@ struct RosterPagesTests {
         }
     }
 }
+
+/// A small JPEG as a camera writes one: its start and end markers around some bytes.
+let sampleJPEG: [UInt8] =
+    [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10] + Array("JFIF".utf8) + [UInt8](repeating: 0x42, count: 200)
+    + [0xFF, 0xD9]
+/// A small PNG: its signature, a chunk, and `IEND`.
+let samplePNG: [UInt8] =
+    [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + [0, 0, 0, 13] + Array("IHDR".utf8)
+    + [UInt8](repeating: 1, count: 17) + [0, 0, 0, 0] + Array("IEND".utf8) + [0xAE, 0x42, 0x60, 0x82]
+
+@Suite("The union's forms as pages, with photos")
+struct FormPagesTests {
+    /// 法律援助 filled on a page with photos: not-images, too many, too large and cut-short
+    /// uploads are refused with nothing stored; a good one is stored once, however often it is
+    /// sent, and its photos are shown to staff (nosniff, by a random name) and to the member,
+    /// never to another member.
+    @Test func aFormWithPhotos() async throws {
+        try await withMemberPages { browser, chat, gateway, _, _ in
+            let member = Member()
+            try await browser.enterMemberPages(as: member, chat: chat)
+            let list = try await browser.get("/m/forms")
+            #expect(list.body.contains("职工法律援助申请"))
+            let path = "/m/forms/" + ConsoleVisitor.encode("法律援助")
+            let page = try await browser.get(path)
+            #expect(page.status == 200)
+            #expect(page.body.contains("enctype=\"multipart/form-data\""))
+            #expect(page.body.contains("type=\"file\""))
+            let csrf = try #require(ConsoleVisitor.token(in: page))
+            let submission = String(
+                try #require(page.body.firstMatch(of: /name="_submission" value="([0-9a-f]{64})"/)).output.1)
+            let fields: [(String, String)] = [
+                ("_csrf", csrf), ("_submission", submission), ("_action", "submit"), ("name", "孙八"),
+                ("phone", "13512345678"), ("kind", "工伤认定"), ("detail", "上个月在车间受伤，单位不给认定工伤"),
+            ]
+            func photo(_ bytes: [UInt8], _ name: String = "a.jpg", type: String = "image/jpeg")
+                -> ConsoleVisitor.Upload
+            {
+                .init(field: "photos", filename: name, type: type, data: bytes)
+            }
+            func stored() async throws -> (Int, Int) {
+                try await gateway.store.read { database in
+                    (try await database.count("form_submissions"), try await database.count("form_photos"))
+                }
+            }
+            let notImage = try await browser.postMultipart(
+                path, fields, files: [photo(Array("<html><script>alert(1)</script>".utf8), "x.jpg")])
+            #expect(notImage.status == 422)
+            #expect(notImage.body.contains("不是 JPEG 或 PNG"))
+            #expect(notImage.body.contains("value=\"孙八\""), "what was typed is kept")
+            let tooMany = try await browser.postMultipart(
+                path, fields, files: Array(repeating: photo(sampleJPEG), count: 7))
+            #expect(tooMany.status == 422)
+            #expect(tooMany.body.contains("最多 6 张"))
+            let tooLarge = try await browser.postMultipart(
+                path, fields,
+                files: [photo([0xFF, 0xD8, 0xFF] + [UInt8](repeating: 0, count: FormPhotos.maxBytes) + [0xFF, 0xD9])])
+            #expect(tooLarge.status == 422)
+            #expect(tooLarge.body.contains("5 MB"))
+            let halfPhoto = try await browser.postMultipart(path, fields, files: [photo(Array(sampleJPEG.dropLast(2)))])
+            #expect(halfPhoto.body.contains("不完整"))
+            let cut = try await browser.postMultipart(path, fields, files: [photo(sampleJPEG)], cut: 40)
+            #expect(cut.status == 400)
+            #expect(cut.body.contains("上传没有完成"))
+            #expect(try await stored() == (0, 0), "nothing stored by a refused upload")
+
+            // A double tap: two posts at once, one submission, its photos once.
+            let good = [photo(sampleJPEG), photo(samplePNG, "b.png", type: "image/png")]
+            async let first = browser.postMultipart(path, fields, files: good)
+            async let second = browser.postMultipart(path, fields, files: good)
+            let (one, two) = try await (first, second)
+            #expect(one.status == 200 && two.status == 200, "\(one.status) \(two.status)")
+            #expect(one.body.contains("FL-") && two.body.contains("FL-"))
+            #expect(try await stored() == (1, 2))
+            let files = try FileManager.default.contentsOfDirectory(atPath: gateway.mediaDirectory)
+                .filter { $0.hasPrefix("photo-") }
+            #expect(files.count == 2, "the second tap's photos are not left behind: \(files)")
+
+            let photos = try await gateway.store.read { database in
+                try await database.select().column("token").from("form_photos").all(
+                    decodingColumn: "token", as: String.self)
+            }
+            let staff = ConsoleVisitor(browser.client)
+            try await staff.signIn("root", testAdminToken)
+            let records = try await staff.get("/admin/forms?form=" + ConsoleVisitor.encode("法律援助"))
+            for token in photos { #expect(records.body.contains("/admin/photos/\(token)")) }
+            let shown = try await staff.get("/admin/photos/\(photos[0])")
+            #expect(shown.status == 200)
+            #expect(shown.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
+            #expect(["image/jpeg", "image/png"].contains(shown.headers[.contentType] ?? ""))
+            #expect(try await staff.get("/admin/photos/" + String(repeating: "0", count: 32)).status == 404)
+            // The member sees their photos with their application; another member does not.
+            let mine = try await browser.get("/m/applications")
+            let detail = try #require(mine.body.firstMatch(of: /href="(\/m\/applications\/form\/[0-9]+)"/)).output.1
+            #expect(try await browser.get(String(detail)).body.contains("/m/photos/\(photos[0])"))
+            #expect(try await browser.get("/m/photos/\(photos[0])").status == 200)
+            let other = ConsoleVisitor(browser.client)
+            try await other.enterMemberPages(as: Member(), chat: chat)
+            #expect(try await other.get("/m/photos/\(photos[0])").status == 404)
+        }
+    }
+}

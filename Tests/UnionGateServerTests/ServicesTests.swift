@@ -246,7 +246,7 @@ struct ServicesTests {
             let csv = try await client.admin("GET", "/admin/api/forms/法律援助/submissions", query: ["format": "csv"])
             #expect(csv.status == 200)
             #expect(csv.contentType?.hasPrefix("text/csv") == true)
-            #expect(csv.body.hasPrefix("\u{FEFF}编号,姓名,联系电话,问题类型,简要说明,提交时间,openid\r\n"))
+            #expect(csv.body.hasPrefix("\u{FEFF}编号,姓名,联系电话,问题类型,简要说明,相关材料照片,提交时间,openid\r\n"))
             #expect(csv.body.contains("13912345678"))
         }
     }

@@ -4,7 +4,7 @@ import Foundation
 extension BookReader {
     /// A form question's `type:`.
     enum FieldType: String, YAMLKeys {
-        case text, phone, number, date, choice
+        case text, phone, number, date, choice, photo
     }
 
     /// What the join settings may say.
@@ -194,6 +194,13 @@ extension BookReader {
                     continue
                 }
                 kind = .choice(choices)
+            case .photo:
+                let most = max ?? 3
+                guard (1...6).contains(most) else {
+                    problems.error(fields[.max] ?? item, "照片最多 1 到 6 张（max）")
+                    continue
+                }
+                kind = .photo(max: most)
             }
             if let min, let max, min > max {
                 problems.error(item, "min 不能大于 max")

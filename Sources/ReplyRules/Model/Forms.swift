@@ -62,6 +62,12 @@ public struct FormField: Sendable, Hashable {
         self.optional = optional
     }
 
+    /// Whether the answer is photos (uploaded on a page, not typed in the chat).
+    public var isPhoto: Bool {
+        if case .photo = kind { return true }
+        return false
+    }
+
     /// The kinds of answer.
     public enum Kind: Sendable, Hashable {
         /// Free text of bounded length.
@@ -76,6 +82,9 @@ public struct FormField: Sendable, Hashable {
         case choice([String])
         /// A unit of the organisation, found by part of its name or walked level by level.
         case unit
+        /// Photos (JPEG or PNG, at most `max`), uploaded on the member pages; the chat leaves
+        /// the question out and says the photos can be added on the page.
+        case photo(max: Int)
     }
 }
 

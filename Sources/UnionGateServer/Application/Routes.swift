@@ -62,7 +62,8 @@ func buildRouter(_ gateway: Gateway) -> Router<GatewayRequestContext> {
                 authorizeBaseURL: gateway.configuration.authorizeBaseURL, appId: gateway.configuration.appId,
                 secureCookie: gateway.configuration.publicURL?.lowercased().hasPrefix("https://") ?? false,
                 idle: gateway.configuration.memberIdleSeconds, clock: gateway.unixTime, logger: gateway.logger,
-                pages: MemberPageRenderer(library: pages, unionName: { rules.engine.book.settings.unionName }))
+                pages: MemberPageRenderer(library: pages, unionName: { rules.engine.book.settings.unionName }),
+                mediaDirectory: gateway.mediaDirectory)
         ).register(on: router)
     }
     let inbox = Inbox(store: store)

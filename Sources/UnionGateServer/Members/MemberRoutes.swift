@@ -24,7 +24,7 @@ struct MemberRoutes: Sendable {
         let pages = members.group().add(middleware: MemberDoor(shared: shared)).add(middleware: refusals)
         let controllers: [any MemberController] = [
             HomeController(shared: shared), JoinPageController(shared: shared),
-            ApplicationsController(shared: shared), IdentityController(shared: shared),
+            ApplicationsController(shared: shared), IdentityController(shared: shared), FormsController(shared: shared),
         ]
         for controller in controllers { controller.register(on: pages) }
     }

@@ -41,6 +41,8 @@ struct MemberShared: Sendable {
     let clock: @Sendable () -> Int64
     let logger: Logger
     let pages: MemberPageRenderer
+    /// Where members' media and form photos are kept.
+    let mediaDirectory: String
 
     /// The member's session cookie (path `/m`).
     static let cookieName = "ug_member"

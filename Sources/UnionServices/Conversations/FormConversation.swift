@@ -82,11 +82,13 @@ public struct FormConversation: Sendable {
         return answers.filter { [Self.qrTicketKey, "unit", "unit_code"].contains($0.key) }
     }
 
-    /// The first question from `step` on that a QR code has not answered.
+    /// The first question from `step` on that a QR code has not answered (photos are not asked
+    /// in the chat: they are uploaded on the member pages).
     func firstUnanswered(from step: Int, answers: [String: String]) -> Int {
         var step = step
-        while step < form.fields.count, answers[Self.qrTicketKey] != nil, form.fields[step].key == "unit",
-            answers["unit"] != nil
+        while step < form.fields.count,
+            (answers[Self.qrTicketKey] != nil && form.fields[step].key == "unit" && answers["unit"] != nil)
+                || form.fields[step].isPhoto
         {
             step += 1
         }
@@ -265,9 +267,12 @@ public struct FormConversation: Sendable {
 
     func summary(_ answers: [String: String]) -> String {
         var lines = ["请核对您填写的「\(form.title)」："]
-        for field in form.fields {
+        for field in form.fields where !field.isPhoto {
             let value = answers[field.key] ?? ""
             lines.append("\(field.label)：\(value.isEmpty ? "（无）" : value)")
+        }
+        if let photo = form.fields.first(where: \.isPhoto) {
+            lines.append("（\(photo.label)等照片请在「会员中心」网页上填写本表时上传。）")
         }
         lines.append("")
         lines.append("回复「确认」提交，「修改」重新填写，「取消」放弃。")
@@ -313,6 +318,9 @@ public enum FormAnswer {
             // Chosen in the conversation from the organisation; here only its stored name.
             guard !text.isEmpty else { return .failure(Problem(message: "请选择「\(field.label)」。")) }
             return .success(text)
+        case .photo:
+            // Uploaded on a page; never typed.
+            return .failure(Problem(message: "「\(field.label)」请在会员中心网页上传照片。"))
         case .choice(let choices):
             let folded = KeywordNormalizer.normalize(text)
             if let index = Int(folded), index >= 1, index <= choices.count {

@@ -135,6 +135,12 @@ public struct FormSubmissions: Sendable {
         database.select().columns("*").from(FormSubmission.table)
     }
 
+    /// The unit of submission `id`, if there is one.
+    static func unitCode(ofSubmission id: Int, in database: any SQLDatabase) async throws -> String? {
+        try await database.select().column("unit_code").from("form_submissions").where("id", .equal, id)
+            .first(decodingColumn: "unit_code", as: String.self)
+    }
+
     /// The member's submission `id`; nil when it is not theirs.
     static func submission(_ id: Int, of openid: String, in database: any SQLDatabase) async throws -> FormSubmission? {
         try await select(in: database).where("id", .equal, id).where("openid", .equal, openid)

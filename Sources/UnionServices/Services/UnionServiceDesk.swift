@@ -178,12 +178,13 @@ public struct UnionServiceDesk: ServiceDesk {
         try await pageForms.saveDraft(form, answers: answers, for: openid, at: now)
     }
 
-    /// Stores a form filled on a page, once per `key`; returns what the member is told.
+    /// Stores a form filled on a page, once per `key`, with its photos; returns what the member
+    /// is told.
     public func submitPage(
-        _ form: FormDefinition, answers: [String: String], for openid: String, key: String, book: RuleBook,
-        at now: Int64
+        _ form: FormDefinition, answers: [String: String], photos: [FormPhotos.Staged] = [], for openid: String,
+        key: String, book: RuleBook, at now: Int64
     ) async throws -> String {
-        try await pageForms.submit(form, answers: answers, for: openid, key: key, book: book, at: now)
+        try await pageForms.submit(form, answers: answers, photos: photos, for: openid, key: key, book: book, at: now)
     }
 
     /// The member's latest join application (remembered, like the chat's 入会进度).

@@ -348,6 +348,19 @@ enum Migrations {
                 .run()
             try await index("member_roster", "unit_code", "id", on: database)
             try await index("member_roster", "phone_lookup", on: database)
+            // Photos sent with the union's forms on the member pages: files beside the database,
+            // each reached only by its random token.
+            try await database.create(table: "form_photos")
+                .column("token", type: .text, .primaryKey(autoIncrement: false), .notNull)
+                .column("submission_id", type: .bigint, .notNull)
+                .column("field", type: .text, .notNull)
+                .column("openid", type: .text, .notNull)
+                .column("content_type", type: .text, .notNull)
+                .column("bytes", type: .bigint, .notNull)
+                .column("file", type: .text, .notNull)
+                .column("created_at", type: .bigint, .notNull)
+                .run()
+            try await index("form_photos", "submission_id", on: database)
             // A roster file read and previewed, waiting for staff to confirm it: its rows sealed.
             try await database.create(table: "roster_imports")
                 .column("id", type: .bigint, .primaryKey(autoIncrement: true))

@@ -37,6 +37,8 @@ struct RecordsController: ConsoleController {
             let reply: String?
             let actionPath: String
             let choices: [Option]
+            /// The photos sent with a form on the member pages, by their address.
+            var photos: [String] = []
         }
         let listPath: String
         let forms: [FormChoice]
@@ -58,6 +60,13 @@ struct RecordsController: ConsoleController {
         for kind in [Kind.suggestions, .forms] {
             let path = String(kind.path.dropFirst("/admin/".count))
             pages.get(RouterPath(path)) { request, context in try await list(kind, request, context) }
+            if kind == .forms {
+                pages.get("photos/:token") { _, context in
+                    AdminRoutes.mediaResponse(
+                        try await FormPhotos(store: store, directory: shared.mediaDirectory).photo(
+                            context.parameters.get("token") ?? "", for: try context.actor()))
+                }
+            }
             pages.post(RouterPath(path + "/:id")) { request, context in try await answer(kind, request, context) }
             pages.get(RouterPath(path + "/export")) { request, context in try await export(kind, request, context) }
         }
@@ -106,6 +115,8 @@ struct RecordsController: ConsoleController {
             let labels = Dictionary(
                 (definition?.fields ?? []).map { ($0.key, $0.label) }, uniquingKeysWith: { first, _ in first })
             let order = (definition?.fields ?? []).map(\.key)
+            let photos = try await FormPhotos(store: store, directory: shared.mediaDirectory)
+                .photos(ofSubmissions: page.items.map(\.id))
             rows = page.items.map { submission in
                 let keys =
                     order.filter { submission.answers[$0] != nil }
@@ -117,6 +128,7 @@ struct RecordsController: ConsoleController {
                     actionPath: "/admin/forms/\(submission.id)",
                     choices: Option.list(statusPairs, selected: submission.status.rawValue))
                 row.fields = keys.map { View.Field(label: labels[$0] ?? $0, value: submission.answers[$0] ?? "") }
+                row.photos = (photos[submission.id] ?? []).map { "/admin/photos/" + $0.token }
                 return row
             }
             pager = ConsoleLinks.pager(page, request)

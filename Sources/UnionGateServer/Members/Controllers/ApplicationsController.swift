@@ -37,6 +37,8 @@ struct ApplicationsController: MemberController {
         /// 工会回复 or 未通过原因.
         let replyLabel: String
         let timeline: [Event]
+        /// The photos the member sent with it, by their address.
+        let photos: [String]
     }
 
     func register(on pages: RouterGroup<GatewayRequestContext>) {
@@ -62,11 +64,16 @@ struct ApplicationsController: MemberController {
             let id = context.parameters.get("id").flatMap({ Int($0) }),
             let record = try await shared.records.detail(kind, id: id, for: member.openid, book: book)
         else { throw HTTPError(.notFound) }
+        let photos =
+            kind == .form
+            ? try await FormPhotos(store: shared.store, directory: shared.mediaDirectory).photos(ofSubmissions: [id])[
+                id] ?? [] : []
         let view = DetailView(
             number: record.item.number, status: record.item.status,
             fields: record.fields.map { DetailView.Field(label: $0.label, value: $0.value) }, reply: record.reply,
             replyLabel: kind == .join ? "未通过原因" : "工会回复",
-            timeline: record.timeline.map { DetailView.Event(at: shared.local($0.at), text: $0.text) })
+            timeline: record.timeline.map { DetailView.Event(at: shared.local($0.at), text: $0.text) },
+            photos: photos.map { "/m/photos/" + $0.token })
         return try pages.render(
             "application", title: record.item.title, view, context: context, back: "/m/applications")
     }

@@ -18,6 +18,13 @@ struct FormPageView: Encodable {
         let choice: Choice?
         /// Set for the unit field: the search, its results and the chosen unit.
         let unit: UnitPicker?
+        /// Set for a photo field: how many may be sent.
+        let photo: PhotoPicker?
+    }
+
+    /// A photo field's file input.
+    struct PhotoPicker: Encodable {
+        let most: Int
     }
 
     /// A choice field's `<select>`.
@@ -44,6 +51,8 @@ struct FormPageView: Encodable {
     }
 
     let action: String
+    /// Whether the form sends files (`multipart/form-data`).
+    let multipart: Bool
     let fields: [Field]
     /// The submission's token (one per opened form).
     let submission: String
@@ -59,12 +68,14 @@ struct FormPageView: Encodable {
         unitSearch: String, action: String, submission: String, note: String? = nil
     ) {
         self.action = action
+        multipart = form.fields.contains(where: \.isPhoto)
         self.submission = submission
         self.note = note
         fields = form.fields.map { field in
             var input: String?
             var choice: Choice?
             var unit: UnitPicker?
+            var photo: PhotoPicker?
             switch field.kind {
             case .text: input = "text"
             case .phone: input = "tel"
@@ -77,10 +88,13 @@ struct FormPageView: Encodable {
             case .unit:
                 unit = Self.picker(
                     organisation, search: unitSearch, selected: values[PageAnswers.unitCodeKey] ?? "")
+            case .photo(let most):
+                photo = PhotoPicker(most: most)
             }
             return Field(
                 key: field.key, label: field.label, hint: field.hint, value: values[field.key] ?? "",
-                problem: problems[field.key], optional: field.optional, input: input, choice: choice, unit: unit)
+                problem: problems[field.key], optional: field.optional, input: input, choice: choice, unit: unit,
+                photo: photo)
         }
     }
 

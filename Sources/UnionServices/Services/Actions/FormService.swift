@@ -188,7 +188,8 @@ struct FormService: Sendable {
         let store = parts.store
         let (reply, finished) = try await store.transaction { database -> (String, ConversationStore.Finished) in
             let reply = try await Self.record(
-                form, answers: answers, openid: openid, key: key, book: book, year: year, at: now, in: database)
+                form, answers: answers, openid: openid, key: key, book: book, year: year, at: now, in: database
+            ).reply
             let finished = try await conversations.finish(openid, key: key, reply: reply, at: now, in: database)
             return (reply, finished)
         }
@@ -202,11 +203,12 @@ struct FormService: Sendable {
     }
 
     /// Stores a finished form as its record (an application, a suggestion, a submission); the
-    /// same `key` again finds the record stored the first time. Returns the member's reply.
+    /// same `key` again finds the record stored the first time. Returns the member's reply, and
+    /// the submission's id for the union's own forms.
     static func record(
         _ form: FormDefinition, answers: [String: String], openid: String, key: String, book: RuleBook, year: Int,
         at now: Int64, in database: any SQLDatabase
-    ) async throws -> String {
+    ) async throws -> (reply: String, submission: Int?) {
         switch form.name {
         case JoinSettings.formName:
             var answers = answers
@@ -217,17 +219,17 @@ struct FormService: Sendable {
             }
             let application = try await MembershipRegistry.submit(
                 openid: openid, answers: answers, messageKey: key, at: now, year: year, in: database)
-            return "入会申请已提交！申请编号：\(application.number)。\n工会审核后会通知您，回复「入会进度」可随时查看。"
+            return ("入会申请已提交！申请编号：\(application.number)。\n工会审核后会通知您，回复「入会进度」可随时查看。", nil)
         case SuggestionService.formName:
             let suggestion = try await SuggestionBox.submit(
                 openid: openid, content: answers["content"] ?? "", messageKey: key, at: now, year: year,
                 in: database)
-            return SuggestionService.received(suggestion)
+            return (SuggestionService.received(suggestion), nil)
         default:
             let submission = try await FormSubmissions.submit(
                 form: form.name, prefix: form.prefix, openid: openid, answers: answers, messageKey: key, at: now,
                 year: year, in: database)
-            return form.done.replacingOccurrences(of: "{number}", with: submission.number)
+            return (form.done.replacingOccurrences(of: "{number}", with: submission.number), submission.id)
         }
     }
 

@@ -28,17 +28,23 @@ struct PageFormService: Sendable {
     }
 
     /// Stores the filled form once per `key` (a double tap stores it once, and both get the same
-    /// reply); the member's chat conversation in the same form, if any, ends with it.
+    /// reply), with its photos (written to files already, attached in the same transaction; a
+    /// second tap's photos are not attached again); the member's chat conversation in the same
+    /// form, if any, ends with it.
     func submit(
-        _ form: FormDefinition, answers: [String: String], for openid: String, key: String, book: RuleBook,
-        at now: Int64
+        _ form: FormDefinition, answers: [String: String], photos: [FormPhotos.Staged], for openid: String,
+        key: String, book: RuleBook, at now: Int64
     ) async throws -> String {
         let year = LocalTime(unixSeconds: now, utcOffsetMinutes: book.settings.utcOffsetMinutes).year
         let store = parts.store
         func once() async throws -> String {
             try await store.transaction { database in
-                try await FormService.record(
+                let (reply, submission) = try await FormService.record(
                     form, answers: answers, openid: openid, key: key, book: book, year: year, at: now, in: database)
+                if let submission, !photos.isEmpty {
+                    try await FormPhotos.attach(photos, to: submission, openid: openid, at: now, in: database)
+                }
+                return reply
             }
         }
         let reply: String
@@ -74,7 +80,7 @@ public enum PageAnswers {
     {
         var answers: [String: String] = [:]
         var problems: [String: String] = [:]
-        for field in form.fields {
+        for field in form.fields where !field.isPhoto {
             if case .unit = field.kind {
                 let code = (inputs[unitCodeKey] ?? "").trimmingWhiteSpace()
                 if let unit = organisation.units[code], unit.isLeaf {
