@@ -20,6 +20,55 @@ struct ConsoleBrowserTests {
     static let testsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
 
     @Test func staffWorkThroughTheConsole() async throws {
+        let shots = Self.shots
+        let (status, output) = try await runFlows("console_flows.py", shots: shots)
+        #expect(status == 0, "the browser flows failed:\n\(output)")
+        #expect(output.contains("console flows passed"))
+        // Every page at both widths, each file a real PNG of some size (the script checks that
+        // none is blank).
+        let pages = [
+            "login", "overview", "members", "outbox", "cases", "case", "rules", "rule-editor", "rule-error", "staff",
+            "audit", "suggestions", "forms", "menu", "qr",
+        ]
+        expectScreenshots(pages, in: shots, if: status == 0)
+    }
+
+    /// A member through 入会 → card → a form with a photo → 我的申请 at 375 px, and staff verifying
+    /// the card and importing a roster (`Tests/Browser/member_flows.py`).
+    @Test func membersWorkThroughTheirPages() async throws {
+        let shots = Self.shots
+        let (status, output) = try await runFlows("member_flows.py", shots: shots, publicURL: true)
+        #expect(status == 0, "the member flows failed:\n\(output)")
+        #expect(output.contains("member flows passed"))
+        let pages = [
+            "member-home", "member-join", "member-joined", "member-card", "verify", "member-forms", "member-form",
+            "member-applications", "member-application", "roster-preview", "roster", "member-identity",
+        ]
+        expectScreenshots(pages, in: shots, if: status == 0)
+    }
+
+    static var shots: String {
+        ProcessInfo.processInfo.environment["CONSOLE_SHOTS"]
+            ?? testsDirectory.deletingLastPathComponent().appendingPathComponent(".build/console-screenshots").path
+    }
+
+    private func expectScreenshots(_ pages: [String], in shots: String, if ran: Bool) {
+        for page in pages where ran {
+            for width in ["phone", "desktop"] {
+                let path = "\(shots)/\(page)-\(width).png"
+                let data = FileManager.default.contents(atPath: path) ?? Data()
+                #expect(
+                    data.starts(with: [0x89, 0x50, 0x4E, 0x47]) && data.count > 10_000, "\(path): \(data.count) bytes")
+            }
+        }
+    }
+
+    /// Starts `uniongate serve` with the county's organisation and two staff accounts of 城东, runs
+    /// a flows script against it, and returns its exit status and output (with the server's log
+    /// when it failed).
+    private func runFlows(_ script: String, shots: String, publicURL: Bool = false)
+        async throws -> (Int32, String)
+    {
         for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver", "/usr/bin/python3"] {
             #expect(FileManager.default.isExecutableFile(atPath: tool), "\(tool) is missing: .ci/run installs it")
         }
@@ -41,9 +90,11 @@ struct ConsoleBrowserTests {
 
         let executable = try uniongateExecutable().path
         let database = directory.appendingPathComponent("console.sqlite").path
-        let environment = ProcessInfo.processInfo.environment.merging([
+        let port = try TestPostgres.freePort()
+        var environment = ProcessInfo.processInfo.environment.merging([
             "WECHAT_TOKEN": testToken, "UNIONGATE_ADMIN_TOKEN": testAdminToken, "LOG_LEVEL": "info",
         ]) { $1 }
+        if publicURL { environment["UNIONGATE_PUBLIC_URL"] = "http://127.0.0.1:\(port)" }
         let log = directory.appendingPathComponent("commands.log").path
         for (name, role, password) in [
             ("dong-viewer", "viewer", "viewer-pass-1"), ("dong-approver", "approver", "approver-pass-1"),
@@ -58,7 +109,6 @@ struct ConsoleBrowserTests {
         #expect(
             try await run([executable, "check", "--replies", replies.path], environment: environment, output: log) == 0)
 
-        let port = try TestPostgres.freePort()
         let serverLog = directory.appendingPathComponent("server.log").path
         let server = try Child(
             [
@@ -68,38 +118,18 @@ struct ConsoleBrowserTests {
         let client = WeChatClient(port: port)
         try await waitUntil(timeout: .seconds(60)) { try await client.request("GET", "/healthz").status == 200 }
 
-        let shots =
-            ProcessInfo.processInfo.environment["CONSOLE_SHOTS"]
-            ?? Self.testsDirectory.deletingLastPathComponent().appendingPathComponent(".build/console-screenshots").path
-        try? FileManager.default.removeItem(atPath: shots)
         let flowsLog = directory.appendingPathComponent("flows.log").path
         let status = try await run(
-            ["/usr/bin/python3", Self.testsDirectory.appendingPathComponent("Browser/console_flows.py").path],
+            ["/usr/bin/python3", Self.testsDirectory.appendingPathComponent("Browser/\(script)").path],
             environment: environment.merging([
                 "CONSOLE_URL": "http://127.0.0.1:\(port)", "ROOT_TOKEN": testAdminToken, "REPLIES_DIR": replies.path,
                 "SHOTS_DIR": shots, "APPROVER": "dong-approver:approver-pass-1", "VIEWER": "dong-viewer:viewer-pass-1",
                 "PYTHONDONTWRITEBYTECODE": "1",
             ]) { $1 }, output: flowsLog)
         let output = (try? String(contentsOfFile: flowsLog, encoding: .utf8)) ?? ""
-        print("console browser flows:\n\(output)")
-        #expect(status == 0, "the browser flows failed:\n\(output)\nserver:\n\(tail(serverLog))")
-        #expect(output.contains("console flows passed"))
-
-        // Every page at both widths, each file a real PNG of some size (the script checks that
-        // none is blank).
-        let pages = [
-            "login", "overview", "members", "outbox", "cases", "case", "rules", "rule-editor", "rule-error", "staff",
-            "audit", "suggestions", "forms", "menu", "qr",
-        ]
-        for page in pages where status == 0 {
-            for width in ["phone", "desktop"] {
-                let path = "\(shots)/\(page)-\(width).png"
-                let data = FileManager.default.contents(atPath: path) ?? Data()
-                #expect(
-                    data.starts(with: [0x89, 0x50, 0x4E, 0x47]) && data.count > 10_000, "\(path): \(data.count) bytes")
-            }
-        }
+        print("\(script):\n\(output)")
         #expect(server.isRunning, "the gateway still runs after the flows")
+        return (status, status == 0 ? output : output + "\nserver:\n" + tail(serverLog))
     }
 
     /// Runs a command to its end; returns its exit status.

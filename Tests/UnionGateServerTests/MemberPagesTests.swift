@@ -33,6 +33,9 @@ private func withMemberPages(
                 configuration.memberSignIn = signIn
                 configuration.authorizeBaseURL = base
                 configuration.memberIdleSeconds = 3600
+                // Uploads of several MB: on two busy cores the test client can take longer than
+                // the 10 s a client normally has to send a whole request.
+                configuration.requestReadTimeout = .seconds(120)
             }, unixTime: clock.read, ledgerClock: ContinuousClock(), wechatAPI: base)
         try await buildApplication(gateway).test(.live) { client in
             try await body(
@@ -575,6 +578,48 @@ struct FormPagesTests {
             let other = ConsoleVisitor(browser.client)
             try await other.enterMemberPages(as: Member(), chat: chat)
             #expect(try await other.get("/m/photos/\(photos[0])").status == 404)
+        }
+    }
+}
+
+@Suite("The card's QR code")
+struct QRCodeTests {
+    /// Reed–Solomon over GF(256) gives the worked example of HELLO WORLD at version 1-M (16 data
+    /// codewords, 10 for error correction).
+    @Test func reedSolomonMatchesTheWorkedExample() {
+        let data: [UInt8] = [32, 91, 11, 120, 209, 114, 220, 77, 67, 64, 236, 17, 236, 17, 236, 17]
+        #expect(
+            QRCode.reedSolomonRemainder(data, QRCode.reedSolomonDivisor(10))
+                == [196, 35, 39, 119, 235, 215, 231, 226, 93, 23])
+    }
+
+    /// The symbol's fixed parts are where the standard puts them, and its size follows the text.
+    @Test func theSymbolHasItsFinderTimingAndFormat() throws {
+        let short = try #require(QRCode("12345678"))
+        #expect(short.size == 21, "eight digits fit version 1")
+        let card = try #require(QRCode("https://union.example/admin/verify?code=12345678"))
+        #expect(card.size == 33, "a card's address fits version 4")
+        #expect(QRCode(String(repeating: "x", count: 107)) == nil, "past version 6")
+        for code in [short, card] {
+            let size = code.size
+            for (x, y) in [(0, 0), (size - 7, 0), (0, size - 7)] {
+                // A finder: a dark ring, a light ring, a dark 3×3 centre.
+                #expect((0..<7).allSatisfy { code.modules[y][x + $0] && code.modules[y + 6][x + $0] })
+                #expect((1..<6).allSatisfy { !code.modules[y + 1][x + $0] })
+                #expect(code.modules[y + 3][x + 3])
+            }
+            #expect((8..<(size - 8)).allSatisfy { code.modules[6][$0] == ($0 % 2 == 0) }, "the timing pattern")
+            #expect(code.modules[size - 8][8], "the dark module")
+            // The format bits read the same in both copies, and say level M.
+            let first =
+                (0..<6).map { code.modules[$0][8] } + [code.modules[7][8], code.modules[8][8], code.modules[8][7]]
+            let second = (0..<8).map { code.modules[8][size - 1 - $0] } + [code.modules[size - 7][8]]
+            #expect(first == second)
+            var bits = 0
+            for (index, dark) in (first + (9..<15).map { code.modules[8][14 - $0] }).enumerated() where dark {
+                bits |= 1 << index
+            }
+            #expect((bits ^ 0x5412) >> 13 == 0, "level M (00)")
         }
     }
 }

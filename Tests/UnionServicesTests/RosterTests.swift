@@ -255,6 +255,17 @@ struct RosterTests {
             "oWangWu", name: "王五", identity: nil, phone: "13712345678", book: countyBook, at: 1_800_000_040)
         guard case .bound = byPhone else { Issue.record("not bound by phone: \(byPhone)"); return }
 
+        // Guessing numbers: five misses a day, then no more tries.
+        for attempt in 0..<5 {
+            let guess = try IdentityNumber.parse(identityNumber(100 + attempt), today: today).get()
+            let missed = try await registry.bind(
+                "oGuesser", name: "李四", identity: guess, phone: nil, book: countyBook, at: 1_800_000_100)
+            guard case .noMatch = missed else { Issue.record("guess \(attempt) found someone: \(missed)"); return }
+        }
+        let blocked = try await registry.bind(
+            "oGuesser", name: "王五", identity: nil, phone: "13712345678", book: countyBook, at: 1_800_000_200)
+        #expect(blocked == .tooManyAttempts, "a sixth try is refused before anything is looked up")
+
         // Staff unbind the wrong WeChat: the membership it gave ends, and the row binds afresh.
         _ = try await registry.unbind(entry.id, by: .root, at: 1_800_000_050)
         #expect(try await registryOfMembers.isMember("oLiSi") == false)

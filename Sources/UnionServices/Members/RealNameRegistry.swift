@@ -46,6 +46,9 @@ public struct RealNameRegistry: Sendable {
         self.key = key
     }
 
+    /// How many bindings that found nobody a member may try in a day.
+    static let failedBindingsPerDay = 5
+
     /// A name as compared: without spaces, full-width forms folded.
     static func comparable(_ name: String) -> String {
         name.precomposedStringWithCompatibilityMapping.filter { !$0.isWhitespace && $0 != "·" && $0 != "•" }
@@ -106,6 +109,9 @@ public struct RealNameRegistry: Sendable {
         case boundToAnother(caseNumber: String)
         /// Nobody on the roster has this name with this number: staff look at it.
         case noMatch(caseNumber: String)
+        /// Too many bindings that matched nobody today: no more tries until tomorrow (nobody
+        /// finds a stranger's row by guessing numbers).
+        case tooManyAttempts
         /// The identity was recorded for the member (who joined through UnionGate).
         case recorded(RosterEntry)
     }
@@ -116,6 +122,8 @@ public struct RealNameRegistry: Sendable {
     ///
     /// A member who joined through UnionGate (an approved application) and is not on the roster
     /// gets a row of their own with their identity (`member` source).
+    ///
+    /// Five bindings that matched nobody (or someone bound) within a day stop further tries.
     public func bind(
         _ openid: String, name: String, identity: IdentityNumber?, phone: String?, book: RuleBook, at now: Int64
     ) async throws -> Binding {
@@ -130,6 +138,16 @@ public struct RealNameRegistry: Sendable {
                 .first(decoding: RosterEntry.self, keyDecodingStrategy: .convertFromSnakeCase)
             {
                 return .alreadyBound(mine)
+            }
+            let attempts = "bind:" + openid
+            guard
+                try await AuditLog.count("roster.bind_failed", record: attempts, since: now - 86_400, in: database)
+                    < Self.failedBindingsPerDay
+            else { return .tooManyAttempts }
+            func failed() async throws {
+                try await AuditLog.record(
+                    .member(openid), action: "roster.bind_failed", record: attempts, unit: "", before: nil, after: nil,
+                    at: now, in: database)
             }
             var candidates: [RosterEntry] = []
             if let idLookup {
@@ -147,6 +165,7 @@ public struct RealNameRegistry: Sendable {
                         "有人用已绑定其他微信的会员身份申请绑定：\(entry.name)，会员编号 \(entry.memberNumber)"
                             + "（身份证 \(entry.idMask.isEmpty ? "未登记" : entry.idMask)）。请核实后处理（可在「会员名册」解除原绑定）。",
                         unit: entry.unitCode, book: book, at: now, year: year, in: database)
+                    try await failed()
                     return .boundToAnother(caseNumber: number)
                 }
                 try await database.update("member_roster").set("openid", to: openid).set("bound_at", to: now)
@@ -190,6 +209,7 @@ public struct RealNameRegistry: Sendable {
             let number = try await Self.askStaff(
                 openid, "会员绑定没有匹配到名册：姓名 \(name)，\(what)。请核实：如是会员，请在「会员名册」导入或更正后请其重新绑定。",
                 unit: book.join.organisation.root ?? "", book: book, at: now, year: year, in: database)
+            try await failed()
             return .noMatch(caseNumber: number)
         }
         store.facts.forgetApplication(of: openid)

@@ -67,6 +67,14 @@ public enum AuditLog {
             .map(\.entry)
     }
 
+    /// How many times `action` was recorded on `record` since `since`.
+    static func count(_ action: String, record: String, since: Int64, in database: any SQLDatabase) async throws -> Int
+    {
+        try await database.count("audit_log") {
+            $0.where("record", .equal, record).where("action", .equal, action).where("at", .greaterThan, since)
+        }
+    }
+
     /// What was done to `record` (such as `suggestion:JY-2026-000001`), oldest first.
     static func history(of record: String, in database: any SQLDatabase) async throws -> [AuditEntry] {
         try await database.select().columns("*").from("audit_log").where("record", .equal, record)

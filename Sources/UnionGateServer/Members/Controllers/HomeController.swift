@@ -31,6 +31,13 @@ struct HomeController: MemberController {
             let changesIn: Int
             /// The local time the code was made for.
             let shownAt: String
+            /// The code as a QR code staff scan: the console's 会员验证 with the code filled in.
+            let qr: QR?
+        }
+        struct QR: Encodable {
+            let path: String
+            /// The side of the drawing, quiet zone included, in modules.
+            let side: Int
         }
         let card: Card?
         /// Why there is no card: the 入会 status.
@@ -87,7 +94,9 @@ struct HomeController: MemberController {
                 joined: entry.flatMap { $0.joinedOn.isEmpty ? nil : $0.joinedOn }
                     ?? shared.day(application.decidedAt ?? application.createdAt),
                 code: String(code.code.prefix(4)) + " " + String(code.code.suffix(4)), digits: code.code,
-                changesIn: changesIn, shownAt: shared.local(now)),
+                changesIn: changesIn, shownAt: shared.local(now),
+                qr: QRCode(shared.publicURL.map { $0.trimmingSlash() + "/admin/verify?code=" + code.code } ?? code.code)
+                    .map { CardView.QR(path: $0.svgPath, side: $0.size + 8) }),
             status: nil, canJoin: false)
         // The page loads again when the code changes (no script needed).
         return try pages.render(

@@ -115,6 +115,9 @@ struct IdentityController: MemberController {
             view = View(
                 record: nil, form: nil,
                 outcome: "这个会员身份已绑定了另一个微信。已转工会工作人员核实（编号 \(number)），核实后会通过公众号通知您。", isMember: joined)
+        case .tooManyAttempts:
+            view = View(
+                record: nil, form: nil, outcome: "今天的绑定尝试次数已用完。请明天再试，或联系工会工作人员核实。", isMember: joined)
         case .noMatch(let number):
             view = View(
                 record: nil, form: nil,

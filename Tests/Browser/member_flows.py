@@ -1,0 +1,194 @@
+"""The member pages' flows in a real headless Chromium at 375 px, against a real `uniongate serve`
+(started by `ConsoleBrowserTests` with the county organisation and a public address), and the
+staff's side of them in the console:
+
+- a member asks for 会员中心 in the chat and opens the personal link; 入会 on one page (the unit
+  found by search); staff approve; the e-member card; staff verify its code in 会员验证;
+- the member fills 法律援助 as a page with a photo, hostile text in it, and follows it in 我的申请;
+- staff import a roster (a bad row refused by row, with its reason), confirm it, and a member on it
+  binds their WeChat with name and 身份证 number.
+
+Environment: CONSOLE_URL, WECHAT_TOKEN, ROOT_TOKEN, SHOTS_DIR. Exits 0 when every flow passed.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+
+from PIL import Image
+from selenium.webdriver.common.by import By
+
+import wechat
+from kit import BASE, ROOT, SHOTS, TOKEN, browser, checks, click, expect, has, shoot, sign_in, step, text
+
+HOSTILE = '"\u0301 data-x="1 <\u0338img src=x onerror=alert(1)> \'\u0301 onclick=\'x'
+
+
+def identity(index):
+    """A valid 居民身份证 number (GB 11643 check character) for `index`."""
+    body = "110105198%d0101%03d" % (index % 10, index)
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    total = sum(int(digit) * weight for digit, weight in zip(body, weights))
+    return body + "10X98765432"[total % 11]
+
+
+def api(method, path, body=None):
+    request = urllib.request.Request(BASE + path, method=method, headers={
+        "Authorization": "Bearer " + ROOT, "Content-Type": "application/json"},
+        data=json.dumps(body).encode() if body is not None else None)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"null")
+
+
+def enter(driver, openid):
+    """The member asks for 会员中心 in the chat and opens the personal link it answers."""
+    reply = wechat.send(BASE, TOKEN, openid, "会员中心")
+    links = re.findall(r'href="([^"]+/m/in/[0-9a-f]{64})"', reply)
+    expect(len(links) == 1, f"会员中心 answers a personal link: {reply}")
+    driver.get(links[0])
+    expect("会员中心" in driver.title, "the personal link opens the member's home")
+
+
+def fill(driver, element_id, value):
+    field = driver.find_element(By.ID, element_id)
+    field.clear()
+    field.send_keys(value)
+
+
+def no_injection(driver, where):
+    expect(not has(driver, "img[src=x]") and not has(driver, "[data-x]") and not has(driver, "[onclick]"),
+           f"the hostile text stays text on {where}")
+
+
+def main():
+    os.makedirs(SHOTS, exist_ok=True)
+    photo = os.path.join(SHOTS, "proof.jpg")
+    Image.new("RGB", (320, 240), (200, 60, 60)).save(photo, "JPEG")
+    driver = browser()
+    try:
+        step("a member opens 会员中心 from the chat, at 375 px")
+        enter(driver, "oMemberPage")
+        expect("尚未入会" in text(driver), "the home says they are not a member yet")
+        shoot(driver, "member-home")
+
+        step("入会 on one page: a wrong phone is refused and what was typed is kept; the unit by search")
+        click(driver, driver.find_element(By.ID, "to-join"))
+        fill(driver, "f-name", "周小华")
+        fill(driver, "f-phone", "12345")
+        fill(driver, "f-unit", "环卫")
+        click(driver, driver.find_element(By.ID, "unit-search"))
+        driver.find_element(By.CSS_SELECTOR, "input[name=unit_code][value='chengdong-huanwei']").click()
+        click(driver, driver.find_element(By.ID, "submit"))
+        expect("手机号应为 11 位" in text(driver), "a wrong phone number is refused with its reason")
+        expect(driver.find_element(By.ID, "f-name").get_attribute("value") == "周小华", "the name is kept")
+        shoot(driver, "member-join")
+        fill(driver, "f-phone", "13700001111")
+        if not driver.find_element(By.CSS_SELECTOR, "input[name=unit_code][value='chengdong-huanwei']").is_selected():
+            driver.find_element(By.CSS_SELECTOR, "input[name=unit_code][value='chengdong-huanwei']").click()
+        click(driver, driver.find_element(By.ID, "submit"))
+        done = driver.find_element(By.ID, "done").text
+        expect("入会申请已提交" in done, f"the application is submitted: {done}")
+        number = re.search(r"RH-\d{4}-\d{6}", done).group(0)
+        shoot(driver, "member-joined")
+
+        step("staff approve; the member's card shows a code that staff verify")
+        rows = api("GET", "/admin/api/members?q=" + urllib.parse.quote(number))
+        api("POST", f"/admin/api/members/{rows[0]['id']}/approve", {})
+        driver.get(BASE + "/m/card")
+        expect(driver.find_element(By.ID, "card-name").text == "周小华", "the card shows the member's name")
+        code = driver.find_element(By.ID, "card-code").get_attribute("data-digits")
+        expect(re.fullmatch(r"\d{8}", code or "") is not None, f"the card shows an 8-digit code: {code}")
+        shoot(driver, "member-card")
+        qr = os.path.join(SHOTS, "card-qr.png")
+        driver.find_element(By.ID, "card-qr").screenshot(qr)
+        scanned = subprocess.run(["zbarimg", "--quiet", "--raw", qr], capture_output=True, text=True).stdout.strip()
+        expect(scanned == f"{BASE}/admin/verify?code={code}", f"the card's QR code scans as the verify link: {scanned!r}")
+        sign_in(driver, "root", ROOT)
+        driver.get(scanned)
+        expect(driver.find_element(By.ID, "holder-name").text == "周小华", "staff who scan it see whose card it is")
+        driver.get(BASE + "/admin/verify")
+        fill(driver, "code", code[:4] + " " + code[4:])
+        click(driver, driver.find_element(By.ID, "verify"))
+        expect(driver.find_element(By.ID, "holder-name").text == "周小华", "staff who type it see whose card it is")
+        expect("会员（有效）" in driver.find_element(By.ID, "holder-status").text, "and that it is valid")
+        shoot(driver, "verify")
+
+        step("法律援助 as a page, with a photo and hostile text, followed in 我的申请")
+        driver.get(BASE + "/m/forms")
+        shoot(driver, "member-forms")
+        driver.get(BASE + "/m/forms/" + urllib.parse.quote("法律援助"))
+        fill(driver, "f-name", "周小华")
+        fill(driver, "f-phone", "13700001111")
+        driver.find_element(By.CSS_SELECTOR, "select[name=kind] option[value='工伤认定']").click()
+        fill(driver, "f-detail", "车间受伤，单位不给认定工伤 " + HOSTILE)
+        driver.find_element(By.ID, "f-photos").send_keys(photo)
+        shoot(driver, "member-form")
+        click(driver, driver.find_element(By.ID, "submit"))
+        expect("FL-" in driver.find_element(By.ID, "done").text, "the form is stored with its number")
+        click(driver, driver.find_element(By.ID, "to-applications"))
+        expect(number in text(driver), "我的申请 lists the join application")
+        shoot(driver, "member-applications")
+        driver.find_element(By.CSS_SELECTOR, "a[href^='/m/applications/form/']").click()
+        expect(has(driver, "#record-photos img"), "the member sees their photo")
+        loaded = driver.execute_script(
+            "const i = document.querySelector('#record-photos img'); return i.complete && i.naturalWidth")
+        expect(loaded == 320, f"the photo loads ({loaded} px wide)")
+        expect("车间受伤" in text(driver), "the answers are shown")
+        no_injection(driver, "the member's application")
+        shoot(driver, "member-application")
+        driver.get(BASE + "/admin/forms?form=" + urllib.parse.quote("法律援助"))
+        expect(has(driver, "img.thumb"), "staff see the photo with the submission")
+        no_injection(driver, "the console's forms list")
+
+        step("staff import a roster: previewed with its bad row, then confirmed")
+        roster = os.path.join(SHOTS, "roster.csv")
+        with open(roster, "w", encoding="utf-8-sig") as handle:
+            handle.write("姓名,身份证号,手机号,会员编号,入会日期,单位\n")
+            handle.write(f"吴大伟,{identity(1)},13600001111,HY-7001,2015-06-01,城东环卫所工会\n")
+            handle.write(f"郑小兰,{identity(2)},,HY-7002,2018-09-15,城东水务公司工会\n")
+            handle.write(f"王错号,{identity(3)[:-1]}{'0' if identity(3)[-1] != '0' else '1'},,,,\n")
+        driver.get(BASE + "/admin/roster")
+        driver.find_element(By.ID, "roster-file").send_keys(roster)
+        click(driver, driver.find_element(By.ID, "roster-preview"))
+        expect("新增 2 人" in driver.find_element(By.ID, "count-added").text, "the preview adds two")
+        expect("第 4 行" in driver.find_element(By.ID, "refused").text, "the bad row is named by its row")
+        shoot(driver, "roster-preview")
+        click(driver, driver.find_element(By.ID, "roster-apply"))
+        expect("新增 2 人" in driver.find_element(By.ID, "flash").text, "the roster is imported")
+        expect(identity(1) not in text(driver), "identity numbers are masked in the roster")
+        shoot(driver, "roster")
+
+        step("a member on the roster binds with name and 身份证 number and has a card at once")
+        driver.delete_all_cookies()
+        enter(driver, "oRosterMember")
+        click(driver, driver.find_element(By.ID, "to-bind"))
+        fill(driver, "f-name", "吴大伟")
+        fill(driver, "f-identity", identity(1))
+        click(driver, driver.find_element(By.ID, "identity-submit"))
+        expect("绑定成功" in driver.find_element(By.ID, "outcome").text, "the member is bound")
+        shoot(driver, "member-identity")
+        driver.get(BASE + "/m/card")
+        expect("HY-7001" in driver.find_element(By.ID, "card-number").text, "their card has the roster's number")
+    except Exception:
+        try:
+            path = os.path.join(SHOTS, "member-failure.png")
+            driver.save_screenshot(path)
+            print(f"failed at {driver.current_url}; screenshot {path}\n{text(driver)[:2000]}", flush=True)
+        except Exception:  # noqa: BLE001 - the failure is reported below anyway
+            pass
+        raise
+    finally:
+        driver.quit()
+    print(f"member flows passed: {len(checks)} checks, screenshots in {SHOTS}", flush=True)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except AssertionError as failure:
+        print(f"FAILED: {failure}", flush=True)
+        sys.exit(1)
