@@ -4,6 +4,7 @@ clicks that wait for the next page, and the gateway's address and tokens from th
 (CONSOLE_URL, WECHAT_TOKEN, ROOT_TOKEN, SHOTS_DIR)."""
 
 import os
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -111,3 +112,27 @@ def post(driver, path, fields):
         return error.code
 
 
+
+
+def run(name, flows):
+    """Runs `flows(driver)` in a fresh browser; on a failure, a screenshot `<name>-failure.png`
+    and the page's text; exits 1 when a check failed."""
+    os.makedirs(SHOTS, exist_ok=True)
+    try:
+        driver = browser()
+        try:
+            flows(driver)
+        except Exception:
+            try:
+                path = os.path.join(SHOTS, f"{name}-failure.png")
+                driver.save_screenshot(path)
+                print(f"failed at {driver.current_url}; screenshot {path}\n{text(driver)[:2000]}", flush=True)
+            except Exception:  # noqa: BLE001 - the failure is reported below anyway
+                pass
+            raise
+        finally:
+            driver.quit()
+    except AssertionError as failure:
+        print(f"FAILED: {failure}", flush=True)
+        sys.exit(1)
+    print(f"{name} flows passed: {len(checks)} checks, screenshots in {SHOTS}", flush=True)
