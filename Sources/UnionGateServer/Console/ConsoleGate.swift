@@ -59,7 +59,7 @@ struct ConsoleGate: RouterMiddleware {
                 _ = try await request.collectBody(upTo: ConsoleRoutes.formLimit)
                 token = try? await request.decode(as: CSRFField.self, context: context).token
             }
-            guard let token, ConsoleSession.constantTimeEqual(token, session.csrf) else {
+            guard let token, MemberAccess.constantTimeEqual(token, session.csrf) else {
                 logger.warning(
                     "console: form without its CSRF token refused",
                     metadata: [

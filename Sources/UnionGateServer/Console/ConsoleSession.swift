@@ -19,15 +19,6 @@ struct ConsoleSession: Codable, Sendable, Equatable {
         return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
     }
 
-    /// Whether two tokens are equal, in time that does not depend on where they differ.
-    static func constantTimeEqual(_ left: String, _ right: String) -> Bool {
-        let a = Array(left.utf8)
-        let b = Array(right.utf8)
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for index in 0..<a.count { difference |= a[index] ^ b[index] }
-        return difference == 0
-    }
 }
 
 /// Hummingbird's key–value storage for sessions, kept in the union's store so that every

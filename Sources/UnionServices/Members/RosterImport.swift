@@ -392,8 +392,8 @@ public struct RosterImport: Sendable {
         return String(format: "%04d-%02d-%02d", time.year, time.month, time.day)
     }
 
-    /// `now` as `YYYYMMDD` in the union's time.
-    static func today(_ now: Int64, book: RuleBook) -> Int {
+    /// `now` as `YYYYMMDD` in the union's time (what a birth date in a 身份证 number is checked against).
+    public static func today(_ now: Int64, book: RuleBook) -> Int {
         let time = LocalTime(unixSeconds: now, utcOffsetMinutes: book.settings.utcOffsetMinutes)
         return time.year * 10000 + time.month * 100 + time.day
     }

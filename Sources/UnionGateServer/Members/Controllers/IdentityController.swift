@@ -78,7 +78,7 @@ struct IdentityController: MemberController {
         if name.isEmpty || name.count > 30 { problems.append("请填写姓名（与身份证一致）。") }
         var identity: IdentityNumber?
         if !identityText.isEmpty {
-            switch IdentityNumber.parse(identityText, today: today()) {
+            switch IdentityNumber.parse(identityText, today: RosterImport.today(shared.clock(), book: book)) {
             case .success(let parsed): identity = parsed
             case .failure(let problem): problems.append(problem.message)
             }
@@ -125,10 +125,5 @@ struct IdentityController: MemberController {
                     + "如果您还不是会员，可以申请入会。", isMember: joined)
         }
         return try pages.render("identity", title: "会员实名", view, context: context, back: "/m/")
-    }
-
-    private func today() -> Int {
-        let time = LocalTime(unixSeconds: shared.clock(), utcOffsetMinutes: book.settings.utcOffsetMinutes)
-        return time.year * 10000 + time.month * 100 + time.day
     }
 }
