@@ -4,11 +4,16 @@ staff's side of them in the console:
 
 - a member asks for 会员中心 in the chat and opens the personal link; 入会 on one page (the unit
   found by search); staff approve; the e-member card; staff verify its code in 会员验证;
-- the member fills 法律援助 as a page with a photo, hostile text in it, and follows it in 我的申请;
+- the member applies for 法律援助 on a page with a photo, hostile text in it, and follows it in 我的申请;
+- the member applies for 困难帮扶 in three steps (household members added row by row, a photo of
+  proof), and three staff accounts (grassroots, town, county) pass it up and approve it with an
+  amount; the member reads each level's decision;
 - staff import a roster (a bad row refused by row, with its reason), confirm it, and a member on it
   binds their WeChat with name and 身份证 number.
 
-Environment: CONSOLE_URL, WECHAT_TOKEN, ROOT_TOKEN, SHOTS_DIR. Exits 0 when every flow passed.
+Environment: CONSOLE_URL, WECHAT_TOKEN, ROOT_TOKEN, SHOTS_DIR, and the approvers as name:password:
+APPROVER (the town 城东镇工会), GRASSROOTS (城东环卫所工会), COUNTY (the county). Exits 0 when every
+flow passed.
 """
 
 import json
@@ -24,6 +29,7 @@ from selenium.webdriver.common.by import By
 import wechat
 from kit import BASE, ROOT, SHOTS, TOKEN, click, expect, has, run, shoot, sign_in, step, text
 
+APPROVERS = [os.environ[name].split(":", 1) for name in ["GRASSROOTS", "APPROVER", "COUNTY"]]
 HOSTILE = '"\u0301 data-x="1 <\u0338img src=x onerror=alert(1)> \'\u0301 onclick=\'x'
 
 
@@ -61,6 +67,90 @@ def fill(driver, element_id, value):
 def no_injection(driver, where):
     expect(not has(driver, "img[src=x]") and not has(driver, "[data-x]") and not has(driver, "[onclick]"),
            f"the hostile text stays text on {where}")
+
+
+def sign_out(driver):
+    driver.get(BASE + "/admin/")
+    if has(driver, "#logout"):
+        click(driver, driver.find_element(By.ID, "logout"))
+
+
+def choose(driver, name, value):
+    driver.find_element(By.CSS_SELECTOR, f"select[name='{name}'] option[value='{value}']").click()
+
+
+def hardship(driver, photo):
+    step("困难帮扶 in three steps at 375 px: a bad row refused, household members added row by row")
+    driver.get(BASE + "/m/aid/" + urllib.parse.quote("困难帮扶"))
+    expect("第 1 步" in driver.find_element(By.ID, "aid-step").text, "the first step")
+    fill(driver, "f-name", "周小华")
+    fill(driver, "f-phone", "13700001111")
+    fill(driver, "f-id_number", identity(7))
+    choose(driver, "reason", "家属大病")
+    fill(driver, "f-detail", "父亲今年住院两次，医药费负担很重。" + HOSTILE)
+    shoot(driver, "aid-step-1")
+    click(driver, driver.find_element(By.ID, "next"))
+    expect("第 2 步" in driver.find_element(By.ID, "aid-step").text, "the household step")
+    fill(driver, "f-household-0-name", "周大山")
+    choose(driver, "household.0.relation", "父母")
+    fill(driver, "f-household-0-age", "71")
+    fill(driver, "f-household-0-income", "1200")
+    click(driver, driver.find_element(By.ID, "add-household"))
+    expect(has(driver, "#f-household-1-name"), "another row to fill")
+    fill(driver, "f-household-1-name", "周小雨")
+    choose(driver, "household.1.relation", "子女")
+    fill(driver, "f-household-1-age", "300")
+    fill(driver, "f-income", "4800")
+    click(driver, driver.find_element(By.ID, "next"))
+    expect("第 2 行" in text(driver), "a bad row is named by its number")
+    fill(driver, "f-household-1-age", "12")
+    shoot(driver, "aid-household")
+    click(driver, driver.find_element(By.ID, "next"))
+    expect("第 3 步" in driver.find_element(By.ID, "aid-step").text, "the proof step")
+    driver.find_element(By.ID, "f-proof").send_keys(photo)
+    shoot(driver, "aid-proof")
+    click(driver, driver.find_element(By.ID, "submit"))
+    done = driver.find_element(By.ID, "done").text
+    match = re.search(r"KB-\d{4}-\d{6}", done)
+    expect(match is not None, f"the application is stored with its number: {done}")
+    number = match.group(0)
+
+    step("three staff accounts pass it up and approve it: grassroots, town, county")
+    for index, (account, password) in enumerate(APPROVERS):
+        sign_out(driver)
+        sign_in(driver, account, password)
+        driver.get(BASE + "/admin/aid")
+        expect(number in text(driver), f"{account} finds it in the unit's queue")
+        driver.find_element(By.XPATH, f"//a[text()='{number}']").click()
+        expect("周大山" in text(driver), f"{account} sees the household (they act on it)")
+        no_injection(driver, f"{account}'s page of the application")
+        if index == 2:
+            choose(driver, "record.category", "一般困难")
+            fill(driver, "record.amount", "3000")
+            shoot(driver, "aid-county")
+        else:
+            fill(driver, "aid-note", "情况属实，同意上报。")
+        click(driver, driver.find_element(By.ID, "aid-pass"))
+        flash = driver.find_element(By.ID, "flash").text
+        expect(number in flash, f"{account}'s decision is made: {flash}")
+        if index == 0:
+            shoot(driver, "aid-grassroots")
+    expect("已批准" in driver.find_element(By.ID, "aid-status").text, "approved at the county")
+    driver.get(BASE + "/admin/aid/stats")
+    expect("3000.00" in text(driver), "the statistics count the amount granted")
+    shoot(driver, "aid-stats")
+    sign_out(driver)
+
+    step("the member reads each level's decision")
+    driver.get(BASE + "/m/applications")
+    driver.find_element(By.XPATH, f"//a[contains(., '{number}')]").click()
+    timeline = driver.find_element(By.ID, "timeline").text
+    for line in ["基层工会审核（城东环卫所工会）：通过", "镇街工会复核（城东镇工会）：通过", "县总工会审批（某某县总工会）：批准"]:
+        expect(line in timeline, f"the timeline says {line}")
+    expect("3000.00" in text(driver), "and the amount granted")
+    no_injection(driver, "the member's application")
+    shoot(driver, "member-aid")
+    sign_in(driver, "root", ROOT)
 
 
 def main(driver):
@@ -116,7 +206,7 @@ def main(driver):
     step("法律援助 as a page, with a photo and hostile text, followed in 我的申请")
     driver.get(BASE + "/m/forms")
     shoot(driver, "member-forms")
-    driver.get(BASE + "/m/forms/" + urllib.parse.quote("法律援助"))
+    driver.get(BASE + "/m/aid/" + urllib.parse.quote("法律援助"))
     fill(driver, "f-name", "周小华")
     fill(driver, "f-phone", "13700001111")
     driver.find_element(By.CSS_SELECTOR, "select[name=kind] option[value='工伤认定']").click()
@@ -128,7 +218,7 @@ def main(driver):
     click(driver, driver.find_element(By.ID, "to-applications"))
     expect(number in text(driver), "我的申请 lists the join application")
     shoot(driver, "member-applications")
-    driver.find_element(By.CSS_SELECTOR, "a[href^='/m/applications/form/']").click()
+    driver.find_element(By.CSS_SELECTOR, "a[href^='/m/applications/aid/']").click()
     expect(has(driver, "#record-photos img"), "the member sees their photo")
     loaded = driver.execute_script(
         "const i = document.querySelector('#record-photos img'); return i.complete && i.naturalWidth")
@@ -136,9 +226,12 @@ def main(driver):
     expect("车间受伤" in text(driver), "the answers are shown")
     no_injection(driver, "the member's application")
     shoot(driver, "member-application")
-    driver.get(BASE + "/admin/forms?form=" + urllib.parse.quote("法律援助"))
-    expect(has(driver, "img.thumb"), "staff see the photo with the submission")
-    no_injection(driver, "the console's forms list")
+    driver.get(BASE + "/admin/aid?status=all")
+    driver.find_element(By.CSS_SELECTOR, "table#aid a[id^='aid-']").click()
+    expect(has(driver, "img.thumb"), "staff see the photo with the application")
+    no_injection(driver, "the console's application")
+
+    hardship(driver, photo)
 
     step("staff import a roster: previewed with its bad row, then confirmed")
     roster = os.path.join(SHOTS, "roster.csv")

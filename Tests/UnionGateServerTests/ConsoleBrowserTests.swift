@@ -96,12 +96,16 @@ struct ConsoleBrowserTests {
         ]) { $1 }
         if publicURL { environment["UNIONGATE_PUBLIC_URL"] = "http://127.0.0.1:\(port)" }
         let log = directory.appendingPathComponent("commands.log").path
-        for (name, role, password) in [
-            ("dong-viewer", "viewer", "viewer-pass-1"), ("dong-approver", "approver", "approver-pass-1"),
+        // The town's viewer and approver; the aid flow's grassroots and county approvers.
+        for (name, unit, role, password) in [
+            ("dong-viewer", "chengdong", "viewer", "viewer-pass-1"),
+            ("dong-approver", "chengdong", "approver", "approver-pass-1"),
+            ("huanwei-approver", "chengdong-huanwei", "approver", "huanwei-pass-1"),
+            ("county-approver", "county", "approver", "county-pass-1"),
         ] {
             let status = try await run(
                 [
-                    executable, "staff", "add", name, "--unit", "chengdong", "--role", role, "--password", password,
+                    executable, "staff", "add", name, "--unit", unit, "--role", role, "--password", password,
                     "--replies", replies.path, "--database", database,
                 ], environment: environment, output: log)
             #expect(status == 0, "staff add \(name): \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
@@ -124,6 +128,7 @@ struct ConsoleBrowserTests {
             environment: environment.merging([
                 "CONSOLE_URL": "http://127.0.0.1:\(port)", "ROOT_TOKEN": testAdminToken, "REPLIES_DIR": replies.path,
                 "SHOTS_DIR": shots, "APPROVER": "dong-approver:approver-pass-1", "VIEWER": "dong-viewer:viewer-pass-1",
+                "GRASSROOTS": "huanwei-approver:huanwei-pass-1", "COUNTY": "county-approver:county-pass-1",
                 "PYTHONDONTWRITEBYTECODE": "1",
             ]) { $1 }, output: flowsLog)
         let output = (try? String(contentsOfFile: flowsLog, encoding: .utf8)) ?? ""

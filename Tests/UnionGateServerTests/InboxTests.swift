@@ -245,28 +245,28 @@ struct InboxMediaTests {
 struct SubmissionProgressTests {
     @Test func aSubmissionGetsAStatusAReplyAndANoticeAndTheMemberSeesEverything() async throws {
         let clock = TestClock(InboxTests.fridayAfternoon)
-        try await withGateway(clock: clock.read) { client, gateway in
+        try await withGateway(replies: formReplies, clock: clock.read) { client, gateway in
             let member = Member()
             #expect(try await client.replyText(member.text("我的申请"))?.contains("还没有办理过") == true)
             let submission = try await gateway.store.transaction { database in
                 try await FormSubmissions.submit(
-                    form: "法律援助", prefix: "FL", openid: member.openid, answers: ["problem": "工资拖欠三个月"],
+                    form: "维权咨询", prefix: "WQ", openid: member.openid, answers: ["problem": "工资拖欠三个月"],
                     messageKey: "fl", at: clock.read(), year: 2026, in: database)
             }
             _ = try await client.conversation(member, ["建议 食堂增加夜班供餐"])
-            let path = "/admin/api/forms/法律援助/submissions/\(submission.id)"
+            let path = "/admin/api/forms/维权咨询/submissions/\(submission.id)"
             let patched = try await client.admin("PATCH", path, json: #"{"status":"processing","reply":"已联系律师"}"#)
             #expect(patched.status == 200 && patched.body.contains(#""status":"processing""#))
             #expect(try await client.admin("PATCH", path, json: #"{"status":"lost"}"#).status == 400)
             #expect(
                 try await client.admin(
-                    "PATCH", "/admin/api/forms/法律援助/submissions/999",
+                    "PATCH", "/admin/api/forms/维权咨询/submissions/999",
                     json: #"{"status":"done"}"#
                 ).status == 404)
             let previews = try await client.adminList("/admin/api/outbox").compactMap { $0["preview"] as? String }
-            #expect(previews.contains { $0.contains("职工法律援助申请") && $0.contains("办理中") })
+            #expect(previews.contains { $0.contains("职工维权咨询申请") && $0.contains("办理中") })
             let list = try #require(try await client.replyText(member.text("我的申请")))
-            #expect(list.contains("【职工法律援助申请】FL-2026-000001 办理中（11月27日）"))
+            #expect(list.contains("【职工维权咨询申请】WQ-2026-000001 办理中（11月27日）"))
             #expect(list.contains("工会回复：已联系律师"))
             #expect(list.contains("【合理化建议】JY-2026-000001 已收到"))
             let audit = try await client.adminList("/admin/api/audit", query: ["action": "submission.update"])

@@ -17,11 +17,11 @@ import WeChatWire
 #endif
 
 /// The public address the tests' gateway believes it has (the web authorisation returns there).
-private let publicURL = "https://union.example"
+let publicURL = "https://union.example"
 
 /// A gateway with member pages, a fake WeChat API (its web authorisation too), a browser for the
 /// pages and WeChat's side of the chat, all over live HTTP.
-private func withMemberPages(
+func withMemberPages(
     signIn: MemberSignIn = .link, clock: TestClock = TestClock(),
     _ body: @Sendable (ConsoleVisitor, WeChatClient, Gateway, FakeWeChatAPI, String) async throws -> Void
 ) async throws {
@@ -492,7 +492,7 @@ let samplePNG: [UInt8] =
 
 @Suite("The union's forms as pages, with photos")
 struct FormPagesTests {
-    /// 法律援助 filled on a page with photos: not-images, too many, too large and cut-short
+    /// 维权咨询 filled on a page with photos: not-images, too many, too large and cut-short
     /// uploads are refused with nothing stored; a good one is stored once, however often it is
     /// sent, and its photos are shown to staff (nosniff, by a random name) and to the member,
     /// never to another member.
@@ -501,8 +501,8 @@ struct FormPagesTests {
             let member = Member()
             try await browser.enterMemberPages(as: member, chat: chat)
             let list = try await browser.get("/m/forms")
-            #expect(list.body.contains("职工法律援助申请"))
-            let path = "/m/forms/" + ConsoleVisitor.encode("法律援助")
+            #expect(list.body.contains("职工维权咨询申请"))
+            let path = "/m/forms/" + ConsoleVisitor.encode("维权咨询")
             let page = try await browser.get(path)
             #expect(page.status == 200)
             #expect(page.body.contains("enctype=\"multipart/form-data\""))
@@ -551,7 +551,7 @@ struct FormPagesTests {
             async let second = browser.postMultipart(path, fields, files: good)
             let (one, two) = try await (first, second)
             #expect(one.status == 200 && two.status == 200, "\(one.status) \(two.status)")
-            #expect(one.body.contains("FL-") && two.body.contains("FL-"))
+            #expect(one.body.contains("WQ-") && two.body.contains("WQ-"))
             #expect(try await stored() == (1, 2))
             let files = try FileManager.default.contentsOfDirectory(atPath: gateway.mediaDirectory)
                 .filter { $0.hasPrefix("photo-") }
@@ -563,7 +563,7 @@ struct FormPagesTests {
             }
             let staff = ConsoleVisitor(browser.client)
             try await staff.signIn("root", testAdminToken)
-            let records = try await staff.get("/admin/forms?form=" + ConsoleVisitor.encode("法律援助"))
+            let records = try await staff.get("/admin/forms?form=" + ConsoleVisitor.encode("维权咨询"))
             for token in photos { #expect(records.body.contains("/admin/photos/\(token)")) }
             let shown = try await staff.get("/admin/photos/\(photos[0])")
             #expect(shown.status == 200)

@@ -21,6 +21,21 @@ let countyReplies: String = {
     }
     files["org.yaml"] = try? String(
         contentsOfFile: root.appendingPathComponent("Fixtures/county-org.yaml").path, encoding: .utf8)
+    files["legal-form.yaml"] = try? String(
+        contentsOfFile: root.appendingPathComponent("Fixtures/legal-form.yaml").path, encoding: .utf8)
+    return try! temporaryReplies(files)
+}()
+
+/// The shipped Replies with a chat form that has a photo field (`Fixtures/legal-form.yaml`).
+let formReplies: String = {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    var files: [String: String] = [:]
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: shippedReplies)) ?? []
+    where name.hasSuffix(".yaml") {
+        files[name] = try? String(contentsOfFile: shippedReplies + "/" + name, encoding: .utf8)
+    }
+    files["legal-form.yaml"] = try? String(
+        contentsOfFile: root.appendingPathComponent("Fixtures/legal-form.yaml").path, encoding: .utf8)
     return try! temporaryReplies(files)
 }()
 
@@ -78,7 +93,7 @@ struct StaffAccessTests {
                 try await expect("GET", "/admin/api/members", query: ["unit": "chengdong-shuiwu"], 200)
                 try await expect("GET", "/admin/api/members", query: ["unit": "chengxi"], 404)
                 try await expect("GET", "/admin/api/suggestions", 200)
-                try await expect("GET", "/admin/api/forms/法律援助/submissions", 200)
+                try await expect("GET", "/admin/api/forms/维权咨询/submissions", 200)
                 try await expect("GET", "/admin/api/stats", 200)
                 try await expect("GET", "/admin/api/stats", query: ["unit": "chengxi"], 404)
                 try await expect("GET", "/admin/api/qr", 200)

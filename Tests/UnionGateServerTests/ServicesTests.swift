@@ -224,26 +224,26 @@ struct ServicesTests {
     }
 
     @Test func anAdminDefinedFormIsFilledStoredAndExported() async throws {
-        try await withGateway { client, _ in
+        try await withGateway(replies: formReplies) { client, _ in
             let member = Member()
             let replies = try await client.conversation(
                 member,
                 [
-                    "法律援助", "李四", "139 1234 5678", "3", "上个月在车间受伤，单位不给认定工伤", "修改", "李四", "13912345678", "工伤认定",
+                    "维权咨询", "李四", "139 1234 5678", "3", "上个月在车间受伤，单位不给认定工伤", "修改", "李四", "13912345678", "工伤认定",
                     "单位不给认定工伤，想咨询", "确认",
                 ])
-            #expect(replies[0].contains("职工法律援助申请"))
+            #expect(replies[0].contains("职工维权咨询申请"))
             #expect(replies[3].contains("简要说明"))
             #expect(replies[4].contains("请核对"))
             #expect(replies[5].contains("重新填写"))
-            #expect(replies[10].contains("FL-") && replies[10].contains("3 个工作日"))
+            #expect(replies[10].contains("WQ-") && replies[10].contains("3 个工作日"))
 
-            let submissions = try await client.adminList("/admin/api/forms/法律援助/submissions")
+            let submissions = try await client.adminList("/admin/api/forms/维权咨询/submissions")
             #expect(submissions.count == 1)
             let answers = try #require(submissions.first?["answers"] as? [String: String])
             #expect(answers == ["name": "李四", "phone": "13912345678", "kind": "工伤认定", "detail": "单位不给认定工伤，想咨询"])
 
-            let csv = try await client.admin("GET", "/admin/api/forms/法律援助/submissions", query: ["format": "csv"])
+            let csv = try await client.admin("GET", "/admin/api/forms/维权咨询/submissions", query: ["format": "csv"])
             #expect(csv.status == 200)
             #expect(csv.contentType?.hasPrefix("text/csv") == true)
             #expect(csv.body.hasPrefix("\u{FEFF}编号,姓名,联系电话,问题类型,简要说明,相关材料照片,提交时间,openid\r\n"))
@@ -254,7 +254,7 @@ struct ServicesTests {
     @Test func theAdminAPINeedsTheToken() async throws {
         try await withGateway { client, _ in
             for path in [
-                "/admin/api/members", "/admin/api/suggestions", "/admin/api/forms/法律援助/submissions",
+                "/admin/api/members", "/admin/api/suggestions", "/admin/api/forms/维权咨询/submissions",
                 "/admin/api/outbox",
             ] {
                 let missing = try await client.admin("GET", path, token: nil)

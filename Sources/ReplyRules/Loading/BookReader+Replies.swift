@@ -117,9 +117,17 @@ extension BookReader {
                 }
                 return .service(.form(form))
             }
+            if name.hasPrefix("workflow:") {
+                let workflow = String(name.dropFirst(9)).trimmingCharacters(in: .whitespaces)
+                guard !workflow.isEmpty else {
+                    problems.error(value, "workflow: 后面要写申请事项名称")
+                    return nil
+                }
+                return .service(.workflow(workflow))
+            }
             guard let action = ServiceAction.namedActions[name] else {
                 let known = ServiceAction.namedActions.keys.sorted().joined(separator: "、")
-                problems.error(value, "未知的服务「\(name)」（可用：\(known)，或 form: 表单名称）")
+                problems.error(value, "未知的服务「\(name)」（可用：\(known)，或 form: 表单名称、workflow: 申请事项名称）")
                 return nil
             }
             return .service(action)

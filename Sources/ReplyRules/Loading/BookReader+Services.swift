@@ -4,7 +4,7 @@ import Foundation
 extension BookReader {
     /// A form question's `type:`.
     enum FieldType: String, YAMLKeys {
-        case text, phone, number, date, choice, photo
+        case text, phone, number, date, choice, photo, money, group
     }
 
     /// What the join settings may say.
@@ -141,10 +141,16 @@ extension BookReader {
 
     /// What a form's question may say.
     enum FieldKey: String, YAMLKeys {
-        case key, label, type, hint, optional, choices, min, max
+        case key, label, type, hint, optional, choices, min, max, sensitive, fields
     }
 
-    mutating func readFields(_ node: YAMLNode, reserved: Set<String>) -> [FormField] {
+    /// Where a list of questions stands: a form (chat and page), a workflow's step (pages only:
+    /// groups allowed), a group's rows (no photos, no groups), or what staff record at a level.
+    enum FieldPlace {
+        case form, workflowStep, group, record
+    }
+
+    mutating func readFields(_ node: YAMLNode, reserved: Set<String>, place: FieldPlace = .form) -> [FormField] {
         var result: [FormField] = []
         var keys = reserved
         let items = problems.list(node)
@@ -200,7 +206,41 @@ extension BookReader {
                     problems.error(fields[.max] ?? item, "照片最多 1 到 6 张（max）")
                     continue
                 }
+                guard place == .form || place == .workflowStep else {
+                    problems.error(fields[.type]!, place == .group ? "多行问题（group）里不能再传照片" : "审批时记录的内容不能是照片")
+                    continue
+                }
                 kind = .photo(max: most)
+            case .money:
+                let lowest = min ?? 0
+                let highest = max ?? 1_000_000
+                guard lowest >= 0, highest <= 100_000_000 else {
+                    problems.error(item, "金额范围应在 0 到 100000000 元之间（min、max）")
+                    continue
+                }
+                kind = .money(min: lowest, max: highest)
+            case .group:
+                guard place == .workflowStep else {
+                    problems.error(
+                        fields[.type]!,
+                        place == .group ? "多行问题（group）里不能再套多行问题" : "多行问题（group，如家庭成员）只能用在申请流程（workflows）的步骤里")
+                    continue
+                }
+                guard let rowsNode = fields[.fields] else {
+                    problems.error(item, "多行问题「\(label)」缺少每一行的问题（fields）")
+                    continue
+                }
+                let rows = readFields(rowsNode, reserved: [], place: .group)
+                if rows.isEmpty { continue }
+                let most = max ?? 10
+                guard (1...30).contains(most) else {
+                    problems.error(fields[.max] ?? item, "多行问题最多 1 到 30 行（max）")
+                    continue
+                }
+                kind = .group(fields: rows, min: Swift.max(min ?? 0, 0), max: most)
+            }
+            if type != .group, let extra = fields[.fields] {
+                problems.error(extra, "只有多行问题（type: group）才写 fields")
             }
             if let min, let max, min > max {
                 problems.error(item, "min 不能大于 max")
@@ -208,7 +248,8 @@ extension BookReader {
             result.append(
                 FormField(
                     key: key, label: label, kind: kind, hint: fields[.hint].flatMap { problems.text($0, what: "提示") },
-                    optional: fields[.optional].flatMap { problems.bool($0, what: "optional") } ?? false))
+                    optional: fields[.optional].flatMap { problems.bool($0, what: "optional") } ?? false,
+                    sensitive: fields[.sensitive].flatMap { problems.bool($0, what: "sensitive") } ?? false))
         }
         return result.count == items.count ? result : []
     }

@@ -13,7 +13,7 @@ public struct RuleBookLoader: Sendable {
 
     /// A top-level section.
     enum Section: String, YAMLKeys {
-        case settings, rules, welcome, menu, hotline, examples, join, welfare, forms, org, cases, notices
+        case settings, rules, welcome, menu, hotline, examples, join, welfare, forms, org, cases, notices, workflows
         case fallback = "default"
     }
 
@@ -105,6 +105,7 @@ struct BookReader {
     var welfare = WelfareCatalogue()
     var welfareSource: SourceLocation?
     var forms: [String: FormDefinition] = [:]
+    var workflows: [String: Workflow] = [:]
     var organisation: Organisation?
     var organisationSource: SourceLocation?
     var cases = CaseSettings()
@@ -190,6 +191,7 @@ struct BookReader {
         if let node = sections[.join] { readJoin(node) }
         if let node = sections[.welfare] { readWelfare(node) }
         if let node = sections[.forms] { readForms(node) }
+        if let node = sections[.workflows] { readWorkflows(node) }
         if let node = sections[.org] { readOrganisation(node) }
         if let node = sections[.cases] { readCases(node) }
         if let node = sections[.notices] { readNotices(node) }
@@ -204,11 +206,13 @@ struct BookReader {
         settleOrganisation()
         checkLimits()
         checkFormReferences()
+        checkWorkflows()
         checkMenuKeys()
         warnAboutShadowedKeywords()
         return RuleBook(
             rules: rules, welcome: welcome, fallback: fallback, menu: menu, hotline: hotline, settings: settings,
-            examples: examples, join: join, welfare: welfare, forms: forms, cases: cases, notices: notices)
+            examples: examples, join: join, welfare: welfare, forms: forms, workflows: workflows, cases: cases,
+            notices: notices)
     }
 
     // MARK: YAML errors

@@ -61,16 +61,20 @@ public struct CaseSettings: Sendable, Hashable {
         switch due {
         case .hours(let count): return unixSeconds + Int64(count) * 3600
         case .days(let count): return unixSeconds + Int64(count) * 86_400
-        case .workingDays(let count):
-            var day = LocalTime.dayStart(unixSeconds, utcOffsetMinutes: offset)
-            var counted = 0
-            // A year of days at most: a calendar of nothing but holidays cannot loop forever.
-            for _ in 0..<366 where counted < count {
-                day += 86_400
-                if isWorkingDay(LocalTime(unixSeconds: day, utcOffsetMinutes: offset)) { counted += 1 }
-            }
-            return day + 86_400  // the end of the last working day counted
+        case .workingDays(let count): return dueTime(from: unixSeconds, workingDays: count, utcOffsetMinutes: offset)
         }
+    }
+
+    /// The end of the `count`th working day after the day of `unixSeconds`, by this calendar.
+    public func dueTime(from unixSeconds: Int64, workingDays count: Int, utcOffsetMinutes offset: Int) -> Int64 {
+        var day = LocalTime.dayStart(unixSeconds, utcOffsetMinutes: offset)
+        var counted = 0
+        // A year of days at most: a calendar of nothing but holidays cannot loop forever.
+        for _ in 0..<366 where counted < count {
+            day += 86_400
+            if isWorkingDay(LocalTime(unixSeconds: day, utcOffsetMinutes: offset)) { counted += 1 }
+        }
+        return day + 86_400  // the end of the last working day counted
     }
 
     /// Whether staff are in at `unixSeconds`.

@@ -52,19 +52,31 @@ public struct FormField: Sendable, Hashable {
     public var hint: String?
     /// Whether the member may skip it by replying 「无」.
     public var optional: Bool
+    /// Whether the answer is sensitive (household income, illness, an ID number): in a workflow,
+    /// shown in full only to the staff who act on it in the member's branch of the tree.
+    public var sensitive: Bool
 
     /// Creates a field.
-    public init(key: String, label: String, kind: Kind, hint: String? = nil, optional: Bool = false) {
+    public init(
+        key: String, label: String, kind: Kind, hint: String? = nil, optional: Bool = false, sensitive: Bool = false
+    ) {
         self.key = key
         self.label = label
         self.kind = kind
         self.hint = hint
         self.optional = optional
+        self.sensitive = sensitive
     }
 
     /// Whether the answer is photos (uploaded on a page, not typed in the chat).
     public var isPhoto: Bool {
         if case .photo = kind { return true }
+        return false
+    }
+
+    /// Whether the answer is a repeatable group of rows (household members), answered on a page.
+    public var isGroup: Bool {
+        if case .group = kind { return true }
         return false
     }
 
@@ -85,6 +97,12 @@ public struct FormField: Sendable, Hashable {
         /// Photos (JPEG or PNG, at most `max`), uploaded on the member pages; the chat leaves
         /// the question out and says the photos can be added on the page.
         case photo(max: Int)
+        /// An amount of money in yuan, with at most two decimals (fen), in a range of whole yuan.
+        case money(min: Int, max: Int)
+        /// Rows of the same questions, such as the household's members (workflows only, on the
+        /// member pages): between `min` and `max` rows; the answer is kept as a JSON array of
+        /// objects by sub-field key.
+        indirect case group(fields: [FormField], min: Int, max: Int)
     }
 }
 

@@ -53,4 +53,21 @@ public struct LocalTime: Sendable, Hashable {
 
     /// Minutes since local midnight.
     public var minuteOfDay: Int { hour * 60 + minute }
+
+    /// The start of local day `YYYY-MM-DD` as a Unix timestamp, or nil for no such date.
+    public static func unixSeconds(ofDate text: String, utcOffsetMinutes offset: Int) -> Int64? {
+        let parts = text.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 3, (1...12).contains(parts[1]), (1...31).contains(parts[2]) else { return nil }
+        // Days from civil (Howard Hinnant's algorithm), the inverse of `init(unixSeconds:)`.
+        let year = parts[1] <= 2 ? parts[0] - 1 : parts[0]
+        let era = (year >= 0 ? year : year - 399) / 400
+        let yearOfEra = year - era * 400
+        let month = parts[1]
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + parts[2] - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = Int64(era * 146_097 + dayOfEra - 719_468)
+        let seconds = days * 86_400 - Int64(offset) * 60
+        guard LocalTime(unixSeconds: seconds, utcOffsetMinutes: offset).isoDate == text else { return nil }
+        return seconds
+    }
 }

@@ -24,6 +24,9 @@ public enum NoticeKind: String, Sendable, Hashable, CaseIterable, Codable {
     case caseClosed = "case_closed"
     /// A form submission (法律援助, 困难帮扶 …) has a new status or a reply.
     case submission
+    /// An application of a workflow (困难帮扶, 金秋助学 …) moved: passed up, sent back, approved or
+    /// refused.
+    case aid
 
     /// The kind in Chinese, for staff.
     public var chinese: String {
@@ -33,6 +36,7 @@ public enum NoticeKind: String, Sendable, Hashable, CaseIterable, Codable {
         case .caseReply: "留言答复"
         case .caseClosed: "留言办结"
         case .submission: "申请办理进展"
+        case .aid: "帮扶援助审批进展"
         }
     }
 
@@ -47,6 +51,8 @@ public enum NoticeKind: String, Sendable, Hashable, CaseIterable, Codable {
         case .caseClosed: ["number": "留言编号", "date": "日期"]
         case .submission:
             ["number": "申请编号", "form": "申请事项", "status": "状态", "reply": "工会回复", "date": "日期"]
+        case .aid:
+            ["number": "申请编号", "form": "申请事项", "level": "审批层级", "status": "状态", "reply": "意见", "date": "日期"]
         }
     }
 

@@ -43,6 +43,8 @@ public enum ServiceAction: Sendable, Hashable, CustomStringConvertible {
     case memberCenter
     /// Start an admin-defined form by its name.
     case form(String)
+    /// Answer the way to a workflow's application page (困难帮扶, 金秋助学 …) by its name.
+    case workflow(String)
 
     /// The names staff write after `service:`.
     public static let namedActions: [String: ServiceAction] = [
@@ -62,6 +64,7 @@ public enum ServiceAction: Sendable, Hashable, CustomStringConvertible {
         case .hotline: "hotline"
         case .memberCenter: "member_center"
         case .form(let name): "form:\(name)"
+        case .workflow(let name): "workflow:\(name)"
         }
     }
 }

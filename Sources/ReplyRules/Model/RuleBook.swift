@@ -22,6 +22,8 @@ public struct RuleBook: Sendable {
     public var welfare: WelfareCatalogue
     /// The union's own forms, by name.
     public var forms: [String: FormDefinition]
+    /// The applications that climb the tree (困难帮扶 …), by name.
+    public var workflows: [String: Workflow]
     /// How messages no rule answers reach the union's staff.
     public var cases: CaseSettings
     /// How notices reach members beyond customer-service messages.
@@ -37,9 +39,11 @@ public struct RuleBook: Sendable {
         rules: [ReplyRule] = [], welcome: ReplyRule? = nil, fallback: ReplyRule? = nil, menu: Menu? = nil,
         hotline: [HotlineNumber] = [], settings: Settings = Settings(), examples: [ConversationExample] = [],
         join: JoinSettings = JoinSettings(), welfare: WelfareCatalogue = WelfareCatalogue(),
-        forms: [String: FormDefinition] = [:], cases: CaseSettings = CaseSettings(),
+        forms: [String: FormDefinition] = [:], workflows: [String: Workflow] = [:],
+        cases: CaseSettings = CaseSettings(),
         notices: NoticeSettings = NoticeSettings(), warnings: [RuleProblem] = []
     ) {
+        self.workflows = workflows
         self.cases = cases
         self.notices = notices
         self.join = join

@@ -62,6 +62,7 @@ struct AdminRoutes: Sendable {
             return try Self.paged(page.map(AdminRecords.Submission.init), request, context)
         }
         registerCases(on: api)
+        registerAid(on: api)
         api.patch("forms/:form/submissions/:id") { request, context in
             let raw = try context.parameters.require("form")
             let form = raw.removingPercentEncoding ?? raw
@@ -158,6 +159,62 @@ struct AdminRoutes: Sendable {
                     try Self.id(context), unit: body.unit, staff: body.staff, organisation: organisation,
                     by: try context.actor(), at: clock()), at: clock())
         }
+    }
+
+    /// Aid applications: `GET aid[?queue=waiting|overdue|returned|all&workflow=]`, `GET aid/{id}` with
+    /// its steps, `POST aid/{id}/decide {stop, decision: pass|send_back|refuse, note, recorded}`.
+    private func registerAid(on api: RouterGroup<GatewayRequestContext>) {
+        let aid = AidApplications(store: store)
+        api.get("aid") { request, context -> Response in
+            let parameters = request.uri.queryParameters
+            let queueName = parameters.get("queue") ?? "all"
+            guard let queue = AidApplications.Queue(rawValue: queueName) else {
+                let known = AidApplications.Queue.allCases.map(\.rawValue).joined(separator: ", ")
+                throw AdminActionError(.invalid, "unknown queue \(queueName); use one of \(known)")
+            }
+            let book = rules.engine.book
+            let actor = try context.actor()
+            let now = clock()
+            let page = try await aid.page(
+                queue, workflow: parameters.get("workflow"), for: actor, at: now, request: try Self.pageRequest(request)
+            )
+            return try Self.paged(
+                page.map { application in
+                    let workflow = book.workflows[application.workflow]
+                    return AdminRecords.AidRecord(
+                        AidApplications.masked(application, workflow: workflow, for: actor), workflow: workflow, at: now
+                    )
+                }, request, context)
+        }
+        api.get("aid/:id") { _, context in
+            let book = rules.engine.book
+            let (application, steps) = try await aid.application(
+                try Self.id(context), for: try context.actor(), book: book)
+            return AdminRecords.AidRecord(
+                application, workflow: book.workflows[application.workflow], at: clock(), steps: steps)
+        }
+        api.post("aid/:id/decide") { request, context in
+            let body = try await request.decode(as: AidDecisionBody.self, context: context)
+            let decision: AidDecision
+            switch body.decision {
+            case "pass": decision = .pass(recorded: body.recorded ?? [:], remark: body.note)
+            case "send_back": decision = .sendBack(asked: body.note ?? "")
+            case "refuse": decision = .refuse(reason: body.note ?? "")
+            default: throw AdminActionError(.invalid, "decision is pass, send_back or refuse")
+            }
+            guard let stop = body.stop else { throw AdminActionError(.invalid, "stop is required (the level decided)") }
+            let book = rules.engine.book
+            let application = try await aid.decide(
+                try Self.id(context), decision, atStop: stop, by: try context.actor(), book: book, at: clock())
+            return AdminRecords.AidRecord(application, workflow: book.workflows[application.workflow], at: clock())
+        }
+    }
+
+    struct AidDecisionBody: Decodable {
+        var stop: Int?
+        var decision: String?
+        var note: String?
+        var recorded: [String: String]?
     }
 
     struct CaseReply: Decodable {
@@ -340,6 +397,7 @@ extension AdminRecords.SuggestionRecord: ResponseEncodable {}
 extension AdminRecords.Submission: ResponseEncodable {}
 extension AdminRecords.OutboxRecord: ResponseEncodable {}
 extension AdminRecords.AuditRecord: ResponseEncodable {}
+extension AdminRecords.AidRecord: ResponseEncodable {}
 extension AdminRecords.QRRecord: ResponseEncodable {}
 extension AdminRecords.CaseRecord: ResponseEncodable {}
 extension AdminRecords.PhoneNoticeRecord: ResponseEncodable {}

@@ -151,7 +151,8 @@ func buildApplication(
             logger: gateway.logger))
     services.append(
         ConversationSweeper(
-            desk: gateway.core.services, rules: gateway.rules, unixTime: gateway.unixTime, logger: gateway.logger))
+            desk: gateway.core.services, rules: gateway.rules, unixTime: gateway.unixTime, logger: gateway.logger,
+            escalations: { [metrics = gateway.metrics] in metrics.aidEscalations($0) }))
     let webhook = gateway.webhook
     let limits = gateway.connections
     return Application(

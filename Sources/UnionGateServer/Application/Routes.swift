@@ -67,10 +67,12 @@ func buildRouter(_ gateway: Gateway) -> Router<GatewayRequestContext> {
         ).register(on: router)
     }
     let inbox = Inbox(store: store)
+    let aid = AidApplications(store: store)
     let unixTime = gateway.unixTime
     router.get("/metrics") { _, _ in
         // Cases past their due time, counted when asked (a gauge of the store, not of this process).
         if let overdue = try? await inbox.overdueCount(at: unixTime()) { metrics.overdueCases(overdue) }
+        if let overdue = try? await aid.overdueCount(at: unixTime()) { metrics.overdueAidApplications(overdue) }
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(string: metrics.render())))

@@ -48,7 +48,7 @@ struct ConsoleRoutes: Sendable {
             signIn, OverviewController(shared: shared), MembersController(shared: shared),
             RecordsController(shared: shared), CasesController(shared: shared), RulesController(shared: shared),
             MenuAndQRController(shared: shared), StaffController(shared: shared), VerifyController(shared: shared),
-            RosterController(shared: shared),
+            RosterController(shared: shared), AidController(shared: shared),
         ]
         for controller in controllers { controller.register(on: pages) }
     }

@@ -139,13 +139,15 @@ struct MemberSignInRoutes: Sendable {
     @Sendable func link(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let token = context.parameters.get("token") ?? ""
         let ask = "请回到公众号对话框，回复「会员中心」获取新的链接。"
+        // A link to one page (an application's) goes there once signed in.
+        let next = MemberShared.safeNext(request.uri.queryParameters.get("next"))
         switch try await shared.access.redeem(token, at: shared.clock()) {
         case .member(let openid):
-            return try await shared.startSession(for: openid, next: "/m/", replacing: request)
+            return try await shared.startSession(for: openid, next: next, replacing: request)
         case .used(let openid):
             // The member opening their own link again, while signed in by it, goes on.
             if let current = try await shared.session(of: request), current.session.openid == openid {
-                return Response(status: .seeOther, headers: [.location: "/m/"])
+                return Response(status: .seeOther, headers: [.location: next])
             }
             return shared.pages.message(
                 "这个链接已经用过了（每个链接只能本人打开一次，转发给别人无效）。" + ask, status: .gone, context: nil,

@@ -59,6 +59,8 @@ final class GatewayMetrics: Sendable {
     private let reloadFailures: CoreMetrics.Counter
     /// Cases past their due time, read from the store when the metrics are asked for.
     private let overdue: Prometheus.Gauge
+    private let overdueAid: Prometheus.Gauge
+    private let aidEscalated: Prometheus.Counter
     /// Rule-hit counters by rule name, made on first use: looking one up in the registry takes
     /// its lock and builds a key, which is too much for every message.
     private let ruleHits = Mutex<[String: RuleHits]>([:])
@@ -88,6 +90,10 @@ final class GatewayMetrics: Sendable {
         reloadFailures = Counter(label: "uniongate_rules_reload_failures_total", factory: factory)
         overdue = registry.makeGauge(
             name: "uniongate_cases_overdue", help: "Cases waiting for an answer past their due time.")
+        overdueAid = registry.makeGauge(
+            name: "uniongate_aid_overdue", help: "Aid applications waiting at a level past its working days.")
+        aidEscalated = registry.makeCounter(
+            name: "uniongate_aid_escalated_total", help: "Aid application levels escalated to the unit above.")
     }
 
     /// Counts a request's outcome.
@@ -134,6 +140,8 @@ final class GatewayMetrics: Sendable {
 
     /// Sets how many cases wait past their due time.
     func overdueCases(_ count: Int) { overdue.set(Double(count)) }
+    func overdueAidApplications(_ count: Int) { overdueAid.set(Double(count)) }
+    func aidEscalations(_ count: Int) { aidEscalated.increment(by: Int64(count)) }
 
     /// The metrics in Prometheus's text exposition format.
     func render() -> String {

@@ -286,3 +286,79 @@ extension AdminRecords {
         }
     }
 }
+
+extension AdminRecords {
+    /// An aid application as the admin API shows it (sensitive answers masked as on the pages).
+    public struct AidRecord: Codable, Sendable, Hashable {
+        public var id: Int
+        public var number: String
+        public var workflow: String
+        public var openid: String
+        public var unitCode: String
+        public var status: String
+        /// The stop of its chain it is at: what a decision names (`stop`).
+        public var stop: Int
+        /// The level deciding now, and its unit.
+        public var level: String?
+        public var levelUnit: String
+        public var overdue: Bool
+        public var escalatedTo: String?
+        public var asked: String?
+        public var reason: String?
+        public var answers: [String: String]
+        public var recorded: [String: String]
+        /// The amount granted, in yuan (`2000.00`).
+        public var amount: String?
+        public var dueAt: String
+        public var createdAt: String
+        public var decidedAt: String?
+        /// Its steps, oldest first (in a single application's view only).
+        public var steps: [AidStepRecord]?
+
+        public init(_ application: AidApplication, workflow: Workflow?, at now: Int64, steps: [AidStep]? = nil) {
+            id = application.id
+            number = application.number
+            self.workflow = application.workflow
+            openid = application.openid
+            unitCode = application.unitCode
+            status = application.status.rawValue
+            stop = application.stop
+            level = application.isDecided ? nil : workflow?.levels[safe: application.currentLevel]?.name
+            levelUnit = application.currentUnit
+            overdue = application.isOverdue(at: now)
+            escalatedTo = application.escalatedTo
+            asked = application.asked
+            reason = application.reason
+            answers = application.answers
+            recorded = application.recorded
+            amount = application.amountCents.map { String(format: "%lld.%02lld", $0 / 100, $0 % 100) }
+            dueAt = AdminRecords.timestamp(application.dueAt)
+            createdAt = AdminRecords.timestamp(application.createdAt)
+            decidedAt = application.decidedAt.map(AdminRecords.timestamp)
+            self.steps = steps?.map(AidStepRecord.init)
+        }
+    }
+
+    /// One step of an aid application.
+    public struct AidStepRecord: Codable, Sendable, Hashable {
+        public var action: String
+        public var stop: Int
+        public var level: Int
+        public var unitCode: String
+        public var actor: String
+        public var note: String?
+        public var recorded: [String: String]
+        public var at: String
+
+        public init(_ step: AidStep) {
+            action = step.action.rawValue
+            stop = step.stop
+            level = step.level
+            unitCode = step.unitCode
+            actor = step.actor
+            note = step.note
+            recorded = step.recorded
+            at = AdminRecords.timestamp(step.at)
+        }
+    }
+}

@@ -321,6 +321,14 @@ public enum FormAnswer {
         case .photo:
             // Uploaded on a page; never typed.
             return .failure(Problem(message: "「\(field.label)」请在会员中心网页上传照片。"))
+        case .group:
+            // Rows on a page; never typed.
+            return .failure(Problem(message: "「\(field.label)」请在会员中心网页上填写。"))
+        case .money(let min, let max):
+            guard let cents = money(text), cents >= Int64(min) * 100, cents <= Int64(max) * 100 else {
+                return .failure(Problem(message: "「\(field.label)」请填 \(min) 到 \(max) 元之间的金额，最多两位小数，例如 1500 或 1500.50。"))
+            }
+            return .success(String(format: "%lld.%02lld", cents / 100, cents % 100))
         case .choice(let choices):
             let folded = KeywordNormalizer.normalize(text)
             if let index = Int(folded), index >= 1, index <= choices.count {
@@ -331,6 +339,25 @@ public enum FormAnswer {
             }
             return .failure(Problem(message: "「\(text)」不在选项里，请回复序号（1–\(choices.count)）或选项名称。"))
         }
+    }
+
+    /// Fen from an amount a member typed (`1,500`, `1500.5`, `1500元`, full-width digits), or nil.
+    public static func money(_ text: String) -> Int64? {
+        var folded = text.precomposedStringWithCompatibilityMapping.filter { $0 != "," && $0 != " " }
+        if folded.hasSuffix("元") { folded.removeLast() }
+        let parts = folded.split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let whole = parts.first, !whole.isEmpty, whole.count <= 9,
+            whole.allSatisfy({ $0.isASCII && $0.isNumber }), let yuan = Int64(whole)
+        else { return nil }
+        var fen: Int64 = 0
+        if parts.count == 2 {
+            let decimals = parts[1]
+            guard (1...2).contains(decimals.count), decimals.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+                return nil
+            }
+            fen = Int64(decimals.count == 1 ? decimals + "0" : String(decimals)) ?? 0
+        }
+        return yuan * 100 + fen
     }
 
     /// A mainland mobile number from what a member typed (spaces, dashes and +86 allowed), or nil.

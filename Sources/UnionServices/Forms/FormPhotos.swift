@@ -11,6 +11,8 @@ public struct FormPhoto: Sendable, Hashable, Decodable {
     public var openid: String
     public var contentType: String
     public var bytes: Int
+    /// `form` (a form's submission) or `aid` (an application of a workflow).
+    public var recordKind: String
 }
 
 /// Photos sent with the union's forms on the member pages (proof for an application): checked by
@@ -110,13 +112,33 @@ public struct FormPhotos: Sendable {
     static func attach(
         _ photos: [Staged], to submission: Int, openid: String, at now: Int64, in database: any SQLDatabase
     ) async throws {
-        guard try await database.count("form_photos", where: { $0.where("submission_id", .equal, submission) }) == 0
+        guard
+            try await database.count(
+                "form_photos",
+                where: { $0.where("submission_id", .equal, submission).where("record_kind", .equal, "form") }) == 0
         else { return }
+        try await insert(photos, record: submission, kind: "form", openid: openid, at: now, in: database)
+    }
+
+    /// Attaches staged photos to an aid application inside the transaction of its step (which
+    /// happens once, so the photos are attached once).
+    static func attach(
+        _ photos: [Staged], toApplication application: Int, openid: String, at now: Int64, in database: any SQLDatabase
+    ) async throws {
+        try await insert(photos, record: application, kind: "aid", openid: openid, at: now, in: database)
+    }
+
+    private static func insert(
+        _ photos: [Staged], record: Int, kind: String, openid: String, at now: Int64, in database: any SQLDatabase
+    ) async throws {
         for photo in photos {
             try await database.insert(into: "form_photos")
-                .columns("token", "submission_id", "field", "openid", "content_type", "bytes", "file", "created_at")
+                .columns(
+                    "token", "submission_id", "record_kind", "field", "openid", "content_type", "bytes", "file",
+                    "created_at"
+                )
                 .values(
-                    SQLBind(photo.token), SQLBind(submission), SQLBind(photo.field), SQLBind(openid),
+                    SQLBind(photo.token), SQLBind(record), SQLBind(kind), SQLBind(photo.field), SQLBind(openid),
                     SQLBind(photo.contentType), SQLBind(photo.bytes),
                     SQLBind((photo.path as NSString).lastPathComponent), SQLBind(now)
                 )
@@ -136,9 +158,19 @@ public struct FormPhotos: Sendable {
 
     /// The photos of these submissions, by submission.
     public func photos(ofSubmissions ids: [Int]) async throws -> [Int: [FormPhoto]] {
+        try await photos(of: ids, kind: "form")
+    }
+
+    /// The photos of these aid applications, by application.
+    public func photos(ofApplications ids: [Int]) async throws -> [Int: [FormPhoto]] {
+        try await photos(of: ids, kind: "aid")
+    }
+
+    private func photos(of ids: [Int], kind: String) async throws -> [Int: [FormPhoto]] {
         guard !ids.isEmpty else { return [:] }
         let photos = try await store.read { database in
             try await database.select().columns("*").from("form_photos").where("submission_id", .in, ids)
+                .where("record_kind", .equal, kind)
                 .orderBy("created_at").orderBy("token")
                 .all(decoding: FormPhoto.self, keyDecodingStrategy: .convertFromSnakeCase)
         }
@@ -173,7 +205,10 @@ public struct FormPhotos: Sendable {
             else { return nil }
             let photo = try row.decode(model: FormPhoto.self, keyDecodingStrategy: .convertFromSnakeCase)
             let file = try row.decode(model: File.self).file
-            let unit = try await FormSubmissions.unitCode(ofSubmission: photo.submissionId, in: database) ?? ""
+            let unit =
+                photo.recordKind == "aid"
+                ? try await AidApplications.unitCode(ofApplication: photo.submissionId, in: database) ?? ""
+                : try await FormSubmissions.unitCode(ofSubmission: photo.submissionId, in: database) ?? ""
             return (photo, file, unit)
         }
         guard let found else { throw AdminActionError(.notFound, "no photo \(token)") }

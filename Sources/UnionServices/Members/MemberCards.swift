@@ -6,7 +6,7 @@ import SQLKit
 /// accepted until a minute after that one ends (a member turning their phone to staff as the
 /// minute changes is still let in); a code from yesterday's screenshot is not.
 public struct MemberCards: Sendable {
-    let store: UnionStore
+    public let store: UnionStore
 
     /// The cards over `store`.
     public init(store: UnionStore) {

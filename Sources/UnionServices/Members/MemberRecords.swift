@@ -16,6 +16,7 @@ public struct MemberRecords: Sendable {
         case join
         case suggestion
         case form
+        case aid
     }
 
     /// One line of the list.
@@ -39,11 +40,14 @@ public struct MemberRecords: Sendable {
         public var fields: [(label: String, value: String)]
         /// The union's reply, or the reason of a refusal.
         public var reply: String?
+        /// What staff asked the member to add (an aid application sent back to them).
+        public var asked: String?
         /// What happened, oldest first: when, and what (in Chinese, without staff names).
         public var timeline: [(at: Int64, text: String)]
 
         public static func == (lhs: Detail, rhs: Detail) -> Bool {
-            lhs.item == rhs.item && lhs.reply == rhs.reply && lhs.fields.map(\.label) == rhs.fields.map(\.label)
+            lhs.item == rhs.item && lhs.reply == rhs.reply && lhs.asked == rhs.asked
+                && lhs.fields.map(\.label) == rhs.fields.map(\.label)
                 && lhs.fields.map(\.value) == rhs.fields.map(\.value)
                 && lhs.timeline.map(\.at) == rhs.timeline.map(\.at)
                 && lhs.timeline.map(\.text) == rhs.timeline.map(\.text)
@@ -54,16 +58,17 @@ public struct MemberRecords: Sendable {
 
     /// The member's records, newest first (at most `limit` of each kind).
     public func list(for openid: String, book: RuleBook, limit: Int = 50) async throws -> [Item] {
-        let (applications, suggestions, submissions) = try await store.read { database in
+        let (applications, suggestions, submissions, aid) = try await store.read { database in
             (
                 try await MembershipRegistry.all(of: openid, limit: limit, in: database),
                 try await SuggestionBox.recent(for: openid, limit: limit, in: database),
-                try await FormSubmissions.recent(for: openid, limit: limit, in: database)
+                try await FormSubmissions.recent(for: openid, limit: limit, in: database),
+                try await AidApplications.recent(for: openid, limit: limit, in: database)
             )
         }
         let items =
             applications.map(Self.item) + suggestions.map(Self.item)
-            + submissions.map { Self.item($0, book: book) }
+            + submissions.map { Self.item($0, book: book) } + aid.map { Self.item($0, book: book) }
         return items.sorted { ($0.createdAt, $0.id) > ($1.createdAt, $1.id) }
     }
 
@@ -115,6 +120,23 @@ public struct MemberRecords: Sendable {
                     item: Self.item(submission, book: book), fields: fields, reply: submission.reply,
                     timeline: [(submission.createdAt, "提交申请")]
                         + Self.timeline(history) { FormSubmission.Status(rawValue: $0)?.chinese })
+            case .aid:
+                guard let (application, steps) = try await AidApplications.application(id, of: openid, in: database)
+                else { return nil }
+                let workflow = book.workflows[application.workflow]
+                var fields: [(String, String)] = []
+                for field in (workflow?.fields ?? []) where !field.isPhoto {
+                    if let value = application.answers[field.key] {
+                        fields.append((field.label, AidApplications.display(value, of: field)))
+                    }
+                }
+                for field in workflow?.levels.flatMap(\.record) ?? [] {
+                    if let value = application.recorded[field.key] { fields.append((field.label, value)) }
+                }
+                return Detail(
+                    item: Self.item(application, book: book), fields: fields, reply: application.reason,
+                    asked: application.status == .returned ? application.asked : nil,
+                    timeline: AidApplications.timeline(steps, workflow: workflow, organisation: book.join.organisation))
             }
         }
     }
@@ -141,6 +163,19 @@ public struct MemberRecords: Sendable {
         Item(
             kind: .suggestion, id: suggestion.id, number: suggestion.number, title: "合理化建议",
             status: suggestion.status.chinese, createdAt: suggestion.createdAt, replied: suggestion.reply != nil)
+    }
+
+    static func item(_ application: AidApplication, book: RuleBook) -> Item {
+        var status = application.status.chinese
+        if application.status == .pending, let workflow = book.workflows[application.workflow],
+            let level = workflow.levels[safe: application.currentLevel]
+        {
+            status = "\(level.name)中"
+        }
+        return Item(
+            kind: .aid, id: application.id, number: application.number,
+            title: book.workflows[application.workflow]?.title ?? application.workflow, status: status,
+            createdAt: application.createdAt, replied: application.reason != nil || application.asked != nil)
     }
 
     static func item(_ submission: FormSubmission, book: RuleBook) -> Item {

@@ -135,6 +135,9 @@ public struct UnionServiceDesk: ServiceDesk {
         case .myApplications: return try await applications.list(openid, book: book)
         case .form(let name): return try await forms.open(name, openid: openid, book: book, at: values.unixTime)
         case .memberCenter: return try await memberCenter.link(for: message, at: values.unixTime)
+        case .workflow(let name):
+            guard let workflow = book.workflows[name] else { return [.text("这项申请暂未开通，请联系工会工作人员。")] }
+            return try await memberCenter.application(workflow, for: message, at: values.unixTime)
         }
     }
 
@@ -157,6 +160,7 @@ public struct UnionServiceDesk: ServiceDesk {
         case .myApplications: return .needsStore
         case .form(let name): return forms.openFromMemory(name, openid: openid, book: book)
         case .memberCenter: return memberCenter.fromMemory()
+        case .workflow: return .needsStore
         }
     }
 

@@ -373,6 +373,65 @@ enum Migrations {
                 .column("applied_at", type: .bigint)
                 .run()
         },
+        Migration(version: 11, name: "aid workflows") { database in
+            // Applications that climb the tree (困难帮扶 …): where each is (`stop`, an index into
+            // its `chain` of deciding units, fixed when submitted), its level's unit and due time
+            // for the queues, and what the levels recorded.
+            try await database.create(table: "aid_applications")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("workflow", type: .text, .notNull)
+                .column("number", type: .text, .notNull, .unique)
+                .column("openid", type: .text, .notNull)
+                .column("unit_code", type: .text, .notNull)
+                .column("answers", type: .text, .notNull)
+                .column("status", type: .text, .notNull, oneOf(AidApplication.Status.self, column: "status"))
+                .column("stop", type: .bigint, .notNull)
+                .column("chain", type: .text, .notNull)
+                .column("level_unit", type: .text, .notNull)
+                .column("due_at", type: .bigint, .notNull)
+                .column("escalated_to", type: .text)
+                .column("asked", type: .text)
+                .column("recorded", type: .text, .notNull, .default("{}"))
+                .column("amount_cents", type: .bigint)
+                .column("reason", type: .text)
+                .column("message_key", type: .text, .notNull, .unique)
+                .column("created_at", type: .bigint, .notNull)
+                .column("updated_at", type: .bigint, .notNull)
+                .column("decided_at", type: .bigint)
+                .run()
+            try await index("aid_applications", "level_unit", "status", "due_at", on: database)
+            try await index("aid_applications", "unit_code", "id", on: database)
+            try await index("aid_applications", "openid", "id", on: database)
+            // Each application's steps, oldest first: the member's timeline and the statistics.
+            try await database.create(table: "aid_steps")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("application_id", type: .bigint, .notNull)
+                .column("stop", type: .bigint, .notNull)
+                .column("level", type: .bigint, .notNull)
+                .column("unit_code", type: .text, .notNull)
+                .column("actor", type: .text, .notNull)
+                .column("action", type: .text, .notNull, oneOf(AidStep.Action.self, column: "action"))
+                .column("note", type: .text)
+                .column("recorded", type: .text)
+                .column("message_key", type: .text, .unique)
+                .column("at", type: .bigint, .notNull)
+                .run()
+            try await index("aid_steps", "application_id", "id", on: database)
+            try await index("aid_steps", "at", on: database)
+            // A member's application in progress, saved between its steps.
+            try await database.create(table: "aid_drafts")
+                .column("openid", type: .text, .notNull)
+                .column("workflow", type: .text, .notNull)
+                .column("answers", type: .text, .notNull)
+                .column("step", type: .bigint, .notNull)
+                .column("updated_at", type: .bigint, .notNull)
+                .primaryKey("openid", "workflow")
+                .run()
+            // Photos belong to a form's submission or to an aid application.
+            try await database.alter(table: "form_photos")
+                .column("record_kind", type: .text, .notNull, .default("form"))
+                .run()
+        },
     ]
 
     /// A `CHECK` that the column holds one of the enum's raw values: the schema enforces what

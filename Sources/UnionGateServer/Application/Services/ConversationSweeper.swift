@@ -10,6 +10,8 @@ struct ConversationSweeper: Service {
     let unixTime: @Sendable () -> Int64
     let logger: Logger
     var interval = Duration.seconds(60)
+    /// Counts escalated aid levels (the metrics).
+    var escalations: (@Sendable (Int) -> Void)? = nil
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
@@ -33,6 +35,21 @@ struct ConversationSweeper: Service {
                     }
                 } catch {
                     logger.error("overdue cases not escalated: \(error)")
+                }
+                // Aid applications past their level's working days go to the unit above it.
+                do {
+                    let escalated = try await AidApplications(store: desk.store).escalateOverdue(
+                        organisation: rules.engine.book.join.organisation, at: unixTime())
+                    for application in escalated {
+                        logger.warning(
+                            "overdue aid level escalated",
+                            metadata: [
+                                "number": "\(application.number)", "to": "\(application.escalatedTo ?? "")",
+                            ])
+                    }
+                    if !escalated.isEmpty { escalations?(escalated.count) }
+                } catch {
+                    logger.error("overdue aid applications not escalated: \(error)")
                 }
             }
         }

@@ -32,6 +32,8 @@ struct SessionPurger: Service {
             if purged > 0 { logger.debug("expired sessions removed", metadata: ["count": "\(purged)"]) }
             let links = try await access?.purgeLinks(at: now) ?? 0
             let codes = try await cards.purge(at: now)
+            let drafts = try await AidDrafts(store: cards.store).purge(at: now)
+            if drafts > 0 { logger.debug("old aid drafts removed", metadata: ["count": "\(drafts)"]) }
             if links + codes > 0 {
                 logger.debug(
                     "old member links and card codes removed", metadata: ["links": "\(links)", "codes": "\(codes)"])

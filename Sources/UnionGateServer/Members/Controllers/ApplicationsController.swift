@@ -39,6 +39,9 @@ struct ApplicationsController: MemberController {
         let timeline: [Event]
         /// The photos the member sent with it, by their address.
         let photos: [String]
+        /// What staff asked the member to add, and where to add it.
+        let asked: String?
+        let more: String?
     }
 
     func register(on pages: RouterGroup<GatewayRequestContext>) {
@@ -64,16 +67,20 @@ struct ApplicationsController: MemberController {
             let id = context.parameters.get("id").flatMap({ Int($0) }),
             let record = try await shared.records.detail(kind, id: id, for: member.openid, book: book)
         else { throw HTTPError(.notFound) }
+        let album = FormPhotos(store: shared.store, directory: shared.mediaDirectory)
         let photos =
-            kind == .form
-            ? try await FormPhotos(store: shared.store, directory: shared.mediaDirectory).photos(ofSubmissions: [id])[
-                id] ?? [] : []
+            switch kind {
+            case .form: try await album.photos(ofSubmissions: [id])[id] ?? []
+            case .aid: try await album.photos(ofApplications: [id])[id] ?? []
+            case .join, .suggestion: [FormPhoto]()
+            }
         let view = DetailView(
             number: record.item.number, status: record.item.status,
             fields: record.fields.map { DetailView.Field(label: $0.label, value: $0.value) }, reply: record.reply,
-            replyLabel: kind == .join ? "未通过原因" : "工会回复",
+            replyLabel: kind == .join || kind == .aid ? "未通过原因" : "工会回复",
             timeline: record.timeline.map { DetailView.Event(at: shared.local($0.at), text: $0.text) },
-            photos: photos.map { "/m/photos/" + $0.token })
+            photos: photos.map { "/m/photos/" + $0.token }, asked: record.asked,
+            more: record.asked == nil ? nil : "/m/aid/applications/\(id)/more")
         return try pages.render(
             "application", title: record.item.title, view, context: context, back: "/m/applications")
     }

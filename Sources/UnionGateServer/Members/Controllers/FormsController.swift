@@ -40,12 +40,20 @@ struct FormsController: MemberController {
         let forms = book.forms.values.sorted {
             $0.source.path == $1.source.path ? $0.source.line < $1.source.line : $0.source.path < $1.source.path
         }
+        let workflows = book.workflows.values.sorted {
+            $0.source.path == $1.source.path ? $0.source.line < $1.source.line : $0.source.path < $1.source.path
+        }
         let view = ListView(
-            forms: forms.map { form in
+            forms: workflows.map { workflow in
                 ListView.Item(
-                    href: "/m/forms/" + ConsoleLinks.encoded(form.name), title: form.title, intro: form.intro,
-                    membersOnly: form.membersOnly)
-            })
+                    href: AidPagesController.address(workflow), title: workflow.title, intro: workflow.intro,
+                    membersOnly: workflow.applicants == .members)
+            }
+                + forms.map { form in
+                    ListView.Item(
+                        href: "/m/forms/" + ConsoleLinks.encoded(form.name), title: form.title, intro: form.intro,
+                        membersOnly: form.membersOnly)
+                })
         return try pages.render("forms", title: "办理服务", view, context: context, back: "/m/")
     }
 
@@ -86,40 +94,16 @@ struct FormsController: MemberController {
         let member = try member(context)
         let form = try definition(context)
         if let refused = try await refused(form, member.openid, context) { return refused }
-        var request = request
-        var inputs: [String: String]
-        var uploads: MultipartForm?
-        if MultipartForm.isMultipart(request) {
-            let multipart = try await MultipartForm.read(&request, limit: MemberShared.uploadLimit)
-            inputs = multipart.values
-            uploads = multipart
-        } else {
-            inputs = try await request.decode(as: [String: String].self, context: context)
-        }
-        let submission = inputs["_submission"] ?? ""
-        guard submission.count == 64, submission.allSatisfy(\.isHexDigit) else { throw HTTPError(.badRequest) }
+        let body = try await MemberFormInput.read(request, context: context)
+        let inputs = body.inputs
+        let submission = try body.submission()
         var (answers, problems) = PageAnswers.read(inputs, form: form, organisation: book.join.organisation)
         // Photos: by content, size and count; a required photo field needs one.
-        var checked: [(field: String, data: [UInt8], contentType: String)] = []
-        for field in form.fields {
-            guard case .photo(let most) = field.kind else { continue }
-            let files = uploads?.files(field.key) ?? []
-            if files.count > min(most, FormPhotos.maxCount) {
-                problems[field.key] = "「\(field.label)」最多 \(min(most, FormPhotos.maxCount)) 张，您选了 \(files.count) 张。"
-                continue
-            }
-            if files.isEmpty, !field.optional, inputs["_action"] != "save", inputs["_action"] != "search" {
-                problems[field.key] = "请上传「\(field.label)」的照片。"
-                continue
-            }
-            for file in files {
-                switch FormPhotos.check(file.body.readableBytesView, name: file.filename ?? field.label) {
-                case .success(let type): checked.append((field.key, Array(file.body.readableBytesView), type))
-                case .failure(let problem): problems[field.key] = problem.message
-                }
-            }
-            if problems[field.key] == nil, !files.isEmpty { answers[field.key] = "\(files.count) 张照片" }
-        }
+        let photoCheck = body.photos(
+            of: form.fields, requireRequired: inputs["_action"] != "save" && inputs["_action"] != "search")
+        let checked = photoCheck.checked
+        problems.merge(photoCheck.problems) { first, _ in first }
+        answers.merge(photoCheck.answers) { _, photo in photo }
         let action = "/m/forms/" + ConsoleLinks.encoded(form.name)
         func page(
             problems: [String: String], notice: String? = nil, error: String? = nil, status: HTTPResponse.Status

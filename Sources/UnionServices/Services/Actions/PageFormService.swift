@@ -1,3 +1,4 @@
+import Foundation
 import ReplyRules
 import SQLKit
 
@@ -81,6 +82,17 @@ public enum PageAnswers {
         var answers: [String: String] = [:]
         var problems: [String: String] = [:]
         for field in form.fields where !field.isPhoto {
+            if case .group(let columns, let least, _) = field.kind {
+                let (rows, problem) = readGroup(inputs, key: field.key, label: field.label, columns: columns)
+                if let problem {
+                    problems[field.key] = problem
+                } else if rows.count < max(least, field.optional ? 0 : 1) {
+                    problems[field.key] = "「\(field.label)」至少填写 \(max(least, 1)) 行。"
+                } else if !rows.isEmpty {
+                    answers[field.key] = groupValue(rows)
+                }
+                continue
+            }
             if case .unit = field.kind {
                 let code = (inputs[unitCodeKey] ?? "").trimmingWhiteSpace()
                 if let unit = organisation.units[code], unit.isLeaf {
@@ -102,5 +114,71 @@ public enum PageAnswers {
             }
         }
         return (answers, problems)
+    }
+
+    /// The name of a group's cell on a page: `household.0.name`.
+    public static func cellName(_ key: String, row: Int, column: String) -> String {
+        "\(key).\(row).\(column)"
+    }
+
+    /// The rows of group `key` as typed (`key.N.column`), rows left wholly empty dropped, in order.
+    public static func typedRows(_ inputs: [String: String], key: String, columns: [FormField]) -> [[String: String]] {
+        let prefix = key + "."
+        var indices: Set<Int> = []
+        for name in inputs.keys where name.hasPrefix(prefix) {
+            let rest = name.dropFirst(prefix.count)
+            if let dot = rest.firstIndex(of: "."), let index = Int(rest[..<dot]), (0..<100).contains(index) {
+                indices.insert(index)
+            }
+        }
+        return indices.sorted().compactMap { index in
+            var row: [String: String] = [:]
+            for column in columns {
+                let value = (inputs[cellName(key, row: index, column: column.key)] ?? "").trimmingWhiteSpace()
+                if !value.isEmpty { row[column.key] = value }
+            }
+            return row.isEmpty ? nil : row
+        }
+    }
+
+    /// A group's typed rows checked cell by cell: the rows in their stored form, or the first
+    /// problem (「第 2 行：…」).
+    static func readGroup(_ inputs: [String: String], key: String, label: String, columns: [FormField]) -> (
+        [[String: String]], String?
+    ) {
+        var rows: [[String: String]] = []
+        for (number, typed) in typedRows(inputs, key: key, columns: columns).enumerated() {
+            var row: [String: String] = [:]
+            for column in columns {
+                guard let input = typed[column.key] else {
+                    if column.optional { continue }
+                    return ([], "「\(label)」第 \(number + 1) 行：请填写「\(column.label)」。")
+                }
+                switch FormAnswer.validate(input, for: column) {
+                case .success(let value): row[column.key] = value
+                case .failure(let problem): return ([], "「\(label)」第 \(number + 1) 行：\(problem.message)")
+                }
+            }
+            rows.append(row)
+        }
+        return (rows, nil)
+    }
+
+    /// Rows as a group's stored answer: a JSON array of objects.
+    public static func groupValue(_ rows: [[String: String]]) -> String {
+        (try? JSONEncoder.sorted.encode(rows)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+    }
+
+    /// The group answers of `fields` turned back into cells (`key.N.column`), to fill a page from
+    /// stored answers.
+    public static func cells(of answers: [String: String], fields: [FormField]) -> [String: String] {
+        var cells = answers
+        for field in fields {
+            guard case .group = field.kind, let value = answers[field.key] else { continue }
+            for (index, row) in AidApplication.rows(value).enumerated() {
+                for (column, cell) in row { cells[cellName(field.key, row: index, column: column)] = cell }
+            }
+        }
+        return cells
     }
 }
