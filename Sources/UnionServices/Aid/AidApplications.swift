@@ -208,7 +208,7 @@ public struct AidApplications: Sendable {
             guard application.status == .returned else {
                 throw AdminActionError(.conflict, "这份申请现在不需要补充材料（\(application.status.chinese)）")
             }
-            let days = workflows[application.workflow].map { $0.levels[application.currentLevel].days } ?? 5
+            let days = workflows[application.workflow]?.levels[safe: application.currentLevel]?.days ?? 5
             let asked = application.asked
             application.answers = answers
             application.status = .pending
@@ -372,7 +372,9 @@ public struct AidApplications: Sendable {
         at now: Int64
     ) -> String? {
         guard actor.may(.decide) else { return "您的角色（\(actor.role.chinese)）不能审批" }
-        let level = workflow.levels[application.currentLevel]
+        guard let level = workflow.levels[safe: application.currentLevel] else {
+            return "申请事项的审批层级已修改，这一级已不存在"
+        }
         guard level.roles.contains(actor.role.rawValue) else {
             let names = level.roles.compactMap { StaffRole(rawValue: $0)?.chinese }.joined(separator: "、")
             return "「\(level.name)」由\(names)办理"
@@ -410,7 +412,9 @@ public struct AidApplications: Sendable {
             {
                 throw AdminActionError(.forbidden, refusal)
             }
-            let level = workflow.levels[application.currentLevel]
+            guard let level = workflow.levels[safe: application.currentLevel] else {
+                throw AdminActionError(.conflict, "申请事项「\(workflow.name)」的审批层级已修改，这一级已不存在")
+            }
             let actingUnit = application.currentUnit
             let before = ["status": application.status.rawValue, "stop": String(application.stop)]
             let action: AidStep.Action
@@ -435,7 +439,8 @@ public struct AidApplications: Sendable {
                     application.stop += 1
                     application.escalatedTo = nil
                     application.dueAt = calendar.dueTime(
-                        from: now, workingDays: workflow.levels[application.currentLevel].days, utcOffsetMinutes: offset
+                        from: now, workingDays: workflow.levels[safe: application.currentLevel]?.days ?? level.days,
+                        utcOffsetMinutes: offset
                     )
                 }
             case .sendBack(let asked):
@@ -520,7 +525,7 @@ public struct AidApplications: Sendable {
         var status = application.status.chinese
         switch action {
         case .pass:
-            let next = workflow.levels[application.currentLevel].name
+            let next = workflow.levels[safe: application.currentLevel]?.name ?? "上一级"
             status = "已报\(next)"
             text = "\(subject)已通过\(level.name)，已报\(next)。"
         case .approve:
