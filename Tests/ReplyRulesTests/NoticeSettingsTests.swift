@@ -68,7 +68,7 @@ struct NoticeSettingsTests {
                       page: ftp://union.example.cn
                       data:
                         thing1: "{result}"
-                  activity:
+                  raffle:
                     template:
                       template_id: x
                 """
@@ -77,7 +77,7 @@ struct NoticeSettingsTests {
         let messages = found.filter { $0.severity == .error }.map { "\($0.line): \($0.message)" }
         #expect(messages.contains { $0.hasPrefix("4:") && $0.contains("template_id") }, "\(messages)")
         #expect(messages.contains { $0.hasPrefix("4:") && $0.contains("page") })
-        #expect(messages.contains { $0.hasPrefix("7:") && $0.contains("activity") })
+        #expect(messages.contains { $0.hasPrefix("7:") && $0.contains("raffle") })
     }
 
     @Test func valuesFilledInWhenSentAreMadeToFit() {

@@ -1,5 +1,5 @@
 /// A form members fill in through the chat, one question at a time: joining the union, and any
-/// form the union defines in Replies (法律援助, 困难帮扶, 活动报名 …).
+/// form the union defines in Replies (疗休养报名 …).
 public struct FormDefinition: Sendable, Hashable {
     /// The form's name, used by `service: form:NAME` and in the admin API's address.
     public var name: String

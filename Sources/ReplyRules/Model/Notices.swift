@@ -27,6 +27,9 @@ public enum NoticeKind: String, Sendable, Hashable, CaseIterable, Codable {
     /// An application of a workflow (困难帮扶, 金秋助学 …) moved: passed up, sent back, approved or
     /// refused.
     case aid
+    /// An activity the member signed up for: a place from the waitlist, a change of time or
+    /// place, a removal by staff.
+    case activity
 
     /// The kind in Chinese, for staff.
     public var chinese: String {
@@ -37,6 +40,7 @@ public enum NoticeKind: String, Sendable, Hashable, CaseIterable, Codable {
         case .caseClosed: "留言办结"
         case .submission: "申请办理进展"
         case .aid: "帮扶援助审批进展"
+        case .activity: "活动报名通知"
         }
     }
 
@@ -53,6 +57,7 @@ public enum NoticeKind: String, Sendable, Hashable, CaseIterable, Codable {
             ["number": "申请编号", "form": "申请事项", "status": "状态", "reply": "工会回复", "date": "日期"]
         case .aid:
             ["number": "申请编号", "form": "申请事项", "level": "审批层级", "status": "状态", "reply": "意见", "date": "日期"]
+        case .activity: ["title": "活动名称", "time": "活动时间", "place": "活动地点", "status": "报名状态", "date": "日期"]
         }
     }
 

@@ -45,12 +45,21 @@ public enum ServiceAction: Sendable, Hashable, CustomStringConvertible {
     case form(String)
     /// Answer the way to a workflow's application page (困难帮扶, 金秋助学 …) by its name.
     case workflow(String)
+    /// List the activities the member may sign up for (活动).
+    case activities
+    /// Sign up for an activity by its number (报名 12).
+    case activitySignUp
+    /// Cancel a sign-up by the activity's number (取消报名 12).
+    case activityCancel
+    /// List the member's sign-ups (我的活动).
+    case myActivities
 
     /// The names staff write after `service:`.
     public static let namedActions: [String: ServiceAction] = [
         "join": .join, "join_status": .joinStatus, "suggestion": .suggestion, "my_suggestions": .mySuggestions,
         "my_applications": .myApplications, "welfare": .welfare, "hotline": .hotline,
-        "member_center": .memberCenter,
+        "member_center": .memberCenter, "activities": .activities, "activity_sign_up": .activitySignUp,
+        "activity_cancel": .activityCancel, "my_activities": .myActivities,
     ]
 
     public var description: String {
@@ -65,6 +74,10 @@ public enum ServiceAction: Sendable, Hashable, CustomStringConvertible {
         case .memberCenter: "member_center"
         case .form(let name): "form:\(name)"
         case .workflow(let name): "workflow:\(name)"
+        case .activities: "activities"
+        case .activitySignUp: "activity_sign_up"
+        case .activityCancel: "activity_cancel"
+        case .myActivities: "my_activities"
         }
     }
 }

@@ -33,7 +33,8 @@ struct ConsolePages: Sendable {
     static func nav(for actor: Principal, path: String) -> [NavItem] {
         var items: [(String, String)] = [
             ("/admin/", "概览"), ("/admin/members", "入会审核"), ("/admin/suggestions", "合理化建议"),
-            ("/admin/cases", "留言"), ("/admin/aid", "帮扶审批"), ("/admin/forms", "申请/表单"), ("/admin/rules", "自动回复"),
+            ("/admin/cases", "留言"), ("/admin/aid", "帮扶审批"), ("/admin/activities", "活动"), ("/admin/forms", "申请/表单"),
+            ("/admin/rules", "自动回复"),
         ]
         items += [
             ("/admin/menu", "菜单"), ("/admin/qr", "二维码"), ("/admin/roster", "会员名册"),

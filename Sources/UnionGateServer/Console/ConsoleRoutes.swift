@@ -49,6 +49,7 @@ struct ConsoleRoutes: Sendable {
             RecordsController(shared: shared), CasesController(shared: shared), RulesController(shared: shared),
             MenuAndQRController(shared: shared), StaffController(shared: shared), VerifyController(shared: shared),
             RosterController(shared: shared), AidController(shared: shared),
+            ActivitiesConsoleController(shared: shared),
         ]
         for controller in controllers { controller.register(on: pages) }
     }

@@ -255,6 +255,24 @@ public struct MembershipRegistry: MembershipDirectory {
 
     /// The unit of the member's latest application ('' when they have none): what their
     /// suggestions and submissions belong to.
+    /// The names of these members (their latest applications'), by openid.
+    static func names(of openids: [String], in database: any SQLDatabase) async throws -> [String: String] {
+        guard !openids.isEmpty else { return [:] }
+        struct Named: Decodable {
+            var openid: String
+            var name: String
+        }
+        var names: [String: String] = [:]
+        for chunk in stride(from: 0, to: openids.count, by: 500).map({
+            Array(openids[$0..<min($0 + 500, openids.count)])
+        }) {
+            let rows = try await database.select().columns("openid", "name").from("membership_applications")
+                .where("openid", .in, chunk).orderBy("id").all(decoding: Named.self)
+            for row in rows { names[row.openid] = row.name }
+        }
+        return names
+    }
+
     static func unitCode(of openid: String, in database: any SQLDatabase) async throws -> String {
         try await unitCodeQuery(of: SQLBind(openid), in: database).first()?.decode(column: "unit_code", as: String.self)
             ?? ""

@@ -17,6 +17,7 @@ public struct UnionServiceDesk: ServiceDesk {
     private let unanswered: UnansweredService
     private let memberCenter: MemberCenterService
     private let pageForms: PageFormService
+    private let activities: ActivityService
     /// The welfare replies of the rules in force, each made once.
     private let welfareReplies = WelfareReply.Kept()
 
@@ -67,6 +68,7 @@ public struct UnionServiceDesk: ServiceDesk {
         unanswered = UnansweredService(parts: parts)
         memberCenter = MemberCenterService(parts: parts)
         pageForms = PageFormService(parts: parts)
+        activities = ActivityService(parts: parts)
     }
 
     /// How the member pages are reached: how members sign in, and the gateway's address.
@@ -138,6 +140,12 @@ public struct UnionServiceDesk: ServiceDesk {
         case .workflow(let name):
             guard let workflow = book.workflows[name] else { return [.text("这项申请暂未开通，请联系工会工作人员。")] }
             return try await memberCenter.application(workflow, for: message, at: values.unixTime)
+        case .activities: return try await activities.list(openid, book: book, at: values.unixTime)
+        case .activitySignUp:
+            return try await activities.signUp(values.content, message: message, book: book, at: values.unixTime)
+        case .activityCancel:
+            return try await activities.cancel(values.content, message: message, book: book, at: values.unixTime)
+        case .myActivities: return try await activities.mine(openid, book: book)
         }
     }
 
@@ -160,7 +168,7 @@ public struct UnionServiceDesk: ServiceDesk {
         case .myApplications: return .needsStore
         case .form(let name): return forms.openFromMemory(name, openid: openid, book: book)
         case .memberCenter: return memberCenter.fromMemory()
-        case .workflow: return .needsStore
+        case .workflow, .activities, .activitySignUp, .activityCancel, .myActivities: return .needsStore
         }
     }
 

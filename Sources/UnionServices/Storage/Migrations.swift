@@ -432,6 +432,52 @@ enum Migrations {
                 .column("record_kind", type: .text, .notNull, .default("form"))
                 .run()
         },
+        Migration(version: 12, name: "activities") { database in
+            // Activities members sign up for: time, place, places, waitlist, who may come.
+            try await database.create(table: "activities")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("title", type: .text, .notNull)
+                .column("description", type: .text, .notNull, .default(""))
+                .column("picture", type: .text, .notNull, .default(""))
+                .column("place", type: .text, .notNull)
+                .column("unit_code", type: .text, .notNull)
+                .column("shared_with", type: .text, .notNull, .default(""))
+                .column("members_only", type: .bigint, .notNull)
+                .column("starts_at", type: .bigint, .notNull)
+                .column("ends_at", type: .bigint, .notNull)
+                .column("opens_at", type: .bigint, .notNull)
+                .column("closes_at", type: .bigint, .notNull)
+                .column("capacity", type: .bigint, .notNull)
+                .column("waitlist", type: .bigint, .notNull)
+                .column("max_people", type: .bigint, .notNull)
+                .column("walk_ins", type: .bigint, .notNull)
+                .column("status", type: .text, .notNull, oneOf(Activity.Status.self, column: "status"))
+                .column("created_by", type: .text, .notNull)
+                .column("created_at", type: .bigint, .notNull)
+                .column("updated_at", type: .bigint, .notNull)
+                .run()
+            try await index("activities", "status", "starts_at", on: database)
+            // Sign-ups, in the order made (the id): `active_key` holds `activity:openid` while
+            // the sign-up holds or waits for places, so a member has one at a time.
+            try await database.create(table: "activity_signups")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("activity_id", type: .bigint, .notNull)
+                .column("openid", type: .text, .notNull)
+                .column("unit_code", type: .text, .notNull)
+                .column("people", type: .bigint, .notNull)
+                .column("status", type: .text, .notNull, oneOf(ActivitySignUp.Status.self, column: "status"))
+                .column("active_key", type: .text, .unique)
+                .column("answers", type: .text, .notNull, .default("{}"))
+                .column("message_key", type: .text, .unique)
+                .column("created_at", type: .bigint, .notNull)
+                .column("updated_at", type: .bigint, .notNull)
+                .column("promoted_at", type: .bigint)
+                .column("cancelled_at", type: .bigint)
+                .column("checked_in_at", type: .bigint)
+                .run()
+            try await index("activity_signups", "activity_id", "status", "id", on: database)
+            try await index("activity_signups", "openid", "id", on: database)
+        },
     ]
 
     /// A `CHECK` that the column holds one of the enum's raw values: the schema enforces what

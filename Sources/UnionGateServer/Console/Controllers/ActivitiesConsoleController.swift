@@ -1,0 +1,245 @@
+import Foundation
+import Hummingbird
+import ReplyRules
+import UnionServices
+
+/// 活动: the activities of the staff member's part of the tree with their places; publishing and
+/// changing one (a change of time or place is told to everyone signed up; more places promote
+/// from the waitlist); its attendance list — signed up, waitlisted, cancelled — with removal by
+/// staff (the next one waiting comes in) and a CSV for Excel.
+struct ActivitiesConsoleController: ConsoleController {
+    let shared: ConsoleShared
+
+    struct ListView: Encodable {
+        struct Row: Encodable {
+            let id: Int
+            let title: String
+            let when: String
+            let unit: String
+            let places: String
+            let waiting: Int
+            let state: String
+        }
+        let rows: [Row]
+        let pager: Pager
+        let canManage: Bool
+    }
+
+    struct FormView: Encodable {
+        let action: String
+        let title: String
+        let description: String
+        let picture: String
+        let place: String
+        let units: [UnitOption]
+        let sharing: [Option]
+        let sharedUnits: String
+        let membersOnly: Bool
+        let startsAt: String
+        let endsAt: String
+        let opensAt: String
+        let closesAt: String
+        let capacity: Int
+        let waitlist: Bool
+        let maxPeople: Int
+        let button: String
+    }
+
+    struct DetailView: Encodable {
+        struct Row: Encodable {
+            let number: Int
+            let name: String
+            let unit: String
+            let people: Int
+            let status: String
+            let statusName: String
+            let at: String
+            let openid: String
+            let active: Bool
+        }
+        let id: Int
+        let when: String
+        let place: String
+        let places: String
+        let counts: String
+        let rows: [Row]
+        let canManage: Bool
+        let form: FormView?
+        let csv: String
+    }
+
+    func register(on pages: RouterGroup<GatewayRequestContext>) {
+        pages.get("activities", use: list)
+        pages.get("activities/new", use: new)
+        pages.post("activities", use: create)
+        pages.get("activities/:id", use: detail)
+        pages.post("activities/:id", use: update)
+        pages.post("activities/:id/remove", use: remove)
+    }
+
+    private var activities: Activities { Activities(store: store) }
+
+    private static func mayManage(_ actor: Principal) -> Bool { actor.may(.decide) || actor.may(.editRules) }
+
+    @Sendable func list(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        let query = try ConsoleQuery(request)
+        let page = try await activities.page(for: actor, request: try ConsoleLinks.pageRequest(query))
+        let now = clock()
+        let view = ListView(
+            rows: page.items.map { activity, taken, waiting in
+                ListView.Row(
+                    id: activity.id, title: activity.title, when: Activities.when(activity, utcOffsetMinutes: offset),
+                    unit: activity.unitCode.isEmpty ? "全部" : unitName(activity.unitCode),
+                    places: "\(taken) / \(activity.capacity)", waiting: waiting,
+                    state: activity.status == .cancelled
+                        ? "已取消"
+                        : activity.isTakingSignUps(at: now)
+                            ? "报名中" : now < activity.opensAt ? "未开始报名" : now < activity.endsAt ? "报名截止" : "已结束")
+            },
+            pager: ConsoleLinks.pager(page, request), canManage: Self.mayManage(actor))
+        return try pages.render("activities", title: "活动", view, context: context)
+    }
+
+    private func form(_ draft: Activities.Draft?, action: String, button: String, actor: Principal) -> FormView {
+        let now = clock()
+        let start = draft?.startsAt ?? LocalTime.dayStart(now + 14 * 86_400, utcOffsetMinutes: offset) + 9 * 3600
+        var shared = ""
+        var sharing = "own"
+        switch draft?.sharing {
+        case .everyone: sharing = "everyone"
+        case .units(let codes):
+            sharing = "units"
+            shared = codes.joined(separator: ",")
+        case .own, nil: break
+        }
+        return FormView(
+            action: action, title: draft?.title ?? "", description: draft?.description ?? "",
+            picture: draft?.picture ?? "", place: draft?.place ?? "",
+            units: unitOptions(for: actor, selected: draft?.unitCode ?? actor.unit),
+            sharing: Option.list(
+                [("own", "本单位及下级单位"), ("units", "另外共享给下列单位"), ("everyone", "全部单位")], selected: sharing),
+            sharedUnits: shared, membersOnly: draft?.membersOnly ?? true,
+            startsAt: Activities.localInput(start, utcOffsetMinutes: offset),
+            endsAt: Activities.localInput(draft?.endsAt ?? start + 3 * 3600, utcOffsetMinutes: offset),
+            opensAt: Activities.localInput(draft?.opensAt ?? now, utcOffsetMinutes: offset),
+            closesAt: Activities.localInput(draft?.closesAt ?? start - 86_400, utcOffsetMinutes: offset),
+            capacity: draft?.capacity ?? 50, waitlist: draft?.waitlist ?? true, maxPeople: draft?.maxPeople ?? 1,
+            button: button)
+    }
+
+    @Sendable func new(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        guard Self.mayManage(actor) else { throw AdminActionError(.forbidden, "只读账号不能发布活动") }
+        return try pages.render(
+            "activityForm", title: "发布活动", form(nil, action: "/admin/activities", button: "发布", actor: actor),
+            context: context)
+    }
+
+    /// The activity a submitted form describes (400 with the reason in Chinese when it cannot be read).
+    private func draft(_ form: [String: String], actor: Principal) throws -> Activities.Draft {
+        func time(_ name: String, _ label: String) throws -> Int64 {
+            guard let value = form[name].flatMap({ Activities.time($0, utcOffsetMinutes: offset) }) else {
+                throw AdminActionError(.invalid, "\(label)看不懂，请重新选择")
+            }
+            return value
+        }
+        func number(_ name: String, _ label: String) throws -> Int {
+            guard let value = form[name].flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) else {
+                throw AdminActionError(.invalid, "\(label)应为整数")
+            }
+            return value
+        }
+        let sharing: Activity.Sharing
+        switch form["sharing"] {
+        case "everyone": sharing = .everyone
+        case "units":
+            let codes = (form["shared_units"] ?? "").split(whereSeparator: { ", ，、\n".contains($0) }).map(String.init)
+            guard !codes.isEmpty else { throw AdminActionError(.invalid, "请填写共享给哪些单位（单位代码，用逗号分隔）") }
+            sharing = .units(codes)
+        default: sharing = .own
+        }
+        return Activities.Draft(
+            title: (form["title"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines),
+            description: (form["description"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines),
+            picture: (form["picture"] ?? "").trimmingCharacters(in: .whitespaces),
+            place: (form["place"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines),
+            unitCode: form["unit"] ?? actor.unit ?? "", sharing: sharing, membersOnly: form["members_only"] == "1",
+            startsAt: try time("starts_at", "活动开始时间"), endsAt: try time("ends_at", "活动结束时间"),
+            opensAt: try time("opens_at", "报名开始时间"), closesAt: try time("closes_at", "报名截止时间"),
+            capacity: try number("capacity", "名额"), waitlist: form["waitlist"] == "1",
+            maxPeople: try number("max_people", "每份报名人数"))
+    }
+
+    @Sendable func create(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        let form = try await request.decode(as: [String: String].self, context: context)
+        let activity = try await activities.create(
+            try draft(form, actor: actor), by: actor, organisation: organisation, at: clock())
+        return pages.redirect("/admin/activities/\(activity.id)", flash: "活动「\(activity.title)」已发布，编号 \(activity.id)。")
+    }
+
+    @Sendable func update(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        let id = try context.parameters.require("id", as: Int.self)
+        let form = try await request.decode(as: [String: String].self, context: context)
+        let (activity, promoted) = try await activities.update(
+            id, try draft(form, actor: actor), by: actor, organisation: organisation, at: clock())
+        return pages.redirect(
+            "/admin/activities/\(activity.id)",
+            flash: "活动已修改。" + (promoted.isEmpty ? "" : "候补的 \(promoted.count) 份报名已转为正式报名并通知本人。"))
+    }
+
+    @Sendable func remove(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        let id = try context.parameters.require("id", as: Int.self)
+        let form = try await request.decode(as: [String: String].self, context: context)
+        let (cancelled, promoted) = try await activities.cancel(
+            id, openid: form["openid"] ?? "", by: actor, at: clock())
+        guard cancelled != nil else { throw AdminActionError(.conflict, "这份报名已经取消了") }
+        return pages.redirect(
+            "/admin/activities/\(id)",
+            flash: "已取消这份报名，并通知本人。" + (promoted.isEmpty ? "" : "候补的 \(promoted.count) 份报名已补上。"))
+    }
+
+    @Sendable func detail(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        let id = try context.parameters.require("id", as: Int.self)
+        let (activity, signUps) = try await activities.attendance(id, for: actor)
+        let names = try await activities.names(of: signUps)
+        if request.uri.queryParameters.get("format") == "csv" {
+            try actor.require(.export)
+            try await auditExport(
+                actor, action: "activity.export", record: "activity:\(id)", unit: activity.unitCode, query: [:])
+            return AdminRoutes.csv(
+                Activities.csv(activity, signUps, names: names, organisation: organisation, utcOffsetMinutes: offset),
+                name: "activity-\(id).csv")
+        }
+        let taken = signUps.filter { $0.status == .confirmed }.map(\.people).reduce(0, +)
+        let waiting = signUps.filter { $0.status == .waitlisted }.count
+        let cancelled = signUps.filter { $0.status == .cancelled }.count
+        let manage = Self.mayManage(actor)
+        let draft = Activities.Draft(
+            title: activity.title, description: activity.description, picture: activity.picture,
+            place: activity.place, unitCode: activity.unitCode, sharing: activity.sharing,
+            membersOnly: activity.membersOnly, startsAt: activity.startsAt, endsAt: activity.endsAt,
+            opensAt: activity.opensAt, closesAt: activity.closesAt, capacity: activity.capacity,
+            waitlist: activity.waitlist, maxPeople: activity.maxPeople, walkIns: activity.walkIns)
+        let view = DetailView(
+            id: id, when: Activities.when(activity, utcOffsetMinutes: offset), place: activity.place,
+            places: "\(taken) / \(activity.capacity)",
+            counts:
+                "已报名 \(signUps.filter { $0.status == .confirmed }.count) 份（\(taken) 人），候补 \(waiting) 份，已取消 \(cancelled) 份",
+            rows: signUps.enumerated().map { index, signUp in
+                DetailView.Row(
+                    number: index + 1, name: names[signUp.openid] ?? "（未入会）", unit: unitName(signUp.unitCode),
+                    people: signUp.people, status: signUp.status.rawValue, statusName: signUp.status.chinese,
+                    at: local(signUp.createdAt), openid: signUp.openid,
+                    active: signUp.status == .confirmed || signUp.status == .waitlisted)
+            },
+            canManage: manage,
+            form: manage ? form(draft, action: "/admin/activities/\(id)", button: "保存修改", actor: actor) : nil,
+            csv: "/admin/activities/\(id)?format=csv")
+        return try pages.render("activity", title: activity.title, view, context: context)
+    }
+}

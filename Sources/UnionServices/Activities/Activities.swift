@@ -1,0 +1,582 @@
+import Foundation
+import ReplyRules
+import SQLKit
+
+/// Activities and their sign-ups: places never oversold, a waitlist that moves by itself in the
+/// order members signed up, one sign-up per member however often the message comes. Every
+/// sign-up, cancellation and promotion of one activity runs under that activity's lock (a
+/// PostgreSQL advisory lock, the writer's lock on SQLite), so instances sharing a database count
+/// the same places.
+public struct Activities: Sendable {
+    let store: UnionStore
+
+    public init(store: UnionStore) {
+        self.store = store
+    }
+
+    /// The advisory locks of activities: this plus the activity's id.
+    static let lockBase: Int64 = 0x4163_7469_0000_0000  // "Acti"
+
+    /// What staff write when they create or change an activity.
+    public struct Draft: Sendable, Hashable {
+        public var title: String
+        public var description: String
+        public var picture: String
+        public var place: String
+        public var unitCode: String
+        public var sharing: Activity.Sharing
+        public var membersOnly: Bool
+        public var startsAt: Int64
+        public var endsAt: Int64
+        public var opensAt: Int64
+        public var closesAt: Int64
+        public var capacity: Int
+        public var waitlist: Bool
+        public var maxPeople: Int
+        public var walkIns: Bool
+
+        public init(
+            title: String, description: String = "", picture: String = "", place: String, unitCode: String,
+            sharing: Activity.Sharing = .own, membersOnly: Bool = true, startsAt: Int64, endsAt: Int64,
+            opensAt: Int64, closesAt: Int64, capacity: Int, waitlist: Bool = true, maxPeople: Int = 1,
+            walkIns: Bool = false
+        ) {
+            self.title = title
+            self.description = description
+            self.picture = picture
+            self.place = place
+            self.unitCode = unitCode
+            self.sharing = sharing
+            self.membersOnly = membersOnly
+            self.startsAt = startsAt
+            self.endsAt = endsAt
+            self.opensAt = opensAt
+            self.closesAt = closesAt
+            self.capacity = capacity
+            self.waitlist = waitlist
+            self.maxPeople = maxPeople
+            self.walkIns = walkIns
+        }
+    }
+
+    // MARK: Rows
+
+    struct Row: Codable, Sendable {
+        var id: Int?
+        var title: String
+        var description: String
+        var picture: String
+        var place: String
+        var unitCode: String
+        var sharedWith: String
+        var membersOnly: Int
+        var startsAt: Int64
+        var endsAt: Int64
+        var opensAt: Int64
+        var closesAt: Int64
+        var capacity: Int
+        var waitlist: Int
+        var maxPeople: Int
+        var walkIns: Int
+        var status: Activity.Status
+        var createdBy: String
+        var createdAt: Int64
+        var updatedAt: Int64
+
+        var activity: Activity {
+            Activity(
+                id: id ?? 0, title: title, description: description, picture: picture, place: place,
+                unitCode: unitCode, sharing: Activity.Sharing(stored: sharedWith), membersOnly: membersOnly != 0,
+                startsAt: startsAt, endsAt: endsAt, opensAt: opensAt, closesAt: closesAt, capacity: capacity,
+                waitlist: waitlist != 0, maxPeople: maxPeople, walkIns: walkIns != 0, status: status,
+                createdAt: createdAt, updatedAt: updatedAt)
+        }
+
+        init(_ draft: Draft, id: Int? = nil, status: Activity.Status = .open, by actor: String, at now: Int64) {
+            self.id = id
+            title = draft.title
+            description = draft.description
+            picture = draft.picture
+            place = draft.place
+            unitCode = draft.unitCode
+            sharedWith = draft.sharing.stored
+            membersOnly = draft.membersOnly ? 1 : 0
+            startsAt = draft.startsAt
+            endsAt = draft.endsAt
+            opensAt = draft.opensAt
+            closesAt = draft.closesAt
+            capacity = draft.capacity
+            waitlist = draft.waitlist ? 1 : 0
+            maxPeople = draft.maxPeople
+            walkIns = draft.walkIns ? 1 : 0
+            self.status = status
+            createdBy = actor
+            createdAt = now
+            updatedAt = now
+        }
+    }
+
+    struct SignUpRow: Codable, Sendable {
+        var id: Int?
+        var activityId: Int
+        var openid: String
+        var unitCode: String
+        var people: Int
+        var status: ActivitySignUp.Status
+        /// `activity:openid` while it holds or waits for places; NULL once cancelled (unique).
+        var activeKey: String?
+        var answers: String
+        var messageKey: String?
+        var createdAt: Int64
+        var updatedAt: Int64
+        var promotedAt: Int64?
+        var cancelledAt: Int64?
+        var checkedInAt: Int64?
+
+        var signUp: ActivitySignUp {
+            ActivitySignUp(
+                id: id ?? 0, activityId: activityId, openid: openid, unitCode: unitCode, people: people,
+                status: status,
+                answers: (try? JSONDecoder().decode([String: String].self, from: Data(answers.utf8))) ?? [:],
+                createdAt: createdAt, promotedAt: promotedAt, cancelledAt: cancelledAt, checkedInAt: checkedInAt)
+        }
+    }
+
+    static func activity(_ id: Int, in database: any SQLDatabase) async throws -> Activity? {
+        try await database.select().columns("*").from("activities").where("id", .equal, id)
+            .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)?.activity
+    }
+
+    static func signUps(of id: Int, in database: any SQLDatabase) -> SQLSelectBuilder {
+        database.select().columns("*").from("activity_signups").where("activity_id", .equal, id)
+    }
+
+    static func lock(_ id: Int, _ store: UnionStore, _ database: any SQLDatabase) async throws {
+        try await store.dialect.lockForTransaction(lockBase + Int64(id), database)
+    }
+
+    // MARK: Staff
+
+    /// Refuses what an activity may not be: no title, times out of order, places or people out of
+    /// range, a unit outside the staff member's part of the tree or not in it at all.
+    static func check(_ draft: Draft, by actor: Principal, organisation: Organisation) throws {
+        guard actor.may(.decide) || actor.may(.editRules) else {
+            throw AdminActionError(.forbidden, "the \(actor.role.rawValue) role may not manage activities")
+        }
+        let title = draft.title.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...64).contains(title.count) else { throw AdminActionError(.invalid, "活动名称应为 1–64 个字") }
+        guard !draft.place.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw AdminActionError(.invalid, "请填写活动地点")
+        }
+        guard draft.opensAt < draft.closesAt, draft.closesAt <= draft.startsAt, draft.startsAt < draft.endsAt else {
+            throw AdminActionError(.invalid, "时间应为：报名开始 < 报名截止 ≤ 活动开始 < 活动结束")
+        }
+        guard (1...100_000).contains(draft.capacity) else { throw AdminActionError(.invalid, "名额应为 1 到 100000") }
+        guard (1...10).contains(draft.maxPeople) else { throw AdminActionError(.invalid, "每份报名的人数应为 1 到 10") }
+        if !draft.unitCode.isEmpty {
+            guard organisation.units[draft.unitCode] != nil else {
+                throw AdminActionError(.invalid, "没有代码为 \(draft.unitCode) 的单位")
+            }
+        }
+        guard actor.scope.contains(draft.unitCode.isEmpty ? (organisation.root ?? "") : draft.unitCode) else {
+            throw AdminActionError(.forbidden, "只能为本单位及下级单位组织活动")
+        }
+        if case .units(let codes) = draft.sharing {
+            for code in codes where organisation.units[code] == nil {
+                throw AdminActionError(.invalid, "共享的单位 \(code) 不在组织架构里")
+            }
+        }
+    }
+
+    /// Creates an activity, audited.
+    public func create(_ draft: Draft, by actor: Principal, organisation: Organisation, at now: Int64) async throws
+        -> Activity
+    {
+        try Self.check(draft, by: actor, organisation: organisation)
+        return try await store.transaction { database in
+            guard
+                let activity = try await database.insert(into: "activities")
+                    .model(Row(draft, by: actor.name, at: now), keyEncodingStrategy: .convertToSnakeCase)
+                    .returning("*")
+                    .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)?.activity
+            else { throw StoreError("activity \(draft.title) vanished after it was written") }
+            try await AuditLog.record(
+                actor, action: "activity.create", record: "activity:\(activity.id)", unit: activity.unitCode,
+                before: nil, after: Self.summary(activity), at: now, in: database)
+            return activity
+        }
+    }
+
+    /// Changes an activity, audited: a change of time or place is told to everyone signed up or
+    /// waiting; more places promote from the waitlist at once. 404 outside the actor's part.
+    public func update(
+        _ id: Int, _ draft: Draft, by actor: Principal, organisation: Organisation, at now: Int64
+    ) async throws -> (Activity, promoted: [ActivitySignUp]) {
+        try Self.check(draft, by: actor, organisation: organisation)
+        let store = store
+        return try await store.transaction { database in
+            try await Self.lock(id, store, database)
+            guard let before = try await Self.activity(id, in: database), actor.scope.contains(before.unitCode)
+            else { throw AdminActionError(.notFound, "no activity \(id)") }
+            var row = Row(draft, id: id, status: before.status, by: actor.name, at: now)
+            row.createdAt = before.createdAt
+            try await database.update("activities").set(model: row, keyEncodingStrategy: .convertToSnakeCase)
+                .where("id", .equal, id).run()
+            guard let activity = try await Self.activity(id, in: database) else {
+                throw StoreError("activity \(id) vanished while it was changed")
+            }
+            try await AuditLog.record(
+                actor, action: "activity.update", record: "activity:\(id)", unit: activity.unitCode,
+                before: Self.summary(before), after: Self.summary(activity), at: now, in: database)
+            if before.startsAt != activity.startsAt || before.endsAt != activity.endsAt
+                || before.place != activity.place
+            {
+                let waiting = try await Self.signUps(of: id, in: database)
+                    .where("status", .in, [ActivitySignUp.Status.confirmed.rawValue, "waitlisted"])
+                    .all(decoding: SignUpRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+                for signUp in waiting {
+                    try await Outbox.enqueue(
+                        Self.notice(
+                            activity, status: signUp.status.chinese,
+                            text: "您报名的活动「\(activity.title)」有变动：时间 \(Self.when(activity))，地点 \(activity.place)。"),
+                        to: signUp.openid, at: now, in: database)
+                }
+            }
+            let promoted = try await Self.promote(activity, at: now, in: database)
+            return (activity, promoted)
+        }
+    }
+
+    static func summary(_ activity: Activity) -> [String: String] {
+        [
+            "title": activity.title, "place": activity.place, "starts_at": String(activity.startsAt),
+            "ends_at": String(activity.endsAt), "capacity": String(activity.capacity),
+            "shared": activity.sharing.stored,
+        ]
+    }
+
+    /// 「12月20日 09:00–11:30」 in Beijing time (the union's offset is applied by the caller's
+    /// book elsewhere; activities are told in +08:00).
+    public static func when(_ activity: Activity, utcOffsetMinutes offset: Int = 480) -> String {
+        let start = LocalTime(unixSeconds: activity.startsAt, utcOffsetMinutes: offset)
+        let end = LocalTime(unixSeconds: activity.endsAt, utcOffsetMinutes: offset)
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let day = "\(start.month)月\(start.day)日 \(two(start.hour)):\(two(start.minute))"
+        let sameDay = start.isoDate == end.isoDate
+        return day + "–" + (sameDay ? "" : "\(end.month)月\(end.day)日 ") + "\(two(end.hour)):\(two(end.minute))"
+    }
+
+    static func notice(_ activity: Activity, status: String, text: String) -> Notice {
+        Notice(
+            .activity,
+            fields: [
+                "title": activity.title, "time": when(activity), "place": activity.place, "status": status,
+            ],
+            text: text + "\n回复「我的活动」可查看您报名的活动。")
+    }
+
+    // MARK: Signing up
+
+    /// Signs `openid` up for activity `id` with `people` (themselves included), once per `key`
+    /// and once per member: a place while places are left and nobody waits, the waitlist's end
+    /// otherwise (where it has one), a refusal with its reason where neither.
+    public func signUp(
+        _ id: Int, openid: String, people: Int = 1, answers: [String: String] = [:], key: String, isMember: Bool,
+        organisation: Organisation, at now: Int64
+    ) async throws -> SignUpOutcome {
+        let store = store
+        return try await store.transaction { database in
+            try await Self.lock(id, store, database)
+            if let earlier = try await Self.signUps(of: id, in: database).where("message_key", .equal, key)
+                .first(decoding: SignUpRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            {
+                return try await Self.outcome(earlier.signUp, in: database)
+            }
+            guard let activity = try await Self.activity(id, in: database) else {
+                return .refused("没有这个活动。")
+            }
+            if let active = try await Self.signUps(of: id, in: database).where("active_key", .equal, "\(id):\(openid)")
+                .first(decoding: SignUpRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            {
+                return try await Self.outcome(active.signUp, in: database)
+            }
+            guard activity.status == .open else { return .refused("活动「\(activity.title)」已取消。") }
+            guard now >= activity.opensAt else { return .refused("活动「\(activity.title)」还没有开始报名。") }
+            guard now < activity.closesAt, now < activity.startsAt else {
+                return .refused("活动「\(activity.title)」已经截止报名。")
+            }
+            if activity.membersOnly, !isMember { return .refused("活动「\(activity.title)」仅限工会会员报名。") }
+            let unit = try await MembershipRegistry.unitCode(of: openid, in: database)
+            guard activity.admits(unit: unit, in: organisation) else {
+                return .refused("活动「\(activity.title)」只面向组织单位的会员，您所在的单位不在范围内。")
+            }
+            guard (1...activity.maxPeople).contains(people) else {
+                return .refused("每份报名最多 \(activity.maxPeople) 人（含本人）。")
+            }
+            let (taken, waiting) = try await Self.load(id, in: database)
+            let status: ActivitySignUp.Status
+            if waiting == 0, taken + people <= activity.capacity {
+                status = .confirmed
+            } else if activity.waitlist {
+                status = .waitlisted
+            } else {
+                return .refused("活动「\(activity.title)」名额已满。")
+            }
+            let row = SignUpRow(
+                activityId: id, openid: openid, unitCode: unit, people: people, status: status,
+                activeKey: "\(id):\(openid)", answers: try AidApplications.json(answers), messageKey: key,
+                createdAt: now, updatedAt: now)
+            guard
+                let stored = try await database.insert(into: "activity_signups")
+                    .model(row, keyEncodingStrategy: .convertToSnakeCase)
+                    .returning("*")
+                    .first(decoding: SignUpRow.self, keyDecodingStrategy: .convertFromSnakeCase)?.signUp
+            else { throw StoreError("a sign-up for activity \(id) vanished after it was written") }
+            return status == .confirmed ? .confirmed(stored) : .waitlisted(stored, position: waiting + 1)
+        }
+    }
+
+    /// The places held (people confirmed) and the sign-ups waiting.
+    static func load(_ id: Int, in database: any SQLDatabase) async throws -> (taken: Int, waiting: Int) {
+        let taken =
+            // SUM of a bigint is a numeric on PostgreSQL: cast back for one type on both.
+            try await database.select().column(SQLRaw("CAST(COALESCE(SUM(people), 0) AS BIGINT)"), as: "taken")
+            .from("activity_signups").where("activity_id", .equal, id)
+            .where("status", .equal, ActivitySignUp.Status.confirmed.rawValue)
+            .first(decodingColumn: "taken", as: Int.self) ?? 0
+        let waiting = try await database.count("activity_signups") {
+            $0.where("activity_id", .equal, id).where("status", .equal, ActivitySignUp.Status.waitlisted.rawValue)
+        }
+        return (taken, waiting)
+    }
+
+    /// What a sign-up stands at: its place, or its position on the waitlist.
+    static func outcome(_ signUp: ActivitySignUp, in database: any SQLDatabase) async throws -> SignUpOutcome {
+        switch signUp.status {
+        case .confirmed, .walkIn: return .confirmed(signUp)
+        case .cancelled: return .refused("这份报名已取消。")
+        case .waitlisted:
+            let ahead = try await database.count("activity_signups") {
+                $0.where("activity_id", .equal, signUp.activityId)
+                    .where("status", .equal, ActivitySignUp.Status.waitlisted.rawValue)
+                    .where("id", .lessThan, signUp.id)
+            }
+            return .waitlisted(signUp, position: ahead + 1)
+        }
+    }
+
+    /// Moves waiting sign-ups to places, in the order they signed up, while the first fits and
+    /// sign-up is still open (closing sign-up or starting the activity ends promotion); each is
+    /// told.
+    static func promote(_ activity: Activity, at now: Int64, in database: any SQLDatabase) async throws
+        -> [ActivitySignUp]
+    {
+        guard activity.status == .open, now < activity.closesAt, now < activity.startsAt else { return [] }
+        var (taken, _) = try await load(activity.id, in: database)
+        let waiting = try await signUps(of: activity.id, in: database)
+            .where("status", .equal, ActivitySignUp.Status.waitlisted.rawValue).orderBy("id")
+            .all(decoding: SignUpRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+        var promoted: [ActivitySignUp] = []
+        for row in waiting {
+            guard taken + row.people <= activity.capacity else { break }
+            try await database.update("activity_signups")
+                .set("status", to: ActivitySignUp.Status.confirmed.rawValue).set("promoted_at", to: now)
+                .set("updated_at", to: now).where("id", .equal, row.id).run()
+            taken += row.people
+            var signUp = row.signUp
+            signUp.status = .confirmed
+            signUp.promotedAt = now
+            promoted.append(signUp)
+            try await Outbox.enqueue(
+                notice(
+                    activity, status: "候补成功",
+                    text: "您候补的活动「\(activity.title)」有名额了，已为您报名成功。时间 \(when(activity))，地点 \(activity.place)。"),
+                to: row.openid, at: now, in: database)
+        }
+        return promoted
+    }
+
+    /// Cancels `openid`'s sign-up for activity `id` (the member themselves, or staff removing
+    /// them, audited) and promotes from the waitlist; nil when they had none. 404 for staff
+    /// outside the activity's unit.
+    public func cancel(_ id: Int, openid: String, by actor: Principal? = nil, at now: Int64) async throws -> (
+        cancelled: ActivitySignUp?, promoted: [ActivitySignUp]
+    ) {
+        let store = store
+        return try await store.transaction { database in
+            try await Self.lock(id, store, database)
+            guard let activity = try await Self.activity(id, in: database) else {
+                throw AdminActionError(.notFound, "no activity \(id)")
+            }
+            if let actor {
+                try actor.require(.decide)
+                guard actor.scope.contains(activity.unitCode) else {
+                    throw AdminActionError(.notFound, "no activity \(id)")
+                }
+            }
+            guard
+                let row = try await Self.signUps(of: id, in: database)
+                    .where("active_key", .equal, "\(id):\(openid)")
+                    .first(decoding: SignUpRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            else { return (nil, []) }
+            try await database.update("activity_signups")
+                .set("status", to: ActivitySignUp.Status.cancelled.rawValue).set("active_key", to: SQLLiteral.null)
+                .set("cancelled_at", to: now).set("updated_at", to: now).where("id", .equal, row.id).run()
+            if let actor {
+                try await AuditLog.record(
+                    actor, action: "activity.remove", record: "activity:\(id)", unit: activity.unitCode,
+                    before: ["status": row.status.rawValue], after: ["status": "cancelled", "openid": openid], at: now,
+                    in: database)
+                try await Outbox.enqueue(
+                    Self.notice(
+                        activity, status: "已取消", text: "您报名的活动「\(activity.title)」已被工作人员取消报名。如有疑问请联系组织单位。"),
+                    to: openid, at: now, in: database)
+            }
+            var cancelled = row.signUp
+            cancelled.status = .cancelled
+            cancelled.cancelledAt = now
+            // Places freed, or the head of the waitlist gone: whoever now comes first may fit.
+            let promoted = try await Self.promote(activity, at: now, in: database)
+            return (cancelled, promoted)
+        }
+    }
+
+    // MARK: Reading
+
+    /// What a member reads of their sign-up.
+    public static func describe(_ outcome: SignUpOutcome, _ activity: Activity, utcOffsetMinutes offset: Int) -> String
+    {
+        let when = Activities.when(activity, utcOffsetMinutes: offset)
+        switch outcome {
+        case .confirmed(let signUp):
+            return "报名成功！「\(activity.title)」\(when)，地点：\(activity.place)。"
+                + (signUp.people > 1 ? "共 \(signUp.people) 人。" : "")
+                + "\n不能参加请回复「取消报名 \(activity.id)」，把名额让给其他会员。"
+        case .waitlisted(_, let position):
+            return "「\(activity.title)」名额已满，您已进入候补，排第 \(position) 位。有人取消时会按顺序自动补上并通知您。"
+                + "\n回复「取消报名 \(activity.id)」可退出候补。"
+        case .refused(let reason):
+            return reason
+        }
+    }
+
+    /// The places not yet held.
+    public func placesLeft(_ id: Int) async throws -> Int {
+        try await store.read { database in
+            guard let activity = try await Self.activity(id, in: database) else { return 0 }
+            return max(0, activity.capacity - (try await Self.load(id, in: database)).taken)
+        }
+    }
+
+    /// 「12月1日」.
+    public static func day(_ unixSeconds: Int64, utcOffsetMinutes offset: Int) -> String {
+        let time = LocalTime(unixSeconds: unixSeconds, utcOffsetMinutes: offset)
+        return "\(time.month)月\(time.day)日"
+    }
+
+    /// Activity `id`.
+    public func activity(_ id: Int) async throws -> Activity? {
+        try await store.read { database in try await Self.activity(id, in: database) }
+    }
+
+    /// The activities a member of `unit` may sign up for now or soon (not begun, not cancelled),
+    /// soonest first.
+    public func open(forMemberOf unit: String, organisation: Organisation, at now: Int64, limit: Int = 20)
+        async throws -> [Activity]
+    {
+        let rows = try await store.read { database in
+            try await database.select().columns("*").from("activities")
+                .where("status", .equal, Activity.Status.open.rawValue).where("starts_at", .greaterThan, now)
+                .orderBy("starts_at").limit(500)
+                .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+        }
+        return Array(rows.map(\.activity).filter { $0.admits(unit: unit, in: organisation) }.prefix(limit))
+    }
+
+    /// A page of the activities of `actor`'s part of the tree, newest first, with the places
+    /// held and the sign-ups waiting of each.
+    public func page(for actor: Principal, request: PageRequest) async throws -> Page<
+        (Activity, taken: Int, waiting: Int)
+    > {
+        try actor.require(.read)
+        let page = try await store.page(
+            from: "activities", request: request, filter: { actor.scope.restrict($0) }, decoding: Row.self)
+        var items: [(Activity, taken: Int, waiting: Int)] = []
+        for row in page.items {
+            let activity = row.activity
+            let (taken, waiting) = try await store.read { database in try await Self.load(activity.id, in: database) }
+            items.append((activity, taken, waiting))
+        }
+        return Page(items: items, total: page.total, request: page.request)
+    }
+
+    /// `YYYY-MM-DDTHH:MM` (an HTML `datetime-local` value, the union's local time) as Unix seconds.
+    public static func time(_ text: String, utcOffsetMinutes offset: Int) -> Int64? {
+        let parts = text.split(separator: "T")
+        guard parts.count == 2, let day = LocalTime.unixSeconds(ofDate: String(parts[0]), utcOffsetMinutes: offset)
+        else { return nil }
+        let clock = parts[1].split(separator: ":").compactMap { Int($0) }
+        guard clock.count >= 2, (0..<24).contains(clock[0]), (0..<60).contains(clock[1]) else { return nil }
+        return day + Int64(clock[0] * 3600 + clock[1] * 60)
+    }
+
+    /// Unix seconds as a `datetime-local` value in the union's local time.
+    public static func localInput(_ unixSeconds: Int64, utcOffsetMinutes offset: Int) -> String {
+        let time = LocalTime(unixSeconds: unixSeconds, utcOffsetMinutes: offset)
+        return String(format: "%@T%02d:%02d", time.isoDate, time.hour, time.minute)
+    }
+
+    /// The names of those who signed up (their join applications'), by openid.
+    public func names(of signUps: [ActivitySignUp]) async throws -> [String: String] {
+        let openids = Array(Set(signUps.map(\.openid)))
+        return try await store.read { database in try await MembershipRegistry.names(of: openids, in: database) }
+    }
+
+    /// The attendance list as CSV for Excel: each sign-up with its member, unit and status.
+    public static func csv(
+        _ activity: Activity, _ signUps: [ActivitySignUp], names: [String: String], organisation: Organisation,
+        utcOffsetMinutes offset: Int
+    ) -> String {
+        var rows = [["序号", "姓名", "单位", "人数", "状态", "报名时间", "候补转正时间", "取消时间", "openid"]]
+        for (index, signUp) in signUps.enumerated() {
+            rows.append([
+                String(index + 1), names[signUp.openid] ?? "",
+                organisation.units[signUp.unitCode]?.name ?? signUp.unitCode,
+                String(signUp.people), signUp.status.chinese, CSVExport.local(signUp.createdAt, offset),
+                signUp.promotedAt.map { CSVExport.local($0, offset) } ?? "",
+                signUp.cancelledAt.map { CSVExport.local($0, offset) } ?? "", signUp.openid,
+            ])
+        }
+        return CSVExport.document(rows)
+    }
+
+    /// The sign-ups of activity `id` in the order made, for staff of its unit (404 outside it).
+    public func attendance(_ id: Int, for actor: Principal) async throws -> (Activity, [ActivitySignUp]) {
+        try actor.require(.read)
+        let found = try await store.read { database -> (Activity, [ActivitySignUp])? in
+            guard let activity = try await Self.activity(id, in: database), actor.scope.contains(activity.unitCode)
+            else { return nil }
+            let rows = try await Self.signUps(of: id, in: database).orderBy("id")
+                .all(decoding: SignUpRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            return (activity, rows.map(\.signUp))
+        }
+        guard let found else { throw AdminActionError(.notFound, "no activity \(id)") }
+        return found
+    }
+
+    /// The member's current sign-ups with their activities and waitlist positions, soonest first.
+    public func mine(_ openid: String) async throws -> [(Activity, SignUpOutcome)] {
+        try await store.read { database in
+            let rows = try await database.select().columns("*").from("activity_signups")
+                .where("openid", .equal, openid).where(SQLColumn("active_key"), .isNot, SQLLiteral.null)
+                .orderBy("id", .descending).limit(50)
+                .all(decoding: SignUpRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            var result: [(Activity, SignUpOutcome)] = []
+            for row in rows {
+                guard let activity = try await Self.activity(row.activityId, in: database) else { continue }
+                result.append((activity, try await Self.outcome(row.signUp, in: database)))
+            }
+            return result.sorted { $0.0.startsAt < $1.0.startsAt }
+        }
+    }
+}
