@@ -8,6 +8,7 @@ staff's side of them in the console:
 - the member applies for 困难帮扶 in three steps (household members added row by row, a photo of
   proof), and three staff accounts (grassroots, town, county) pass it up and approve it with an
   amount; the member reads each level's decision;
+- staff publish an activity, the member signs up for two at 375 px, staff see the attendance list;
 - staff import a roster (a bad row refused by row, with its reason), confirm it, and a member on it
   binds their WeChat with name and 身份证 number.
 
@@ -153,6 +154,37 @@ def hardship(driver, photo):
     sign_in(driver, "root", ROOT)
 
 
+def activity(driver):
+    step("staff publish an activity; a member signs up at 375 px; staff see the attendance list")
+    sign_out(driver)
+    sign_in(driver, "root", ROOT)
+    driver.get(BASE + "/admin/activities/new")
+    fill(driver, "activity-title", "会员日登山 " + HOSTILE)
+    fill(driver, "activity-place", "城东公园")
+    fill(driver, "activity-capacity", "20")
+    fill(driver, "activity-people", "2")
+    shoot(driver, "activity-new")
+    click(driver, driver.find_element(By.ID, "activity-save"))
+    expect("已发布" in driver.find_element(By.ID, "flash").text, "the activity is published")
+    activity_id = driver.current_url.rstrip("/").split("/")[-1]
+    no_injection(driver, "the console's activity")
+    driver.get(BASE + "/m/activities")
+    expect("会员日登山" in text(driver), "the member finds it")
+    no_injection(driver, "the member's list of activities")
+    driver.find_element(By.ID, f"activity-{activity_id}").click()
+    choose(driver, "people", "2")
+    shoot(driver, "member-activity")
+    click(driver, driver.find_element(By.ID, "sign-up"))
+    expect("报名成功" in text(driver), "the member signs up with one family member")
+    expect("已报名（2 人）" in driver.find_element(By.ID, "my-state").text, "and sees their places")
+    shoot(driver, "member-activity-done")
+    driver.get(BASE + f"/admin/activities/{activity_id}")
+    expect("周小华" in driver.find_element(By.ID, "attendance").text, "staff see the member on the list")
+    expect("已签到" not in driver.find_element(By.ID, "attendance").text, "not yet checked in")
+    expect("已报名 1 份（2 人）" in driver.find_element(By.ID, "activity-counts").text, "with the places taken")
+    shoot(driver, "activity-attendance")
+
+
 def main(driver):
     photo = os.path.join(SHOTS, "proof.jpg")
     Image.new("RGB", (320, 240), (200, 60, 60)).save(photo, "JPEG")
@@ -232,6 +264,7 @@ def main(driver):
     no_injection(driver, "the console's application")
 
     hardship(driver, photo)
+    activity(driver)
 
     step("staff import a roster: previewed with its bad row, then confirmed")
     roster = os.path.join(SHOTS, "roster.csv")

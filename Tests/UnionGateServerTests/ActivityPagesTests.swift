@@ -96,4 +96,87 @@ struct ActivityPagesTests {
             #expect(csv.status == 200 && csv.body.contains("钱二") && csv.body.contains("城东环卫所工会"))
         }
     }
+
+    /// The organiser makes a check-in code (through WeChat's API); a member with a place scans it
+    /// and is checked in (the same event again answers the same; a later scan is told it was
+    /// done); before the time, nobody; a cancelled member and a new follower become walk-ins
+    /// where the activity takes them; staff check a member in by their e-member card.
+    @Test func checkInByCodeByFollowAndByCard() async throws {
+        let clock = TestClock(InboxTests.fridayAfternoon)
+        try await withMemberPages(clock: clock) { browser, chat, gateway, fake, _ in
+            let organiser = Principal.staff(
+                StaffMember(
+                    id: 0, name: "城东", unitCode: "chengdong", role: .approver, mustChangePassword: false,
+                    disabled: false, createdAt: 0), in: gateway.rules.engine.book.join.organisation)
+            let start = clock.read() + 86_400
+            let activity = try await Activities(store: gateway.store).create(
+                Activities.Draft(
+                    title: "职工运动会", place: "体育馆", unitCode: "chengdong", sharing: .everyone, membersOnly: false,
+                    startsAt: start,
+                    endsAt: start + 4 * 3600, opensAt: clock.read() - 60, closesAt: start - 3600, capacity: 10,
+                    walkIns: true), by: organiser, organisation: gateway.rules.engine.book.join.organisation,
+                at: clock.read())
+            let signed = Member()
+            let cancelled = Member()
+            let carded = Member()
+            for member in [signed, cancelled, carded] {
+                #expect(try #require(try await chat.replyText(member.text("报名 \(activity.id)"))).contains("报名成功"))
+            }
+            _ = try await chat.replyText(cancelled.text("取消报名 \(activity.id)"))
+
+            let staff = ConsoleVisitor(browser.client)
+            try await staff.signIn("root", testAdminToken)
+            let page = try await staff.get("/admin/activities/\(activity.id)")
+            let csrf = try #require(ConsoleVisitor.token(in: page))
+            let made = try await staff.post("/admin/activities/\(activity.id)/checkin-code", [("_csrf", csrf)])
+            #expect(made.status == 303)
+            let created = try #require(fake.calls(to: "/cgi-bin/qrcode/create").last)
+            #expect(created.body.contains("checkin:\(activity.id)") && created.body.contains("QR_STR_SCENE"))
+            #expect(try await staff.get("/admin/activities/\(activity.id)").body.contains("id=\"checkin-qr\""))
+
+            let scene = "checkin:\(activity.id)"
+            #expect(
+                try #require(try await chat.replyText(signed.event(.scan(scene: scene, ticket: nil), at: 1)))
+                    .contains("还没到签到时间"))
+            clock.advance(seconds: 86_400 - 3600)
+            let scan = signed.event(.scan(scene: scene, ticket: nil), at: 2)
+            let first = try #require(try await chat.replyText(scan))
+            #expect(first.contains("签到成功") && first.contains("职工运动会"))
+            #expect(try await chat.replyText(scan) == first, "WeChat's retry of the event")
+            #expect(
+                try #require(try await chat.replyText(signed.event(.scan(scene: scene, ticket: nil), at: 3)))
+                    .contains("已经签到过了"))
+            #expect(
+                try #require(try await chat.replyText(cancelled.event(.scan(scene: scene, ticket: nil), at: 4)))
+                    .contains("现场签到"))
+            let newcomer = Member()
+            let followed = try #require(
+                try await chat.replyText(newcomer.event(.subscribe(scene: scene, ticket: nil), at: 5)))
+            #expect(followed.contains("感谢关注") && followed.contains("签到成功"))
+
+            // By the e-member card: the member must be one (an approved application) to have a card.
+            let application = try await gateway.store.transaction { database in
+                try await MembershipRegistry.submit(
+                    openid: carded.openid,
+                    answers: [
+                        "name": "孙卡", "phone": "13812345678", "unit": "城东环卫所工会", "unit_code": "chengdong-huanwei",
+                    ],
+                    messageKey: "join-card", at: clock.read(), year: 2026, in: database)
+            }
+            _ = try await MembershipRegistry(store: gateway.store).approve(application.id, at: clock.read())
+            let code = try await MemberCards(store: gateway.store).code(for: carded.openid, at: clock.read())
+            // A day later the console session has ended: sign in again.
+            try await staff.signIn("root", testAdminToken)
+            let again = try #require(ConsoleVisitor.token(in: try await staff.get("/admin/activities/\(activity.id)")))
+            let byCard = try await staff.post(
+                "/admin/activities/\(activity.id)/checkin", [("_csrf", again), ("code", code.code)])
+            #expect(byCard.status == 303)
+            let after = try await staff.get(byCard.location ?? "")
+            #expect(after.body.contains("孙卡：签到成功"), "\(after.body)")
+            #expect(after.body.contains("id=\"checked-in\">4<"))
+            let (_, list) = try await Activities(store: gateway.store).attendance(activity.id, for: .root)
+            #expect(list.filter { $0.status == .walkIn }.count == 2)
+            #expect(list.filter { $0.checkedInAt != nil }.count == 4)
+        }
+    }
 }

@@ -165,4 +165,32 @@ struct ActivityStoreTests {
         #expect(promoted.map(\.openid) == [firstWaiting.openid])
         for store in stores { await store.close() }
     }
+
+    /// The day before: those with places are reminded once (kind `activity_reminder`), not
+    /// those waiting or gone; an activity further off is not yet.
+    @Test(arguments: StoreKind.allCases)
+    func theDayBeforeThoseWithPlacesAreRemindedOnce(_ kind: StoreKind) async throws {
+        let store = try await memoryStore(kind)
+        let activities = Activities(store: store)
+        let organiser = staff("县总", .admin, at: "county")
+        var draft = Self.draft(capacity: 1, unit: "county", sharing: .everyone, membersOnly: false)
+        draft.opensAt = Self.now - 60
+        let activity = try await activities.create(draft, by: organiser, organisation: county, at: Self.now)
+        for openid in ["oheld", "owaiting", "ogone"] {
+            _ = try await activities.signUp(
+                activity.id, openid: openid, key: "k-\(openid)", isMember: false, organisation: county, at: Self.now)
+        }
+        _ = try await activities.cancel(activity.id, openid: "owaiting", at: Self.now + 1)
+        #expect(try await activities.remind(at: Self.now + 2) == 0, "ten days before: not yet")
+        let dayBefore = draft.startsAt - 20 * 3600
+        #expect(try await activities.remind(at: dayBefore) == 1)
+        #expect(try await activities.remind(at: dayBefore + 60) == 0, "once")
+        let rows = try await store.read { database in
+            try await database.select().columns("openid", "bodies").from("outbox")
+                .where("notice_kind", .equal, "activity_reminder").all(decoding: NoticeRow.self)
+        }
+        #expect(rows.map(\.openid) == ["oheld"])
+        #expect(rows.first?.bodies.contains("活动提醒") == true)
+        await store.close()
+    }
 }

@@ -30,6 +30,8 @@ public enum NoticeKind: String, Sendable, Hashable, CaseIterable, Codable {
     /// An activity the member signed up for: a place from the waitlist, a change of time or
     /// place, a removal by staff.
     case activity
+    /// The day before an activity: a reminder to those with a place.
+    case activityReminder = "activity_reminder"
 
     /// The kind in Chinese, for staff.
     public var chinese: String {
@@ -41,6 +43,7 @@ public enum NoticeKind: String, Sendable, Hashable, CaseIterable, Codable {
         case .submission: "申请办理进展"
         case .aid: "帮扶援助审批进展"
         case .activity: "活动报名通知"
+        case .activityReminder: "活动提醒"
         }
     }
 
@@ -58,6 +61,7 @@ public enum NoticeKind: String, Sendable, Hashable, CaseIterable, Codable {
         case .aid:
             ["number": "申请编号", "form": "申请事项", "level": "审批层级", "status": "状态", "reply": "意见", "date": "日期"]
         case .activity: ["title": "活动名称", "time": "活动时间", "place": "活动地点", "status": "报名状态", "date": "日期"]
+        case .activityReminder: ["title": "活动名称", "time": "活动时间", "place": "活动地点", "date": "日期"]
         }
     }
 

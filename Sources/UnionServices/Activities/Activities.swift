@@ -82,14 +82,19 @@ public struct Activities: Sendable {
         var createdBy: String
         var createdAt: Int64
         var updatedAt: Int64
+        var checkinTicket: String? = nil
+        var checkinUrl: String? = nil
+        var remindedAt: Int64? = nil
 
         var activity: Activity {
-            Activity(
+            var activity = Activity(
                 id: id ?? 0, title: title, description: description, picture: picture, place: place,
                 unitCode: unitCode, sharing: Activity.Sharing(stored: sharedWith), membersOnly: membersOnly != 0,
                 startsAt: startsAt, endsAt: endsAt, opensAt: opensAt, closesAt: closesAt, capacity: capacity,
                 waitlist: waitlist != 0, maxPeople: maxPeople, walkIns: walkIns != 0, status: status,
                 createdAt: createdAt, updatedAt: updatedAt)
+            activity.checkInURL = checkinUrl
+            return activity
         }
 
         init(_ draft: Draft, id: Int? = nil, status: Activity.Status = .open, by actor: String, at now: Int64) {
@@ -132,6 +137,8 @@ public struct Activities: Sendable {
         var promotedAt: Int64?
         var cancelledAt: Int64?
         var checkedInAt: Int64?
+        var checkinKey: String? = nil
+        var remindedAt: Int64? = nil
 
         var signUp: ActivitySignUp {
             ActivitySignUp(
@@ -220,6 +227,11 @@ public struct Activities: Sendable {
             else { throw AdminActionError(.notFound, "no activity \(id)") }
             var row = Row(draft, id: id, status: before.status, by: actor.name, at: now)
             row.createdAt = before.createdAt
+            let kept = try await database.select().columns("*").from("activities").where("id", .equal, id)
+                .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+            row.checkinTicket = kept?.checkinTicket
+            row.checkinUrl = kept?.checkinUrl
+            row.remindedAt = before.startsAt == draft.startsAt ? kept?.remindedAt : nil
             try await database.update("activities").set(model: row, keyEncodingStrategy: .convertToSnakeCase)
                 .where("id", .equal, id).run()
             guard let activity = try await Self.activity(id, in: database) else {
@@ -438,6 +450,147 @@ public struct Activities: Sendable {
             // Places freed, or the head of the waitlist gone: whoever now comes first may fit.
             let promoted = try await Self.promote(activity, at: now, in: database)
             return (cancelled, promoted)
+        }
+    }
+
+    // MARK: Reminders
+
+    /// Sends the day-before reminder of every activity starting within a day that has not had
+    /// one: a notice (kind `activity_reminder`, through the notice router's channels) to each
+    /// sign-up holding places. Returns how many were queued; each activity is reminded once.
+    public func remind(at now: Int64, utcOffsetMinutes offset: Int = 480) async throws -> Int {
+        let store = store
+        return try await store.transaction { database in
+            let due = try await database.select().columns("*").from("activities")
+                .where("status", .equal, Activity.Status.open.rawValue)
+                .where(SQLColumn("reminded_at"), .is, SQLLiteral.null)
+                .where("starts_at", .greaterThan, now).where("starts_at", .lessThanOrEqual, now + 86_400)
+                .orderBy("starts_at").limit(50)
+                .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+            var queued = 0
+            for row in due {
+                let activity = row.activity
+                try await Self.lock(activity.id, store, database)
+                let holders = try await Self.signUps(of: activity.id, in: database)
+                    .where("status", .equal, ActivitySignUp.Status.confirmed.rawValue)
+                    .all(decoding: SignUpRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+                for signUp in holders {
+                    let when = Self.when(activity, utcOffsetMinutes: offset)
+                    try await Outbox.enqueue(
+                        Notice(
+                            .activityReminder,
+                            fields: ["title": activity.title, "time": when, "place": activity.place],
+                            text: "活动提醒：您报名的「\(activity.title)」\(when)开始，地点：\(activity.place)。"
+                                + (signUp.people > 1 ? "您报名了 \(signUp.people) 人。" : "")
+                                + "\n不能参加请回复「取消报名 \(activity.id)」，把名额让给候补的会员。"),
+                        to: signUp.openid, at: now, in: database)
+                    queued += 1
+                }
+                try await database.update("activity_signups").set("reminded_at", to: now)
+                    .where("activity_id", .equal, activity.id)
+                    .where("status", .equal, ActivitySignUp.Status.confirmed.rawValue).run()
+                try await database.update("activities").set("reminded_at", to: now).where("id", .equal, activity.id)
+                    .run()
+            }
+            return queued
+        }
+    }
+
+    // MARK: Checking in
+
+    /// The activity a check-in code's scene names (`checkin:12`).
+    public static func activity(inScene scene: String) -> Int? {
+        scene.hasPrefix(Activity.checkInPrefix) ? Int(scene.dropFirst(Activity.checkInPrefix.count)) : nil
+    }
+
+    /// Keeps the check-in code WeChat made for activity `id` (its ticket and what it encodes),
+    /// audited. 404 outside the actor's part.
+    public func setCheckInCode(_ id: Int, ticket: String, url: String, by actor: Principal, at now: Int64)
+        async throws -> Activity
+    {
+        guard actor.may(.decide) || actor.may(.editRules) else {
+            throw AdminActionError(.forbidden, "the \(actor.role.rawValue) role may not manage activities")
+        }
+        return try await store.transaction { database in
+            guard let activity = try await Self.activity(id, in: database), actor.scope.contains(activity.unitCode)
+            else { throw AdminActionError(.notFound, "no activity \(id)") }
+            try await database.update("activities").set("checkin_ticket", to: ticket).set("checkin_url", to: url)
+                .set("updated_at", to: now).where("id", .equal, id).run()
+            try await AuditLog.record(
+                actor, action: "activity.checkin_code", record: "activity:\(id)", unit: activity.unitCode,
+                before: nil, after: ["ticket": String(ticket.prefix(12))], at: now, in: database)
+            var changed = activity
+            changed.checkInURL = url
+            return changed
+        }
+    }
+
+    /// Checks `openid` in at activity `id`: from two hours before it starts until it ends; a
+    /// member with a place is checked in, anyone else is a walk-in where the activity takes them
+    /// and refused where it does not. The same message (`key`) gets the same answer; another
+    /// message after a check-in is told it was done. Staff checking a member in by their card
+    /// pass themselves as `actor` (audited).
+    public func checkIn(_ id: Int, openid: String, key: String, by actor: Principal? = nil, at now: Int64)
+        async throws -> CheckInOutcome
+    {
+        let store = store
+        return try await store.transaction { database in
+            try await Self.lock(id, store, database)
+            guard let activity = try await Self.activity(id, in: database) else { return .refused("这个签到码对应的活动不存在。") }
+            if let actor {
+                try actor.require(.read)
+                guard actor.scope.contains(activity.unitCode) else {
+                    throw AdminActionError(.notFound, "no activity \(id)")
+                }
+            }
+            guard activity.status == .open else { return .refused("活动「\(activity.title)」已取消。") }
+            guard now >= activity.startsAt - Activity.checkInEarly else {
+                return .refused("「\(activity.title)」还没到签到时间：活动开始前 2 小时起可以签到。")
+            }
+            guard now < activity.endsAt else { return .refused("「\(activity.title)」已经结束，签到码已失效。") }
+            let active = try await Self.signUps(of: id, in: database).where("active_key", .equal, "\(id):\(openid)")
+                .first(decoding: SignUpRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            if let active, active.checkedInAt != nil {
+                return active.checkinKey == key
+                    ? .checkedIn(activity, walkIn: active.status == .walkIn) : .already(activity)
+            }
+            let walkIn: Bool
+            if let active, active.status == .confirmed {
+                walkIn = false
+                try await database.update("activity_signups").set("checked_in_at", to: now)
+                    .set("checkin_key", to: key).set("updated_at", to: now).where("id", .equal, active.id).run()
+            } else {
+                guard activity.walkIns else {
+                    return .refused(
+                        active?.status == .waitlisted
+                            ? "您在「\(activity.title)」的候补名单中，还没有名额，不能签到。"
+                            : "您没有报名「\(activity.title)」，本活动不接受现场签到。")
+                }
+                walkIn = true
+                if let active {
+                    try await database.update("activity_signups")
+                        .set("status", to: ActivitySignUp.Status.walkIn.rawValue).set("checked_in_at", to: now)
+                        .set("checkin_key", to: key).set("updated_at", to: now).where("id", .equal, active.id).run()
+                } else {
+                    let unit = try await MembershipRegistry.unitCode(of: openid, in: database)
+                    var row = SignUpRow(
+                        activityId: id, openid: openid, unitCode: unit, people: 1, status: .walkIn,
+                        activeKey: "\(id):\(openid)", answers: "{}", messageKey: nil, createdAt: now, updatedAt: now)
+                    row.checkedInAt = now
+                    row.checkinKey = key
+                    try await database.insert(into: "activity_signups").model(
+                        row, keyEncodingStrategy: .convertToSnakeCase
+                    )
+                    .run()
+                }
+            }
+            if let actor {
+                try await AuditLog.record(
+                    actor, action: "activity.checkin", record: "activity:\(id)", unit: activity.unitCode, before: nil,
+                    after: ["openid": PersonalData.maskOpenID(openid), "walk_in": walkIn ? "1" : "0"], at: now,
+                    in: database)
+            }
+            return .checkedIn(activity, walkIn: walkIn)
         }
     }
 

@@ -32,6 +32,14 @@ public struct Activity: Sendable, Hashable, Codable {
     public var status: Status
     public var createdAt: Int64
     public var updatedAt: Int64
+    /// What its check-in QR code encodes (WeChat's address), once staff made one.
+    public var checkInURL: String? = nil
+
+    /// The scene prefix of check-in codes: `checkin:` and the activity's id.
+    public static let checkInPrefix = "checkin:"
+
+    /// How long before the start members may check in.
+    public static let checkInEarly: Int64 = 2 * 3600
 
     /// Whether it goes on.
     public enum Status: String, Sendable, Hashable, Codable, CaseIterable {
@@ -119,6 +127,26 @@ public struct ActivitySignUp: Sendable, Hashable, Codable {
             case .cancelled: "已取消"
             case .walkIn: "现场签到"
             }
+        }
+    }
+}
+
+/// What a check-in came to.
+public enum CheckInOutcome: Sendable, Hashable {
+    /// Checked in now (a walk-in when they had not signed up).
+    case checkedIn(Activity, walkIn: Bool)
+    /// Checked in before, by another message.
+    case already(Activity)
+    /// Refused, with the reason in Chinese.
+    case refused(String)
+
+    /// What the member reads.
+    public var text: String {
+        switch self {
+        case .checkedIn(let activity, let walkIn):
+            "签到成功！「\(activity.title)」" + (walkIn ? "（现场签到）" : "") + "，欢迎参加。"
+        case .already(let activity): "您已经签到过了：「\(activity.title)」。"
+        case .refused(let reason): reason
         }
     }
 }

@@ -36,6 +36,14 @@ struct ConversationSweeper: Service {
                 } catch {
                     logger.error("overdue cases not escalated: \(error)")
                 }
+                // The day-before reminders of activities.
+                do {
+                    let reminded = try await Activities(store: desk.store).remind(
+                        at: unixTime(), utcOffsetMinutes: rules.engine.book.settings.utcOffsetMinutes)
+                    if reminded > 0 { logger.info("activity reminders queued", metadata: ["count": "\(reminded)"]) }
+                } catch {
+                    logger.error("activity reminders not queued: \(error)")
+                }
                 // Aid applications past their level's working days go to the unit above it.
                 do {
                     let escalated = try await AidApplications(store: desk.store).escalateOverdue(

@@ -42,6 +42,7 @@ struct ActivitiesConsoleController: ConsoleController {
         let capacity: Int
         let waitlist: Bool
         let maxPeople: Int
+        let walkIns: Bool
         let button: String
     }
 
@@ -56,6 +57,11 @@ struct ActivitiesConsoleController: ConsoleController {
             let at: String
             let openid: String
             let active: Bool
+            let checkedIn: String?
+        }
+        struct QR: Encodable {
+            let path: String
+            let side: Int
         }
         let id: Int
         let when: String
@@ -66,6 +72,10 @@ struct ActivitiesConsoleController: ConsoleController {
         let canManage: Bool
         let form: FormView?
         let csv: String
+        /// The check-in code, once made; whether one can be made (WeChat's API configured).
+        let checkInQR: QR?
+        let canMakeCode: Bool
+        let checkedInCount: Int
     }
 
     func register(on pages: RouterGroup<GatewayRequestContext>) {
@@ -75,6 +85,8 @@ struct ActivitiesConsoleController: ConsoleController {
         pages.get("activities/:id", use: detail)
         pages.post("activities/:id", use: update)
         pages.post("activities/:id/remove", use: remove)
+        pages.post("activities/:id/checkin-code", use: makeCheckInCode)
+        pages.post("activities/:id/checkin", use: checkInByCard)
     }
 
     private var activities: Activities { Activities(store: store) }
@@ -125,7 +137,7 @@ struct ActivitiesConsoleController: ConsoleController {
             opensAt: Activities.localInput(draft?.opensAt ?? now, utcOffsetMinutes: offset),
             closesAt: Activities.localInput(draft?.closesAt ?? start - 86_400, utcOffsetMinutes: offset),
             capacity: draft?.capacity ?? 50, waitlist: draft?.waitlist ?? true, maxPeople: draft?.maxPeople ?? 1,
-            button: button)
+            walkIns: draft?.walkIns ?? false, button: button)
     }
 
     @Sendable func new(_ request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -168,7 +180,7 @@ struct ActivitiesConsoleController: ConsoleController {
             startsAt: try time("starts_at", "活动开始时间"), endsAt: try time("ends_at", "活动结束时间"),
             opensAt: try time("opens_at", "报名开始时间"), closesAt: try time("closes_at", "报名截止时间"),
             capacity: try number("capacity", "名额"), waitlist: form["waitlist"] == "1",
-            maxPeople: try number("max_people", "每份报名人数"))
+            maxPeople: try number("max_people", "每份报名人数"), walkIns: form["walk_ins"] == "1")
     }
 
     @Sendable func create(_ request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -200,6 +212,43 @@ struct ActivitiesConsoleController: ConsoleController {
         return pages.redirect(
             "/admin/activities/\(id)",
             flash: "已取消这份报名，并通知本人。" + (promoted.isEmpty ? "" : "候补的 \(promoted.count) 份报名已补上。"))
+    }
+
+    /// Makes the activity's check-in code through WeChat: a temporary code (scene `checkin:ID`)
+    /// that lives until the activity ends (WeChat keeps one at most 30 days).
+    @Sendable func makeCheckInCode(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        let id = try context.parameters.require("id", as: Int.self)
+        guard let wechat = shared.wechat else {
+            throw AdminActionError(.conflict, "没有配置微信接口（AppID 和 AppSecret），不能生成签到码")
+        }
+        let (activity, _) = try await activities.attendance(id, for: actor)
+        let now = clock()
+        guard now < activity.endsAt else { throw AdminActionError(.conflict, "活动已经结束") }
+        let seconds = Int(min(Int64(QRCodes.maxDays) * 86_400, activity.endsAt - now + 3600))
+        let ticket = try await wechat.createQRCode(scene: Activity.checkInPrefix + String(id), expireSeconds: seconds)
+        _ = try await activities.setCheckInCode(id, ticket: ticket.ticket, url: ticket.url, by: actor, at: now)
+        return pages.redirect("/admin/activities/\(id)", flash: "签到码已生成，可以打印或投屏，会员用微信扫一扫即可签到。")
+    }
+
+    /// Checks a member in by the code on their e-member card.
+    @Sendable func checkInByCard(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        let id = try context.parameters.require("id", as: Int.self)
+        let form = try await request.decode(as: [String: String].self, context: context)
+        let code = (form["code"] ?? "").filter(\.isNumber)
+        let now = clock()
+        let said: String
+        switch try await MemberCards(store: store).holder(of: String(code.prefix(32)), at: now) {
+        case .unknown: said = "没有这个会员卡验证码，请核对 8 位数字。"
+        case .expired: said = "这个验证码已过期（可能是截图），请会员出示正在显示的验证码。"
+        case .member(let openid):
+            let outcome = try await activities.checkIn(
+                id, openid: openid, key: "card:\(code):\(now)", by: actor, at: now)
+            let name = try await MembershipRegistry(store: store).latest(for: openid)?.name ?? "会员"
+            said = "\(name)：" + outcome.text
+        }
+        return pages.redirect("/admin/activities/\(id)", flash: said)
     }
 
     @Sendable func detail(_ request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -235,11 +284,17 @@ struct ActivitiesConsoleController: ConsoleController {
                     number: index + 1, name: names[signUp.openid] ?? "（未入会）", unit: unitName(signUp.unitCode),
                     people: signUp.people, status: signUp.status.rawValue, statusName: signUp.status.chinese,
                     at: local(signUp.createdAt), openid: signUp.openid,
-                    active: signUp.status == .confirmed || signUp.status == .waitlisted)
+                    active: signUp.status == .confirmed || signUp.status == .waitlisted,
+                    checkedIn: signUp.checkedInAt.map(local))
             },
             canManage: manage,
             form: manage ? form(draft, action: "/admin/activities/\(id)", button: "保存修改", actor: actor) : nil,
-            csv: "/admin/activities/\(id)?format=csv")
+            csv: "/admin/activities/\(id)?format=csv",
+            checkInQR: activity.checkInURL.flatMap { QRCode($0) }.map {
+                DetailView.QR(path: $0.svgPath, side: $0.size + 8)
+            },
+            canMakeCode: manage && shared.wechat != nil && activity.checkInURL == nil,
+            checkedInCount: signUps.filter { $0.checkedInAt != nil }.count)
         return try pages.render("activity", title: activity.title, view, context: context)
     }
 }

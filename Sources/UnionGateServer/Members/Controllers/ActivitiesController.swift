@@ -35,6 +35,8 @@ struct ActivitiesController: MemberController {
         let canSignUp: Bool
         let signUpLabel: String
         let peopleChoices: [Int]
+        /// Whether a sign-up may bring family (more than one person).
+        let choosesPeople: Bool
         let submission: String
     }
 
@@ -112,7 +114,8 @@ struct ActivitiesController: MemberController {
             description: activity.description.isEmpty ? nil : activity.description, mine: mine,
             cancelLabel: mine?.hasPrefix("候补") == true ? "退出候补" : "取消报名", refusal: refusal,
             canSignUp: mine == nil && refusal == nil, signUpLabel: left > 0 ? "报名" : "候补报名",
-            peopleChoices: Array(1...max(1, activity.maxPeople)), submission: ConsoleSession.newToken())
+            peopleChoices: Array(1...max(1, activity.maxPeople)), choosesPeople: activity.maxPeople > 1,
+            submission: ConsoleSession.newToken())
         return try pages.render(
             "activity", title: activity.title, view, status: status, context: context, back: "/m/activities",
             error: error, notice: notice)

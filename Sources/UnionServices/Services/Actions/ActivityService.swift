@@ -71,6 +71,27 @@ struct ActivityService: Sendable {
         return [.text(Activities.describe(outcome, activity, utcOffsetMinutes: book.settings.utcOffsetMinutes))]
     }
 
+    /// The activity a scan of a check-in code names, and whether the scan followed the account.
+    static func checkInScan(_ message: InboundMessage) -> (id: Int, follow: Bool)? {
+        guard case .event(let event) = message.kind else { return nil }
+        switch event {
+        case .subscribe(let scene?, _): return Activities.activity(inScene: scene).map { ($0, true) }
+        case .scan(let scene, _): return Activities.activity(inScene: scene).map { ($0, false) }
+        default: return nil
+        }
+    }
+
+    /// A scan of an activity's check-in code: 「签到成功」, or why not; a new follower is welcomed
+    /// first.
+    func checkIn(_ scan: (id: Int, follow: Bool), message: InboundMessage, book: RuleBook, at now: Int64)
+        async throws -> [ReplyBody]
+    {
+        let outcome = try await activities.checkIn(
+            scan.id, openid: message.header.sender, key: MessageKey.of(message), at: now)
+        let welcome = scan.follow ? "感谢关注「\(book.settings.unionName)」！\n" : ""
+        return [.text(welcome + outcome.text)]
+    }
+
     /// 「取消报名 17」.
     func cancel(_ content: String, message: InboundMessage, book: RuleBook, at now: Int64) async throws -> [ReplyBody] {
         let (number, _) = Self.numbers(content, after: ["取消报名", "取消活动"])

@@ -103,7 +103,11 @@ struct FormService: Sendable {
         {
             return .needsStore
         }
-        if parts.held.contains(message.header.sender) || JoinService.scan(message) != nil { return .needsStore }
+        if parts.held.contains(message.header.sender) || JoinService.scan(message) != nil
+            || ActivityService.checkInScan(message) != nil
+        {
+            return .needsStore
+        }
         switch step(message, book: rules.book, at: now) {
         case .pass: return Inbox.rating(in: message) == nil ? .known(nil) : .needsStore  // a rating, perhaps
         case .replies(let replies): return .known(replies)
@@ -127,6 +131,10 @@ struct FormService: Sendable {
     {
         if let scan = JoinService.scan(message) {
             return .replies(try await join.byQR(scan, message: message, book: rules.book, at: now))
+        }
+        if let scan = ActivityService.checkInScan(message) {
+            return .replies(
+                try await ActivityService(parts: parts).checkIn(scan, message: message, book: rules.book, at: now))
         }
         // The member's previous message may have reached another instance: read their form's
         // step from the store, not from this instance's memory.
