@@ -179,4 +179,38 @@ struct ActivityPagesTests {
             #expect(list.filter { $0.checkedInAt != nil }.count == 4)
         }
     }
+
+    /// The admin API: publish, list, read with sign-ups, change (more places promote the one
+    /// waiting), remove a sign-up (the next one comes in), and refusals named.
+    @Test func theAdminAPIRunsActivities() async throws {
+        let clock = TestClock(InboxTests.fridayAfternoon)
+        try await withMemberPages(clock: clock) { _, chat, _, _, _ in
+            func local(_ time: Int64) -> String { Activities.localInput(time, utcOffsetMinutes: 480) }
+            let start = clock.read() + 5 * 86_400
+            func body(capacity: Int) -> String {
+                """
+                {"title":"职工读书会","place":"图书馆","unitCode":"county","sharing":"everyone","membersOnly":false,\
+                "startsAt":"\(local(start))","endsAt":"\(local(start + 7200))","opensAt":"\(local(clock.read() - 60))",\
+                "closesAt":"\(local(start - 3600))","capacity":\(capacity),"maxPeople":1}
+                """
+            }
+            let created = try await chat.admin("POST", "/admin/api/activities", json: body(capacity: 1))
+            #expect(created.status == 201, "\(created.body)")
+            let id = try #require(
+                (try JSONSerialization.jsonObject(with: Data(created.body.utf8)) as? [String: Any])?["id"] as? Int)
+            #expect(try await chat.admin("POST", "/admin/api/activities", json: #"{"title":"x"}"#).status == 400)
+            let one = Member()
+            let two = Member()
+            _ = try await chat.replyText(one.text("报名 \(id)"))
+            #expect(try #require(try await chat.replyText(two.text("报名 \(id)"))).contains("排第 1 位"))
+            let listed = try await chat.adminList("/admin/api/activities")
+            #expect(listed.first?["taken"] as? Int == 1 && listed.first?["waiting"] as? Int == 1)
+            let raised = try await chat.admin("PATCH", "/admin/api/activities/\(id)", json: body(capacity: 2))
+            #expect(raised.status == 200 && !raised.body.contains(#""status":"waitlisted""#), "\(raised.body)")
+            let removed = try await chat.admin("DELETE", "/admin/api/activities/\(id)/signups/\(one.openid)")
+            #expect(removed.status == 200 && removed.body.contains(#""status":"cancelled""#))
+            #expect(try await chat.admin("DELETE", "/admin/api/activities/\(id)/signups/\(one.openid)").status == 404)
+            #expect(try await chat.admin("GET", "/admin/api/activities/999").status == 404)
+        }
+    }
 }

@@ -63,6 +63,7 @@ struct AdminRoutes: Sendable {
         }
         registerCases(on: api)
         registerAid(on: api)
+        registerActivities(on: api)
         api.patch("forms/:form/submissions/:id") { request, context in
             let raw = try context.parameters.require("form")
             let form = raw.removingPercentEncoding ?? raw
@@ -207,6 +208,105 @@ struct AdminRoutes: Sendable {
             let application = try await aid.decide(
                 try Self.id(context), decision, atStop: stop, by: try context.actor(), book: book, at: clock())
             return AdminRecords.AidRecord(application, workflow: book.workflows[application.workflow], at: clock())
+        }
+    }
+
+    /// Activities: `GET activities`, `POST activities {…}`, `GET activities/{id}` with its
+    /// sign-ups, `PATCH activities/{id} {…}` (the whole activity again), `DELETE
+    /// activities/{id}/signups/{openid}` (staff removing a sign-up; the next one waiting comes in).
+    private func registerActivities(on api: RouterGroup<GatewayRequestContext>) {
+        let activities = Activities(store: store)
+        api.get("activities") { request, context -> Response in
+            let page = try await activities.page(for: try context.actor(), request: try Self.pageRequest(request))
+            return try Self.paged(
+                page.map { AdminRecords.ActivityRecord($0.0, taken: $0.taken, waiting: $0.waiting) }, request, context)
+        }
+        api.post("activities") { request, context -> Response in
+            let actor = try context.actor()
+            let body = try await request.decode(as: ActivityBody.self, context: context)
+            let activity = try await activities.create(
+                try body.draft(actor: actor, utcOffsetMinutes: offset), by: actor, organisation: organisation,
+                at: clock())
+            var response = try context.responseEncoder.encode(
+                AdminRecords.ActivityRecord(activity, taken: 0, waiting: 0), from: request, context: context)
+            response.status = .created
+            return response
+        }
+        api.get("activities/:id") { _, context in
+            let (activity, signUps) = try await activities.attendance(try Self.id(context), for: try context.actor())
+            return AdminRecords.ActivityRecord(activity, signUps: signUps)
+        }
+        api.patch("activities/:id") { request, context in
+            let actor = try context.actor()
+            let body = try await request.decode(as: ActivityBody.self, context: context)
+            let (activity, _) = try await activities.update(
+                try Self.id(context), try body.draft(actor: actor, utcOffsetMinutes: offset), by: actor,
+                organisation: organisation, at: clock())
+            let (_, signUps) = try await activities.attendance(activity.id, for: actor)
+            return AdminRecords.ActivityRecord(activity, signUps: signUps)
+        }
+        api.delete("activities/:id/signups/:openid") { _, context in
+            let actor = try context.actor()
+            let id = try Self.id(context)
+            let (cancelled, _) = try await activities.cancel(
+                id, openid: try context.parameters.require("openid"), by: actor, at: clock())
+            guard cancelled != nil else { throw AdminActionError(.notFound, "no active sign-up of that member") }
+            let (activity, signUps) = try await activities.attendance(id, for: actor)
+            return AdminRecords.ActivityRecord(activity, signUps: signUps)
+        }
+    }
+
+    /// An activity as the admin API takes it, with the keys it shows (`unitCode`, `startsAt` …). Times are `YYYY-MM-DDTHH:MM[:SS]Z` (UTC) or
+    /// `YYYY-MM-DDTHH:MM` in the union's local time.
+    struct ActivityBody: Decodable {
+        var title: String?
+        var description: String?
+        var picture: String?
+        var place: String?
+        var unitCode: String?
+        var sharing: String?
+        var sharedUnits: [String]?
+        var membersOnly: Bool?
+        var startsAt: String?
+        var endsAt: String?
+        var opensAt: String?
+        var closesAt: String?
+        var capacity: Int?
+        var waitlist: Bool?
+        var maxPeople: Int?
+        var walkIns: Bool?
+
+        static func time(_ text: String?, _ name: String, utcOffsetMinutes offset: Int) throws -> Int64 {
+            guard var text, !text.isEmpty else { throw AdminActionError(.invalid, "\(name) is required") }
+            var zone = offset
+            if text.hasSuffix("Z") {
+                text.removeLast()
+                zone = 0
+            }
+            if text.count == 19 { text = String(text.prefix(16)) }  // seconds are not kept
+            guard let value = Activities.time(text, utcOffsetMinutes: zone) else {
+                throw AdminActionError(.invalid, "\(name) is not YYYY-MM-DDTHH:MM[:SS][Z]")
+            }
+            return value
+        }
+
+        func draft(actor: Principal, utcOffsetMinutes offset: Int) throws -> Activities.Draft {
+            let sharing: Activity.Sharing
+            switch self.sharing ?? "own" {
+            case "own": sharing = .own
+            case "everyone": sharing = .everyone
+            case "units": sharing = .units(sharedUnits ?? [])
+            default: throw AdminActionError(.invalid, "sharing is own, units or everyone")
+            }
+            guard let capacity else { throw AdminActionError(.invalid, "capacity is required") }
+            return Activities.Draft(
+                title: title ?? "", description: description ?? "", picture: picture ?? "", place: place ?? "",
+                unitCode: unitCode ?? actor.unit ?? "", sharing: sharing, membersOnly: membersOnly ?? true,
+                startsAt: try Self.time(startsAt, "startsAt", utcOffsetMinutes: offset),
+                endsAt: try Self.time(endsAt, "endsAt", utcOffsetMinutes: offset),
+                opensAt: try Self.time(opensAt, "opensAt", utcOffsetMinutes: offset),
+                closesAt: try Self.time(closesAt, "closesAt", utcOffsetMinutes: offset), capacity: capacity,
+                waitlist: waitlist ?? true, maxPeople: maxPeople ?? 1, walkIns: walkIns ?? false)
         }
     }
 
@@ -398,6 +498,7 @@ extension AdminRecords.Submission: ResponseEncodable {}
 extension AdminRecords.OutboxRecord: ResponseEncodable {}
 extension AdminRecords.AuditRecord: ResponseEncodable {}
 extension AdminRecords.AidRecord: ResponseEncodable {}
+extension AdminRecords.ActivityRecord: ResponseEncodable {}
 extension AdminRecords.QRRecord: ResponseEncodable {}
 extension AdminRecords.CaseRecord: ResponseEncodable {}
 extension AdminRecords.PhoneNoticeRecord: ResponseEncodable {}

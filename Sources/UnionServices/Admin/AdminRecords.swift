@@ -362,3 +362,92 @@ extension AdminRecords {
         }
     }
 }
+
+extension AdminRecords {
+    /// An activity as the admin API shows it, with its places held and sign-ups waiting.
+    public struct ActivityRecord: Codable, Sendable, Hashable {
+        public var id: Int
+        public var title: String
+        public var description: String
+        public var picture: String
+        public var place: String
+        public var unitCode: String
+        /// `own`, `units` or `everyone`.
+        public var sharing: String
+        public var sharedUnits: [String]
+        public var membersOnly: Bool
+        public var startsAt: String
+        public var endsAt: String
+        public var opensAt: String
+        public var closesAt: String
+        public var capacity: Int
+        public var waitlist: Bool
+        public var maxPeople: Int
+        public var walkIns: Bool
+        public var status: String
+        public var taken: Int?
+        public var waiting: Int?
+        public var checkInUrl: String?
+        /// Its sign-ups in the order made (in a single activity's view only).
+        public var signUps: [SignUpRecord]?
+
+        public init(_ activity: Activity, taken: Int? = nil, waiting: Int? = nil, signUps: [ActivitySignUp]? = nil) {
+            id = activity.id
+            title = activity.title
+            description = activity.description
+            picture = activity.picture
+            place = activity.place
+            unitCode = activity.unitCode
+            switch activity.sharing {
+            case .own:
+                sharing = "own"
+                sharedUnits = []
+            case .everyone:
+                sharing = "everyone"
+                sharedUnits = []
+            case .units(let codes):
+                sharing = "units"
+                sharedUnits = codes
+            }
+            membersOnly = activity.membersOnly
+            startsAt = AdminRecords.timestamp(activity.startsAt)
+            endsAt = AdminRecords.timestamp(activity.endsAt)
+            opensAt = AdminRecords.timestamp(activity.opensAt)
+            closesAt = AdminRecords.timestamp(activity.closesAt)
+            capacity = activity.capacity
+            waitlist = activity.waitlist
+            maxPeople = activity.maxPeople
+            walkIns = activity.walkIns
+            status = activity.status.rawValue
+            self.taken = taken ?? signUps.map { $0.filter { $0.status == .confirmed }.map(\.people).reduce(0, +) }
+            self.waiting = waiting ?? signUps.map { $0.filter { $0.status == .waitlisted }.count }
+            checkInUrl = activity.checkInURL
+            self.signUps = signUps?.map(SignUpRecord.init)
+        }
+    }
+
+    /// One sign-up for an activity.
+    public struct SignUpRecord: Codable, Sendable, Hashable {
+        public var id: Int
+        public var openid: String
+        public var unitCode: String
+        public var people: Int
+        public var status: String
+        public var createdAt: String
+        public var promotedAt: String?
+        public var cancelledAt: String?
+        public var checkedInAt: String?
+
+        public init(_ signUp: ActivitySignUp) {
+            id = signUp.id
+            openid = signUp.openid
+            unitCode = signUp.unitCode
+            people = signUp.people
+            status = signUp.status.rawValue
+            createdAt = AdminRecords.timestamp(signUp.createdAt)
+            promotedAt = signUp.promotedAt.map(AdminRecords.timestamp)
+            cancelledAt = signUp.cancelledAt.map(AdminRecords.timestamp)
+            checkedInAt = signUp.checkedInAt.map(AdminRecords.timestamp)
+        }
+    }
+}
