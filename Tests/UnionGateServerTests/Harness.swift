@@ -270,6 +270,14 @@ func buildTestGateway<C: Clock>(
     // first case).
     if ledgerClock is ContinuousClock { configuration.replyDeadline = .seconds(60) }
     configure(&configuration)
+    // On PostgreSQL the data key's file would be made in the working directory (the checkout):
+    // keep it with the test's other files instead, one per database (instances share it).
+    if configuration.dataKeyFile == nil, configuration.dataKey == nil,
+        configuration.databasePath.hasPrefix("postgres"),
+        let database = URL(string: configuration.databasePath)?.lastPathComponent
+    {
+        configuration.dataKeyFile = Scratch.folder.appendingPathComponent("uniongate-\(database).key").path
+    }
     var logger = logs?.logger() ?? Logger(label: "test")
     if logs == nil { logger.logLevel = .critical }
     var overrides = GatewayOverrides()
