@@ -336,7 +336,7 @@ public struct Activities: Sendable {
             }
             let row = SignUpRow(
                 activityId: id, openid: openid, unitCode: unit, people: people, status: status,
-                activeKey: "\(id):\(openid)", answers: try AidApplications.json(answers), messageKey: key,
+                activeKey: "\(id):\(openid)", answers: try JSONEncoder.sortedText(answers), messageKey: key,
                 createdAt: now, updatedAt: now)
             guard
                 let stored = try await database.insert(into: "activity_signups")

@@ -331,7 +331,7 @@ extension AdminRecords {
             reason = application.reason
             answers = application.answers
             recorded = application.recorded
-            amount = application.amountCents.map { String(format: "%lld.%02lld", $0 / 100, $0 % 100) }
+            amount = application.amountCents.map(FormAnswer.yuan)
             dueAt = AdminRecords.timestamp(application.dueAt)
             createdAt = AdminRecords.timestamp(application.createdAt)
             decidedAt = application.decidedAt.map(AdminRecords.timestamp)

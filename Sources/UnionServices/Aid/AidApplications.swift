@@ -78,10 +78,6 @@ public struct AidApplications: Sendable {
         }
     }
 
-    static func json(_ value: some Encodable) throws -> String {
-        String(decoding: try JSONEncoder.sorted.encode(value), as: UTF8.self)
-    }
-
     static func select(in database: any SQLDatabase) -> SQLSelectBuilder {
         database.select().columns("*").from("aid_applications")
     }
@@ -100,14 +96,14 @@ public struct AidApplications: Sendable {
     /// Writes the application's changing columns.
     static func save(_ application: AidApplication, at now: Int64, in database: any SQLDatabase) async throws {
         try await database.update("aid_applications")
-            .set("answers", to: try json(application.answers))
+            .set("answers", to: try JSONEncoder.sortedText(application.answers))
             .set("status", to: application.status.rawValue)
             .set("stop", to: application.stop)
             .set("level_unit", to: application.currentUnit)
             .set("due_at", to: application.dueAt)
             .set("escalated_to", to: application.escalatedTo)
             .set("asked", to: application.asked)
-            .set("recorded", to: try json(application.recorded))
+            .set("recorded", to: try JSONEncoder.sortedText(application.recorded))
             .set("amount_cents", to: application.amountCents)
             .set("reason", to: application.reason)
             .set("updated_at", to: now)
@@ -128,7 +124,7 @@ public struct AidApplications: Sendable {
             .values(
                 SQLBind(application.id), SQLBind(application.stop), SQLBind(application.currentLevel), SQLBind(unit),
                 SQLBind(actor), SQLBind(action.rawValue), SQLBind(note),
-                SQLBind(recorded.isEmpty ? nil : try json(recorded)), SQLBind(key), SQLBind(now)
+                SQLBind(recorded.isEmpty ? nil : try JSONEncoder.sortedText(recorded)), SQLBind(key), SQLBind(now)
             )
             .run()
     }
@@ -168,8 +164,9 @@ public struct AidApplications: Sendable {
             let row = Row(
                 workflow: workflow.name,
                 number: try await ReceiptNumbers.next(prefix: workflow.prefix, year: year, in: database),
-                openid: openid, unitCode: unit, answers: try Self.json(answers), status: .pending, stop: 0,
-                chain: try Self.json(chain), levelUnit: first.unit, dueAt: due, recorded: "{}", messageKey: key,
+                openid: openid, unitCode: unit, answers: try JSONEncoder.sortedText(answers), status: .pending, stop: 0,
+                chain: try JSONEncoder.sortedText(chain), levelUnit: first.unit, dueAt: due, recorded: "{}",
+                messageKey: key,
                 createdAt: now, updatedAt: now)
             guard
                 let application = try await database.insert(into: "aid_applications")
@@ -432,7 +429,7 @@ public struct AidApplications: Sendable {
                     if let money = level.record.first(where: { if case .money = $0.kind { true } else { false } }),
                         let value = recorded[money.key]
                     {
-                        application.amountCents = Self.cents(value)
+                        application.amountCents = FormAnswer.money(value)
                     }
                 } else {
                     action = .pass
@@ -501,18 +498,6 @@ public struct AidApplications: Sendable {
         }
         guard text.count <= maxNote else { throw AdminActionError(.invalid, "意见最多 \(maxNote) 个字") }
         return text
-    }
-
-    /// Fen from a stored money answer (`1234.50`).
-    static func cents(_ value: String) -> Int64? {
-        let parts = value.split(separator: ".", omittingEmptySubsequences: false)
-        guard let yuan = Int64(parts[0]) else { return nil }
-        var fen: Int64 = 0
-        if parts.count == 2 {
-            let digits = String(parts[1].prefix(2)).padding(toLength: 2, withPad: "0", startingAt: 0)
-            fen = Int64(digits) ?? 0
-        }
-        return yuan * 100 + fen
     }
 
     /// What the member is told of a step.
@@ -674,13 +659,12 @@ public struct AidApplications: Sendable {
 
     /// The statistics as CSV for the finance office (UTF-8 with a byte-order mark, for Excel).
     public static func csv(_ lines: [Statistic], organisation: Organisation) -> String {
-        func yuan(_ cents: Int64) -> String { String(format: "%d.%02d", cents / 100, cents % 100) }
         var rows = [["月份", "申请事项", "单位代码", "单位", "环节", "提交", "通过报上级", "退回补充", "批准", "不予通过", "批准金额（元）"]]
         for line in lines {
             rows.append([
                 line.month, line.workflow, line.unitCode, organisation.units[line.unitCode]?.name ?? "",
                 line.level, String(line.submitted), String(line.passed), String(line.sentBack), String(line.approved),
-                String(line.refused), yuan(line.grantedCents),
+                String(line.refused), FormAnswer.yuan(line.grantedCents),
             ])
         }
         return CSVExport.document(rows)

@@ -43,7 +43,7 @@ public struct AidDrafts: Sendable {
     public func save(openid: String, workflow: String, answers: [String: String], step: Int, at now: Int64)
         async throws
     {
-        let encoded = try AidApplications.json(answers)
+        let encoded = try JSONEncoder.sortedText(answers)
         try await store.transaction { database in
             try await Self.remove(openid: openid, workflow: workflow, in: database)
             try await database.insert(into: "aid_drafts")

@@ -240,4 +240,9 @@ extension JSONEncoder {
         encoder.outputFormatting = [.sortedKeys]
         return encoder
     }
+
+    /// `value` as stored JSON text, keys sorted.
+    static func sortedText(_ value: some Encodable) throws -> String {
+        String(decoding: try sorted.encode(value), as: UTF8.self)
+    }
 }

@@ -328,7 +328,7 @@ public enum FormAnswer {
             guard let cents = money(text), cents >= Int64(min) * 100, cents <= Int64(max) * 100 else {
                 return .failure(Problem(message: "「\(field.label)」请填 \(min) 到 \(max) 元之间的金额，最多两位小数，例如 1500 或 1500.50。"))
             }
-            return .success(String(format: "%lld.%02lld", cents / 100, cents % 100))
+            return .success(yuan(cents))
         case .choice(let choices):
             let folded = KeywordNormalizer.normalize(text)
             if let index = Int(folded), index >= 1, index <= choices.count {
@@ -358,6 +358,11 @@ public enum FormAnswer {
             fen = Int64(decimals.count == 1 ? decimals + "0" : String(decimals)) ?? 0
         }
         return yuan * 100 + fen
+    }
+
+    /// Fen as yuan with two decimals: `150050` → `1500.50`.
+    public static func yuan(_ cents: Int64) -> String {
+        String(format: "%lld.%02lld", cents / 100, cents % 100)
     }
 
     /// A mainland mobile number from what a member typed (spaces, dashes and +86 allowed), or nil.

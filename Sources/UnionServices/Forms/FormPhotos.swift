@@ -102,6 +102,26 @@ public struct FormPhotos: Sendable {
         return staged
     }
 
+    /// Stages checked photos, hands them to `store` (which attaches them in its transaction, or
+    /// not at all on a second tap), and removes every file the store did not keep: all of them
+    /// when `store` throws.
+    public func keeping<Result: Sendable>(
+        _ photos: [(field: String, data: [UInt8], contentType: String)],
+        _ store: ([Staged]) async throws -> Result
+    ) async throws -> Result {
+        let staged = try stage(photos)
+        let result: Result
+        do {
+            result = try await store(staged)
+        } catch {
+            discard(staged)
+            throw error
+        }
+        let kept = try await kept(staged)
+        discard(staged.filter { !kept.contains($0.token) })
+        return result
+    }
+
     /// Removes staged files that were not attached (the submission failed, or a second tap).
     public func discard(_ staged: [Staged]) {
         for photo in staged { try? FileManager.default.removeItem(atPath: photo.path) }

@@ -274,14 +274,13 @@ struct AidController: ConsoleController {
             return AdminRoutes.csv(
                 AidApplications.csv(lines, organisation: organisation), name: "aid-\(fromText)-\(toText).csv")
         }
-        func yuan(_ cents: Int64) -> String { String(format: "%d.%02d", cents / 100, cents % 100) }
         let view = StatsView(
             from: fromText, to: toText,
             rows: lines.map { line in
                 StatsView.Row(
                     month: line.month, workflow: title(line.workflow), unit: unitName(line.unitCode), level: line.level,
                     submitted: line.submitted, passed: line.passed, sentBack: line.sentBack, approved: line.approved,
-                    refused: line.refused, granted: yuan(line.grantedCents))
+                    refused: line.refused, granted: FormAnswer.yuan(line.grantedCents))
             },
             csv: "/admin/aid/stats?from=\(fromText)&to=\(toText)&format=csv")
         return try pages.render("aidStats", title: "帮扶审批统计", view, context: context)

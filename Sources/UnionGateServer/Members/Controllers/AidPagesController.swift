@@ -212,18 +212,12 @@ struct AidPagesController: MemberController {
         }
         let photoCheck = body.photos(of: workflow.steps[index].fields, requireRequired: true)
         answers.merge(photoCheck.answers) { _, new in new }
-        let staged = try photos.stage(photoCheck.checked)
-        let application: AidApplication
-        do {
-            application = try await applications.submit(
-                workflow, answers: answers, photos: staged, for: openid, key: Self.key(openid, submission),
+        let submitted = answers
+        let application = try await photos.keeping(photoCheck.checked) { staged in
+            try await applications.submit(
+                workflow, answers: submitted, photos: staged, for: openid, key: Self.key(openid, submission),
                 book: book, at: shared.clock())
-        } catch {
-            photos.discard(staged)
-            throw error
         }
-        let kept = try await photos.kept(staged)
-        photos.discard(staged.filter { !kept.contains($0.token) })
         shared.logger.info(
             "aid application submitted",
             metadata: ["workflow": "\(workflow.name)", "number": "\(application.number)"])
@@ -317,23 +311,19 @@ struct AidPagesController: MemberController {
                 + photoCheck.checked.filter { $0.field == field.key }.count
             if count > 0 { answers[field.key] = "\(count) 张照片" }
         }
-        let staged = try photos.stage(photoCheck.checked)
+        let completed = answers
         let updated: AidApplication
         do {
-            updated = try await applications.resubmit(
-                application.id, answers: answers, photos: staged, for: member.openid,
-                key: "more:\(member.openid):\(submission)", book: book, at: shared.clock())
+            updated = try await photos.keeping(photoCheck.checked) { staged in
+                try await applications.resubmit(
+                    application.id, answers: completed, photos: staged, for: member.openid,
+                    key: "more:\(member.openid):\(submission)", book: book, at: shared.clock())
+            }
         } catch let error as AdminActionError where error.kind == .conflict {
-            photos.discard(staged)
             return pages.message(
                 error.message, status: .conflict, context: context,
                 action: ("/m/applications/aid/\(application.id)", "查看申请"))
-        } catch {
-            photos.discard(staged)
-            throw error
         }
-        let kept = try await photos.kept(staged)
-        photos.discard(staged.filter { !kept.contains($0.token) })
         let level = workflow.levels[safe: updated.currentLevel]?.name ?? "审批"
         return try pages.render(
             "done", title: "已重新提交",

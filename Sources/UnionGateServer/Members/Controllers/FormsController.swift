@@ -128,18 +128,11 @@ struct FormsController: MemberController {
                 return try page(
                     problems: problems, error: "还有 \(problems.count) 项需要修改，请看标红的地方。", status: .unprocessableContent)
             }
-            let staged = try photos.stage(checked)
-            let reply: String
-            do {
-                reply = try await shared.desk.submitPage(
+            let reply = try await photos.keeping(checked) { staged in
+                try await shared.desk.submitPage(
                     form, answers: answers, photos: staged, for: member.openid,
                     key: "page:\(member.openid):\(submission)", book: book, at: shared.clock())
-            } catch {
-                photos.discard(staged)
-                throw error
             }
-            let kept = try await photos.kept(staged)
-            photos.discard(staged.filter { !kept.contains($0.token) })
             return try pages.render("done", title: "已提交", DoneView(text: reply), context: context, back: "/m/forms")
         }
     }

@@ -166,7 +166,7 @@ public enum PageAnswers {
 
     /// Rows as a group's stored answer: a JSON array of objects.
     public static func groupValue(_ rows: [[String: String]]) -> String {
-        (try? JSONEncoder.sorted.encode(rows)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        (try? JSONEncoder.sortedText(rows)) ?? "[]"
     }
 
     /// The group answers of `fields` turned back into cells (`key.N.column`), to fill a page from
