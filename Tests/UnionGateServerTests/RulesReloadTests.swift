@@ -64,7 +64,7 @@ struct RulesReloadTests {
         }
         #expect(
             problems.map(\.description) == [
-                "\(directory)/rules.yaml:3: 未知的服务「nope」（可用：activities、activity_cancel、activity_sign_up、hotline、join、join_status、member_center、my_activities、my_applications、my_suggestions、suggestion、welfare，或 form: 表单名称、workflow: 申请事项名称）"
+                "\(directory)/rules.yaml:3: 未知的服务「nope」（可用：activities、activity_cancel、activity_sign_up、club_join、club_leave、clubs、hotline、join、join_status、member_center、my_activities、my_applications、my_suggestions、suggestion、volunteer_hours、welfare，或 form: 表单名称、workflow: 申请事项名称）"
             ])
         #expect(rules.generation == 1)
         // The same broken file is not retried until it is saved again; a forced reload (SIGHUP) retries.

@@ -32,6 +32,8 @@ public enum NoticeKind: String, Sendable, Hashable, CaseIterable, Codable {
     case activity
     /// The day before an activity: a reminder to those with a place.
     case activityReminder = "activity_reminder"
+    /// A request to join a club or volunteer team was approved or refused.
+    case club
 
     /// The kind in Chinese, for staff.
     public var chinese: String {
@@ -44,6 +46,7 @@ public enum NoticeKind: String, Sendable, Hashable, CaseIterable, Codable {
         case .aid: "帮扶援助审批进展"
         case .activity: "活动报名通知"
         case .activityReminder: "活动提醒"
+        case .club: "俱乐部入会结果"
         }
     }
 
@@ -62,6 +65,7 @@ public enum NoticeKind: String, Sendable, Hashable, CaseIterable, Codable {
             ["number": "申请编号", "form": "申请事项", "level": "审批层级", "status": "状态", "reply": "意见", "date": "日期"]
         case .activity: ["title": "活动名称", "time": "活动时间", "place": "活动地点", "status": "报名状态", "date": "日期"]
         case .activityReminder: ["title": "活动名称", "time": "活动时间", "place": "活动地点", "date": "日期"]
+        case .club: ["club": "俱乐部名称", "result": "审核结果", "reason": "未通过的原因", "date": "日期"]
         }
     }
 

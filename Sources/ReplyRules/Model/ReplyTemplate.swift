@@ -53,13 +53,22 @@ public enum ServiceAction: Sendable, Hashable, CustomStringConvertible {
     case activityCancel
     /// List the member's sign-ups (我的活动).
     case myActivities
+    /// List the clubs and volunteer teams the member may join, and their own (俱乐部).
+    case clubs
+    /// Ask to join a club by its number (加入俱乐部 3).
+    case clubJoin
+    /// Leave a club by its number (退出俱乐部 3).
+    case clubLeave
+    /// The member's volunteer service hours (志愿时长).
+    case volunteerHours
 
     /// The names staff write after `service:`.
     public static let namedActions: [String: ServiceAction] = [
         "join": .join, "join_status": .joinStatus, "suggestion": .suggestion, "my_suggestions": .mySuggestions,
         "my_applications": .myApplications, "welfare": .welfare, "hotline": .hotline,
         "member_center": .memberCenter, "activities": .activities, "activity_sign_up": .activitySignUp,
-        "activity_cancel": .activityCancel, "my_activities": .myActivities,
+        "activity_cancel": .activityCancel, "my_activities": .myActivities, "clubs": .clubs, "club_join": .clubJoin,
+        "club_leave": .clubLeave, "volunteer_hours": .volunteerHours,
     ]
 
     public var description: String {
@@ -78,6 +87,10 @@ public enum ServiceAction: Sendable, Hashable, CustomStringConvertible {
         case .activitySignUp: "activity_sign_up"
         case .activityCancel: "activity_cancel"
         case .myActivities: "my_activities"
+        case .clubs: "clubs"
+        case .clubJoin: "club_join"
+        case .clubLeave: "club_leave"
+        case .volunteerHours: "volunteer_hours"
         }
     }
 }

@@ -64,6 +64,7 @@ struct AdminRoutes: Sendable {
         registerCases(on: api)
         registerAid(on: api)
         registerActivities(on: api)
+        registerClubs(on: api)
         api.patch("forms/:form/submissions/:id") { request, context in
             let raw = try context.parameters.require("form")
             let form = raw.removingPercentEncoding ?? raw
@@ -275,6 +276,8 @@ struct AdminRoutes: Sendable {
         var waitlist: Bool?
         var maxPeople: Int?
         var walkIns: Bool?
+        var clubId: Int?
+        var recordsHours: Bool?
 
         static func time(_ text: String?, _ name: String, utcOffsetMinutes offset: Int) throws -> Int64 {
             guard var text, !text.isEmpty else { throw AdminActionError(.invalid, "\(name) is required") }
@@ -306,8 +309,103 @@ struct AdminRoutes: Sendable {
                 endsAt: try Self.time(endsAt, "endsAt", utcOffsetMinutes: offset),
                 opensAt: try Self.time(opensAt, "opensAt", utcOffsetMinutes: offset),
                 closesAt: try Self.time(closesAt, "closesAt", utcOffsetMinutes: offset), capacity: capacity,
-                waitlist: waitlist ?? true, maxPeople: maxPeople ?? 1, walkIns: walkIns ?? false)
+                waitlist: waitlist ?? true, maxPeople: maxPeople ?? 1, walkIns: walkIns ?? false, clubId: clubId,
+                recordsHours: recordsHours ?? false)
         }
+    }
+
+    /// Clubs: `GET clubs`, `POST clubs {…}`, `GET clubs/{id}` with its requests and members,
+    /// `PATCH clubs/{id} {…}` (the whole club again), `POST clubs/{id}/members/{openid}
+    /// {"decision": "approve"|"refuse", "reason": …}`, `DELETE clubs/{id}/members/{openid}`; and
+    /// `GET volunteer-hours?from=YYYY-MM-DD&to=YYYY-MM-DD` (the service minutes per member).
+    private func registerClubs(on api: RouterGroup<GatewayRequestContext>) {
+        let clubs = Clubs(store: store)
+        api.get("clubs") { _, context -> [AdminRecords.ClubRecord] in
+            try await clubs.list(for: try context.actor(), organisation: organisation).map {
+                AdminRecords.ClubRecord($0.0, members: $0.members, waiting: $0.waiting)
+            }
+        }
+        api.post("clubs") { request, context -> Response in
+            let actor = try context.actor()
+            let body = try await request.decode(as: ClubBody.self, context: context)
+            let club = try await clubs.create(
+                try body.draft(actor: actor), by: actor, organisation: organisation, at: clock())
+            var response = try context.responseEncoder.encode(
+                AdminRecords.ClubRecord(club, members: 0, waiting: 0), from: request, context: context)
+            response.status = .created
+            return response
+        }
+        api.get("clubs/:id") { _, context in
+            let (club, memberships) = try await clubs.members(
+                try Self.id(context), for: try context.actor(), organisation: organisation)
+            return AdminRecords.ClubRecord(club, memberships: memberships)
+        }
+        api.patch("clubs/:id") { request, context in
+            let actor = try context.actor()
+            let body = try await request.decode(as: ClubBody.self, context: context)
+            let club = try await clubs.update(
+                try Self.id(context), try body.draft(actor: actor), by: actor, organisation: organisation, at: clock())
+            let (_, memberships) = try await clubs.members(club.id, for: actor, organisation: organisation)
+            return AdminRecords.ClubRecord(club, memberships: memberships)
+        }
+        api.post("clubs/:id/members/:openid") { request, context in
+            let actor = try context.actor()
+            let body = try await request.decode(as: ClubDecisionBody.self, context: context)
+            guard let decision = body.decision, ["approve", "refuse"].contains(decision) else {
+                throw AdminActionError(.invalid, "decision is approve or refuse")
+            }
+            let membership = try await clubs.decide(
+                try Self.id(context), openid: try context.parameters.require("openid"), approve: decision == "approve",
+                reason: body.reason, by: actor, organisation: organisation, at: clock())
+            return AdminRecords.ClubMembershipRecord(membership)
+        }
+        api.delete("clubs/:id/members/:openid") { _, context in
+            let actor = try context.actor()
+            let id = try Self.id(context)
+            guard
+                try await clubs.leave(
+                    id, openid: try context.parameters.require("openid"), by: actor, organisation: organisation,
+                    at: clock())
+            else { throw AdminActionError(.notFound, "that member is not in the club") }
+            let (club, memberships) = try await clubs.members(id, for: actor, organisation: organisation)
+            return AdminRecords.ClubRecord(club, memberships: memberships)
+        }
+        api.get("volunteer-hours") { request, context -> [AdminRecords.ServiceRecord] in
+            let query = request.uri.queryParameters
+            guard let from = LocalTime.unixSeconds(ofDate: query.get("from") ?? "", utcOffsetMinutes: offset),
+                let to = LocalTime.unixSeconds(ofDate: query.get("to") ?? "", utcOffsetMinutes: offset)
+            else { throw AdminActionError(.invalid, "from and to are YYYY-MM-DD") }
+            return try await Activities(store: store).serviceTotals(
+                for: try context.actor(), from: from, to: to + 86_400
+            ).map {
+                AdminRecords.ServiceRecord(
+                    openid: $0.openid, unitCode: $0.unitCode, minutes: $0.minutes, activities: $0.activities)
+            }
+        }
+    }
+
+    /// A club as the admin API takes it.
+    struct ClubBody: Decodable {
+        var name: String?
+        var unitCode: String?
+        var description: String?
+        var leader: String?
+        var volunteer: Bool?
+        var status: String?
+
+        func draft(actor: Principal) throws -> Clubs.Draft {
+            guard let status = Club.Status(rawValue: status ?? "open") else {
+                throw AdminActionError(.invalid, "status is open or closed")
+            }
+            return Clubs.Draft(
+                name: name ?? "", unitCode: unitCode ?? actor.unit ?? "", description: description ?? "",
+                leader: leader ?? "", volunteer: volunteer ?? false, status: status)
+        }
+    }
+
+    struct ClubDecisionBody: Decodable {
+        var decision: String?
+        var reason: String?
     }
 
     struct AidDecisionBody: Decodable {
@@ -499,6 +597,9 @@ extension AdminRecords.OutboxRecord: ResponseEncodable {}
 extension AdminRecords.AuditRecord: ResponseEncodable {}
 extension AdminRecords.AidRecord: ResponseEncodable {}
 extension AdminRecords.ActivityRecord: ResponseEncodable {}
+extension AdminRecords.ClubRecord: ResponseEncodable {}
+extension AdminRecords.ClubMembershipRecord: ResponseEncodable {}
+extension AdminRecords.ServiceRecord: ResponseEncodable {}
 extension AdminRecords.QRRecord: ResponseEncodable {}
 extension AdminRecords.CaseRecord: ResponseEncodable {}
 extension AdminRecords.PhoneNoticeRecord: ResponseEncodable {}

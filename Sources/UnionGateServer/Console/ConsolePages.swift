@@ -31,9 +31,16 @@ struct ConsolePages: Sendable {
 
     /// The navigation, by what the role may see.
     static func nav(for actor: Principal, path: String) -> [NavItem] {
+        // A club leader's account sees its club and the club's activities only.
+        if actor.club != nil {
+            return [("/admin/activities", "活动"), ("/admin/clubs", "俱乐部")].map {
+                NavItem(href: $0.0, label: $0.1, current: path.hasPrefix($0.0))
+            }
+        }
         var items: [(String, String)] = [
             ("/admin/", "概览"), ("/admin/members", "入会审核"), ("/admin/suggestions", "合理化建议"),
-            ("/admin/cases", "留言"), ("/admin/aid", "帮扶审批"), ("/admin/activities", "活动"), ("/admin/forms", "申请/表单"),
+            ("/admin/cases", "留言"), ("/admin/aid", "帮扶审批"), ("/admin/activities", "活动"),
+            ("/admin/clubs", "俱乐部"), ("/admin/forms", "申请/表单"),
             ("/admin/rules", "自动回复"),
         ]
         items += [

@@ -50,6 +50,7 @@ struct ConsoleRoutes: Sendable {
             MenuAndQRController(shared: shared), StaffController(shared: shared), VerifyController(shared: shared),
             RosterController(shared: shared), AidController(shared: shared),
             ActivitiesConsoleController(shared: shared),
+            ClubsConsoleController(shared: shared),
         ]
         for controller in controllers { controller.register(on: pages) }
     }

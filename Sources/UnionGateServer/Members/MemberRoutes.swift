@@ -25,7 +25,7 @@ struct MemberRoutes: Sendable {
         let controllers: [any MemberController] = [
             HomeController(shared: shared), JoinPageController(shared: shared),
             ApplicationsController(shared: shared), IdentityController(shared: shared), FormsController(shared: shared),
-            AidPagesController(shared: shared), ActivitiesController(shared: shared),
+            AidPagesController(shared: shared), ActivitiesController(shared: shared), ClubsController(shared: shared),
         ]
         for controller in controllers { controller.register(on: pages) }
     }

@@ -34,12 +34,16 @@ public struct Activities: Sendable {
         public var waitlist: Bool
         public var maxPeople: Int
         public var walkIns: Bool
+        /// The club whose members only may sign up (nil: no club).
+        public var clubId: Int?
+        /// Whether it records service hours (check-out by a second code).
+        public var recordsHours: Bool
 
         public init(
             title: String, description: String = "", picture: String = "", place: String, unitCode: String,
             sharing: Activity.Sharing = .own, membersOnly: Bool = true, startsAt: Int64, endsAt: Int64,
             opensAt: Int64, closesAt: Int64, capacity: Int, waitlist: Bool = true, maxPeople: Int = 1,
-            walkIns: Bool = false
+            walkIns: Bool = false, clubId: Int? = nil, recordsHours: Bool = false
         ) {
             self.title = title
             self.description = description
@@ -56,6 +60,8 @@ public struct Activities: Sendable {
             self.waitlist = waitlist
             self.maxPeople = maxPeople
             self.walkIns = walkIns
+            self.clubId = clubId
+            self.recordsHours = recordsHours
         }
     }
 
@@ -85,6 +91,10 @@ public struct Activities: Sendable {
         var checkinTicket: String? = nil
         var checkinUrl: String? = nil
         var remindedAt: Int64? = nil
+        var clubId: Int? = nil
+        var recordsHours: Int = 0
+        var checkoutTicket: String? = nil
+        var checkoutUrl: String? = nil
 
         var activity: Activity {
             var activity = Activity(
@@ -94,6 +104,9 @@ public struct Activities: Sendable {
                 waitlist: waitlist != 0, maxPeople: maxPeople, walkIns: walkIns != 0, status: status,
                 createdAt: createdAt, updatedAt: updatedAt)
             activity.checkInURL = checkinUrl
+            activity.clubId = clubId
+            activity.recordsHours = recordsHours != 0
+            activity.checkOutURL = checkoutUrl
             return activity
         }
 
@@ -114,6 +127,8 @@ public struct Activities: Sendable {
             waitlist = draft.waitlist ? 1 : 0
             maxPeople = draft.maxPeople
             walkIns = draft.walkIns ? 1 : 0
+            clubId = draft.clubId
+            recordsHours = draft.recordsHours ? 1 : 0
             self.status = status
             createdBy = actor
             createdAt = now
@@ -139,13 +154,19 @@ public struct Activities: Sendable {
         var checkedInAt: Int64?
         var checkinKey: String? = nil
         var remindedAt: Int64? = nil
+        var checkedOutAt: Int64? = nil
+        var checkoutKey: String? = nil
+        var serviceMinutes: Int? = nil
 
         var signUp: ActivitySignUp {
-            ActivitySignUp(
+            var signUp = ActivitySignUp(
                 id: id ?? 0, activityId: activityId, openid: openid, unitCode: unitCode, people: people,
                 status: status,
                 answers: (try? JSONDecoder().decode([String: String].self, from: Data(answers.utf8))) ?? [:],
                 createdAt: createdAt, promotedAt: promotedAt, cancelledAt: cancelledAt, checkedInAt: checkedInAt)
+            signUp.checkedOutAt = checkedOutAt
+            signUp.serviceMinutes = serviceMinutes
+            return signUp
         }
     }
 
@@ -160,6 +181,33 @@ public struct Activities: Sendable {
 
     static func lock(_ id: Int, _ store: UnionStore, _ database: any SQLDatabase) async throws {
         try await store.dialect.lockForTransaction(lockBase + Int64(id), database)
+    }
+
+    /// Whether `actor` sees and acts for `activity`: staff of its unit or above, or the leader
+    /// of its club.
+    static func sees(_ actor: Principal, _ activity: Activity) -> Bool {
+        (actor.club != nil && actor.club == activity.clubId) || actor.scope.contains(activity.unitCode)
+    }
+
+    /// `query` restricted to what `actor` sees: their club's activities for a club leader, their
+    /// part of the tree otherwise.
+    static func restrict(_ query: SQLSelectBuilder, to actor: Principal) -> SQLSelectBuilder {
+        if let club = actor.club { return query.where("club_id", .equal, club) }
+        return actor.scope.restrict(query)
+    }
+
+    /// The draft with its club's unit, for an activity of a club: the club must exist and be
+    /// seen by the actor (a leader may organise their own club's activities only).
+    func placed(_ draft: Draft, by actor: Principal, organisation: Organisation) async throws -> Draft {
+        guard let clubId = draft.clubId else {
+            guard actor.club == nil else { throw AdminActionError(.forbidden, "俱乐部负责人只能组织本俱乐部的活动") }
+            return draft
+        }
+        guard let club = try await Clubs(store: store).club(clubId), Clubs.sees(actor, club, organisation: organisation)
+        else { throw AdminActionError(.invalid, "没有编号为 \(clubId) 的俱乐部") }
+        var placed = draft
+        placed.unitCode = club.unitCode
+        return placed
     }
 
     // MARK: Staff
@@ -185,7 +233,10 @@ public struct Activities: Sendable {
                 throw AdminActionError(.invalid, "没有代码为 \(draft.unitCode) 的单位")
             }
         }
-        guard actor.scope.contains(draft.unitCode.isEmpty ? (organisation.root ?? "") : draft.unitCode) else {
+        guard
+            (actor.club != nil && actor.club == draft.clubId)
+                || actor.scope.contains(draft.unitCode.isEmpty ? (organisation.root ?? "") : draft.unitCode)
+        else {
             throw AdminActionError(.forbidden, "只能为本单位及下级单位组织活动")
         }
         if case .units(let codes) = draft.sharing {
@@ -199,6 +250,7 @@ public struct Activities: Sendable {
     public func create(_ draft: Draft, by actor: Principal, organisation: Organisation, at now: Int64) async throws
         -> Activity
     {
+        let draft = try await placed(draft, by: actor, organisation: organisation)
         try Self.check(draft, by: actor, organisation: organisation)
         return try await store.transaction { database in
             guard
@@ -219,11 +271,12 @@ public struct Activities: Sendable {
     public func update(
         _ id: Int, _ draft: Draft, by actor: Principal, organisation: Organisation, at now: Int64
     ) async throws -> (Activity, promoted: [ActivitySignUp]) {
+        let draft = try await placed(draft, by: actor, organisation: organisation)
         try Self.check(draft, by: actor, organisation: organisation)
         let store = store
         return try await store.transaction { database in
             try await Self.lock(id, store, database)
-            guard let before = try await Self.activity(id, in: database), actor.scope.contains(before.unitCode)
+            guard let before = try await Self.activity(id, in: database), Self.sees(actor, before)
             else { throw AdminActionError(.notFound, "no activity \(id)") }
             var row = Row(draft, id: id, status: before.status, by: actor.name, at: now)
             row.createdAt = before.createdAt
@@ -231,6 +284,8 @@ public struct Activities: Sendable {
                 .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
             row.checkinTicket = kept?.checkinTicket
             row.checkinUrl = kept?.checkinUrl
+            row.checkoutTicket = kept?.checkoutTicket
+            row.checkoutUrl = kept?.checkoutUrl
             row.remindedAt = before.startsAt == draft.startsAt ? kept?.remindedAt : nil
             try await database.update("activities").set(model: row, keyEncodingStrategy: .convertToSnakeCase)
                 .where("id", .equal, id).run()
@@ -318,6 +373,10 @@ public struct Activities: Sendable {
                 return .refused("活动「\(activity.title)」已经截止报名。")
             }
             if activity.membersOnly, !isMember { return .refused("活动「\(activity.title)」仅限工会会员报名。") }
+            if let club = activity.clubId, try await !Clubs.isMember(openid, of: club, in: database) {
+                let name = try await Clubs.club(club, in: database)?.name ?? "俱乐部"
+                return .refused("活动「\(activity.title)」仅限「\(name)」的成员报名。回复「俱乐部」可申请加入。")
+            }
             let unit = try await MembershipRegistry.unitCode(of: openid, in: database)
             guard activity.admits(unit: unit, in: organisation) else {
                 return .refused("活动「\(activity.title)」只面向组织单位的会员，您所在的单位不在范围内。")
@@ -422,7 +481,7 @@ public struct Activities: Sendable {
             }
             if let actor {
                 try actor.require(.decide)
-                guard actor.scope.contains(activity.unitCode) else {
+                guard Self.sees(actor, activity) else {
                     throw AdminActionError(.notFound, "no activity \(id)")
                 }
             }
@@ -503,24 +562,33 @@ public struct Activities: Sendable {
         scene.hasPrefix(Activity.checkInPrefix) ? Int(scene.dropFirst(Activity.checkInPrefix.count)) : nil
     }
 
-    /// Keeps the check-in code WeChat made for activity `id` (its ticket and what it encodes),
-    /// audited. 404 outside the actor's part.
-    public func setCheckInCode(_ id: Int, ticket: String, url: String, by actor: Principal, at now: Int64)
-        async throws -> Activity
-    {
+    /// The activity a check-out code's scene names (`checkout:12`).
+    public static func activity(inCheckOutScene scene: String) -> Int? {
+        scene.hasPrefix(Activity.checkOutPrefix) ? Int(scene.dropFirst(Activity.checkOutPrefix.count)) : nil
+    }
+
+    /// Keeps the check-in code (or, with `checkOut`, the check-out code) WeChat made for activity
+    /// `id` (its ticket and what it encodes), audited. 404 outside the actor's part.
+    public func setCheckInCode(
+        _ id: Int, ticket: String, url: String, checkOut: Bool = false, by actor: Principal, at now: Int64
+    ) async throws -> Activity {
         guard actor.may(.decide) || actor.may(.editRules) else {
             throw AdminActionError(.forbidden, "the \(actor.role.rawValue) role may not manage activities")
         }
         return try await store.transaction { database in
-            guard let activity = try await Self.activity(id, in: database), actor.scope.contains(activity.unitCode)
+            guard let activity = try await Self.activity(id, in: database), Self.sees(actor, activity)
             else { throw AdminActionError(.notFound, "no activity \(id)") }
-            try await database.update("activities").set("checkin_ticket", to: ticket).set("checkin_url", to: url)
+            guard !checkOut || activity.recordsHours else {
+                throw AdminActionError(.invalid, "这个活动不记录服务时长，不需要签退码")
+            }
+            let prefix = checkOut ? "checkout" : "checkin"
+            try await database.update("activities").set("\(prefix)_ticket", to: ticket).set("\(prefix)_url", to: url)
                 .set("updated_at", to: now).where("id", .equal, id).run()
             try await AuditLog.record(
-                actor, action: "activity.checkin_code", record: "activity:\(id)", unit: activity.unitCode,
+                actor, action: "activity.\(prefix)_code", record: "activity:\(id)", unit: activity.unitCode,
                 before: nil, after: ["ticket": String(ticket.prefix(12))], at: now, in: database)
             var changed = activity
-            changed.checkInURL = url
+            if checkOut { changed.checkOutURL = url } else { changed.checkInURL = url }
             return changed
         }
     }
@@ -539,7 +607,7 @@ public struct Activities: Sendable {
             guard let activity = try await Self.activity(id, in: database) else { return .refused("这个签到码对应的活动不存在。") }
             if let actor {
                 try actor.require(.read)
-                guard actor.scope.contains(activity.unitCode) else {
+                guard Self.sees(actor, activity) else {
                     throw AdminActionError(.notFound, "no activity \(id)")
                 }
             }
@@ -594,6 +662,103 @@ public struct Activities: Sendable {
         }
     }
 
+    /// Checks `openid` out of activity `id` (one that records service hours): from their
+    /// check-in until two hours after the end. The minutes of service are those between the
+    /// check-in and the check-out that fall within the activity's time. The same message gets
+    /// the same answer; a later scan after a check-out changes nothing.
+    public func checkOut(_ id: Int, openid: String, key: String, at now: Int64) async throws -> CheckInOutcome {
+        let store = store
+        return try await store.transaction { database in
+            try await Self.lock(id, store, database)
+            guard let activity = try await Self.activity(id, in: database) else { return .refused("这个签退码对应的活动不存在。") }
+            guard activity.recordsHours else { return .refused("「\(activity.title)」不需要签退。") }
+            guard
+                let row = try await Self.signUps(of: id, in: database).where("active_key", .equal, "\(id):\(openid)")
+                    .first(decoding: SignUpRow.self, keyDecodingStrategy: .convertFromSnakeCase),
+                let checkedIn = row.checkedInAt
+            else { return .refused("您还没有在「\(activity.title)」签到，请先扫签到码签到。") }
+            if row.checkedOutAt != nil {
+                return .checkedOut(activity, minutes: row.serviceMinutes ?? 0)
+            }
+            guard now <= activity.endsAt + Activity.checkOutLate else {
+                return .refused("「\(activity.title)」结束已超过 2 小时，不能再签退。请联系组织单位登记服务时长。")
+            }
+            let minutes = Int(max(0, min(now, activity.endsAt) - max(checkedIn, activity.startsAt)) / 60)
+            try await database.update("activity_signups").set("checked_out_at", to: now).set("checkout_key", to: key)
+                .set("service_minutes", to: minutes).set("updated_at", to: now).where("id", .equal, row.id).run()
+            return .checkedOut(activity, minutes: minutes)
+        }
+    }
+
+    /// 「3 小时 20 分钟」.
+    public static func hours(_ minutes: Int) -> String {
+        let (hours, rest) = minutes.quotientAndRemainder(dividingBy: 60)
+        if hours == 0 { return "\(rest) 分钟" }
+        return rest == 0 ? "\(hours) 小时" : "\(hours) 小时 \(rest) 分钟"
+    }
+
+    /// One member's service: the activities they were checked out of, newest first, with the
+    /// minutes of each.
+    public func service(of openid: String) async throws -> [(Activity, minutes: Int)] {
+        try await store.read { database in
+            let rows = try await database.select().columns("*").from("activity_signups")
+                .where("openid", .equal, openid).where(SQLColumn("service_minutes"), .isNot, SQLLiteral.null)
+                .orderBy("id", .descending).limit(500)
+                .all(decoding: SignUpRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            var result: [(Activity, minutes: Int)] = []
+            for row in rows {
+                guard let activity = try await Self.activity(row.activityId, in: database) else { continue }
+                result.append((activity, row.serviceMinutes ?? 0))
+            }
+            return result
+        }
+    }
+
+    /// Service hours as staff read them: the minutes of each member (and their unit) summed over
+    /// the activities `actor` sees that ended in `[from, to)`, most first.
+    public func serviceTotals(for actor: Principal, from: Int64, to: Int64) async throws -> [(
+        openid: String, unitCode: String, minutes: Int, activities: Int
+    )] {
+        try actor.require(.read)
+        struct Total: Decodable {
+            var openid: String
+            var unitCode: String
+            var minutes: Int
+            var activities: Int
+        }
+        let totals = try await store.read { database in
+            let ids = try await Self.restrict(
+                database.select().column("id").from("activities").where("records_hours", .equal, 1)
+                    .where("ends_at", .greaterThanOrEqual, from).where("ends_at", .lessThan, to), to: actor
+            ).all().map { try $0.decode(column: "id", as: Int.self) }
+            guard !ids.isEmpty else { return [Total]() }
+            return try await database.select().column("openid").column(SQLRaw("MAX(unit_code)"), as: "unit_code")
+                .column(SQLRaw("CAST(SUM(service_minutes) AS BIGINT)"), as: "minutes")
+                .column(SQLRaw("COUNT(*)"), as: "activities").from("activity_signups")
+                .where("activity_id", .in, ids).where(SQLColumn("service_minutes"), .isNot, SQLLiteral.null)
+                .groupBy("openid").all(decoding: Total.self, keyDecodingStrategy: .convertFromSnakeCase)
+        }
+        return totals.map { ($0.openid, $0.unitCode, $0.minutes, $0.activities) }
+            .sorted { ($0.minutes, $1.openid) > ($1.minutes, $0.openid) }
+    }
+
+    /// The service totals as CSV for Excel: each member with their unit, hours and activities.
+    public static func serviceCSV(
+        _ totals: [(openid: String, unitCode: String, minutes: Int, activities: Int)], names: [String: String],
+        organisation: Organisation
+    ) -> String {
+        var rows = [["序号", "姓名", "单位", "服务时长（小时）", "服务分钟", "参加次数", "openid"]]
+        for (index, total) in totals.enumerated() {
+            rows.append([
+                String(index + 1), names[total.openid] ?? "",
+                organisation.units[total.unitCode]?.name ?? total.unitCode,
+                String(format: "%.1f", Double(total.minutes) / 60), String(total.minutes), String(total.activities),
+                total.openid,
+            ])
+        }
+        return CSVExport.document(rows)
+    }
+
     // MARK: Reading
 
     /// What a member reads of their sign-up.
@@ -634,16 +799,22 @@ public struct Activities: Sendable {
 
     /// The activities a member of `unit` may sign up for now or soon (not begun, not cancelled),
     /// soonest first.
-    public func open(forMemberOf unit: String, organisation: Organisation, at now: Int64, limit: Int = 20)
-        async throws -> [Activity]
-    {
-        let rows = try await store.read { database in
-            try await database.select().columns("*").from("activities")
-                .where("status", .equal, Activity.Status.open.rawValue).where("starts_at", .greaterThan, now)
-                .orderBy("starts_at").limit(500)
-                .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+    public func open(
+        forMemberOf unit: String, openid: String, organisation: Organisation, at now: Int64, limit: Int = 20
+    ) async throws -> [Activity] {
+        let (rows, clubs) = try await store.read { database in
+            (
+                try await database.select().columns("*").from("activities")
+                    .where("status", .equal, Activity.Status.open.rawValue).where("starts_at", .greaterThan, now)
+                    .orderBy("starts_at").limit(500)
+                    .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase),
+                try await Clubs.clubIds(of: openid, in: database)
+            )
         }
-        return Array(rows.map(\.activity).filter { $0.admits(unit: unit, in: organisation) }.prefix(limit))
+        return Array(
+            rows.map(\.activity).filter {
+                $0.admits(unit: unit, in: organisation) && ($0.clubId.map { clubs.contains($0) } ?? true)
+            }.prefix(limit))
     }
 
     /// A page of the activities of `actor`'s part of the tree, newest first, with the places
@@ -653,7 +824,7 @@ public struct Activities: Sendable {
     > {
         try actor.require(.read)
         let page = try await store.page(
-            from: "activities", request: request, filter: { actor.scope.restrict($0) }, decoding: Row.self)
+            from: "activities", request: request, filter: { Self.restrict($0, to: actor) }, decoding: Row.self)
         var items: [(Activity, taken: Int, waiting: Int)] = []
         for row in page.items {
             let activity = row.activity
@@ -681,8 +852,7 @@ public struct Activities: Sendable {
 
     /// The names of those who signed up (their join applications'), by openid.
     public func names(of signUps: [ActivitySignUp]) async throws -> [String: String] {
-        let openids = Array(Set(signUps.map(\.openid)))
-        return try await store.read { database in try await MembershipRegistry.names(of: openids, in: database) }
+        try await MembershipRegistry(store: store).names(of: signUps.map(\.openid))
     }
 
     /// The attendance list as CSV for Excel: each sign-up with its member, unit and status.
@@ -707,7 +877,7 @@ public struct Activities: Sendable {
     public func attendance(_ id: Int, for actor: Principal) async throws -> (Activity, [ActivitySignUp]) {
         try actor.require(.read)
         let found = try await store.read { database -> (Activity, [ActivitySignUp])? in
-            guard let activity = try await Self.activity(id, in: database), actor.scope.contains(activity.unitCode)
+            guard let activity = try await Self.activity(id, in: database), Self.sees(actor, activity)
             else { return nil }
             let rows = try await Self.signUps(of: id, in: database).orderBy("id")
                 .all(decoding: SignUpRow.self, keyDecodingStrategy: .convertFromSnakeCase)

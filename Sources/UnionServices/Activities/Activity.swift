@@ -34,9 +34,20 @@ public struct Activity: Sendable, Hashable, Codable {
     public var updatedAt: Int64
     /// What its check-in QR code encodes (WeChat's address), once staff made one.
     public var checkInURL: String? = nil
+    /// The club it belongs to: only the club's members may sign up.
+    public var clubId: Int? = nil
+    /// Whether it records service hours (a volunteer team's): members check out by a second
+    /// code, and the time between is their service.
+    public var recordsHours: Bool = false
+    /// What its check-out QR code encodes, once staff made one.
+    public var checkOutURL: String? = nil
 
     /// The scene prefix of check-in codes: `checkin:` and the activity's id.
     public static let checkInPrefix = "checkin:"
+    /// The scene prefix of check-out codes: `checkout:` and the activity's id.
+    public static let checkOutPrefix = "checkout:"
+    /// How long after the end members may still check out.
+    public static let checkOutLate: Int64 = 2 * 3600
 
     /// How long before the start members may check in.
     public static let checkInEarly: Int64 = 2 * 3600
@@ -109,6 +120,9 @@ public struct ActivitySignUp: Sendable, Hashable, Codable {
     public var promotedAt: Int64?
     public var cancelledAt: Int64?
     public var checkedInAt: Int64?
+    public var checkedOutAt: Int64? = nil
+    /// The minutes of service, counted at check-out (activities that record hours).
+    public var serviceMinutes: Int? = nil
 
     public enum Status: String, Sendable, Hashable, Codable, CaseIterable {
         /// Holds its places.
@@ -137,6 +151,8 @@ public enum CheckInOutcome: Sendable, Hashable {
     case checkedIn(Activity, walkIn: Bool)
     /// Checked in before, by another message.
     case already(Activity)
+    /// Checked out now (or by this same message before), with the minutes of service counted.
+    case checkedOut(Activity, minutes: Int)
     /// Refused, with the reason in Chinese.
     case refused(String)
 
@@ -146,6 +162,8 @@ public enum CheckInOutcome: Sendable, Hashable {
         case .checkedIn(let activity, let walkIn):
             "签到成功！「\(activity.title)」" + (walkIn ? "（现场签到）" : "") + "，欢迎参加。"
         case .already(let activity): "您已经签到过了：「\(activity.title)」。"
+        case .checkedOut(let activity, let minutes):
+            "签退成功！「\(activity.title)」本次服务时长 \(Activities.hours(minutes))，感谢您的志愿服务。"
         case .refused(let reason): reason
         }
     }

@@ -388,6 +388,11 @@ extension AdminRecords {
         public var taken: Int?
         public var waiting: Int?
         public var checkInUrl: String?
+        /// The club whose members only may sign up.
+        public var clubId: Int?
+        /// Whether it records service hours; its check-out code's address, once made.
+        public var recordsHours: Bool
+        public var checkOutUrl: String?
         /// Its sign-ups in the order made (in a single activity's view only).
         public var signUps: [SignUpRecord]?
 
@@ -422,6 +427,9 @@ extension AdminRecords {
             self.taken = taken ?? signUps.map { $0.filter { $0.status == .confirmed }.map(\.people).reduce(0, +) }
             self.waiting = waiting ?? signUps.map { $0.filter { $0.status == .waitlisted }.count }
             checkInUrl = activity.checkInURL
+            clubId = activity.clubId
+            recordsHours = activity.recordsHours
+            checkOutUrl = activity.checkOutURL
             self.signUps = signUps?.map(SignUpRecord.init)
         }
     }
@@ -437,6 +445,9 @@ extension AdminRecords {
         public var promotedAt: String?
         public var cancelledAt: String?
         public var checkedInAt: String?
+        public var checkedOutAt: String?
+        /// The minutes of service counted at check-out.
+        public var serviceMinutes: Int?
 
         public init(_ signUp: ActivitySignUp) {
             id = signUp.id
@@ -448,6 +459,74 @@ extension AdminRecords {
             promotedAt = signUp.promotedAt.map(AdminRecords.timestamp)
             cancelledAt = signUp.cancelledAt.map(AdminRecords.timestamp)
             checkedInAt = signUp.checkedInAt.map(AdminRecords.timestamp)
+            checkedOutAt = signUp.checkedOutAt.map(AdminRecords.timestamp)
+            serviceMinutes = signUp.serviceMinutes
+        }
+    }
+
+    /// A club or volunteer team as the admin API shows it.
+    public struct ClubRecord: Codable, Sendable, Hashable {
+        public var id: Int
+        public var name: String
+        public var unitCode: String
+        public var description: String
+        public var leader: String
+        public var volunteer: Bool
+        /// `open` or `closed` (taking no new members).
+        public var status: String
+        public var members: Int?
+        public var waiting: Int?
+        /// Its requests waiting and its members (in a single club's view only).
+        public var memberships: [ClubMembershipRecord]?
+
+        public init(_ club: Club, members: Int? = nil, waiting: Int? = nil, memberships: [ClubMembership]? = nil) {
+            id = club.id
+            name = club.name
+            unitCode = club.unitCode
+            description = club.description
+            leader = club.leader
+            volunteer = club.volunteer
+            status = club.status.rawValue
+            self.members = members ?? memberships.map { $0.filter { $0.status == .approved }.count }
+            self.waiting = waiting ?? memberships.map { $0.filter { $0.status == .pending }.count }
+            self.memberships = memberships?.map(ClubMembershipRecord.init)
+        }
+    }
+
+    /// A member's request to join a club, or their membership.
+    public struct ClubMembershipRecord: Codable, Sendable, Hashable {
+        public var openid: String
+        public var unitCode: String
+        /// `pending`, `approved`, `refused` or `left`.
+        public var status: String
+        public var reason: String?
+        public var decidedBy: String?
+        public var createdAt: String
+        public var decidedAt: String?
+
+        public init(_ membership: ClubMembership) {
+            openid = membership.openid
+            unitCode = membership.unitCode
+            status = membership.status.rawValue
+            reason = membership.reason
+            decidedBy = membership.decidedBy
+            createdAt = AdminRecords.timestamp(membership.createdAt)
+            decidedAt = membership.decidedAt.map(AdminRecords.timestamp)
+        }
+    }
+
+    /// One member's volunteer service over a period.
+    public struct ServiceRecord: Codable, Sendable, Hashable {
+        public var openid: String
+        public var unitCode: String
+        public var minutes: Int
+        public var activities: Int
+
+        public init(openid: String, unitCode: String, minutes: Int, activities: Int) {
+            self.openid = openid
+            self.unitCode = unitCode
+            self.minutes = minutes
+            self.activities = activities
         }
     }
 }

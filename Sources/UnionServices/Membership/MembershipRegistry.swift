@@ -99,6 +99,12 @@ public struct MembershipRegistry: MembershipDirectory {
     }
 
     /// The member's most recent application.
+    /// The names members gave when they applied, by openid (those who never applied are absent).
+    public func names(of openids: [String]) async throws -> [String: String] {
+        let unique = Array(Set(openids))
+        return try await store.read { database in try await Self.names(of: unique, in: database) }
+    }
+
     public func latest(for openid: String) async throws -> MembershipApplication? {
         try await store.read { try await Self.latest(for: openid, in: $0) }
     }

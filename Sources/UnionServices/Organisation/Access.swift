@@ -106,13 +106,17 @@ public struct Principal: Sendable, Hashable {
     public var unit: String?
     /// Whose records they see.
     public var scope: UnitScope
+    /// The club whose leader they are, for an account scoped to one club: it sees that club's
+    /// members and activities and nothing of the units.
+    public var club: Int?
 
     /// Creates a principal.
-    public init(name: String, role: StaffRole, unit: String?, scope: UnitScope) {
+    public init(name: String, role: StaffRole, unit: String?, scope: UnitScope, club: Int? = nil) {
         self.name = name
         self.role = role
         self.unit = unit
         self.scope = scope
+        self.club = club
     }
 
     /// The holder of `UNIONGATE_ADMIN_TOKEN`.
@@ -135,7 +139,8 @@ public struct Principal: Sendable, Hashable {
     public static func staff(_ member: StaffMember, in organisation: Organisation) -> Principal {
         Principal(
             name: member.name, role: member.role, unit: member.unitCode,
-            scope: .of(unit: member.unitCode, in: organisation))
+            scope: member.clubId == nil ? .of(unit: member.unitCode, in: organisation) : .units([]),
+            club: member.clubId)
     }
 
     /// Whether the role allows `permission`. Administering (audit, outbox, staff) also needs the

@@ -20,6 +20,8 @@ public struct StaffMember: Sendable, Hashable, Codable {
     public var disabled: Bool
     /// When the account was made, Unix seconds.
     public var createdAt: Int64
+    /// The club the account leads, for a club leader's account (it sees that club only).
+    public var clubId: Int? = nil
 
     /// Creates an account's record (as the store keeps it; tests and tools make them too).
     public init(
@@ -149,6 +151,27 @@ public struct StaffDirectory: Sendable {
                 after: ["unit": unit, "role": role.rawValue], at: now, in: database)
             member.unitCode = unit
             member.role = role
+            return member
+        }
+    }
+
+    /// Makes an account a club leader's, scoped to club `club` (it then sees that club's members
+    /// and activities only), or gives it back its unit (`club` nil). Audited; applies from the
+    /// account's next request.
+    public func lead(_ name: String, club: Int?, by actor: Principal, at now: Int64) async throws -> StaffMember {
+        try actor.requireWholeTree(.administer)
+        return try await store.transaction { database in
+            guard var member = try await Self.find(name, in: database) else {
+                throw AdminActionError(.notFound, "no staff member called \(name)")
+            }
+            let value: any SQLExpression = club.map { SQLBind($0) } ?? SQLLiteral.null
+            try await database.update("staff").set("club_id", to: value)
+                .set("updated_at", to: now).where("id", .equal, member.id).run()
+            try await AuditLog.record(
+                actor, action: "staff.club", record: "staff:\(name)", unit: member.unitCode,
+                before: ["club": member.clubId.map(String.init) ?? ""], after: ["club": club.map(String.init) ?? ""],
+                at: now, in: database)
+            member.clubId = club
             return member
         }
     }
@@ -288,11 +311,14 @@ public struct StaffDirectory: Sendable {
         var mustChangePassword: Int
         var disabled: Int
         var createdAt: Int64
+        var clubId: Int?
 
         var member: StaffMember {
-            StaffMember(
+            var member = StaffMember(
                 id: id, name: name, unitCode: unitCode, role: role, mustChangePassword: mustChangePassword != 0,
                 disabled: disabled != 0, createdAt: createdAt)
+            member.clubId = clubId
+            return member
         }
     }
 }

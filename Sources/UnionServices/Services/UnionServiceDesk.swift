@@ -18,6 +18,7 @@ public struct UnionServiceDesk: ServiceDesk {
     private let memberCenter: MemberCenterService
     private let pageForms: PageFormService
     private let activities: ActivityService
+    private let clubs: ClubService
     /// The welfare replies of the rules in force, each made once.
     private let welfareReplies = WelfareReply.Kept()
 
@@ -69,6 +70,7 @@ public struct UnionServiceDesk: ServiceDesk {
         memberCenter = MemberCenterService(parts: parts)
         pageForms = PageFormService(parts: parts)
         activities = ActivityService(parts: parts)
+        clubs = ClubService(parts: parts)
     }
 
     /// How the member pages are reached: how members sign in, and the gateway's address.
@@ -146,6 +148,10 @@ public struct UnionServiceDesk: ServiceDesk {
         case .activityCancel:
             return try await activities.cancel(values.content, message: message, book: book, at: values.unixTime)
         case .myActivities: return try await activities.mine(openid, book: book)
+        case .clubs: return try await clubs.list(openid, book: book)
+        case .clubJoin: return try await clubs.join(values.content, message: message, book: book, at: values.unixTime)
+        case .clubLeave: return try await clubs.leave(values.content, message: message, book: book, at: values.unixTime)
+        case .volunteerHours: return try await clubs.hours(openid, book: book)
         }
     }
 
@@ -168,7 +174,9 @@ public struct UnionServiceDesk: ServiceDesk {
         case .myApplications: return .needsStore
         case .form(let name): return forms.openFromMemory(name, openid: openid, book: book)
         case .memberCenter: return memberCenter.fromMemory()
-        case .workflow, .activities, .activitySignUp, .activityCancel, .myActivities: return .needsStore
+        case .workflow, .activities, .activitySignUp, .activityCancel, .myActivities, .clubs, .clubJoin, .clubLeave,
+            .volunteerHours:
+            return .needsStore
         }
     }
 

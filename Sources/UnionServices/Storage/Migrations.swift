@@ -484,6 +484,51 @@ enum Migrations {
             try await index("activity_signups", "activity_id", "status", "id", on: database)
             try await index("activity_signups", "openid", "id", on: database)
         },
+        Migration(version: 13, name: "clubs and volunteer hours") { database in
+            // Clubs by interest (职工俱乐部) and volunteer teams (志愿服务队), declared by staff.
+            try await database.create(table: "clubs")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("name", type: .text, .notNull)
+                .column("unit_code", type: .text, .notNull)
+                .column("description", type: .text, .notNull, .default(""))
+                .column("leader", type: .text, .notNull, .default(""))
+                .column("volunteer", type: .bigint, .notNull)
+                .column("status", type: .text, .notNull, oneOf(Club.Status.self, column: "status"))
+                .column("created_by", type: .text, .notNull)
+                .column("created_at", type: .bigint, .notNull)
+                .column("updated_at", type: .bigint, .notNull)
+                .run()
+            // Who asked to join a club and what was decided: `active_key` holds `club:openid`
+            // while the request waits or the member belongs, so a member asks once.
+            try await database.create(table: "club_members")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("club_id", type: .bigint, .notNull)
+                .column("openid", type: .text, .notNull)
+                .column("unit_code", type: .text, .notNull)
+                .column("status", type: .text, .notNull, oneOf(ClubMembership.Status.self, column: "status"))
+                .column("active_key", type: .text, .unique)
+                .column("message_key", type: .text, .unique)
+                .column("reason", type: .text)
+                .column("decided_by", type: .text)
+                .column("created_at", type: .bigint, .notNull)
+                .column("decided_at", type: .bigint)
+                .run()
+            try await index("club_members", "club_id", "status", "id", on: database)
+            try await index("club_members", "openid", "id", on: database)
+            // A club's activities (for its members only), and activities that record service
+            // hours: checked out by a second code, the minutes kept on the sign-up.
+            try await database.alter(table: "activities").column("club_id", type: .bigint).run()
+            try await database.alter(table: "activities")
+                .column("records_hours", type: .bigint, .notNull, .default(0)).run()
+            try await database.alter(table: "activities").column("checkout_ticket", type: .text).run()
+            try await database.alter(table: "activities").column("checkout_url", type: .text).run()
+            try await database.alter(table: "activity_signups").column("checked_out_at", type: .bigint).run()
+            try await database.alter(table: "activity_signups").column("checkout_key", type: .text).run()
+            try await database.alter(table: "activity_signups").column("service_minutes", type: .bigint).run()
+            try await index("activities", "club_id", on: database)
+            // A club leader's console account sees their club only.
+            try await database.alter(table: "staff").column("club_id", type: .bigint).run()
+        },
     ]
 
     /// A `CHECK` that the column holds one of the enum's raw values: the schema enforces what

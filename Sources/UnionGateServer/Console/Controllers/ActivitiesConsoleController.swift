@@ -43,6 +43,9 @@ struct ActivitiesConsoleController: ConsoleController {
         let waitlist: Bool
         let maxPeople: Int
         let walkIns: Bool
+        /// The clubs the activity may belong to (its members only); empty when there are none.
+        let clubs: [Option]
+        let recordsHours: Bool
         let button: String
     }
 
@@ -58,6 +61,7 @@ struct ActivitiesConsoleController: ConsoleController {
             let openid: String
             let active: Bool
             let checkedIn: String?
+            let served: String?
         }
         struct QR: Encodable {
             let path: String
@@ -76,6 +80,11 @@ struct ActivitiesConsoleController: ConsoleController {
         let checkInQR: QR?
         let canMakeCode: Bool
         let checkedInCount: Int
+        /// For an activity that records service hours: its check-out code, and whether one can be made.
+        let recordsHours: Bool
+        let checkOutQR: QR?
+        let canMakeCheckOutCode: Bool
+        let club: String?
     }
 
     func register(on pages: RouterGroup<GatewayRequestContext>) {
@@ -86,12 +95,22 @@ struct ActivitiesConsoleController: ConsoleController {
         pages.post("activities/:id", use: update)
         pages.post("activities/:id/remove", use: remove)
         pages.post("activities/:id/checkin-code", use: makeCheckInCode)
+        pages.post("activities/:id/checkout-code", use: makeCheckOutCode)
         pages.post("activities/:id/checkin", use: checkInByCard)
     }
 
     private var activities: Activities { Activities(store: store) }
 
     private static func mayManage(_ actor: Principal) -> Bool { actor.may(.decide) || actor.may(.editRules) }
+
+    /// The clubs an activity may belong to, for the form: none, or one the actor sees.
+    private func clubOptions(for actor: Principal, selected: Int?) async throws -> [Option] {
+        let clubs = try await Clubs(store: store).list(for: actor, organisation: organisation).map(\.0)
+        guard !clubs.isEmpty else { return [] }
+        let none: [(String, String)] = actor.club == nil ? [("", "不限（不属于俱乐部）")] : []
+        return Option.list(
+            none + clubs.map { (String($0.id), "\($0.name)（\($0.kind)成员）") }, selected: selected.map(String.init) ?? "")
+    }
 
     @Sendable func list(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let actor = try context.actor()
@@ -113,7 +132,9 @@ struct ActivitiesConsoleController: ConsoleController {
         return try pages.render("activities", title: "活动", view, context: context)
     }
 
-    private func form(_ draft: Activities.Draft?, action: String, button: String, actor: Principal) -> FormView {
+    private func form(_ draft: Activities.Draft?, action: String, button: String, actor: Principal) async throws
+        -> FormView
+    {
         let now = clock()
         let start = draft?.startsAt ?? LocalTime.dayStart(now + 14 * 86_400, utcOffsetMinutes: offset) + 9 * 3600
         var shared = ""
@@ -137,15 +158,29 @@ struct ActivitiesConsoleController: ConsoleController {
             opensAt: Activities.localInput(draft?.opensAt ?? now, utcOffsetMinutes: offset),
             closesAt: Activities.localInput(draft?.closesAt ?? start - 86_400, utcOffsetMinutes: offset),
             capacity: draft?.capacity ?? 50, waitlist: draft?.waitlist ?? true, maxPeople: draft?.maxPeople ?? 1,
-            walkIns: draft?.walkIns ?? false, button: button)
+            walkIns: draft?.walkIns ?? false,
+            clubs: try await clubOptions(for: actor, selected: draft?.clubId ?? actor.club),
+            recordsHours: draft?.recordsHours ?? false, button: button)
     }
 
     @Sendable func new(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let actor = try context.actor()
         guard Self.mayManage(actor) else { throw AdminActionError(.forbidden, "只读账号不能发布活动") }
-        return try pages.render(
-            "activityForm", title: "发布活动", form(nil, action: "/admin/activities", button: "发布", actor: actor),
-            context: context)
+        var view = try await form(nil, action: "/admin/activities", button: "发布", actor: actor)
+        // 「发布本俱乐部的活动」 comes with the club chosen, and a volunteer team's records hours.
+        if let club = request.uri.queryParameters.get("club").flatMap({ Int($0) }),
+            let found = try await Clubs(store: store).club(club)
+        {
+            let now = clock()
+            let day = LocalTime.dayStart(now + 14 * 86_400, utcOffsetMinutes: offset)
+            view = try await form(
+                Activities.Draft(
+                    title: "", place: "", unitCode: found.unitCode, startsAt: day + 9 * 3600, endsAt: day + 12 * 3600,
+                    opensAt: now, closesAt: day - 86_400 + 9 * 3600, capacity: 50, clubId: club,
+                    recordsHours: found.volunteer),
+                action: "/admin/activities", button: "发布", actor: actor)
+        }
+        return try pages.render("activityForm", title: "发布活动", view, context: context)
     }
 
     /// The activity a submitted form describes (400 with the reason in Chinese when it cannot be read).
@@ -180,7 +215,8 @@ struct ActivitiesConsoleController: ConsoleController {
             startsAt: try time("starts_at", "活动开始时间"), endsAt: try time("ends_at", "活动结束时间"),
             opensAt: try time("opens_at", "报名开始时间"), closesAt: try time("closes_at", "报名截止时间"),
             capacity: try number("capacity", "名额"), waitlist: form["waitlist"] == "1",
-            maxPeople: try number("max_people", "每份报名人数"), walkIns: form["walk_ins"] == "1")
+            maxPeople: try number("max_people", "每份报名人数"), walkIns: form["walk_ins"] == "1",
+            clubId: form["club"].flatMap { Int($0) }, recordsHours: form["records_hours"] == "1")
     }
 
     @Sendable func create(_ request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -231,6 +267,25 @@ struct ActivitiesConsoleController: ConsoleController {
         return pages.redirect("/admin/activities/\(id)", flash: "签到码已生成，可以打印或投屏，会员用微信扫一扫即可签到。")
     }
 
+    /// Makes the check-out code of an activity that records service hours (scene `checkout:ID`),
+    /// valid until two hours after it ends.
+    @Sendable func makeCheckOutCode(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let actor = try context.actor()
+        let id = try context.parameters.require("id", as: Int.self)
+        guard let wechat = shared.wechat else {
+            throw AdminActionError(.conflict, "没有配置微信接口（AppID 和 AppSecret），不能生成签退码")
+        }
+        let (activity, _) = try await activities.attendance(id, for: actor)
+        let now = clock()
+        guard activity.recordsHours else { throw AdminActionError(.invalid, "这个活动不记录服务时长，不需要签退码") }
+        guard now < activity.endsAt + Activity.checkOutLate else { throw AdminActionError(.conflict, "活动已经结束") }
+        let seconds = Int(min(Int64(QRCodes.maxDays) * 86_400, activity.endsAt + Activity.checkOutLate - now))
+        let ticket = try await wechat.createQRCode(scene: Activity.checkOutPrefix + String(id), expireSeconds: seconds)
+        _ = try await activities.setCheckInCode(
+            id, ticket: ticket.ticket, url: ticket.url, checkOut: true, by: actor, at: now)
+        return pages.redirect("/admin/activities/\(id)", flash: "签退码已生成。活动结束时请志愿者扫码签退，服务时长自动记录。")
+    }
+
     /// Checks a member in by the code on their e-member card.
     @Sendable func checkInByCard(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let actor = try context.actor()
@@ -273,7 +328,10 @@ struct ActivitiesConsoleController: ConsoleController {
             place: activity.place, unitCode: activity.unitCode, sharing: activity.sharing,
             membersOnly: activity.membersOnly, startsAt: activity.startsAt, endsAt: activity.endsAt,
             opensAt: activity.opensAt, closesAt: activity.closesAt, capacity: activity.capacity,
-            waitlist: activity.waitlist, maxPeople: activity.maxPeople, walkIns: activity.walkIns)
+            waitlist: activity.waitlist, maxPeople: activity.maxPeople, walkIns: activity.walkIns,
+            clubId: activity.clubId, recordsHours: activity.recordsHours)
+        var club: Club? = nil
+        if let clubId = activity.clubId { club = try await Clubs(store: store).club(clubId) }
         let view = DetailView(
             id: id, when: Activities.when(activity, utcOffsetMinutes: offset), place: activity.place,
             places: "\(taken) / \(activity.capacity)",
@@ -285,16 +343,23 @@ struct ActivitiesConsoleController: ConsoleController {
                     people: signUp.people, status: signUp.status.rawValue, statusName: signUp.status.chinese,
                     at: local(signUp.createdAt), openid: signUp.openid,
                     active: signUp.status == .confirmed || signUp.status == .waitlisted,
-                    checkedIn: signUp.checkedInAt.map(local))
+                    checkedIn: signUp.checkedInAt.map(local),
+                    served: signUp.serviceMinutes.map { Activities.hours($0) })
             },
             canManage: manage,
-            form: manage ? form(draft, action: "/admin/activities/\(id)", button: "保存修改", actor: actor) : nil,
+            form: manage
+                ? try await form(draft, action: "/admin/activities/\(id)", button: "保存修改", actor: actor) : nil,
             csv: "/admin/activities/\(id)?format=csv",
             checkInQR: activity.checkInURL.flatMap { QRCode($0) }.map {
                 DetailView.QR(path: $0.svgPath, side: $0.size + 8)
             },
             canMakeCode: manage && shared.wechat != nil && activity.checkInURL == nil,
-            checkedInCount: signUps.filter { $0.checkedInAt != nil }.count)
+            checkedInCount: signUps.filter { $0.checkedInAt != nil }.count, recordsHours: activity.recordsHours,
+            checkOutQR: activity.checkOutURL.flatMap { QRCode($0) }.map {
+                DetailView.QR(path: $0.svgPath, side: $0.size + 8)
+            },
+            canMakeCheckOutCode: manage && shared.wechat != nil && activity.recordsHours && activity.checkOutURL == nil,
+            club: club.map { "\($0.name)（仅限\($0.kind)成员报名）" })
         return try pages.render("activity", title: activity.title, view, context: context)
     }
 }

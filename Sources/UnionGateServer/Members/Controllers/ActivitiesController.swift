@@ -62,7 +62,8 @@ struct ActivitiesController: MemberController {
         let member = try member(context)
         let now = shared.clock()
         let unit = try await shared.desk.latestApplication(of: member.openid)?.unitCode ?? ""
-        let open = try await activities.open(forMemberOf: unit, organisation: book.join.organisation, at: now)
+        let open = try await activities.open(
+            forMemberOf: unit, openid: member.openid, organisation: book.join.organisation, at: now)
         let mine = try await activities.mine(member.openid)
         func item(_ activity: Activity, _ state: String) -> ListView.Item {
             ListView.Item(
@@ -104,6 +105,9 @@ struct ActivitiesController: MemberController {
                 refusal = "报名已截止。"
             } else if activity.membersOnly, try await !shared.desk.isMember(openid) {
                 refusal = "仅限工会会员报名。已是会员请先绑定会员身份，还不是会员可以申请入会。"
+            } else if let clubId = activity.clubId, try await !Clubs(store: shared.store).belongs(openid, to: clubId) {
+                let name = try await Clubs(store: shared.store).club(clubId)?.name ?? "俱乐部"
+                refusal = "仅限「\(name)」的成员报名。可以在「俱乐部·志愿服务」里申请加入。"
             } else if left == 0, !activity.waitlist {
                 refusal = "名额已满。"
             }

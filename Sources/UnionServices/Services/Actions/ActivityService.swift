@@ -27,7 +27,7 @@ struct ActivityService: Sendable {
     func list(_ openid: String, book: RuleBook, at now: Int64) async throws -> [ReplyBody] {
         let unit = try await parts.latestApplication(openid)?.unitCode ?? ""
         let open = try await activities.open(
-            forMemberOf: unit, organisation: book.join.organisation, at: now, limit: 8)
+            forMemberOf: unit, openid: openid, organisation: book.join.organisation, at: now, limit: 8)
         guard !open.isEmpty else { return [.text("近期没有可以报名的活动。有新活动时会在这里发布，也可以回复「我的活动」查看已报名的活动。")] }
         let base = parts.publicURL?.trimmingSlash() ?? parts.memberPages?.baseURL?.trimmingSlash()
         let offset = book.settings.utcOffsetMinutes
@@ -71,23 +71,39 @@ struct ActivityService: Sendable {
         return [.text(Activities.describe(outcome, activity, utcOffsetMinutes: book.settings.utcOffsetMinutes))]
     }
 
-    /// The activity a scan of a check-in code names, and whether the scan followed the account.
-    static func checkInScan(_ message: InboundMessage) -> (id: Int, follow: Bool)? {
+    /// A scan of an activity's check-in or check-out code.
+    struct Scan: Sendable, Hashable {
+        var id: Int
+        /// Whether the scan followed the account.
+        var follow: Bool
+        /// Whether it is the check-out code (service hours).
+        var checkOut: Bool
+    }
+
+    /// The activity a scan of a check-in or check-out code names, and whether the scan followed
+    /// the account.
+    static func checkInScan(_ message: InboundMessage) -> Scan? {
         guard case .event(let event) = message.kind else { return nil }
+        let scene: String
+        let follow: Bool
         switch event {
-        case .subscribe(let scene?, _): return Activities.activity(inScene: scene).map { ($0, true) }
-        case .scan(let scene, _): return Activities.activity(inScene: scene).map { ($0, false) }
+        case .subscribe(let value?, _): (scene, follow) = (value, true)
+        case .scan(let value, _): (scene, follow) = (value, false)
         default: return nil
         }
+        if let id = Activities.activity(inScene: scene) { return Scan(id: id, follow: follow, checkOut: false) }
+        if let id = Activities.activity(inCheckOutScene: scene) { return Scan(id: id, follow: follow, checkOut: true) }
+        return nil
     }
 
     /// A scan of an activity's check-in code: 「签到成功」, or why not; a new follower is welcomed
     /// first.
-    func checkIn(_ scan: (id: Int, follow: Bool), message: InboundMessage, book: RuleBook, at now: Int64)
-        async throws -> [ReplyBody]
-    {
-        let outcome = try await activities.checkIn(
-            scan.id, openid: message.header.sender, key: MessageKey.of(message), at: now)
+    func checkIn(_ scan: Scan, message: InboundMessage, book: RuleBook, at now: Int64) async throws -> [ReplyBody] {
+        let key = MessageKey.of(message)
+        let outcome =
+            scan.checkOut
+            ? try await activities.checkOut(scan.id, openid: message.header.sender, key: key, at: now)
+            : try await activities.checkIn(scan.id, openid: message.header.sender, key: key, at: now)
         let welcome = scan.follow ? "感谢关注「\(book.settings.unionName)」！\n" : ""
         return [.text(welcome + outcome.text)]
     }
