@@ -95,6 +95,16 @@ public final class WeChatAPIClient: Sendable {
         self.circuit = Mutex(Circuit(cooldown: options.circuitCooldown))
     }
 
+    /// Sends `request` in a task of its own, which the caller's cancellation does not reach: it
+    /// ends with its answer or the session's timeout. Cancelling URLSession's async calls
+    /// through Swift tasks deadlocks FoundationNetworking on Linux (the task's status lock and
+    /// the session's queue taken in opposite orders: seen as a gateway stopping while the outbox
+    /// was sending, every thread of the pool stuck).
+    private func load(_ request: URLRequest) async throws -> (Data, URLResponse) {
+        let session = session
+        return try await Task.detached { try await session.data(for: request) }.value
+    }
+
     /// Whether `baseURL` is acceptable: https, or http when `allowsHTTP`. Nil when it is; the
     /// reason otherwise.
     public static func refusal(ofBaseURL baseURL: String, allowsHTTP: Bool) -> String? {
@@ -271,7 +281,7 @@ public final class WeChatAPIClient: Sendable {
         let data: Data
         let response: URLResponse
         do {
-            (data, response) = try await session.data(for: request)
+            (data, response) = try await load(request)
         } catch {
             throw WeChatAPIError(transport: "\(path): \(error.localizedDescription)")
         }
@@ -387,7 +397,7 @@ public final class WeChatAPIClient: Sendable {
         guard let url = components.url else { throw WeChatAPIError(transport: "invalid showqrcode address") }
         let (data, response): (Data, URLResponse)
         do {
-            (data, response) = try await session.data(from: url)
+            (data, response) = try await load(URLRequest(url: url))
         } catch {
             throw WeChatAPIError(transport: "showqrcode: \(error.localizedDescription)")
         }
@@ -447,7 +457,7 @@ public final class WeChatAPIClient: Sendable {
         let data: Data
         let response: URLResponse
         do {
-            (data, response) = try await session.data(from: components.url!)
+            (data, response) = try await load(URLRequest(url: components.url!))
         } catch {
             leaveCircuit(answered: false)
             throw WeChatAPIError(transport: "media/get: \(error.localizedDescription)")

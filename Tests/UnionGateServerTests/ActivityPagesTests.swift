@@ -180,6 +180,56 @@ struct ActivityPagesTests {
         }
     }
 
+    /// An activity that asks questions at sign-up: the chat sends the member to its page; the
+    /// page asks them as a form (a missing answer is marked, nothing stored); the answers show
+    /// in the attendance list and its CSV, and in the admin API.
+    @Test func questionsAtSignUpAreAskedOnThePage() async throws {
+        let clock = TestClock(InboxTests.fridayAfternoon)
+        try await withMemberPages(clock: clock) { browser, chat, gateway, _, _ in
+            let organisation = gateway.rules.engine.book.join.organisation
+            let start = clock.read() + 3 * 86_400
+            var draft = Activities.Draft(
+                title: "职工马拉松", place: "滨江路", unitCode: "county", sharing: .everyone, membersOnly: false,
+                startsAt: start, endsAt: start + 4 * 3600, opensAt: clock.read() - 60, closesAt: start - 3600,
+                capacity: 10, maxPeople: 2)
+            draft.questions = "衣服尺码：选择 S、M、L、XL\n紧急联系人电话：手机\n<b>备注</b>：文本，可不填"
+            let activity = try await Activities(store: gateway.store).create(
+                draft, by: .root, organisation: organisation, at: clock.read())
+            let member = Member()
+            let said = try #require(try await chat.replyText(member.text("报名 \(activity.id)")))
+            #expect(said.contains("需要填写报名信息") && said.contains("/m/activities/\(activity.id)"), "\(said)")
+
+            try await browser.enterMemberPages(as: member, chat: chat)
+            let page = try await browser.get("/m/activities/\(activity.id)")
+            #expect(page.body.contains("id=\"f-衣服尺码\"") && page.body.contains("&lt;b&gt;备注&lt;/b&gt;"))
+            #expect(page.body.contains("<option value=\"2 人\">"))
+            let token = try #require(ConsoleVisitor.token(in: page))
+            let submission = String(
+                try #require(page.body.firstMatch(of: /name="_submission" value="([0-9a-f]{64})"/)).output.1)
+            let missing = try await browser.post(
+                "/m/activities/\(activity.id)/signup",
+                [("_csrf", token), ("_submission", submission), ("people", "2 人"), ("衣服尺码", "XL")])
+            #expect(missing.status == 422 && missing.body.contains("请填写「紧急联系人电话」"))
+            #expect(try await Activities(store: gateway.store).mine(member.openid).isEmpty)
+            let done = try await browser.post(
+                "/m/activities/\(activity.id)/signup",
+                [
+                    ("_csrf", token), ("_submission", submission), ("people", "2 人"), ("衣服尺码", "XL"),
+                    ("紧急联系人电话", "13912345678"), ("<b>备注</b>", "素食"),
+                ])
+            #expect(done.status == 200 && done.body.contains("报名成功") && done.body.contains("共 2 人"), "\(done.body)")
+
+            let staff = ConsoleVisitor(browser.client)
+            try await staff.signIn("root", testAdminToken)
+            let attendance = try await staff.get("/admin/activities/\(activity.id)")
+            #expect(attendance.body.contains("衣服尺码：XL；紧急联系人电话：13912345678；&lt;b&gt;备注&lt;/b&gt;：素食"))
+            let csv = try await staff.get("/admin/activities/\(activity.id)?format=csv")
+            #expect(csv.body.contains("衣服尺码") && csv.body.contains("XL") && csv.body.contains("素食"))
+            let api = try await chat.admin("GET", "/admin/api/activities/\(activity.id)")
+            #expect(api.body.contains(#""衣服尺码":"XL""#) && api.body.contains(#""questions":"#), "\(api.body)")
+        }
+    }
+
     /// The admin API: publish, list, read with sign-ups, change (more places promote the one
     /// waiting), remove a sign-up (the next one comes in), and refusals named.
     @Test func theAdminAPIRunsActivities() async throws {

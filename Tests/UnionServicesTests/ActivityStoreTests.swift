@@ -166,6 +166,73 @@ struct ActivityStoreTests {
         for store in stores { await store.close() }
     }
 
+    /// 「活动」's list comes from memory once read, with the places left; this instance's sign-up
+    /// or cancellation is seen at once (the list is read again).
+    @Test func theListIsKeptInMemoryAndReadAgainAfterAChange() async throws {
+        let store = try await memoryStore(.sqlite)
+        let activities = Activities(store: store)
+        let organiser = staff("城东", .approver, at: "chengdong")
+        let activity = try await activities.create(
+            Self.draft(capacity: 3, membersOnly: false), by: organiser, organisation: county, at: Self.now)
+        try await apply(store, "oa", name: "a", phone: "13812345678", unit: "chengdong-huanwei")
+        #expect(activities.openFromMemory(forMemberOf: "chengdong-huanwei", organisation: county, at: Self.now) == nil)
+        func left() async throws -> [Int] {
+            try await activities.open(
+                forMemberOf: "chengdong-huanwei", openid: "ox", organisation: county, at: Self.now
+            )
+            .map(\.left)
+        }
+        #expect(try await left() == [3])
+        #expect(
+            activities.openFromMemory(forMemberOf: "chengdong-huanwei", organisation: county, at: Self.now)?.map(\.left)
+                == [3])
+        #expect(
+            activities.openFromMemory(forMemberOf: "chengxi-huanwei", organisation: county, at: Self.now)?.isEmpty
+                == true, "another town's member sees none of it")
+        _ = try await activities.signUp(
+            activity.id, openid: "oa", people: 2, key: "a", isMember: false, organisation: county, at: Self.now)
+        #expect(activities.openFromMemory(forMemberOf: "chengdong-huanwei", organisation: county, at: Self.now) == nil)
+        #expect(try await left() == [1])
+        _ = try await activities.cancel(activity.id, openid: "oa", at: Self.now + 1)
+        #expect(try await left() == [3])
+        await store.close()
+    }
+
+    /// The overview's participation: this year's sign-ups kept (people counted) by the month
+    /// they were made, check-ins by the month they happened, and both by the members' units; a
+    /// cancelled sign-up does not count; another town's staff see none of it.
+    @Test(arguments: StoreKind.allCases)
+    func participationIsCountedByMonthAndUnit(_ kind: StoreKind) async throws {
+        let store = try await memoryStore(kind)
+        let activities = Activities(store: store)
+        let organiser = staff("城东", .approver, at: "chengdong")
+        for name in ["a", "b", "c"] {
+            try await apply(store, "o\(name)", name: name, phone: "13812345678", unit: "chengdong-huanwei")
+        }
+        let activity = try await activities.create(
+            Self.draft(capacity: 10), by: organiser, organisation: county, at: Self.now)
+        _ = try await activities.signUp(
+            activity.id, openid: "oa", people: 2, key: "a", isMember: true, organisation: county, at: Self.now)
+        _ = try await activities.signUp(
+            activity.id, openid: "ob", key: "b", isMember: true, organisation: county, at: Self.now)
+        _ = try await activities.signUp(
+            activity.id, openid: "oc", key: "c", isMember: true, organisation: county, at: Self.now)
+        _ = try await activities.cancel(activity.id, openid: "oc", at: Self.now + 60)
+        let start = Self.draft(capacity: 10).startsAt
+        _ = try await activities.checkIn(activity.id, openid: "oa", key: "in-a", at: start)
+        let overview = try await ConsoleOverview.of(
+            for: organiser, at: start + 3600, utcOffsetMinutes: 480, in: store)
+        // Sign-ups in November 2026 (now), the check-in in December (ten days on).
+        #expect(overview.participationByMonth.count == 12)
+        #expect(overview.participationByMonth[10] == .init(label: "11月", signUps: 3, checkedIn: 0))
+        #expect(overview.participationByMonth[11] == .init(label: "12月", signUps: 0, checkedIn: 2))
+        #expect(overview.participationByUnit == [.init(label: "chengdong-huanwei", signUps: 3, checkedIn: 2)])
+        let west = try await ConsoleOverview.of(
+            for: staff("城西", .viewer, at: "chengxi"), at: start + 3600, utcOffsetMinutes: 480, in: store)
+        #expect(west.participationByUnit.isEmpty && west.participationByMonth.allSatisfy { $0.signUps == 0 })
+        await store.close()
+    }
+
     /// The day before: those with places are reminded once (kind `activity_reminder`), not
     /// those waiting or gone; an activity further off is not yet.
     @Test(arguments: StoreKind.allCases)

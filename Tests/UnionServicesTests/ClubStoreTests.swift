@@ -106,12 +106,12 @@ struct ClubStoreTests {
             try await activities.open(
                 forMemberOf: "chengdong-huanwei", openid: "oa", organisation: county, at: Self.now
             )
-            .map(\.id).sorted() == [outing.id, other.id].sorted())
+            .map(\.0.id).sorted() == [outing.id, other.id].sorted())
         #expect(
             try await activities.open(
                 forMemberOf: "chengdong-huanwei", openid: "oc", organisation: county, at: Self.now
             )
-            .map(\.id) == [other.id])
+            .map(\.0.id) == [other.id])
 
         // The leader's account sees the club and its activities, nothing else.
         let leader = Principal(name: "摄影队长", role: .approver, unit: "chengdong", scope: .units([]), club: club.id)
@@ -199,6 +199,73 @@ struct ClubStoreTests {
         let csv = Activities.serviceCSV(totals, names: names, organisation: county)
         #expect(csv.contains("志愿者b") && csv.contains("3.0") && csv.contains("2.0"))
         #expect(Activities.hours(200) == "3 小时 20 分钟")
+        await store.close()
+    }
+}
+
+@Suite("Activities: questions at sign-up")
+struct ActivityQuestionsTests {
+    /// Staff's lines become typed questions; mistakes are refused with their line.
+    @Test func linesBecomeQuestionsAndMistakesNameTheirLine() throws {
+        let fields = try ActivityQuestions.fields(
+            "衣服尺码：选择 S、M、L、XL\n\n紧急联系人电话：手机\n出生日期: 日期\n饮食禁忌，可不填\n报销金额：金额（可不填）")
+        #expect(fields.map(\.label) == ["衣服尺码", "紧急联系人电话", "出生日期", "饮食禁忌", "报销金额"])
+        #expect(fields[0].kind == .choice(["S", "M", "L", "XL"]))
+        #expect(fields[1].kind == .phone && fields[2].kind == .date)
+        #expect(fields[3].optional && fields[4].optional && !fields[0].optional)
+        #expect(try ActivityQuestions.fields("").isEmpty)
+        func problem(_ text: String) -> String {
+            do {
+                _ = try ActivityQuestions.fields(text)
+                return "accepted"
+            } catch let error as AdminActionError {
+                return error.message
+            } catch { return "\(error)" }
+        }
+        #expect(problem("尺码：选择 S") == "报名填写项第 1 行：「选择」后面写 2–20 个不重复的选项，用顿号分隔，如「选择 S、M、L」")
+        #expect(problem("a\n\n身高：厘米").hasPrefix("报名填写项第 3 行：不认识的类型「厘米」"))
+        #expect(problem("电话\n电话：手机") == "报名填写项第 2 行：「电话」重复了")
+        #expect(problem("people") == "报名填写项第 1 行：名称「people」不能用")
+        #expect(problem((1...11).map { "问题\($0)" }.joined(separator: "\n")) == "报名填写项第 11 行：最多 10 项")
+    }
+
+    /// A sign-up without the answers is refused (the chat is sent to the page), a wrong answer
+    /// is refused with its reason, good answers are kept in their stored form; a bad line stops
+    /// the activity being saved.
+    @Test(arguments: StoreKind.allCases)
+    func answersAreCheckedAndKept(_ kind: StoreKind) async throws {
+        let store = try await memoryStore(kind)
+        let activities = Activities(store: store)
+        let organiser = staff("城东", .approver, at: "chengdong")
+        try await apply(store, "oa", name: "a", phone: "13812345678", unit: "chengdong-huanwei")
+        var draft = ActivityStoreTests.draft(capacity: 5)
+        draft.questions = "身高：数字 厘米"
+        await #expect(throws: AdminActionError.self) {
+            try await activities.create(draft, by: organiser, organisation: county, at: ClubStoreTests.now)
+        }
+        draft.questions = "衣服尺码：选择 S、M、L\n紧急联系人电话：手机\n饮食禁忌：文本，可不填"
+        let activity = try await activities.create(draft, by: organiser, organisation: county, at: ClubStoreTests.now)
+        func signUp(_ answers: [String: String], key: String) async throws -> SignUpOutcome {
+            try await activities.signUp(
+                activity.id, openid: "oa", answers: answers, key: key, isMember: true, organisation: county,
+                at: ClubStoreTests.now)
+        }
+        #expect(try await signUp([:], key: "chat") == .refused("报名「会员日登山」需要填写报名信息，请在活动页面报名。"))
+        guard case .refused(let reason) = try await signUp(["衣服尺码": "L", "紧急联系人电话": "123"], key: "bad") else {
+            Issue.record("a wrong phone number was accepted")
+            return
+        }
+        #expect(reason.contains("手机"))
+        guard case .confirmed(let signUp) = try await signUp(["衣服尺码": "3", "紧急联系人电话": "138 1234 5678"], key: "ok")
+        else {
+            Issue.record("good answers were refused")
+            return
+        }
+        #expect(signUp.answers == ["衣服尺码": "L", "紧急联系人电话": "13812345678"])
+        let (_, list) = try await activities.attendance(activity.id, for: organiser)
+        #expect(list.first?.answers == ["衣服尺码": "L", "紧急联系人电话": "13812345678"])
+        let csv = Activities.csv(activity, list, names: [:], organisation: county, utcOffsetMinutes: 480)
+        #expect(csv.contains("衣服尺码") && csv.contains("紧急联系人电话") && csv.contains("13812345678"))
         await store.close()
     }
 }

@@ -278,6 +278,7 @@ struct AdminRoutes: Sendable {
         var walkIns: Bool?
         var clubId: Int?
         var recordsHours: Bool?
+        var questions: String?
 
         static func time(_ text: String?, _ name: String, utcOffsetMinutes offset: Int) throws -> Int64 {
             guard var text, !text.isEmpty else { throw AdminActionError(.invalid, "\(name) is required") }
@@ -310,7 +311,7 @@ struct AdminRoutes: Sendable {
                 opensAt: try Self.time(opensAt, "opensAt", utcOffsetMinutes: offset),
                 closesAt: try Self.time(closesAt, "closesAt", utcOffsetMinutes: offset), capacity: capacity,
                 waitlist: waitlist ?? true, maxPeople: maxPeople ?? 1, walkIns: walkIns ?? false, clubId: clubId,
-                recordsHours: recordsHours ?? false)
+                recordsHours: recordsHours ?? false, questions: questions ?? "")
         }
     }
 

@@ -38,12 +38,14 @@ public struct Activities: Sendable {
         public var clubId: Int?
         /// Whether it records service hours (check-out by a second code).
         public var recordsHours: Bool
+        /// What it asks at sign-up, one question a line (``ActivityQuestions``).
+        public var questions: String = ""
 
         public init(
             title: String, description: String = "", picture: String = "", place: String, unitCode: String,
             sharing: Activity.Sharing = .own, membersOnly: Bool = true, startsAt: Int64, endsAt: Int64,
             opensAt: Int64, closesAt: Int64, capacity: Int, waitlist: Bool = true, maxPeople: Int = 1,
-            walkIns: Bool = false, clubId: Int? = nil, recordsHours: Bool = false
+            walkIns: Bool = false, clubId: Int? = nil, recordsHours: Bool = false, questions: String = ""
         ) {
             self.title = title
             self.description = description
@@ -62,6 +64,7 @@ public struct Activities: Sendable {
             self.walkIns = walkIns
             self.clubId = clubId
             self.recordsHours = recordsHours
+            self.questions = questions
         }
     }
 
@@ -95,6 +98,7 @@ public struct Activities: Sendable {
         var recordsHours: Int = 0
         var checkoutTicket: String? = nil
         var checkoutUrl: String? = nil
+        var questions: String = ""
 
         var activity: Activity {
             var activity = Activity(
@@ -107,6 +111,7 @@ public struct Activities: Sendable {
             activity.clubId = clubId
             activity.recordsHours = recordsHours != 0
             activity.checkOutURL = checkoutUrl
+            activity.questions = questions
             return activity
         }
 
@@ -129,6 +134,7 @@ public struct Activities: Sendable {
             walkIns = draft.walkIns ? 1 : 0
             clubId = draft.clubId
             recordsHours = draft.recordsHours ? 1 : 0
+            questions = draft.questions
             self.status = status
             createdBy = actor
             createdAt = now
@@ -228,6 +234,7 @@ public struct Activities: Sendable {
         }
         guard (1...100_000).contains(draft.capacity) else { throw AdminActionError(.invalid, "名额应为 1 到 100000") }
         guard (1...10).contains(draft.maxPeople) else { throw AdminActionError(.invalid, "每份报名的人数应为 1 到 10") }
+        _ = try ActivityQuestions.fields(draft.questions)
         if !draft.unitCode.isEmpty {
             guard organisation.units[draft.unitCode] != nil else {
                 throw AdminActionError(.invalid, "没有代码为 \(draft.unitCode) 的单位")
@@ -252,6 +259,8 @@ public struct Activities: Sendable {
     {
         let draft = try await placed(draft, by: actor, organisation: organisation)
         try Self.check(draft, by: actor, organisation: organisation)
+        // 「活动」 reads the places left again: this instance changed them.
+        defer { store.activityBoard.invalidate() }
         return try await store.transaction { database in
             guard
                 let activity = try await database.insert(into: "activities")
@@ -274,6 +283,8 @@ public struct Activities: Sendable {
         let draft = try await placed(draft, by: actor, organisation: organisation)
         try Self.check(draft, by: actor, organisation: organisation)
         let store = store
+        // 「活动」 reads the places left again: this instance changed them.
+        defer { store.activityBoard.invalidate() }
         return try await store.transaction { database in
             try await Self.lock(id, store, database)
             guard let before = try await Self.activity(id, in: database), Self.sees(actor, before)
@@ -352,6 +363,8 @@ public struct Activities: Sendable {
         organisation: Organisation, at now: Int64
     ) async throws -> SignUpOutcome {
         let store = store
+        // 「活动」 reads the places left again: this instance changed them.
+        defer { store.activityBoard.invalidate() }
         return try await store.transaction { database in
             try await Self.lock(id, store, database)
             if let earlier = try await Self.signUps(of: id, in: database).where("message_key", .equal, key)
@@ -384,6 +397,14 @@ public struct Activities: Sendable {
             guard (1...activity.maxPeople).contains(people) else {
                 return .refused("每份报名最多 \(activity.maxPeople) 人（含本人）。")
             }
+            let checked: [String: String]
+            switch FormAnswer.answers(answers, for: ActivityQuestions.of(activity)) {
+            case .success(let values): checked = values
+            case .failure(let problem):
+                return .refused(
+                    answers.isEmpty
+                        ? "报名「\(activity.title)」需要填写报名信息，请在活动页面报名。" : problem.message + "。")
+            }
             let (taken, waiting) = try await Self.load(id, in: database)
             let status: ActivitySignUp.Status
             if waiting == 0, taken + people <= activity.capacity {
@@ -395,7 +416,7 @@ public struct Activities: Sendable {
             }
             let row = SignUpRow(
                 activityId: id, openid: openid, unitCode: unit, people: people, status: status,
-                activeKey: "\(id):\(openid)", answers: try JSONEncoder.sortedText(answers), messageKey: key,
+                activeKey: "\(id):\(openid)", answers: try JSONEncoder.sortedText(checked), messageKey: key,
                 createdAt: now, updatedAt: now)
             guard
                 let stored = try await database.insert(into: "activity_signups")
@@ -474,6 +495,8 @@ public struct Activities: Sendable {
         cancelled: ActivitySignUp?, promoted: [ActivitySignUp]
     ) {
         let store = store
+        // 「活动」 reads the places left again: this instance changed them.
+        defer { store.activityBoard.invalidate() }
         return try await store.transaction { database in
             try await Self.lock(id, store, database)
             guard let activity = try await Self.activity(id, in: database) else {
@@ -797,24 +820,58 @@ public struct Activities: Sendable {
         try await store.read { database in try await Self.activity(id, in: database) }
     }
 
-    /// The activities a member of `unit` may sign up for now or soon (not begun, not cancelled),
-    /// soonest first.
+    /// The activities a member of `unit` may sign up for now or soon (not begun, not cancelled;
+    /// a club's only for its members), soonest first, with the places left in each (as read at
+    /// most a second ago: ``ActivityBoard``).
     public func open(
         forMemberOf unit: String, openid: String, organisation: Organisation, at now: Int64, limit: Int = 20
-    ) async throws -> [Activity] {
-        let (rows, clubs) = try await store.read { database in
-            (
-                try await database.select().columns("*").from("activities")
-                    .where("status", .equal, Activity.Status.open.rawValue).where("starts_at", .greaterThan, now)
-                    .orderBy("starts_at").limit(500)
-                    .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase),
-                try await Clubs.clubIds(of: openid, in: database)
-            )
-        }
+    ) async throws -> [(Activity, left: Int)] {
+        let all = try await store.activityBoard.current(store, at: now).filter { $0.0.startsAt > now }
+        let clubs =
+            all.contains { $0.0.clubId != nil }
+            ? try await store.read { database in try await Clubs.clubIds(of: openid, in: database) } : []
         return Array(
-            rows.map(\.activity).filter {
-                $0.admits(unit: unit, in: organisation) && ($0.clubId.map { clubs.contains($0) } ?? true)
+            all.filter {
+                $0.0.admits(unit: unit, in: organisation) && ($0.0.clubId.map { clubs.contains($0) } ?? true)
             }.prefix(limit))
+    }
+
+    /// The open activities not begun at `now`, soonest first (500 at most), with the places
+    /// left in each: what ``ActivityBoard`` keeps.
+    static func board(at now: Int64, in database: any SQLDatabase) async throws -> [(Activity, left: Int)] {
+        let rows = try await database.select().columns("*").from("activities")
+            .where("status", .equal, Activity.Status.open.rawValue).where("starts_at", .greaterThan, now)
+            .orderBy("starts_at").limit(500)
+            .all(decoding: Activities.Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+        struct Taken: Decodable {
+            var activityId: Int
+            var taken: Int
+        }
+        let ids = rows.compactMap(\.id)
+        var taken: [Int: Int] = [:]
+        if !ids.isEmpty {
+            let counted = try await database.select().column("activity_id")
+                .column(SQLRaw("CAST(SUM(people) AS BIGINT)"), as: "taken").from("activity_signups")
+                .where("activity_id", .in, ids)
+                .where("status", .equal, ActivitySignUp.Status.confirmed.rawValue).groupBy("activity_id")
+                .all(decoding: Taken.self, keyDecodingStrategy: .convertFromSnakeCase)
+            for row in counted { taken[row.activityId] = row.taken }
+        }
+        return rows.map { row in
+            let activity = row.activity
+            return (activity, left: max(0, activity.capacity - (taken[activity.id] ?? 0)))
+        }
+    }
+
+    /// ``open(forMemberOf:openid:organisation:at:limit:)`` without the store: nil when the list
+    /// is not fresh in memory, or a club's activity would need the member's clubs.
+    public func openFromMemory(forMemberOf unit: String, organisation: Organisation, at now: Int64, limit: Int = 20)
+        -> [(Activity, left: Int)]?
+    {
+        guard let all = store.activityBoard.fromMemory() else { return nil }
+        let admitted = all.filter { $0.0.startsAt > now && $0.0.admits(unit: unit, in: organisation) }
+        guard !admitted.contains(where: { $0.0.clubId != nil }) else { return nil }
+        return Array(admitted.prefix(limit))
     }
 
     /// A page of the activities of `actor`'s part of the tree, newest first, with the places
@@ -860,15 +917,19 @@ public struct Activities: Sendable {
         _ activity: Activity, _ signUps: [ActivitySignUp], names: [String: String], organisation: Organisation,
         utcOffsetMinutes offset: Int
     ) -> String {
-        var rows = [["序号", "姓名", "单位", "人数", "状态", "报名时间", "候补转正时间", "取消时间", "openid"]]
+        let questions = ActivityQuestions.of(activity)
+        var header: [String] = ["序号", "姓名", "单位", "人数", "状态", "报名时间", "候补转正时间", "取消时间", "签到时间", "服务分钟"]
+        header += questions.map(\.label)
+        header.append("openid")
+        var rows: [[String]] = [header]
         for (index, signUp) in signUps.enumerated() {
-            rows.append([
-                String(index + 1), names[signUp.openid] ?? "",
-                organisation.units[signUp.unitCode]?.name ?? signUp.unitCode,
-                String(signUp.people), signUp.status.chinese, CSVExport.local(signUp.createdAt, offset),
-                signUp.promotedAt.map { CSVExport.local($0, offset) } ?? "",
-                signUp.cancelledAt.map { CSVExport.local($0, offset) } ?? "", signUp.openid,
-            ])
+            func time(_ value: Int64?) -> String { value.map { CSVExport.local($0, offset) } ?? "" }
+            let unit = organisation.units[signUp.unitCode]?.name ?? signUp.unitCode
+            var row: [String] = [String(index + 1), names[signUp.openid] ?? "", unit, String(signUp.people)]
+            row += [signUp.status.chinese, time(signUp.createdAt), time(signUp.promotedAt), time(signUp.cancelledAt)]
+            row += [time(signUp.checkedInAt), signUp.serviceMinutes.map(String.init) ?? ""]
+            row += questions.map { signUp.answers[$0.key] ?? "" }
+            rows.append(row + [signUp.openid])
         }
         return CSVExport.document(rows)
     }

@@ -41,6 +41,8 @@ public struct Activity: Sendable, Hashable, Codable {
     public var recordsHours: Bool = false
     /// What its check-out QR code encodes, once staff made one.
     public var checkOutURL: String? = nil
+    /// What it asks at sign-up, one question a line, as staff wrote it (``ActivityQuestions``).
+    public var questions: String = ""
 
     /// The scene prefix of check-in codes: `checkin:` and the activity's id.
     public static let checkInPrefix = "checkin:"

@@ -393,6 +393,8 @@ extension AdminRecords {
         /// Whether it records service hours; its check-out code's address, once made.
         public var recordsHours: Bool
         public var checkOutUrl: String?
+        /// What it asks at sign-up, one question a line.
+        public var questions: String
         /// Its sign-ups in the order made (in a single activity's view only).
         public var signUps: [SignUpRecord]?
 
@@ -430,6 +432,7 @@ extension AdminRecords {
             clubId = activity.clubId
             recordsHours = activity.recordsHours
             checkOutUrl = activity.checkOutURL
+            questions = activity.questions
             self.signUps = signUps?.map(SignUpRecord.init)
         }
     }
@@ -448,6 +451,8 @@ extension AdminRecords {
         public var checkedOutAt: String?
         /// The minutes of service counted at check-out.
         public var serviceMinutes: Int?
+        /// The answers to the activity's questions, by question.
+        public var answers: [String: String]
 
         public init(_ signUp: ActivitySignUp) {
             id = signUp.id
@@ -461,6 +466,7 @@ extension AdminRecords {
             checkedInAt = signUp.checkedInAt.map(AdminRecords.timestamp)
             checkedOutAt = signUp.checkedOutAt.map(AdminRecords.timestamp)
             serviceMinutes = signUp.serviceMinutes
+            answers = signUp.answers
         }
     }
 

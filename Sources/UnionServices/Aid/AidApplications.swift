@@ -475,19 +475,10 @@ public struct AidApplications: Sendable {
 
     /// The values a level records, checked as a form's answers are (400 with the reason).
     static func validated(_ given: [String: String], for fields: [FormField]) throws -> [String: String] {
-        var values: [String: String] = [:]
-        for field in fields {
-            let input = (given[field.key] ?? "").trimmingWhiteSpace()
-            if input.isEmpty {
-                if field.optional { continue }
-                throw AdminActionError(.invalid, "请填写「\(field.label)」")
-            }
-            switch FormAnswer.validate(input, for: field) {
-            case .success(let value): values[field.key] = value
-            case .failure(let problem): throw AdminActionError(.invalid, problem.message)
-            }
+        switch FormAnswer.answers(given, for: fields) {
+        case .success(let values): return values
+        case .failure(let problem): throw AdminActionError(.invalid, problem.message)
         }
-        return values
     }
 
     static func note(_ text: String?, required: Bool) throws -> String? {

@@ -20,6 +20,15 @@ public struct ConsoleOverview: Sendable, Hashable {
         public var cases: Int
     }
 
+    /// Participation in activities over a month or in a unit: sign-ups kept (not cancelled) and
+    /// the people who checked in.
+    public struct Participation: Sendable, Hashable {
+        /// `3月` for a month, the unit's code for a unit.
+        public var label: String
+        public var signUps: Int
+        public var checkedIn: Int
+    }
+
     /// A text that fell to the inbox (no rule answered it), and how often members sent it.
     public struct Question: Sendable, Hashable {
         public var content: String
@@ -42,6 +51,10 @@ public struct ConsoleOverview: Sendable, Hashable {
     public var followers: Figure?
     public var days: [Day] = []
     public var unanswered: [Question] = []
+    /// This year's participation in activities, by month (January to this month) and by the
+    /// members' units (most first, at most 20), of the actor's part of the tree.
+    public var participationByMonth: [Participation] = []
+    public var participationByUnit: [Participation] = []
 
     /// How many of the latest inbox texts the unanswered questions are counted over.
     public static let unansweredSample = 5_000
@@ -100,6 +113,7 @@ public struct ConsoleOverview: Sendable, Hashable {
                 overview.messages = figure(try await DailyCounts.last30Days(.messages, from: start, in: database))
                 overview.followers = figure(try await DailyCounts.last30Days(.followers, from: start, in: database))
             }
+            try await participation(into: &overview, scope: scope, now: now, offset: utcOffsetMinutes, database)
             // The members' own words that went to the inbox in the last 30 days, most frequent
             // first: counted over the latest 5,000 (a busy month has far more; the frequent ones
             // are frequent in any recent sample), so the page costs the same however busy.
@@ -126,6 +140,65 @@ public struct ConsoleOverview: Sendable, Hashable {
                 .prefix(10).map { Question(content: $0.key, times: $0.value) }
             return overview
         }
+    }
+}
+
+extension ConsoleOverview {
+    /// This year's sign-ups (by the day they were made) and check-ins (by the day), grouped by
+    /// day in the database and summed into months here; and both by the members' units.
+    static func participation(
+        into overview: inout ConsoleOverview, scope: UnitScope, now: Int64, offset: Int, _ database: any SQLDatabase
+    ) async throws {
+        let year = LocalTime(unixSeconds: now, utcOffsetMinutes: offset).year
+        let months = (1...12).compactMap {
+            LocalTime.unixSeconds(ofDate: String(format: "%04d-%02d-01", year, $0), utcOffsetMinutes: offset)
+        }
+        guard let start = months.first else { return }
+        let thisMonth = LocalTime(unixSeconds: now, utcOffsetMinutes: offset).month
+        struct Row: Decodable {
+            var day: Int64
+            var n: Int
+        }
+        func perDay(_ column: String, kept: Bool) async throws -> [Row] {
+            var query = scope.restrict(
+                database.select().column(SQLRaw("(\(column) - \(start)) / 86400"), as: "day")
+                    .column(SQLRaw("CAST(SUM(people) AS BIGINT)"), as: "n").from("activity_signups")
+                    .where(SQLColumn(column), .greaterThanOrEqual, SQLBind(start)))
+            if kept { query = query.where("status", .notEqual, ActivitySignUp.Status.cancelled.rawValue) }
+            return try await query.groupBy(SQLRaw("(\(column) - \(start)) / 86400")).all(decoding: Row.self)
+        }
+        func month(of day: Int64) -> Int {
+            let at = start + day * 86_400
+            return months.lastIndex { $0 <= at } ?? 0
+        }
+        var byMonth = (1...thisMonth).map { Participation(label: "\($0)月", signUps: 0, checkedIn: 0) }
+        for row in try await perDay("created_at", kept: true) where month(of: row.day) < byMonth.count {
+            byMonth[month(of: row.day)].signUps += row.n
+        }
+        for row in try await perDay("checked_in_at", kept: false) where month(of: row.day) < byMonth.count {
+            byMonth[month(of: row.day)].checkedIn += row.n
+        }
+        overview.participationByMonth = byMonth
+        struct UnitRow: Decodable {
+            var unitCode: String
+            var signUps: Int
+            var checkedIn: Int
+        }
+        let units = try await scope.restrict(
+            database.select().column("unit_code")
+                .column(
+                    SQLRaw("CAST(SUM(CASE WHEN status <> 'cancelled' THEN people ELSE 0 END) AS BIGINT)"),
+                    as: "sign_ups"
+                )
+                .column(
+                    SQLRaw("CAST(SUM(CASE WHEN checked_in_at IS NOT NULL THEN people ELSE 0 END) AS BIGINT)"),
+                    as: "checked_in"
+                )
+                .from("activity_signups").where("created_at", .greaterThanOrEqual, start)
+        ).groupBy("unit_code").all(decoding: UnitRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+        overview.participationByUnit = units.filter { $0.signUps > 0 || $0.checkedIn > 0 }
+            .sorted { ($0.signUps, $1.unitCode) > ($1.signUps, $0.unitCode) }.prefix(20)
+            .map { Participation(label: $0.unitCode, signUps: $0.signUps, checkedIn: $0.checkedIn) }
     }
 }
 
@@ -173,5 +246,7 @@ public final class OverviewCache: Sendable {
 
 /// The overview is a read model: its counts cross the owners' tables in one query each.
 extension ConsoleOverview: ReadModel {
-    static let tablesRead = ["membership_applications", "suggestions", "cases", "case_messages", "outbox"]
+    static let tablesRead = [
+        "membership_applications", "suggestions", "cases", "case_messages", "outbox", "activity_signups",
+    ]
 }

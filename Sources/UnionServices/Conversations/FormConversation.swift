@@ -288,6 +288,26 @@ public enum FormAnswer {
         public var message: String
     }
 
+    /// The stored answers to `fields` among `given` (by key), each checked by ``validate(_:for:)``;
+    /// an optional field left empty is no answer; the first problem otherwise.
+    public static func answers(_ given: [String: String], for fields: [FormField]) -> Result<
+        [String: String], Problem
+    > {
+        var values: [String: String] = [:]
+        for field in fields {
+            let input = (given[field.key] ?? "").trimmingWhiteSpace()
+            if input.isEmpty {
+                if field.optional { continue }
+                return .failure(Problem(message: "请填写「\(field.label)」"))
+            }
+            switch validate(input, for: field) {
+            case .success(let value): values[field.key] = value
+            case .failure(let problem): return .failure(problem)
+            }
+        }
+        return .success(values)
+    }
+
     /// The stored form of `input` for `field`, or what is wrong with it.
     public static func validate(_ input: String, for field: FormField) -> Result<String, Problem> {
         let text = input.trimmingWhiteSpace()

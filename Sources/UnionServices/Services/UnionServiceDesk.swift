@@ -174,7 +174,8 @@ public struct UnionServiceDesk: ServiceDesk {
         case .myApplications: return .needsStore
         case .form(let name): return forms.openFromMemory(name, openid: openid, book: book)
         case .memberCenter: return memberCenter.fromMemory()
-        case .workflow, .activities, .activitySignUp, .activityCancel, .myActivities, .clubs, .clubJoin, .clubLeave,
+        case .activities: return activities.listFromMemory(openid, book: book, at: values.unixTime)
+        case .workflow, .activitySignUp, .activityCancel, .myActivities, .clubs, .clubJoin, .clubLeave,
             .volunteerHours:
             return .needsStore
         }

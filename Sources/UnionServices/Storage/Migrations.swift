@@ -522,6 +522,9 @@ enum Migrations {
                 .column("records_hours", type: .bigint, .notNull, .default(0)).run()
             try await database.alter(table: "activities").column("checkout_ticket", type: .text).run()
             try await database.alter(table: "activities").column("checkout_url", type: .text).run()
+            // What an activity asks at sign-up, one question a line (``ActivityQuestions``).
+            try await database.alter(table: "activities")
+                .column("questions", type: .text, .notNull, .default("")).run()
             try await database.alter(table: "activity_signups").column("checked_out_at", type: .bigint).run()
             try await database.alter(table: "activity_signups").column("checkout_key", type: .text).run()
             try await database.alter(table: "activity_signups").column("service_minutes", type: .bigint).run()

@@ -25,6 +25,8 @@ public final class UnionStore: Sendable {
     let facts: MemberFacts
     /// What other instances change in what this one mirrors in memory (PostgreSQL only).
     public let changes: StoreChanges
+    /// The activities members may sign up for, as 「活动」 lists them, read at most every second.
+    let activityBoard = ActivityBoard()
     /// The database's change counter when it was last looked at.
     private let lastSeenVersion = Mutex<Int?>(nil)
     private let backend: Backend

@@ -46,6 +46,7 @@ struct ActivitiesConsoleController: ConsoleController {
         /// The clubs the activity may belong to (its members only); empty when there are none.
         let clubs: [Option]
         let recordsHours: Bool
+        let questions: String
         let button: String
     }
 
@@ -62,6 +63,8 @@ struct ActivitiesConsoleController: ConsoleController {
             let active: Bool
             let checkedIn: String?
             let served: String?
+            /// The answers to the activity's questions, 「衣服尺码：L；…」.
+            let answered: String?
         }
         struct QR: Encodable {
             let path: String
@@ -160,7 +163,7 @@ struct ActivitiesConsoleController: ConsoleController {
             capacity: draft?.capacity ?? 50, waitlist: draft?.waitlist ?? true, maxPeople: draft?.maxPeople ?? 1,
             walkIns: draft?.walkIns ?? false,
             clubs: try await clubOptions(for: actor, selected: draft?.clubId ?? actor.club),
-            recordsHours: draft?.recordsHours ?? false, button: button)
+            recordsHours: draft?.recordsHours ?? false, questions: draft?.questions ?? "", button: button)
     }
 
     @Sendable func new(_ request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -216,7 +219,8 @@ struct ActivitiesConsoleController: ConsoleController {
             opensAt: try time("opens_at", "报名开始时间"), closesAt: try time("closes_at", "报名截止时间"),
             capacity: try number("capacity", "名额"), waitlist: form["waitlist"] == "1",
             maxPeople: try number("max_people", "每份报名人数"), walkIns: form["walk_ins"] == "1",
-            clubId: form["club"].flatMap { Int($0) }, recordsHours: form["records_hours"] == "1")
+            clubId: form["club"].flatMap { Int($0) }, recordsHours: form["records_hours"] == "1",
+            questions: (form["questions"] ?? "").replacingOccurrences(of: "\r\n", with: "\n"))
     }
 
     @Sendable func create(_ request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -329,7 +333,7 @@ struct ActivitiesConsoleController: ConsoleController {
             membersOnly: activity.membersOnly, startsAt: activity.startsAt, endsAt: activity.endsAt,
             opensAt: activity.opensAt, closesAt: activity.closesAt, capacity: activity.capacity,
             waitlist: activity.waitlist, maxPeople: activity.maxPeople, walkIns: activity.walkIns,
-            clubId: activity.clubId, recordsHours: activity.recordsHours)
+            clubId: activity.clubId, recordsHours: activity.recordsHours, questions: activity.questions)
         var club: Club? = nil
         if let clubId = activity.clubId { club = try await Clubs(store: store).club(clubId) }
         let view = DetailView(
@@ -344,7 +348,12 @@ struct ActivitiesConsoleController: ConsoleController {
                     at: local(signUp.createdAt), openid: signUp.openid,
                     active: signUp.status == .confirmed || signUp.status == .waitlisted,
                     checkedIn: signUp.checkedInAt.map(local),
-                    served: signUp.serviceMinutes.map { Activities.hours($0) })
+                    served: signUp.serviceMinutes.map { Activities.hours($0) },
+                    answered: signUp.answers.isEmpty
+                        ? nil
+                        : ActivityQuestions.of(activity).compactMap { field in
+                            signUp.answers[field.key].map { "\(field.label)：\($0)" }
+                        }.joined(separator: "；"))
             },
             canManage: manage,
             form: manage

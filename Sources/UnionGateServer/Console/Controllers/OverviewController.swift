@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import ReplyRules
 import UnionServices
 
 /// 概览: today's figures, the last 30 days, the questions nobody answered, the busiest rules.
@@ -28,6 +29,15 @@ struct OverviewController: ConsoleController {
         let unanswered: [Unanswered]
         let canEdit: Bool
         let topRules: [RuleHits]
+        struct Participation: Encodable {
+            let label: String
+            let signUps: Int
+            let checkedIn: Int
+        }
+        /// This year's activity sign-ups and check-ins by month and by unit.
+        let byMonth: [Participation]
+        let byUnit: [Participation]
+        let year: Int
     }
 
     /// The last 30 days as stacked bars, inline SVG drawn by the template (no script, no
@@ -118,7 +128,16 @@ struct OverviewController: ConsoleController {
                 View.Unanswered(content: $0.content, times: $0.times, encoded: ConsoleLinks.encoded($0.content))
             },
             canEdit: actor.may(.editRules) && actor.scope == .everything,
-            topRules: hits.map { View.RuleHits(name: $0.key, hits: $0.value) })
+            topRules: hits.map { View.RuleHits(name: $0.key, hits: $0.value) },
+            byMonth: overview.participationByMonth.map {
+                View.Participation(label: $0.label, signUps: $0.signUps, checkedIn: $0.checkedIn)
+            },
+            byUnit: overview.participationByUnit.map {
+                View.Participation(
+                    label: $0.label.isEmpty ? "（未入会的关注者）" : unitName($0.label), signUps: $0.signUps,
+                    checkedIn: $0.checkedIn)
+            },
+            year: LocalTime(unixSeconds: clock(), utcOffsetMinutes: offset).year)
         return try pages.render("overview", title: "概览", view, context: context)
     }
 }

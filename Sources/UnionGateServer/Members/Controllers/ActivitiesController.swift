@@ -38,6 +38,8 @@ struct ActivitiesController: MemberController {
         /// Whether a sign-up may bring family (more than one person).
         let choosesPeople: Bool
         let submission: String
+        /// The sign-up as a form, for an activity that asks questions at sign-up.
+        let questions: FormPageView?
     }
 
     func register(on pages: RouterGroup<GatewayRequestContext>) {
@@ -71,8 +73,7 @@ struct ActivitiesController: MemberController {
                 when: Activities.when(activity, utcOffsetMinutes: offset), place: activity.place, state: state)
         }
         var openItems: [ListView.Item] = []
-        for activity in open {
-            let left = try await activities.placesLeft(activity.id)
+        for (activity, left) in open {
             let state =
                 !activity.isTakingSignUps(at: now)
                 ? (now < activity.opensAt ? "未开始报名" : "已截止")
@@ -85,9 +86,26 @@ struct ActivitiesController: MemberController {
         return try pages.render("activities", title: "活动报名", view, context: context, back: "/m/")
     }
 
+    /// The activity's questions at sign-up as a form definition, the people first where a
+    /// sign-up may bring family; nil when it asks none.
+    private func signUpForm(_ activity: Activity) -> FormDefinition? {
+        let questions = ActivityQuestions.of(activity)
+        guard !questions.isEmpty else { return nil }
+        var fields = questions
+        if activity.maxPeople > 1 {
+            fields.insert(
+                FormField(key: "people", label: "参加人数（含本人）", kind: .choice((1...activity.maxPeople).map { "\($0) 人" })),
+                at: 0)
+        }
+        return FormDefinition(
+            name: "activity-\(activity.id)", title: activity.title, fields: fields, prefix: "", done: "",
+            source: SourceLocation(path: "activity", line: 0))
+    }
+
     private func page(
         _ id: Int, member openid: String, notice: String? = nil, error: String? = nil,
-        status: HTTPResponse.Status = .ok, context: GatewayRequestContext
+        status: HTTPResponse.Status = .ok, values: [String: String] = ["people": "1 人"],
+        problems: [String: String] = [:], context: GatewayRequestContext
     ) async throws -> Response {
         guard let activity = try await activities.activity(id) else { throw HTTPError(.notFound) }
         let now = shared.clock()
@@ -119,7 +137,17 @@ struct ActivitiesController: MemberController {
             cancelLabel: mine?.hasPrefix("候补") == true ? "退出候补" : "取消报名", refusal: refusal,
             canSignUp: mine == nil && refusal == nil, signUpLabel: left > 0 ? "报名" : "候补报名",
             peopleChoices: Array(1...max(1, activity.maxPeople)), choosesPeople: activity.maxPeople > 1,
-            submission: ConsoleSession.newToken())
+            submission: ConsoleSession.newToken(),
+            questions: signUpForm(activity).map {
+                FormPageView(
+                    form: $0, organisation: book.join.organisation, values: values, problems: problems,
+                    unitSearch: "", action: "/m/activities/\(id)/signup", submission: ConsoleSession.newToken(),
+                    buttons: [
+                        .init(
+                            action: "submit", label: left > 0 ? "报名" : "候补报名", id: "sign-up", primary: true,
+                            skipsChecks: false)
+                    ])
+            })
         return try pages.render(
             "activity", title: activity.title, view, status: status, context: context, back: "/m/activities",
             error: error, notice: notice)
@@ -137,9 +165,20 @@ struct ActivitiesController: MemberController {
         let body = try await MemberFormInput.read(request, context: context)
         let submission = try body.submission()
         guard let activity = try await activities.activity(id) else { throw HTTPError(.notFound) }
-        let people = Int(body.inputs["people"] ?? "1") ?? 1
+        var people = Int(body.inputs["people"] ?? "1") ?? 1
+        var answers: [String: String] = [:]
+        if let form = signUpForm(activity) {
+            let (read, problems) = PageAnswers.read(body.inputs, form: form, organisation: book.join.organisation)
+            guard problems.isEmpty else {
+                return try await page(
+                    id, member: member.openid, error: "还有 \(problems.count) 项需要修改，请看标红的地方。",
+                    status: .unprocessableContent, values: body.inputs, problems: problems, context: context)
+            }
+            people = read["people"].flatMap { Int($0.prefix { $0.isNumber }) } ?? 1
+            answers = read.filter { $0.key != "people" }
+        }
         let outcome = try await activities.signUp(
-            id, openid: member.openid, people: people, key: "page:\(member.openid):\(submission)",
+            id, openid: member.openid, people: people, answers: answers, key: "page:\(member.openid):\(submission)",
             isMember: try await shared.desk.isMember(member.openid), organisation: book.join.organisation,
             at: shared.clock())
         let text = Activities.describe(outcome, activity, utcOffsetMinutes: offset)

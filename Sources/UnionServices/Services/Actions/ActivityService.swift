@@ -28,29 +28,41 @@ struct ActivityService: Sendable {
         let unit = try await parts.latestApplication(openid)?.unitCode ?? ""
         let open = try await activities.open(
             forMemberOf: unit, openid: openid, organisation: book.join.organisation, at: now, limit: 8)
+        return cards(open, book: book, at: now)
+    }
+
+    /// ``list(_:book:at:)`` from memory: the member's unit remembered and the list fresh.
+    func listFromMemory(_ openid: String, book: RuleBook, at now: Int64) -> FromMemory<[ReplyBody]> {
+        guard case .some(let application) = parts.store.facts.application(for: openid),
+            let open = activities.openFromMemory(
+                forMemberOf: application?.unitCode ?? "", organisation: book.join.organisation, at: now, limit: 8)
+        else { return .needsStore }
+        return .known(cards(open, book: book, at: now))
+    }
+
+    private func cards(_ open: [(Activity, left: Int)], book: RuleBook, at now: Int64) -> [ReplyBody] {
         guard !open.isEmpty else { return [.text("近期没有可以报名的活动。有新活动时会在这里发布，也可以回复「我的活动」查看已报名的活动。")] }
         let base = parts.publicURL?.trimmingSlash() ?? parts.memberPages?.baseURL?.trimmingSlash()
         let offset = book.settings.utcOffsetMinutes
-        var cards: [Article] = []
-        for activity in open {
-            let left = try await activities.placesLeft(activity.id)
-            let state: String
-            if now < activity.opensAt {
-                state = "\(Activities.day(activity.opensAt, utcOffsetMinutes: offset))开始报名"
-            } else if now >= activity.closesAt {
-                state = "报名已截止"
-            } else if left > 0 {
-                state = "余 \(left) 个名额 · 回复「报名 \(activity.id)」报名"
-            } else {
-                state = activity.waitlist ? "名额已满，可候补 · 回复「报名 \(activity.id)」" : "名额已满"
-            }
-            cards.append(
-                Article(
-                    title: "【\(Activities.when(activity, utcOffsetMinutes: offset))】\(activity.title)",
-                    description: "\(activity.place) · \(state)", picURL: activity.picture,
-                    url: base.map { "\($0)/m/activities/\(activity.id)" } ?? ""))
-        }
-        return [.news(cards)]
+        return [
+            .news(
+                open.map { activity, left in
+                    let state: String
+                    if now < activity.opensAt {
+                        state = "\(Activities.day(activity.opensAt, utcOffsetMinutes: offset))开始报名"
+                    } else if now >= activity.closesAt {
+                        state = "报名已截止"
+                    } else if left > 0 {
+                        state = "余 \(left) 个名额 · 回复「报名 \(activity.id)」报名"
+                    } else {
+                        state = activity.waitlist ? "名额已满，可候补 · 回复「报名 \(activity.id)」" : "名额已满"
+                    }
+                    return Article(
+                        title: "【\(Activities.when(activity, utcOffsetMinutes: offset))】\(activity.title)",
+                        description: "\(activity.place) · \(state)", picURL: activity.picture,
+                        url: base.map { "\($0)/m/activities/\(activity.id)" } ?? "")
+                })
+        ]
     }
 
     /// 「报名 17」: a place, the waitlist with its position, or why not.
@@ -68,7 +80,14 @@ struct ActivityService: Sendable {
         guard let activity = try await activities.activity(id) else {
             return [.text("没有编号为 \(id) 的活动。回复「活动」查看可以报名的活动。")]
         }
-        return [.text(Activities.describe(outcome, activity, utcOffsetMinutes: book.settings.utcOffsetMinutes))]
+        var text = Activities.describe(outcome, activity, utcOffsetMinutes: book.settings.utcOffsetMinutes)
+        // An activity that asks questions at sign-up is signed up for on its page.
+        if case .refused = outcome, !ActivityQuestions.of(activity).isEmpty,
+            let base = parts.publicURL?.trimmingSlash() ?? parts.memberPages?.baseURL?.trimmingSlash()
+        {
+            text += "\n\(base)/m/activities/\(activity.id)"
+        }
+        return [.text(text)]
     }
 
     /// A scan of an activity's check-in or check-out code.
