@@ -230,6 +230,25 @@ struct ActivityPagesTests {
         }
     }
 
+    /// 「活动」 is answered from memory once the member's unit is known and the list was read.
+    @Test func theListIsAnsweredFromMemory() async throws {
+        let clock = TestClock(InboxTests.fridayAfternoon)
+        try await withMemberPages(clock: clock) { _, chat, gateway, _, _ in
+            let start = clock.read() + 3 * 86_400
+            _ = try await Activities(store: gateway.store).create(
+                Activities.Draft(
+                    title: "职工书画展", place: "文化宫", unitCode: "county", sharing: .everyone, membersOnly: false,
+                    startsAt: start, endsAt: start + 3600, opensAt: clock.read() - 60, closesAt: start - 3600,
+                    capacity: 10), by: .root, organisation: gateway.rules.engine.book.join.organisation,
+                at: clock.read())
+            let member = Member()
+            let first = try await chat.post(member.text("活动"), mode: .plain)
+            #expect(first.body.contains("职工书画展"))
+            let again = try #require(gateway.core.dispatcher.answerAtOnce(member.text("活动")))
+            #expect(visibleText(of: again.replies).contains("职工书画展"))
+        }
+    }
+
     /// The admin API: publish, list, read with sign-ups, change (more places promote the one
     /// waiting), remove a sign-up (the next one comes in), and refusals named.
     @Test func theAdminAPIRunsActivities() async throws {

@@ -868,7 +868,7 @@ public struct Activities: Sendable {
     public func openFromMemory(forMemberOf unit: String, organisation: Organisation, at now: Int64, limit: Int = 20)
         -> [(Activity, left: Int)]?
     {
-        guard let all = store.activityBoard.fromMemory() else { return nil }
+        guard let all = store.activityBoard.fromMemory(store, at: now) else { return nil }
         let admitted = all.filter { $0.0.startsAt > now && $0.0.admits(unit: unit, in: organisation) }
         guard !admitted.contains(where: { $0.0.clubId != nil }) else { return nil }
         return Array(admitted.prefix(limit))

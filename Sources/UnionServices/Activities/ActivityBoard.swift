@@ -29,18 +29,38 @@ final class ActivityBoard: Sendable {
         }
     }
 
-    /// The list as last read, while it is fresh.
-    func fromMemory() -> [(Activity, left: Int)]? {
-        entry.withLock { entry in
-            guard let entry, ContinuousClock.now - entry.read < lifetime else { return nil }
-            return entry.activities
+    /// Whether a read of the store is under way for a list gone stale.
+    private let refreshing = Atomic<Bool>(false)
+
+    /// The list as last read, while it is fresh. A list older than `lifetime` (but not forgotten
+    /// by a change here) is still answered while one reader reads it again in the background, so
+    /// that no member's message waits for the store because a second has passed.
+    func fromMemory(_ store: UnionStore? = nil, at now: Int64 = 0) -> [(Activity, left: Int)]? {
+        let (list, stale) = entry.withLock { entry -> ([(Activity, left: Int)]?, Bool) in
+            guard let entry else { return (nil, false) }
+            return (entry.activities, ContinuousClock.now - entry.read >= lifetime)
         }
+        guard let list else { return nil }
+        guard stale else { return list }
+        guard let store,
+            refreshing.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        else { return store == nil ? nil : list }
+        Task {
+            defer { refreshing.store(false, ordering: .releasing) }
+            _ = try? await self.read(store, at: now)
+        }
+        return list
     }
 
     /// The list, read from the store when it is not fresh: the open activities not begun at
     /// `now`, soonest first (500 at most), with their places left.
     func current(_ store: UnionStore, at now: Int64) async throws -> [(Activity, left: Int)] {
-        if let known = fromMemory() { return known }
+        if let known = fromMemory(store, at: now) { return known }
+        return try await read(store, at: now)
+    }
+
+    /// Reads the list from the store and keeps it, unless a change happened meanwhile.
+    private func read(_ store: UnionStore, at now: Int64) async throws -> [(Activity, left: Int)] {
         let started = ContinuousClock.now
         let before = generation.load(ordering: .sequentiallyConsistent)
         let activities = try await store.read { database in try await Activities.board(at: now, in: database) }

@@ -142,7 +142,8 @@ public struct UnionServiceDesk: ServiceDesk {
         case .workflow(let name):
             guard let workflow = book.workflows[name] else { return [.text("这项申请暂未开通，请联系工会工作人员。")] }
             return try await memberCenter.application(workflow, for: message, at: values.unixTime)
-        case .activities: return try await activities.list(openid, book: book, at: values.unixTime)
+        case .activities:
+            return try await activities.list(openid, asEvent: message.isEvent, book: book, at: values.unixTime)
         case .activitySignUp:
             return try await activities.signUp(values.content, message: message, book: book, at: values.unixTime)
         case .activityCancel:
@@ -174,7 +175,8 @@ public struct UnionServiceDesk: ServiceDesk {
         case .myApplications: return .needsStore
         case .form(let name): return forms.openFromMemory(name, openid: openid, book: book)
         case .memberCenter: return memberCenter.fromMemory()
-        case .activities: return activities.listFromMemory(openid, book: book, at: values.unixTime)
+        case .activities:
+            return activities.listFromMemory(openid, asEvent: message.isEvent, book: book, at: values.unixTime)
         case .workflow, .activitySignUp, .activityCancel, .myActivities, .clubs, .clubJoin, .clubLeave,
             .volunteerHours:
             return .needsStore

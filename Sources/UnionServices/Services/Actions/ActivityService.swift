@@ -23,27 +23,45 @@ struct ActivityService: Sendable {
         return (groups.first, people)
     }
 
-    /// The open activities as cards (at most 8), each saying how to sign up by its number.
-    func list(_ openid: String, book: RuleBook, at now: Int64) async throws -> [ReplyBody] {
+    /// The open activities (at most 8), each saying how to sign up by its number: as article
+    /// cards for a menu tap, as one text for a typed 「活动」 (WeChat shows one card in reply to a
+    /// text; the others would each be a customer-service message).
+    func list(_ openid: String, asEvent: Bool, book: RuleBook, at now: Int64) async throws -> [ReplyBody] {
         let unit = try await parts.latestApplication(openid)?.unitCode ?? ""
         let open = try await activities.open(
             forMemberOf: unit, openid: openid, organisation: book.join.organisation, at: now, limit: 8)
-        return cards(open, book: book, at: now)
+        return cards(open, asEvent: asEvent, book: book, at: now)
     }
 
     /// ``list(_:book:at:)`` from memory: the member's unit remembered and the list fresh.
-    func listFromMemory(_ openid: String, book: RuleBook, at now: Int64) -> FromMemory<[ReplyBody]> {
+    func listFromMemory(_ openid: String, asEvent: Bool, book: RuleBook, at now: Int64) -> FromMemory<[ReplyBody]> {
         guard case .some(let application) = parts.store.facts.application(for: openid),
             let open = activities.openFromMemory(
                 forMemberOf: application?.unitCode ?? "", organisation: book.join.organisation, at: now, limit: 8)
         else { return .needsStore }
-        return .known(cards(open, book: book, at: now))
+        return .known(cards(open, asEvent: asEvent, book: book, at: now))
     }
 
-    private func cards(_ open: [(Activity, left: Int)], book: RuleBook, at now: Int64) -> [ReplyBody] {
+    private func cards(_ open: [(Activity, left: Int)], asEvent: Bool, book: RuleBook, at now: Int64) -> [ReplyBody] {
         guard !open.isEmpty else { return [.text("近期没有可以报名的活动。有新活动时会在这里发布，也可以回复「我的活动」查看已报名的活动。")] }
         let base = parts.publicURL?.trimmingSlash() ?? parts.memberPages?.baseURL?.trimmingSlash()
         let offset = book.settings.utcOffsetMinutes
+        if !asEvent && open.count > 1 {
+            var lines = ["近期可以报名的活动："]
+            for (activity, left) in open {
+                let state =
+                    now < activity.opensAt
+                    ? "\(Activities.day(activity.opensAt, utcOffsetMinutes: offset))开始报名"
+                    : now >= activity.closesAt
+                        ? "报名已截止" : left > 0 ? "余 \(left) 个名额" : activity.waitlist ? "已满，可候补" : "已满"
+                lines.append(
+                    "\(activity.id). 【\(Activities.when(activity, utcOffsetMinutes: offset))】\(activity.title)，\(activity.place)，\(state)"
+                )
+            }
+            lines.append("回复「报名」加编号报名，如「报名 \(open[0].0.id)」。")
+            if let base { lines.append("查看详情：\(base)/m/activities") }
+            return [.text(lines.joined(separator: "\n"))]
+        }
         return [
             .news(
                 open.map { activity, left in
