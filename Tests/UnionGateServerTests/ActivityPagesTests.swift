@@ -230,22 +230,40 @@ struct ActivityPagesTests {
         }
     }
 
-    /// 「活动」 is answered from memory once the member's unit is known and the list was read.
+    /// 「活动」 is answered from memory once the member's unit is known and the list was read; typed,
+    /// it is one text listing every activity (WeChat shows one card in reply to a text); from
+    /// the menu, cards; a sign-up changes the places the next list shows.
     @Test func theListIsAnsweredFromMemory() async throws {
         let clock = TestClock(InboxTests.fridayAfternoon)
         try await withMemberPages(clock: clock) { _, chat, gateway, _, _ in
             let start = clock.read() + 3 * 86_400
-            _ = try await Activities(store: gateway.store).create(
-                Activities.Draft(
-                    title: "职工书画展", place: "文化宫", unitCode: "county", sharing: .everyone, membersOnly: false,
-                    startsAt: start, endsAt: start + 3600, opensAt: clock.read() - 60, closesAt: start - 3600,
-                    capacity: 10), by: .root, organisation: gateway.rules.engine.book.join.organisation,
-                at: clock.read())
+            var ids: [Int] = []
+            for title in ["职工书画展", "职工摄影展"] {
+                ids.append(
+                    try await Activities(store: gateway.store).create(
+                        Activities.Draft(
+                            title: title, place: "文化宫", unitCode: "county", sharing: .everyone, membersOnly: false,
+                            startsAt: start, endsAt: start + 3600, opensAt: clock.read() - 60, closesAt: start - 3600,
+                            capacity: 10), by: .root, organisation: gateway.rules.engine.book.join.organisation,
+                        at: clock.read()
+                    ).id)
+            }
             let member = Member()
-            let first = try await chat.post(member.text("活动"), mode: .plain)
-            #expect(first.body.contains("职工书画展"))
+            let first = try #require(try await chat.replyText(member.text("活动")))
+            #expect(first.contains("\(ids[0]). 【") && first.contains("职工摄影展") && first.contains("余 10 个名额"), "\(first)")
             let again = try #require(gateway.core.dispatcher.answerAtOnce(member.text("活动")))
-            #expect(visibleText(of: again.replies).contains("职工书画展"))
+            #expect(again.replies == [.text(first)])
+            let other = try #require(try await chat.replyText(Member().text("活动")))
+            #expect(other == first, "the same list for another member of the same unit")
+            let menu = try #require(gateway.core.dispatcher.answerAtOnce(member.event(.click(key: "ACTIVITIES"))))
+            guard case .news(let cards) = menu.replies.first else {
+                Issue.record("the menu's list is not cards: \(menu.replies)")
+                return
+            }
+            #expect(cards.count == 2 && cards.contains { $0.title.contains("职工书画展") })
+            _ = try await chat.replyText(member.text("报名 \(ids[0])"))
+            let after = try #require(try await chat.replyText(Member().text("活动")))
+            #expect(after.contains("余 9 个名额"), "\(after)")
         }
     }
 

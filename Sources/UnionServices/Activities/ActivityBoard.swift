@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import WeChatWire
 
 /// The activities not yet begun with the places left in each, as 「活动」 lists them: read from
 /// the store at most once a `lifetime` and again after this instance changed an activity or its
@@ -27,6 +28,21 @@ final class ActivityBoard: Sendable {
             generation.add(1, ordering: .sequentiallyConsistent)
             entry = nil
         }
+    }
+
+    /// The list's replies as rendered, by what they show (``ActivityService``): most members
+    /// read the same few lists, so each is written once.
+    private let renders = Mutex<[Int: [ReplyBody]]>([:])
+
+    /// The reply rendered for `key`, or `make`'s, kept for the next member who reads the same.
+    func rendering(_ key: Int, _ make: () -> [ReplyBody]) -> [ReplyBody] {
+        if let known = renders.withLock({ $0[key] }) { return known }
+        let made = make()
+        renders.withLock { renders in
+            if renders.count >= 1_000 { renders.removeAll() }  // lists that changed: few live at once
+            renders[key] = made
+        }
+        return made
     }
 
     /// Whether a read of the store is under way for a list gone stale.

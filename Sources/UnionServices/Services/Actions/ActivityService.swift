@@ -42,10 +42,32 @@ struct ActivityService: Sendable {
         return .known(cards(open, asEvent: asEvent, book: book, at: now))
     }
 
+    /// The list as the member reads it, rendered once for each list that differs in what it
+    /// shows (its activities, their places left and changes, which have opened or closed
+    /// sign-up, cards or text) and kept with the board.
     private func cards(_ open: [(Activity, left: Int)], asEvent: Bool, book: RuleBook, at now: Int64) -> [ReplyBody] {
-        guard !open.isEmpty else { return [.text("近期没有可以报名的活动。有新活动时会在这里发布，也可以回复「我的活动」查看已报名的活动。")] }
         let base = parts.publicURL?.trimmingSlash() ?? parts.memberPages?.baseURL?.trimmingSlash()
         let offset = book.settings.utcOffsetMinutes
+        var shown = Hasher()
+        shown.combine(asEvent)
+        shown.combine(offset)
+        shown.combine(base)
+        for (activity, left) in open {
+            shown.combine(activity.id)
+            shown.combine(left)
+            shown.combine(activity.updatedAt)
+            shown.combine(now < activity.opensAt)
+            shown.combine(now >= activity.closesAt)
+        }
+        return parts.store.activityBoard.rendering(shown.finalize()) {
+            render(open, asEvent: asEvent, base: base, offset: offset, at: now)
+        }
+    }
+
+    private func render(_ open: [(Activity, left: Int)], asEvent: Bool, base: String?, offset: Int, at now: Int64)
+        -> [ReplyBody]
+    {
+        guard !open.isEmpty else { return [.text("近期没有可以报名的活动。有新活动时会在这里发布，也可以回复「我的活动」查看已报名的活动。")] }
         if !asEvent && open.count > 1 {
             var lines = ["近期可以报名的活动："]
             for (activity, left) in open {
