@@ -96,6 +96,8 @@ struct ClubPagesTests {
                     && sent.contains { $0.body.contains(second.openid) && $0.body.contains("请先参加培训") }
             }
             #expect(try await browser.get("/m/clubs").body.contains("未通过：请先参加培训"))
+            let refusedList = try #require(try await chat.replyText(second.text("俱乐部")))
+            #expect(refusedList.contains("可以加入") && !refusedList.contains("【未通过】"), "\(refusedList)")
 
             // The team's activity, published from its page: members only, hours recorded.
             let form = try await staff.get("/admin/activities/new?club=\(id)")

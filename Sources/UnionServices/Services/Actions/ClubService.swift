@@ -13,9 +13,11 @@ struct ClubService: Sendable {
     /// 「俱乐部」: the member's clubs, then those they may join, each with its number.
     func list(_ openid: String, book: RuleBook) async throws -> [ReplyBody] {
         let unit = try await parts.latestApplication(openid)?.unitCode ?? ""
-        let mine = try await clubs.mine(openid)
+        let standings = try await clubs.mine(openid)
+        // A refused request is listed with the clubs they may join (and ask again), as on the pages.
+        let mine = standings.filter { $0.1.status != .refused }
         let open = try await clubs.open(forMemberOf: unit, organisation: book.join.organisation)
-        let standing = Dictionary(mine.map { ($0.0.id, $0.1) }, uniquingKeysWith: { first, _ in first })
+        let standing = Dictionary(standings.map { ($0.0.id, $0.1) }, uniquingKeysWith: { first, _ in first })
         var lines: [String] = []
         if !mine.isEmpty {
             lines.append("您的俱乐部：")
