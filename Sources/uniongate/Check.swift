@@ -25,6 +25,11 @@ extension UnionGate {
                 throw ExitCode(1)
             }
             for warning in book.warnings { print(warning) }
+            let today = LocalTime(unixSeconds: UnixTime.now(), utcOffsetMinutes: book.settings.utcOffsetMinutes)
+            if let warning = book.cases.calendarWarning(today: today) {
+                let place = book.cases.holidaysSource ?? SourceLocation(path: "\(replies.replies)/cases.yaml", line: 1)
+                print(RuleProblem(path: place.path, line: place.line, message: warning, severity: .warning))
+            }
 
             // Examples run against a throwaway store, so checking never touches real data.
             let failures = await RulesChecker.runExamples(of: book, startTime: UnixTime.now())

@@ -45,6 +45,7 @@ struct GatewayEnvironment {
     var dataKeyFile = EnvironmentVariables.value("UNIONGATE_DATA_KEY_FILE")
     var mode = EnvironmentVariables.value("WECHAT_MODE")
     var replayWindow = EnvironmentVariables.value("UNIONGATE_REPLAY_WINDOW")
+    var trustedProxies = EnvironmentVariables.value("UNIONGATE_TRUSTED_PROXIES")
     var logLevel = EnvironmentVariables.value("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:))
 
     /// WeChat's API options from the environment.
@@ -71,6 +72,17 @@ struct GatewayEnvironment {
             throw ValidationError("UNIONGATE_REPLAY_WINDOW must be a number of seconds, not \(replayWindow)")
         }
         return seconds
+    }
+
+    /// The trusted proxies: the flags' values when given, else the environment's; nil when neither.
+    func trustedProxies(flags: [String]) throws -> TrustedProxies? {
+        let text = flags.isEmpty ? trustedProxies : flags.joined(separator: ",")
+        guard let text else { return nil }
+        do {
+            return try TrustedProxies(parsing: text)
+        } catch let error as ConfigurationError {
+            throw ValidationError("--trusted-proxy (UNIONGATE_TRUSTED_PROXIES): \(error)")
+        }
     }
 
     /// How members sign in to their pages, if it is set; another value is a validation error.

@@ -16,7 +16,7 @@ extension UnionGate {
                 Environment: WECHAT_TOKEN, WECHAT_APP_ID, WECHAT_APP_SECRET, WECHAT_ENCODING_AES_KEY, \
                 WECHAT_API_BASE_URL (https; WECHAT_API_ALLOW_HTTP=1 accepts http for a local test API), WECHAT_MODE (plain, compatible or safe), UNIONGATE_ADMIN_TOKEN, \
                 UNIONGATE_PUBLIC_URL, UNIONGATE_REPLAY_WINDOW (seconds; 0 turns the check off), UNIONGATE_MEMBER_SIGN_IN, \
-                UNIONGATE_MEMBER_IDLE, WECHAT_OPEN_BASE_URL (WeChat's web authorisation host). Flags override them. \
+                UNIONGATE_MEMBER_IDLE, WECHAT_OPEN_BASE_URL (WeChat's web authorisation host), UNIONGATE_TRUSTED_PROXIES. Flags override them. \
                 A missing WECHAT_TOKEN or UNIONGATE_ADMIN_TOKEN is generated once and kept in the database.
                 """)
 
@@ -70,6 +70,16 @@ extension UnionGate {
         @Option(name: .long, help: "The most connections open at once; more are closed as they open.")
         var maxConnections: Int = 4096
 
+        @Option(
+            name: .customLong("trusted-proxy"), parsing: .upToNextOption,
+            help: """
+                A reverse proxy (an address or a network such as 10.0.0.0/8; several may follow) whose \
+                X-Forwarded-For / X-Real-IP give the client's address, for sign-in limits and the audit log. \
+                Requests from other peers are taken at their own address, whatever they send. \
+                Default: UNIONGATE_TRUSTED_PROXIES (separated by commas), else none.
+                """)
+        var trustedProxies: [String] = []
+
         @Option(name: .long, help: "Seconds a connection may stay idle before it is closed.")
         var idleTimeout: Double = 60
 
@@ -108,9 +118,12 @@ extension UnionGate {
             do {
                 try environment.apply(to: &configuration)
                 if let mode = try environment.memberSignInMode(flag: memberSignIn) { configuration.memberSignIn = mode }
+                if let proxies = try environment.trustedProxies(flags: trustedProxies) {
+                    configuration.trustedProxies = proxies
+                }
             } catch let error as ValidationError {
                 printError("uniongate: \(error.message)")
-                throw ExitCode(1)
+                throw ExitCode.configuration
             }
             configuration.replyDeadline = .milliseconds(Int64(replyDeadline * 1000))
             configuration.maxConnections = maxConnections
@@ -123,10 +136,10 @@ extension UnionGate {
             } catch let problems as RuleProblems {
                 printError(problems.description)
                 printError("uniongate: the Replies folder has errors; fix them (see `uniongate check`) and start again")
-                throw ExitCode(1)
+                throw ExitCode.configuration
             } catch let error as ConfigurationError {
                 printError("uniongate: \(error)")
-                throw ExitCode(1)
+                throw ExitCode.configuration
             }
             try await Self.run(application, shutdownTimeout: shutdownTimeout, logger: logger)
         }
@@ -146,6 +159,12 @@ extension UnionGate {
             try await ServiceGroup(configuration: configuration).run()
         }
     }
+}
+
+extension ExitCode {
+    /// A configuration `serve` refuses (sysexits' EX_CONFIG): a supervisor should not restart
+    /// it until someone fixes it (deploy/systemd/uniongate.service).
+    static let configuration = ExitCode(78)
 }
 
 /// Ends the process if a shutdown overruns its limit: once graceful shutdown begins, a thread

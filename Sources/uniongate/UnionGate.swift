@@ -10,7 +10,8 @@ struct UnionGate: AsyncParsableCommand {
         version: "0.2.0",
         subcommands: [
             Serve.self, Check.self, Chat.self, Members.self, Suggestions.self, MenuCommand.self, OutboxCommand.self,
-            Staff.self, Audit.self, QR.self, Cases.self, Notices.self, Migrate.self,
+            Staff.self, Audit.self, QR.self, Cases.self, Notices.self, Migrate.self, BackupCommand.self,
+            RestoreCommand.self,
         ]
     )
 }

@@ -44,6 +44,33 @@ struct CaseSettingsTests {
         #expect(hours.dueTime(from: friday, utcOffsetMinutes: Self.beijing) == friday + 86_400)
     }
 
+    /// `uniongate check` warns when the calendar runs out: this year missing, or next year
+    /// missing from November; the shipped file covers 2027.
+    @Test func theCalendarWarnsWhenItRunsOut() throws {
+        func day(_ year: Int, _ month: Int) -> LocalTime {
+            LocalTime(
+                unixSeconds: LocalTime.unixSeconds(
+                    ofDate: String(format: "%04d-%02d-15", year, month), utcOffsetMinutes: Self.beijing)!,
+                utcOffsetMinutes: Self.beijing)
+        }
+        var settings = CaseSettings()
+        settings.holidays = ["2026-10-01", "2027-01-01"]
+        #expect(settings.calendarWarning(today: day(2026, 6)) == nil)
+        #expect(settings.calendarWarning(today: day(2026, 11)) == nil, "2027 has a day")
+        #expect(settings.calendarWarning(today: day(2027, 10)) == nil)
+        #expect(settings.calendarWarning(today: day(2027, 11))?.contains("2028") == true)
+        #expect(settings.calendarWarning(today: day(2028, 1))?.contains("没有 2028 年") == true)
+        settings.enabled = false
+        #expect(settings.calendarWarning(today: day(2028, 1)) == nil, "no inbox, no calendar to keep")
+
+        let shipped = try RuleBookLoader().load(directory: shippedReplies).cases
+        #expect(shipped.calendarWarning(today: day(2026, 12)) == nil)
+        #expect(shipped.calendarWarning(today: day(2027, 6)) == nil)
+        #expect(shipped.holidays.filter { $0.hasPrefix("2027-") }.count >= 7, "every statutory holiday of 2027")
+        #expect(shipped.holidaysSource?.path.hasSuffix("cases.yaml") == true)
+        #expect((shipped.holidaysSource?.line ?? 0) > 1)
+    }
+
     @Test func officeHoursAndTheNextOpening() {
         let settings = CaseSettings()
         let friday: Int64 = 1_795_759_200  // 2026-11-27 (Friday) 14:00

@@ -21,6 +21,56 @@ import WeChatWire
     "The whole system: PostgreSQL, three instances, nginx", .serialized,
     .enabled(if: ProcessInfo.processInfo.environment["UNIONGATE_CLUSTER_TEST"] == "1"))
 struct ClusterTests {
+    /// The shipped nginx site (deploy/nginx/uniongate.conf, with the proxy rules it includes)
+    /// is one nginx accepts: `nginx -t` with a throwaway certificate in place of the union's.
+    @Test func theShippedNginxSiteIsValid() throws {
+        let folder = Scratch.folder.appendingPathComponent("nginx-site-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=union.example.cn",
+            "-keyout", folder.path + "/privkey.pem", "-out", folder.path + "/fullchain.pem",
+        ]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        #expect(openssl.terminationStatus == 0)
+        var site = try String(contentsOfFile: shippedDeploy + "/nginx/uniongate.conf", encoding: .utf8)
+        for (from, to) in [
+            ("/etc/ssl/uniongate", folder.path), ("/var/log/nginx", folder.path),
+            ("include snippets/uniongate-proxy.conf", "include \(Cluster.shippedProxyRules)"),
+        ] {
+            #expect(site.contains(from), "the site names \(from)")
+            site = site.replacingOccurrences(of: from, with: to)
+        }
+        try site.write(toFile: folder.path + "/site.conf", atomically: true, encoding: .utf8)
+        let main = """
+            pid \(folder.path)/nginx.pid;
+            error_log \(folder.path)/error.log;
+            events {}
+            http {
+                client_body_temp_path \(folder.path)/body;
+                proxy_temp_path \(folder.path)/proxy;
+                include \(folder.path)/site.conf;
+            }
+            """
+        try main.write(toFile: folder.path + "/nginx.conf", atomically: true, encoding: .utf8)
+        let nginx = try #require(
+            ["/usr/sbin/nginx", "/usr/bin/nginx"].first { FileManager.default.isExecutableFile(atPath: $0) })
+        let test = Process()
+        test.executableURL = URL(fileURLWithPath: nginx)
+        test.arguments = ["-t", "-p", folder.path, "-c", folder.path + "/nginx.conf", "-e", folder.path + "/error.log"]
+        let output = Pipe()
+        test.standardError = output
+        test.standardOutput = output
+        try test.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        test.waitUntilExit()
+        #expect(test.terminationStatus == 0, "\(text)")
+        #expect(text.contains("test is successful"), "\(text)")
+    }
+
     @Test(.timeLimit(.minutes(10))) func burstsWithAKilledInstanceAndAStoppedDatabaseLoseNothingAndDoNothingTwice()
         async throws
     {
@@ -352,6 +402,8 @@ final class Cluster: @unchecked Sendable {
             "--journal", directory.appendingPathComponent("instance-\(index).journal").path,
             // The test is about which answer, not how fast a loaded 2-core machine gives it.
             "--reply-deadline", "20",
+            // nginx on this machine, as deploy/uniongate.env has it.
+            "--trusted-proxy", "127.0.0.1",
         ]
         let environment = ProcessInfo.processInfo.environment.merging([
             "WECHAT_TOKEN": testToken, "UNIONGATE_ADMIN_TOKEN": testAdminToken, "WECHAT_APP_ID": FakeWeChatAPI.appId,
@@ -405,8 +457,11 @@ final class Cluster: @unchecked Sendable {
         }
         let temp = prefix.path + "/temp"
         let upstreams = ports.map { "        server 127.0.0.1:\($0) max_fails=0;" }.joined(separator: "\n")
-        // Round-robin; a request that could not be sent to an instance goes to the next one;
-        // X-Upstream says which instance answered.
+        // The shipped proxy rules (deploy/nginx/uniongate-proxy.conf: locations, limits, timeouts,
+        // the forwarded address, the next instance when one cannot be reached), as they are, in a
+        // plain-HTTP server of the test's own (no certificate); round-robin over the instances
+        // with kept-alive connections, as the shipped site has; X-Upstream says which instance
+        // answered.
         let configuration = """
             worker_processes 1;
             daemon off;
@@ -420,18 +475,14 @@ final class Cluster: @unchecked Sendable {
                 fastcgi_temp_path \(temp)/fastcgi;
                 uwsgi_temp_path \(temp)/uwsgi;
                 scgi_temp_path \(temp)/scgi;
-                upstream gateways {
+                upstream uniongate {
             \(upstreams)
+                    keepalive 16;
                 }
                 server {
                     listen 127.0.0.1:\(nginxPort);
-                    location / {
-                        proxy_pass http://gateways;
-                        proxy_next_upstream error timeout;
-                        proxy_connect_timeout 2s;
-                        proxy_read_timeout 60s;
-                        add_header X-Upstream $upstream_addr always;
-                    }
+                    add_header X-Upstream $upstream_addr always;
+                    include \(Self.shippedProxyRules);
                 }
             }
             """
@@ -442,6 +493,9 @@ final class Cluster: @unchecked Sendable {
             environment: ProcessInfo.processInfo.environment, output: prefix.path + "/output.log")
         lock.withLock { running[-1] = process }
     }
+
+    /// The nginx rules the repository ships for the gateway.
+    static var shippedProxyRules: String { shippedDeploy + "/nginx/uniongate-proxy.conf" }
 
     /// Stops nginx and every instance, and removes the files.
     func stop() {

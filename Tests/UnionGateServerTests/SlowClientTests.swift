@@ -32,23 +32,93 @@ struct SlowClientTests {
     @Test func anUnsignedRequestIsRefusedFromItsHeadWithoutReadingTheBody() async throws {
         try await withGateway { client, gateway in
             let connection = try RawConnection(port: client.port)
-            // Announces a large body and sends none of it: the 403 comes from the head alone.
+            // Announces a large body and sends none of it: the 403 comes from the head alone, and
+            // says the connection closes rather than wait for 10 MB nobody will use.
             try connection.send(
-                "POST /wechat?signature=0&timestamp=1&nonce=2 HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\n")
+                "POST /wechat?signature=0&timestamp=1&nonce=2 HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n")
             let response = try #require(try await connection.readResponse())
             #expect(response.status == 403)
+            #expect(response.headers["connection"] == "close")
             #expect(try await connection.readResponse() == nil, "and the connection is closed")
             #expect(gateway.metrics.count(.forbidden) == 1)
 
-            // With its body sent whole, the same: one 403, the body dropped, the connection closed.
-            let whole = try RawConnection(port: client.port)
+            // A chunked body (of unknown length): the same.
+            let chunked = try RawConnection(port: client.port)
+            try chunked.send(
+                "POST /wechat?signature=0&timestamp=1&nonce=2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )
+            let refused = try #require(try await chunked.readResponse())
+            #expect(refused.status == 403)
+            #expect(refused.headers["connection"] == "close")
+            #expect(try await chunked.readResponse() == nil)
+        }
+    }
+
+    /// A keep-alive client (nginx's upstream pool, a fuzzer) sends its next request at once: a
+    /// forged request with a small body is refused, its body dropped, and the connection kept, so
+    /// the next request is answered.
+    @Test func aRefusedRequestKeepsItsKeepAliveConnection() async throws {
+        try await withGateway { client, gateway in
+            let connection = try RawConnection(port: client.port)
+            var sent = 0
+            for round in 0..<20 {
+                let signed = try client.signed(Member().text("帮助"), mode: .plain)
+                var forged = signed.query.parameters
+                forged["signature"] = String(repeating: "0", count: 40)
+                let good = try rawRequest(client, Member().text("帮助"))
+                // Sometimes in one write, sometimes one after the other.
+                if round.isMultiple(of: 2) {
+                    try connection.send(rawRequest(query: forged, body: signed.body) + good)
+                } else {
+                    try connection.send(rawRequest(query: forged, body: signed.body))
+                    try connection.send(good)
+                }
+                sent += 1
+                let refusal = try #require(try await connection.readResponse(), "round \(round)")
+                #expect(refusal.status == 403)
+                #expect(refusal.headers["connection"] == nil, "the connection stays")
+                let answer = try #require(try await connection.readResponse(), "round \(round)")
+                #expect(answer.status == 200)
+                #expect(answer.body.contains("工会"))
+            }
+            #expect(gateway.metrics.count(.forbidden) == sent)
+            #expect(gateway.metrics.count(.replied) == sent)
+        }
+    }
+
+    /// A body over the webhook's limit is refused (413) before it is read whole: the rest is
+    /// not read, and the response says the connection closes.
+    @Test func aBodyOverTheLimitAnnouncesTheClose() async throws {
+        try await withGateway { client, _ in
             let signed = try client.signed(Member().text("帮助"), mode: .plain)
-            var forged = signed.query.parameters
-            forged["signature"] = String(repeating: "0", count: 40)
-            try whole.send(rawRequest(query: forged, body: signed.body) + rawRequest(query: forged, body: signed.body))
-            #expect(try await whole.readResponse()?.status == 403)
-            #expect(try await whole.readResponse() == nil)
-            #expect(gateway.metrics.count(.forbidden) == 2)
+            let query = signed.query.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                .joined(separator: "&")
+            let connection = try RawConnection(port: client.port)
+            try connection.send(
+                "POST /wechat?\(query) HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n"
+                    + String(repeating: "x", count: 70_000))
+            let response = try #require(try await connection.readResponse())
+            #expect(response.status == 413)
+            #expect(response.headers["connection"] == "close")
+            #expect(try await connection.readResponse() == nil)
+        }
+    }
+
+    /// The admin API refuses a wrong token before it reads the body; the small body is read and
+    /// dropped, and the next request on the connection is answered.
+    @Test func anAdminRefusalKeepsTheConnection() async throws {
+        try await withGateway { client, _ in
+            let connection = try RawConnection(port: client.port)
+            let body = #"{"status":"adopted"}"#
+            try connection.send(
+                "PATCH /admin/api/suggestions/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\n"
+                    + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+                    + "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            let refusal = try #require(try await connection.readResponse())
+            #expect(refusal.status == 401)
+            #expect(refusal.headers["connection"] == nil)
+            let health = try #require(try await connection.readResponse())
+            #expect(health.status == 200)
         }
     }
 

@@ -4,6 +4,12 @@ import Foundation
 public let shippedReplies = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("Replies").path
 
+/// The repository's `deploy/` folder: the nginx site and systemd unit it ships.
+public let shippedDeploy = URL(fileURLWithPath: shippedReplies).deletingLastPathComponent().appendingPathComponent(
+    "deploy"
+)
+.path
+
 /// A temporary Replies folder with the given files.
 public func temporaryReplies(_ files: [String: String]) throws -> String {
     let directory = Scratch.folder.appendingPathComponent("uniongate-\(UUID().uuidString)")

@@ -78,6 +78,19 @@ public enum TestPostgres {
         try started().database(connectTimeout: 30)
     }
 
+    /// Runs one of the shared cluster's client programs (`pg_dump`, `pg_restore`, `createdb`)
+    /// with the test role's password; throws with its output when it fails.
+    public static func runTool(_ name: String, _ arguments: [String]) throws {
+        let cluster = try started()
+        try run(cluster.bin + "/" + name, arguments, as: nil, environment: ["PGPASSWORD": password])
+    }
+
+    /// A libpq connection URL for a database of the shared cluster (without UnionGate's own
+    /// `pool_size`, which libpq's tools refuse).
+    public static func libpqURL(of url: String) -> String {
+        url.components(separatedBy: "?")[0] + "?sslmode=disable"
+    }
+
     private static func started() throws -> Cluster {
         try cluster.withLock { state in
             if state == nil {

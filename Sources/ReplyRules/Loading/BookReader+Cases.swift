@@ -34,7 +34,10 @@ extension BookReader {
             if let days = conditions.days { cases.officeDays = days }
             if let windows = conditions.hours { cases.officeHours = windows }
         }
-        if let list = fields[.holidays] { cases.holidays = dates(list, what: "节假日（holidays）") }
+        if let list = fields[.holidays] {
+            cases.holidays = dates(list, what: "节假日（holidays）")
+            cases.holidaysSource = SourceLocation(path: list.path, line: list.line)
+        }
         if let list = fields[.workdays] { cases.workdays = dates(list, what: "调休上班日（workdays）") }
         for (key, path) in [
             (CaseKey.reply, \CaseSettings.acknowledgement), (.followUp, \CaseSettings.followUp),

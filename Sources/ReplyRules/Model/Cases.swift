@@ -33,6 +33,8 @@ public struct CaseSettings: Sendable, Hashable {
     public var holidays: Set<String> = []
     /// Make-up working days on weekends (调休, `2026-09-27`).
     public var workdays: Set<String> = []
+    /// Where `holidays:` was written, for the calendar's warning.
+    public var holidaysSource: SourceLocation?
     /// What the member is told when their message opens a case: `{number}` and `{due}` are
     /// filled in.
     public var acknowledgement = "您的留言已转给工会工作人员，编号 {number}，我们会在 {due}内答复。"
@@ -47,6 +49,22 @@ public struct CaseSettings: Sendable, Hashable {
     /// `YYYY-MM-DD` of a local time.
     static func date(_ time: LocalTime) -> String {
         time.isoDate
+    }
+
+    /// The warning `uniongate check` gives when the calendar runs out at `today`: when this
+    /// year has no holidays listed, or, from November (the State Council publishes the next
+    /// year's arrangement in the autumn), next year has none. Nil when it covers them, or the
+    /// inbox is off.
+    public func calendarWarning(today: LocalTime) -> String? {
+        guard enabled else { return nil }
+        let years = Set(holidays.compactMap { Int($0.prefix(4)) })
+        if !years.contains(today.year) {
+            return "节假日（holidays）里没有 \(today.year) 年的日期：答复期限会把节假日算作工作日。请按国务院办公厅的放假通知补上"
+        }
+        if today.month >= 11, !years.contains(today.year + 1) {
+            return "节假日（holidays）里还没有 \(today.year + 1) 年的日期：国务院办公厅公布下一年的放假安排后，请补上节假日和调休上班日（workdays）"
+        }
+        return nil
     }
 
     /// Whether the office works on the day of `time`.

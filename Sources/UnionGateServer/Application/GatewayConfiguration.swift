@@ -69,6 +69,9 @@ public struct GatewayConfiguration: Sendable {
     public var requestReadTimeout: Duration = .seconds(10)
     /// The most connections open at once; more are closed as soon as they open.
     public var maxConnections: Int = 4096
+    /// The reverse proxies whose `X-Forwarded-For` / `X-Real-IP` name the client
+    /// (`--trusted-proxy`, `UNIONGATE_TRUSTED_PROXIES`); none by default, so the peer is the client.
+    public var trustedProxies = TrustedProxies([])
     /// How far a request's timestamp may be from the server's clock, in seconds; its signed URL
     /// is remembered that long (`UNIONGATE_REPLAY_WINDOW`). Zero turns the check off, for
     /// benchmarks that replay requests signed long before.

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdAuth
 import NIOCore
@@ -20,6 +21,9 @@ struct GatewayRequestContext: RequestContext, SessionRequestContext {
     var path: String = ""
     /// The member signed in to the member pages (`/m/`), once their door has let them in.
     var member: MemberSession?
+    /// The client's address as a trusted proxy gave it (``ClientAddressMiddleware``); nil when
+    /// the peer is the client.
+    var forwardedClient: String?
     /// The connection the request came on, for its peer's address.
     private let channel: any Channel
 
@@ -28,9 +32,14 @@ struct GatewayRequestContext: RequestContext, SessionRequestContext {
         channel = source.channel
     }
 
-    /// The peer's IP address (without its port), or `unknown`. Behind a reverse proxy this is
-    /// the proxy's address.
+    /// The client's IP address (without its port), or `unknown`: the peer's, or behind a
+    /// trusted proxy the address the proxy forwarded (``TrustedProxies``).
     var clientAddress: String {
+        forwardedClient ?? peerAddress
+    }
+
+    /// The address of the connection's other end (behind a proxy, the proxy).
+    var peerAddress: String {
         channel.remoteAddress?.ipAddress ?? "unknown"
     }
 
@@ -38,6 +47,32 @@ struct GatewayRequestContext: RequestContext, SessionRequestContext {
 
     /// Forms (`application/x-www-form-urlencoded`, the console's) and JSON (the admin API's).
     var requestDecoder: GatewayRequestDecoder { GatewayRequestDecoder() }
+}
+
+/// Takes the client's address from `X-Forwarded-For` or `X-Real-IP` when the request comes
+/// from a trusted proxy. Installed only when proxies are configured.
+struct ClientAddressMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+    let proxies: TrustedProxies
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        var context = context
+        let peer = context.peerAddress
+        if proxies.trusts(peer) {
+            let client = proxies.client(
+                peer: peer, forwardedFor: request.headers[values: .xForwardedFor],
+                realIP: request.headers[.xRealIP])
+            if client != peer { context.forwardedClient = client }
+        }
+        return try await next(request, context)
+    }
+}
+
+extension HTTPField.Name {
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
+    static let xRealIP = HTTPField.Name("X-Real-IP")!
 }
 
 /// Decodes a request's body by its content type: an HTML form, or else JSON.

@@ -6,6 +6,9 @@ import UnionServices
 /// The routes: the webhook, health, metrics, the hotline page and the admin API.
 func buildRouter(_ gateway: Gateway) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self)
+    if !gateway.configuration.trustedProxies.isEmpty {
+        router.add(middleware: ClientAddressMiddleware(proxies: gateway.configuration.trustedProxies))
+    }
     let webhook = gateway.webhook
     router.get("/wechat") { request, _ in webhook.verify(request) }
     router.post("/wechat") { request, _ in await webhook.receive(request) }

@@ -20,6 +20,12 @@ import WeChatWire
 /// close, bodies over the limit (the route refuses them), and any request while an earlier one
 /// on the same connection is still with the router. While a message is with its handler, later
 /// requests on the connection wait here, so responses keep their order.
+///
+/// A request answered before its body has been read (a forged webhook request refused from its
+/// head, a body over a route's limit) leaves the rest of its body on the connection. When what is
+/// left is at most ``drainLimit`` bytes it is read and dropped and the connection is kept; when it
+/// is more, or of unknown length, the response says `Connection: close` and the connection closes
+/// after it, so a keep-alive client never sends its next request into a closing connection.
 final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -35,13 +41,16 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
         case answering
         /// Passing the current request's parts on to the router.
         case passing
-        /// Dropping the rest of a request already refused from its head (the connection closes).
+        /// Dropping the rest of a request already refused from its head.
         case discarding
     }
 
     /// The most request parts kept while a message is with its handler (pipelining is rare:
     /// WeChat sends one request at a time).
     private static var maxWaitingParts: Int { 256 }
+
+    /// The most bytes of a refused request's body read and dropped to keep its connection.
+    static var drainLimit: Int { 64 * 1024 }
 
     private let responder: WebhookResponder
     private let limits: ConnectionLimits
@@ -55,6 +64,11 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
     private var state = State.idle
     /// Requests passed to the router whose response has not been written yet.
     private var withRouter = 0
+    /// Of the request being passed to the router, the body bytes still to come; nil when its
+    /// length is not known (chunked).
+    private var passingLeft: Int? = 0
+    /// The router's response being written announced the close: the connection closes after it.
+    private var closeAfterRouterResponse = false
     /// Parts that arrived while a message was with its handler, in order.
     private var waitingParts: [HTTPServerRequestPart] = []
     /// A graceful shutdown asked this connection to close while a request was here.
@@ -111,10 +125,15 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
             if withRouter == 0, isCandidate(head) {
                 let query = WebhookResponder.query(ofTarget: head.uri)
                 if let refusal = responder.refuseUnsigned(query: query) {
-                    // Unsigned: answered from the head alone, and the body is never read.
-                    readingSince = nil
-                    closeWhenAnswered = true
-                    state = .discarding
+                    // Unsigned: answered from the head alone. A small body is read and dropped
+                    // (the connection stays); a large or unbounded one is not read at all.
+                    if let length = Self.bodyLength(head), length <= Self.drainLimit {
+                        state = .discarding
+                    } else {
+                        readingSince = nil
+                        closeWhenAnswered = true
+                        state = .discarding
+                    }
                     write(refusal, context: context)
                     return
                 }
@@ -122,11 +141,13 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
             } else {
                 state = .passing
                 withRouter += 1
+                passingLeft = Self.bodyLength(head)
                 context.fireChannelRead(wrapInboundOut(part))
             }
         case .body(let chunk):
             if case .discarding = state { return }
             guard case .collecting(let head, let query, var body) = state else {
+                if case .passing = state, let left = passingLeft { passingLeft = left - chunk.readableBytes }
                 context.fireChannelRead(wrapInboundOut(part))
                 return
             }
@@ -165,8 +186,10 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
                 }
             case .passing:
                 state = .idle
+                passingLeft = 0
                 context.fireChannelRead(wrapInboundOut(part))
             case .discarding:
+                readingSince = nil
                 state = .idle
             case .idle, .answering:
                 context.fireChannelRead(wrapInboundOut(part))
@@ -202,10 +225,40 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data), withRouter > 0 {
-            withRouter -= 1
+        switch unwrapOutboundIn(data) {
+        case .head(var head) where withRouter == 1 && isPassing && (passingLeft ?? .max) > Self.drainLimit:
+            // Answered before much of its body was read: announce the close rather than read it.
+            closeAfterRouterResponse = true
+            head.headers.replaceOrAdd(name: "connection", value: "close")
+            context.write(wrapOutboundOut(.head(head)), promise: promise)
+        case .head(let head) where head.headers[canonicalForm: "connection"].contains("close"):
+            closeAfterRouterResponse = true
+            context.write(data, promise: promise)
+        case .end:
+            if withRouter > 0 { withRouter -= 1 }
+            guard closeAfterRouterResponse else {
+                context.write(data, promise: promise)
+                return
+            }
+            closeAfterRouterResponse = false
+            closing = true
+            context.writeAndFlush(data, promise: promise)
+            context.close(promise: nil)
+        default:
+            context.write(data, promise: promise)
         }
-        context.write(data, promise: promise)
+    }
+
+    private var isPassing: Bool {
+        if case .passing = state { return true }
+        return false
+    }
+
+    /// A request's announced body length: 0 without a body, nil when chunked or unreadable.
+    private static func bodyLength(_ head: HTTPRequestHead) -> Int? {
+        if head.headers.contains(name: "transfer-encoding") { return nil }
+        guard let value = head.headers.first(name: "content-length") else { return 0 }
+        return Int(value)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -261,6 +314,7 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
     private func handOver(_ head: HTTPRequestHead, _ body: ByteBuffer?, context: ChannelHandlerContext) {
         state = .passing
         withRouter += 1
+        passingLeft = Self.bodyLength(head).map { $0 - (body?.readableBytes ?? 0) }
         context.fireChannelRead(wrapInboundOut(.head(head)))
         if let body { context.fireChannelRead(wrapInboundOut(.body(body))) }
         if closeWhenAnswered {
@@ -270,6 +324,8 @@ final class WebhookFastLane: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func write(_ reply: WebhookReply, context: ChannelHandlerContext) {
+        var reply = reply
+        reply.closes = closeWhenAnswered  // the client is told the connection closes
         let date = date.now()
         if let encoder {
             // The whole response in one buffer, written below the HTTP encoder, with the same

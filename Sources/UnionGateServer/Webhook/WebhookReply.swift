@@ -7,6 +7,8 @@ struct WebhookReply: Sendable {
     var status: HTTPResponse.Status
     var contentType: String?
     var body: [UInt8]
+    /// The connection closes after this response (`Connection: close` is sent).
+    var closes = false
 
     /// A reply message (XML) or `success` (plain text).
     static func answer(_ body: [UInt8], isSuccess: Bool) -> WebhookReply {
@@ -29,6 +31,7 @@ struct WebhookReply: Sendable {
         headers.append((.contentLength, String(body.count)))
         headers.append((.date, date))
         if let serverName { headers.append((.server, serverName)) }
+        if closes { headers.append((.connection, "close")) }
         return headers
     }
 

@@ -30,6 +30,8 @@ public final class UnionStore: Sendable {
     /// The database's change counter when it was last looked at.
     private let lastSeenVersion = Mutex<Int?>(nil)
     private let backend: Backend
+    /// An SQLite file's `<file>.lock`, held shared while the store is open (``StoreBackup``).
+    private let fileLock: DatabaseFileLock?
     private let mutex = AsyncMutex()
     /// How many commits wrote callers' transactions, how many transactions they held, and how
     /// many groups ran again with a savepoint for each body (because one of them failed).
@@ -46,8 +48,12 @@ public final class UnionStore: Sendable {
         case postgres(PostgresClient, Task<Void, Never>)
     }
 
-    private init(location: DatabaseLocation, backend: Backend, changes: StoreChanges = StoreChanges()) {
+    private init(
+        location: DatabaseLocation, backend: Backend, changes: StoreChanges = StoreChanges(),
+        fileLock: DatabaseFileLock? = nil
+    ) {
         self.changes = changes
+        self.fileLock = fileLock
         self.location = location
         self.path = location.description
         self.backend = backend
@@ -194,10 +200,12 @@ public final class UnionStore: Sendable {
                 try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
             }
         }
+        let lock = path == ":memory:" ? nil : try DatabaseFileLock.shared(for: path)
         let storage: SQLiteConnection.Storage = path == ":memory:" ? .memory : .file(path: path)
         let connection = try await SQLiteConnection.open(storage: storage, logger: logger)
         return UnionStore(
-            location: .sqlite(path: path), backend: .sqlite(connection, connection.sql(queryLogLevel: nil)))
+            location: .sqlite(path: path), backend: .sqlite(connection, connection.sql(queryLogLevel: nil)),
+            fileLock: lock)
     }
 
     /// Runs `body` in one transaction: all of its writes are committed together, or none are,
@@ -471,6 +479,7 @@ public final class UnionStore: Sendable {
         switch backend {
         case .sqlite(let connection, _):
             try? await connection.close()
+            fileLock?.release()
         case .postgres(_, let running):
             running.cancel()
             await running.value
