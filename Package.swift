@@ -31,7 +31,6 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
         .package(url: "https://github.com/yaslab/CSV.swift.git", from: "2.5.2"),
-        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
     ],
     targets: [
         .target(
@@ -99,8 +98,6 @@ let package = Package(
                 // The web console: sessions from hummingbird-auth, pages from mustache templates.
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "Mustache", package: "swift-mustache"),
-                // Uploads (a roster file, photos) are multipart forms, read by multipart-kit's parser.
-                .product(name: "MultipartKit", package: "multipart-kit"),
                 "WeChatAPI",
             ],
             // Every HTML page's template (the console, the hotline page, the QR poster).
