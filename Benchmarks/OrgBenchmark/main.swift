@@ -43,12 +43,15 @@ struct OrgBenchmark {
         let leaves = organisation.leaves
 
         let seedOnly = ProcessInfo.processInfo.environment["ORG_BENCH_SEED"]
+        // ORG_BENCH_DATABASE: an empty PostgreSQL database to run in instead of a new SQLite file.
+        let postgres = ProcessInfo.processInfo.environment["ORG_BENCH_DATABASE"]
         let path =
-            seedOnly.map { $0 + "/console.sqlite" }
+            postgres ?? seedOnly.map { $0 + "/console.sqlite" }
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("org-bench-\(UUID().uuidString).sqlite")
             .path
+        print("database: \(postgres == nil ? "SQLite" : "PostgreSQL")")
         defer {
-            for suffix in ["", "-wal", "-shm", ".journal"] where seedOnly == nil {
+            for suffix in ["", "-wal", "-shm", ".journal", ".lock"] where seedOnly == nil && postgres == nil {
                 try? FileManager.default.removeItem(atPath: path + suffix)
             }
         }

@@ -56,6 +56,38 @@ struct InstancesTests {
         }
     }
 
+    /// The console's daily counts: a message counted on one instance and WeChat's retry of it on
+    /// the other count once; another message counts too; and a third instance's retry, after the
+    /// first two flushed, does not count again.
+    @Test func dailyCountsCountARetryOnAnotherInstanceOnce() async throws {
+        try await withTwoInstances { a, b, gateway, other in
+            let member = Member()
+            let message = member.text("帮助")
+            _ = try await a.replyText(message)
+            _ = try await b.replyText(message)  // WeChat's retry reached the other instance
+            _ = try await b.replyText(member.text("热线"))
+            let follow = member.event(.subscribe(scene: nil, ticket: nil))
+            _ = try await a.send(follow, mode: .plain)
+            _ = try await b.send(follow, mode: .plain)
+            try await gateway.core.counts.flush(to: gateway.store)
+            try await other.core.counts.flush(to: other.store)
+            _ = try await a.replyText(message)  // answered by a's ledger: not counted anyway
+            func total(_ name: String) async throws -> Int {
+                try await gateway.store.read { database in
+                    try await database.select().column("count").from("daily_counts").where("name", .equal, name)
+                        .all(decodingColumn: "count", as: Int.self).reduce(0, +)
+                }
+            }
+            #expect(try await total("messages") == 3, "帮助 once, 热线, the follow")
+            #expect(try await total("followers") == 1)
+            // A retry that comes after both flushed, to an instance that never saw the message.
+            let third = DailyCounts(acrossInstances: true)
+            third.count(.messages, at: UnixTime.now(), utcOffsetMinutes: 480, messageKey: MessageKey.of(message))
+            try await third.flush(to: gateway.store)
+            #expect(try await total("messages") == 3)
+        }
+    }
+
     /// Each instance hears what the other changes (LISTEN/NOTIFY), so a keyword is answered from
     /// memory on PostgreSQL too, and a form begun on one instance is never answered from the
     /// other's stale memory.

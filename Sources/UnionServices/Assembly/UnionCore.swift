@@ -58,7 +58,7 @@ public struct UnionCore: Sendable {
                     "messages wait in the journal from an earlier run; they are replayed once the database writes",
                     metadata: ["count": "\(journal.pending.count)"])
             }
-            let counts = DailyCounts()
+            let counts = DailyCounts(acrossInstances: store.dialect.sharedByInstances)
             let dispatcher = Dispatcher(
                 rules: rules, services: options.desk?(store) ?? services, membership: services.members,
                 logger: logger, clock: options.unixTime, journal: journal, counts: counts)

@@ -7,6 +7,10 @@ import Synchronization
 /// memory as messages are answered (the fast lane writes nothing), and added to the store's
 /// `daily_counts` every few seconds by ``flush(to:)``, so that the console's overview can show
 /// them. Each instance adds its own counts, so instances sharing a database add up.
+///
+/// Instances that share a database (``init(acrossInstances:)``) also keep each counted message's
+/// key in `daily_count_keys`, and add only the keys not there yet: WeChat's retry of a message
+/// that reaches another instance (whose ledger has not seen it) is not counted twice.
 public final class DailyCounts: Sendable {
     /// What is counted.
     public enum Name: String, Sendable, CaseIterable {
@@ -21,31 +25,70 @@ public final class DailyCounts: Sendable {
         var name: Name
     }
 
-    private let pending = Mutex<[Key: Int]>([:])
+    /// Counts not yet written, and (across instances) the message keys behind them.
+    private struct Pending {
+        var counts: [Key: Int] = [:]
+        var messages: [Key: Set<String>] = [:]
+        var isEmpty: Bool { counts.isEmpty && messages.isEmpty }
+    }
 
-    /// Creates an empty counter.
-    public init() {}
+    private let pending = Mutex(Pending())
+    /// Whether other instances count the same messages' retries.
+    let acrossInstances: Bool
 
-    /// Counts one of `name` at `now`.
-    public func count(_ name: Name, at now: Int64, utcOffsetMinutes: Int) {
+    /// Creates an empty counter; `acrossInstances` when instances share the database.
+    public init(acrossInstances: Bool = false) {
+        self.acrossInstances = acrossInstances
+    }
+
+    /// Counts one of `name` at `now`; `messageKey` (WeChat's id of the message or event) is what
+    /// keeps a retry from being counted again on another instance.
+    public func count(_ name: Name, at now: Int64, utcOffsetMinutes: Int, messageKey: String? = nil) {
         let key = Key(day: LocalTime.dayStart(now, utcOffsetMinutes: utcOffsetMinutes), name: name)
-        pending.withLock { $0[key, default: 0] += 1 }
+        pending.withLock {
+            if acrossInstances, let messageKey {
+                $0.messages[key, default: []].insert(messageKey)
+            } else {
+                $0.counts[key, default: 0] += 1
+            }
+        }
     }
 
     /// Whether counts wait to be written.
     public var isEmpty: Bool { pending.withLock { $0.isEmpty } }
 
+    /// The most keys inserted by one statement.
+    static let keysPerStatement = 500
+
     /// Adds what was counted since the last flush to the store, in one transaction; when the
     /// store cannot write, the counts are kept for the next flush.
     public func flush(to store: UnionStore) async throws {
         let taken = pending.withLock { pending in
-            defer { pending = [:] }
+            defer { pending = Pending() }
             return pending
         }
         guard !taken.isEmpty else { return }
         do {
             try await store.transaction { database in
-                for (key, count) in taken.sorted(by: {
+                var counts = taken.counts
+                // Only the keys no instance has counted yet add to the day.
+                for (key, messages) in taken.messages {
+                    let sorted = messages.sorted()
+                    for start in stride(from: 0, to: sorted.count, by: Self.keysPerStatement) {
+                        var insert = database.insert(into: "daily_count_keys").columns("day", "name", "message_key")
+                        for message in sorted[start..<min(start + Self.keysPerStatement, sorted.count)] {
+                            insert = insert.values(SQLBind(key.day), SQLBind(key.name.rawValue), SQLBind(message))
+                        }
+                        let added = try await insert.ignoringConflicts(with: ["day", "name", "message_key"])
+                            .returning("message_key").all().count
+                        if added > 0 { counts[key, default: 0] += added }
+                    }
+                }
+                if !taken.messages.isEmpty, let newest = taken.messages.keys.map(\.day).max() {
+                    // A retry comes within minutes: yesterday's keys are the oldest still needed.
+                    try await database.delete(from: "daily_count_keys").where("day", .lessThan, newest - 86_400).run()
+                }
+                for (key, count) in counts.sorted(by: {
                     ($0.key.day, $0.key.name.rawValue) < ($1.key.day, $1.key.name.rawValue)
                 }) {
                     try await database.raw(
@@ -58,7 +101,8 @@ public final class DailyCounts: Sendable {
             }
         } catch {
             pending.withLock { pending in
-                for (key, count) in taken { pending[key, default: 0] += count }
+                for (key, count) in taken.counts { pending.counts[key, default: 0] += count }
+                for (key, messages) in taken.messages { pending.messages[key, default: []].formUnion(messages) }
             }
             throw error
         }

@@ -80,16 +80,17 @@ public struct Dispatcher: MessageHandler {
     private func tally(_ message: InboundMessage, at now: Int64, rules: RuleEngine) {
         guard let counts else { return }
         let offset = rules.book.settings.utcOffsetMinutes
+        let key = counts.acrossInstances ? MessageKey.of(message) : nil
         switch message.kind {
         case .event(.subscribe):
-            counts.count(.followers, at: now, utcOffsetMinutes: offset)
-            counts.count(.messages, at: now, utcOffsetMinutes: offset)
+            counts.count(.followers, at: now, utcOffsetMinutes: offset, messageKey: key)
+            counts.count(.messages, at: now, utcOffsetMinutes: offset, messageKey: key)
         case .event(.click), .event(.scanCode), .event(.pictures), .event(.locationSelect):
-            counts.count(.messages, at: now, utcOffsetMinutes: offset)
+            counts.count(.messages, at: now, utcOffsetMinutes: offset, messageKey: key)
         case .event:
             return  // views, reports, locations: not a member writing
         default:
-            counts.count(.messages, at: now, utcOffsetMinutes: offset)
+            counts.count(.messages, at: now, utcOffsetMinutes: offset, messageKey: key)
         }
     }
 

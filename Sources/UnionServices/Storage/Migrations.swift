@@ -532,6 +532,17 @@ enum Migrations {
             // A club leader's console account sees their club only.
             try await database.alter(table: "staff").column("club_id", type: .bigint).run()
         },
+        Migration(version: 14, name: "daily counts once across instances") { database in
+            // The messages counted per day by instances sharing a database, by their message key:
+            // WeChat's retry that reaches another instance is not counted again. Days past are
+            // removed as counts are flushed.
+            try await database.create(table: "daily_count_keys")
+                .column("day", type: .bigint, .notNull)
+                .column("name", type: .text, oneOf(DailyCounts.Name.self, column: "name"), .notNull)
+                .column("message_key", type: .text, .notNull)
+                .primaryKey("day", "name", "message_key")
+                .run()
+        },
     ]
 
     /// A `CHECK` that the column holds one of the enum's raw values: the schema enforces what

@@ -75,21 +75,36 @@ public final class UnionStore: Sendable {
         case .postgres(let client, _):
             // A connection within the deadline, or the database counts as unreachable: the
             // member's message goes to the journal while WeChat still waits for the answer,
-            // rather than after the pool has retried for a minute.
+            // rather than after the pool has retried for a minute. But a pool whose connections
+            // are all at work for this process is busy, not down: then the caller waits on, up
+            // to ``busyPoolLimit`` (a database that hangs mid-query still counts as down then).
             let leased = Flag()
             let deadline = connectionDeadline
+            let leases = self.leases
             return try await withThrowingTaskGroup(of: Result?.self) { group in
                 group.addTask {
                     try await client.withConnection { connection in
                         leased.set()
+                        leases.change(by: 1)
+                        defer { leases.change(by: -1) }
                         return try await body(GuardedConnection(connection))
                     }
                 }
                 group.addTask {
                     try await Task.sleep(for: deadline)
+                    if leased.isSet { return nil }
+                    var waited = deadline
+                    while leases.current > 0, waited < Self.busyPoolLimit(deadline) {
+                        try await Task.sleep(for: .milliseconds(100))
+                        waited += .milliseconds(100)
+                        if leased.isSet { return nil }
+                    }
                     guard leased.isSet else {
                         throw StoreUnavailable(
-                            underlying: StoreError("no PostgreSQL connection within \(deadline)"))
+                            underlying: StoreError(
+                                leases.current > 0
+                                    ? "no PostgreSQL connection within \(waited) (every connection busy)"
+                                    : "no PostgreSQL connection within \(deadline)"))
                     }
                     return nil
                 }
@@ -102,6 +117,19 @@ public final class UnionStore: Sendable {
                 throw StoreError("a PostgreSQL call ended without its result")  // not reached
             }
         }
+    }
+
+    /// How many pooled connections this process's callers hold now (PostgreSQL).
+    private let leases = LeaseCount()
+
+    /// How many pooled connections callers hold now (0 on SQLite).
+    public var leasedConnections: Int { leases.current }
+
+    /// How long a caller waits for a connection while every one is at work for this process
+    /// (a busy pool): ten times the connection deadline, at least 15 s. Past it the database
+    /// counts as unreachable even so (its connections hang).
+    static func busyPoolLimit(_ deadline: Duration) -> Duration {
+        max(deadline * 10, .seconds(15))
     }
 
     /// How long a caller waits for a PostgreSQL connection before the database counts as
@@ -486,6 +514,17 @@ public final class UnionStore: Sendable {
         }
         await mutex.unlock()
     }
+}
+
+/// How many pooled connections callers hold now.
+final class LeaseCount: Sendable {
+    private let count = Atomic<Int>(0)
+
+    func change(by delta: Int) {
+        count.add(delta, ordering: .relaxed)
+    }
+
+    var current: Int { count.load(ordering: .relaxed) }
 }
 
 /// A flag one task sets and another reads.
