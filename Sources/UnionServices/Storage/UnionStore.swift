@@ -85,8 +85,8 @@ public final class UnionStore: Sendable {
                 group.addTask {
                     try await client.withConnection { connection in
                         leased.set()
-                        leases.change(by: 1)
-                        defer { leases.change(by: -1) }
+                        leases.granted()
+                        defer { leases.released() }
                         return try await body(GuardedConnection(connection))
                     }
                 }
@@ -94,7 +94,7 @@ public final class UnionStore: Sendable {
                     try await Task.sleep(for: deadline)
                     if leased.isSet { return nil }
                     var waited = deadline
-                    while leases.current > 0, waited < Self.busyPoolLimit(deadline) {
+                    while leases.isBusy(within: deadline), waited < Self.busyPoolLimit(deadline) {
                         try await Task.sleep(for: .milliseconds(100))
                         waited += .milliseconds(100)
                         if leased.isSet { return nil }
@@ -125,8 +125,8 @@ public final class UnionStore: Sendable {
     /// How many pooled connections callers hold now (0 on SQLite).
     public var leasedConnections: Int { leases.current }
 
-    /// How long a caller waits for a connection while every one is at work for this process
-    /// (a busy pool): ten times the connection deadline, at least 15 s. Past it the database
+    /// How long a caller waits for a connection while the pool is at work for this process (a
+    /// connection held, or handed on within the deadline: a busy pool): ten times the connection deadline, at least 15 s. Past it the database
     /// counts as unreachable even so (its connections hang).
     static func busyPoolLimit(_ deadline: Duration) -> Duration {
         max(deadline * 10, .seconds(15))
@@ -516,15 +516,35 @@ public final class UnionStore: Sendable {
     }
 }
 
-/// How many pooled connections callers hold now.
+/// How many pooled connections callers hold now, and when one was last handed out or given back.
 final class LeaseCount: Sendable {
     private let count = Atomic<Int>(0)
+    /// `DispatchTime`'s uptime in nanoseconds at the last lease or release.
+    private let lastChange = Atomic<UInt64>(0)
 
-    func change(by delta: Int) {
-        count.add(delta, ordering: .relaxed)
+    func granted() {
+        count.add(1, ordering: .relaxed)
+        lastChange.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
+    }
+
+    func released() {
+        count.subtract(1, ordering: .relaxed)
+        lastChange.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
     }
 
     var current: Int { count.load(ordering: .relaxed) }
+
+    /// Whether the pool is at work: a connection is held now, or one changed hands within
+    /// `window` (a released connection is being handed to the next caller in line).
+    func isBusy(within window: Duration) -> Bool {
+        if current > 0 { return true }
+        let last = lastChange.load(ordering: .relaxed)
+        guard last > 0 else { return false }
+        let nanoseconds =
+            UInt64(window.components.seconds) * 1_000_000_000
+            + UInt64(window.components.attoseconds / 1_000_000_000)
+        return DispatchTime.now().uptimeNanoseconds - last < nanoseconds
+    }
 }
 
 /// A flag one task sets and another reads.
