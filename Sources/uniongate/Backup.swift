@@ -2,35 +2,35 @@ import ArgumentParser
 import Foundation
 import UnionServices
 
-/// Where an SQLite database's media files are: the flag, else `media` beside the database (as
-/// the gateway keeps them).
-private func mediaFolder(_ flag: String?, database: String) -> String? {
-    if let flag { return flag }
-    return DatabaseLocation.sqlite(path: database).localFolder.map {
-        URL(fileURLWithPath: $0).appendingPathComponent("media").path
-    }
-}
+/// The SQLite file and media folder `backup` and `restore` work on.
+struct BackupOptions: ParsableArguments {
+    @OptionGroup var database: DatabaseOptions
 
-/// The SQLite file of `options`, or an exit with the PostgreSQL commands to use instead.
-private func sqliteFile(_ options: DatabaseOptions, command: String) throws -> String {
-    let location: DatabaseLocation
-    do {
-        location = try DatabaseLocation(options.location)
-    } catch {
-        printError("uniongate: \(error)")
-        throw ExitCode(1)
-    }
-    switch location {
-    case .sqlite(":memory:"):
-        printError("uniongate: \(command) needs a database file, not :memory:")
-        throw ExitCode(1)
-    case .sqlite(let path):
-        return path
-    case .postgres:
-        printError(
-            "uniongate: \(command) is for the SQLite file; for PostgreSQL use pg_dump --format=custom and pg_restore "
-                + "(see the README, \"Backups\")")
-        throw ExitCode(1)
+    @Option(name: .long, help: "The media folder (default: media beside the database).")
+    var media: String?
+
+    /// The database file and the media folder, or an exit that says why not (for PostgreSQL,
+    /// the commands to use instead).
+    func files(for command: String) throws -> (database: String, media: String?) {
+        let location: DatabaseLocation
+        do {
+            location = try DatabaseLocation(database.location)
+        } catch {
+            printError("uniongate: \(error)")
+            throw ExitCode(1)
+        }
+        switch location {
+        case .sqlite(":memory:"):
+            printError("uniongate: \(command) needs a database file, not :memory:")
+            throw ExitCode(1)
+        case .sqlite:
+            return (location.description, media ?? location.mediaFolder)
+        case .postgres:
+            printError(
+                "uniongate: \(command) is for the SQLite file; for PostgreSQL use pg_dump --format=custom and pg_restore "
+                    + "(see the README, \"Backups\")")
+            throw ExitCode(1)
+        }
     }
 }
 
@@ -46,19 +46,16 @@ struct BackupCommand: AsyncParsableCommand {
             overwritten. For PostgreSQL, use pg_dump (see the README).
             """)
 
-    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var options: BackupOptions
 
     @Option(name: .long, help: "The backup file to write (it must not exist yet).")
     var to: String
 
-    @Option(name: .long, help: "The media folder (default: media beside the database).")
-    var media: String?
-
     func run() async throws {
-        let path = try sqliteFile(database, command: "backup")
+        let files = try options.files(for: "backup")
         do {
             let summary = try await StoreBackup.backup(
-                database: path, media: mediaFolder(media, database: path), to: to,
+                database: files.database, media: files.media, to: to,
                 logger: quietLogger("uniongate.backup"))
             print(
                 "已备份到 \(to)：数据库 \(summary.databaseBytes / 1024) KB（结构版本 \(summary.schemaVersion)），"
@@ -82,23 +79,20 @@ struct RestoreCommand: AsyncParsableCommand {
             <name>.before-restore-<time>. The gateway then starts on the restored data as usual.
             """)
 
-    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var options: BackupOptions
 
     @Option(name: .long, help: "The backup file to restore.")
     var from: String
 
-    @Option(name: .long, help: "The media folder (default: media beside the database).")
-    var media: String?
-
     func run() async throws {
-        let path = try sqliteFile(database, command: "restore")
+        let files = try options.files(for: "restore")
         guard FileManager.default.fileExists(atPath: from) else {
             printError("uniongate: \(from) does not exist")
             throw ExitCode(1)
         }
         do {
             let summary = try await StoreBackup.restore(
-                from: from, database: path, media: mediaFolder(media, database: path),
+                from: from, database: files.database, media: files.media,
                 logger: quietLogger("uniongate.restore"))
             print(
                 "已从 \(from) 恢复（备份于 \(StoreBackup.stamp(summary.createdAt)) UTC，结构版本 \(summary.schemaVersion)，"

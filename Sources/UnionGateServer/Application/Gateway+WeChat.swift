@@ -20,7 +20,7 @@ struct WeChatParts {
     ) {
         mediaDirectory =
             configuration.mediaDirectory
-            ?? (store.location.localFolder.map { URL(fileURLWithPath: $0).appendingPathComponent("media").path }
+            ?? (store.location.mediaFolder
                 ?? FileManager.default.temporaryDirectory.appendingPathComponent("uniongate-media-\(UUID().uuidString)")
                 .path)
         guard let appId = configuration.appId, let secret = configuration.appSecret else {

@@ -28,6 +28,12 @@ public enum DatabaseLocation: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Where the media files that go with the data are kept by default: `media` in
+    /// ``localFolder``; nil for `:memory:`.
+    public var mediaFolder: String? {
+        localFolder.map { URL(fileURLWithPath: $0).appendingPathComponent("media").path }
+    }
+
     /// The folder beside an SQLite file for the files that go with it (the journal, media); the
     /// working directory for PostgreSQL; nil for `:memory:`.
     public var localFolder: String? {

@@ -24,7 +24,7 @@ public final class InboundJournal: Sendable {
     private let state: Mutex<State>
     /// The open `<path>.lock`, locked (`flock`) while this journal is open: two instances that
     /// were given one journal would rewrite each other's messages away, so the second is refused.
-    private let lock: Int32?
+    private let lock: FileLock?
 
     private struct State {
         var entries: [Entry]
@@ -37,14 +37,13 @@ public final class InboundJournal: Sendable {
     public init(path: String?) throws {
         self.path = path
         if let path {
-            let descriptor = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-            guard descriptor >= 0 else { throw StoreError("the journal's lock \(path).lock cannot be opened") }
-            guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
-                close(descriptor)
+            switch FileLock.take(path + ".lock", exclusive: true) {
+            case .locked(let taken): lock = taken
+            case .held:
                 throw StoreError(
                     "the journal \(path) is in use by another uniongate; give each instance its own (--journal)")
+            case .unopenable: throw StoreError("the journal's lock \(path).lock cannot be opened")
             }
-            lock = descriptor
         } else {
             lock = nil
         }
@@ -62,7 +61,7 @@ public final class InboundJournal: Sendable {
     }
 
     deinit {
-        if let lock { close(lock) }  // closing releases the flock
+        lock?.release()
     }
 
     /// The journal beside the database at `databasePath` (in memory for `:memory:`).

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import SQLiteKit
-import Synchronization
 import ZIPFoundation
 
 #if canImport(Glibc)
@@ -121,7 +120,14 @@ public enum StoreBackup {
     public static func restore(
         from backup: String, database: String, media: String?, logger: Logger, now: Int64 = UnixTime.now()
     ) async throws -> Summary {
-        let lock = try DatabaseFileLock.exclusive(for: database)
+        let lock: FileLock
+        switch FileLock.take(database + ".lock", exclusive: true) {
+        case .locked(let taken): lock = taken
+        case .held:
+            throw StoreError(
+                "\(database) is in use (a gateway or another uniongate command has it open); stop it first")
+        case .unopenable(let reason): throw StoreError("\(database).lock cannot be opened: \(reason)")
+        }
         defer { lock.release() }
         let files = FileManager.default
         var summary = try manifest(of: backup)
@@ -246,56 +252,4 @@ public enum StoreBackup {
             format: "%04d%02d%02d-%02d%02d%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
             Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
     }
-}
-
-/// Says that a process has an SQLite database open: a `flock` on `<file>.lock`. Every store on
-/// the file holds it shared; a restore takes it exclusive, and so refuses while any process has
-/// the database open. (SQLite's own locks are POSIX locks on the database file, which a second
-/// descriptor on that file would release when closed: hence a file of its own.)
-final class DatabaseFileLock: Sendable {
-    private let descriptor: Mutex<Int32>
-
-    private init(descriptor: Int32) {
-        self.descriptor = Mutex(descriptor)
-    }
-
-    /// A shared lock, or nil when the lock file cannot be made (a read-only folder): the store
-    /// opens anyway, only a restore cannot tell then.
-    ///
-    /// - Throws: ``StoreError`` while a restore is putting the database back.
-    static func shared(for database: String) throws -> DatabaseFileLock? {
-        let descriptor = Glibc.open(database + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { return nil }
-        guard flock(descriptor, LOCK_SH | LOCK_NB) == 0 else {
-            Glibc.close(descriptor)
-            throw StoreError("\(database) is being restored from a backup; start again when that is done")
-        }
-        return DatabaseFileLock(descriptor: descriptor)
-    }
-
-    /// The exclusive lock.
-    ///
-    /// - Throws: ``StoreError`` when another process (or store) has the database open.
-    static func exclusive(for database: String) throws -> DatabaseFileLock {
-        let descriptor = Glibc.open(database + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            throw StoreError("\(database).lock cannot be opened: \(String(cString: strerror(errno)))")
-        }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
-            Glibc.close(descriptor)
-            throw StoreError(
-                "\(database) is in use (a gateway or another uniongate command has it open); stop it first")
-        }
-        return DatabaseFileLock(descriptor: descriptor)
-    }
-
-    /// Releases the lock (closing the descriptor releases its `flock`).
-    func release() {
-        descriptor.withLock {
-            if $0 >= 0 { Glibc.close($0) }
-            $0 = -1
-        }
-    }
-
-    deinit { release() }
 }

@@ -31,7 +31,7 @@ public final class UnionStore: Sendable {
     private let lastSeenVersion = Mutex<Int?>(nil)
     private let backend: Backend
     /// An SQLite file's `<file>.lock`, held shared while the store is open (``StoreBackup``).
-    private let fileLock: DatabaseFileLock?
+    private let fileLock: FileLock?
     private let mutex = AsyncMutex()
     /// How many commits wrote callers' transactions, how many transactions they held, and how
     /// many groups ran again with a savepoint for each body (because one of them failed).
@@ -50,7 +50,7 @@ public final class UnionStore: Sendable {
 
     private init(
         location: DatabaseLocation, backend: Backend, changes: StoreChanges = StoreChanges(),
-        fileLock: DatabaseFileLock? = nil
+        fileLock: FileLock? = nil
     ) {
         self.changes = changes
         self.fileLock = fileLock
@@ -228,7 +228,14 @@ public final class UnionStore: Sendable {
                 try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
             }
         }
-        let lock = path == ":memory:" ? nil : try DatabaseFileLock.shared(for: path)
+        var lock: FileLock?
+        if path != ":memory:" {
+            switch FileLock.take(path + ".lock", exclusive: false) {
+            case .locked(let taken): lock = taken
+            case .held: throw StoreError("\(path) is being restored from a backup; start again when that is done")
+            case .unopenable: lock = nil  // a read-only folder: the store opens, only a restore cannot tell
+            }
+        }
         let storage: SQLiteConnection.Storage = path == ":memory:" ? .memory : .file(path: path)
         let connection = try await SQLiteConnection.open(storage: storage, logger: logger)
         return UnionStore(
