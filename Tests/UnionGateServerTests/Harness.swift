@@ -134,7 +134,9 @@ struct WeChatClient: Sendable {
         var request = URLRequest(url: components.url!)
         request.httpMethod = method
         request.httpBody = body
-        request.timeoutInterval = 30
+        // Longer than any test's reply deadline (the two-instance tests wait up to 90 s), so a
+        // slow answer is the gateway's to give, not the client's to abandon.
+        request.timeoutInterval = 100
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         let (data, response) = try await session.data(for: request)
         let http = response as! HTTPURLResponse

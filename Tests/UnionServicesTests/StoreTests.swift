@@ -71,6 +71,33 @@ struct StoreTests {
         await reopened.close()
     }
 
+    /// A suggestion's number, taken by the statement that stores it on PostgreSQL (prepared) and
+    /// by two on SQLite, reads the same on both: six digits at least, more past 999,999, the
+    /// member's unit, and a retry of the message gets the first suggestion without a number.
+    @Test(arguments: StoreKind.allCases)
+    func aSuggestionsNumberIsTheSameOnBothDatabases(_ kind: StoreKind) async throws {
+        let store = try await kind.open()
+        func submit(_ key: String, openid: String = "oNumbered") async throws -> Suggestion {
+            try await store.transaction { database in
+                try await SuggestionBox.submit(
+                    openid: openid, content: "食堂晚上增加一个窗口", messageKey: key, at: 5, year: 2026, in: database)
+            }
+        }
+        let first = try await submit("k1")
+        #expect(first.number == "JY-2026-000001" && first.unitCode == "" && first.status == .received)
+        #expect(try await submit("k1") == first)  // the retry
+        #expect(try await submit("k2").number == "JY-2026-000002")
+        try await store.transaction { database in
+            try await database.update("receipt_counters").set("last", to: 999_998)
+                .where("prefix", .equal, "JY").where("year", .equal, 2026).run()
+        }
+        #expect(try await submit("k3").number == "JY-2026-999999")
+        #expect(try await submit("k4").number == "JY-2026-1000000")
+        let stored = try await SuggestionBox(store: store).list()
+        #expect(Set(stored.map(\.number)).count == 4 && stored.count == 4)
+        await store.close()
+    }
+
     @Test(arguments: StoreKind.allCases)
     func aFailedTransactionLeavesNothingBehind(_ kind: StoreKind) async throws {
         struct Boom: Error {}

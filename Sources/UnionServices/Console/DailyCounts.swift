@@ -57,55 +57,82 @@ public final class DailyCounts: Sendable {
     /// Whether counts wait to be written.
     public var isEmpty: Bool { pending.withLock { $0.isEmpty } }
 
-    /// The most keys inserted by one statement.
+    /// The most keys inserted by one statement, and by one transaction.
     static let keysPerStatement = 500
 
-    /// Adds what was counted since the last flush to the store, in one transaction; when the
-    /// store cannot write, the counts are kept for the next flush.
+    /// Adds what was counted since the last flush to the store; when the store cannot write,
+    /// what was not written is kept for the next flush.
+    ///
+    /// Message keys go in transactions of ``keysPerStatement`` each, every one adding to the
+    /// day what its new keys add: a transaction goes through the store's writer, in a group
+    /// with members' messages, and one transaction for a flush of 200,000 keys (a busy minute
+    /// of a large account) held the writer's groups for over a second (`scripts/pg-bench`: 16
+    /// suggestions past wrk's 2 s timeout, 2026-12-07). The plain counts go with the first.
     public func flush(to store: UnionStore) async throws {
         let taken = pending.withLock { pending in
             defer { pending = Pending() }
             return pending
         }
         guard !taken.isEmpty else { return }
+        var chunks: [(key: Key, messages: ArraySlice<String>)] = []
+        for (key, messages) in taken.messages.sorted(by: { Self.order($0.key, $1.key) }) {
+            let sorted = messages.sorted()
+            for start in stride(from: 0, to: sorted.count, by: Self.keysPerStatement) {
+                chunks.append((key, sorted[start..<min(start + Self.keysPerStatement, sorted.count)]))
+            }
+        }
+        var plain = taken.counts
+        var written = 0
         do {
-            try await store.transaction { database in
-                var counts = taken.counts
-                // Only the keys no instance has counted yet add to the day.
-                for (key, messages) in taken.messages {
-                    let sorted = messages.sorted()
-                    for start in stride(from: 0, to: sorted.count, by: Self.keysPerStatement) {
+            repeat {
+                let chunk = written < chunks.count ? chunks[written] : nil
+                let counts = plain
+                try await store.transaction { database in
+                    var counts = counts
+                    if let chunk {
+                        // Only the keys no instance has counted yet add to the day.
                         var insert = database.insert(into: "daily_count_keys").columns("day", "name", "message_key")
-                        for message in sorted[start..<min(start + Self.keysPerStatement, sorted.count)] {
-                            insert = insert.values(SQLBind(key.day), SQLBind(key.name.rawValue), SQLBind(message))
+                        for message in chunk.messages {
+                            insert = insert.values(
+                                SQLBind(chunk.key.day), SQLBind(chunk.key.name.rawValue), SQLBind(message))
                         }
                         let added = try await insert.ignoringConflicts(with: ["day", "name", "message_key"])
                             .returning("message_key").all().count
-                        if added > 0 { counts[key, default: 0] += added }
+                        if added > 0 { counts[chunk.key, default: 0] += added }
+                    }
+                    for (key, count) in counts.sorted(by: { Self.order($0.key, $1.key) }) {
+                        try await database.raw(
+                            """
+                            INSERT INTO daily_counts (day, name, count) VALUES (\(bind: key.day), \(bind: key.name.rawValue), \(bind: count))
+                            ON CONFLICT (day, name) DO UPDATE SET count = daily_counts.count + excluded.count
+                            """
+                        ).run()
                     }
                 }
-                if !taken.messages.isEmpty, let newest = taken.messages.keys.map(\.day).max() {
-                    // A retry comes within minutes: yesterday's keys are the oldest still needed.
-                    try await database.delete(from: "daily_count_keys").where("day", .lessThan, newest - 86_400).run()
-                }
-                for (key, count) in counts.sorted(by: {
-                    ($0.key.day, $0.key.name.rawValue) < ($1.key.day, $1.key.name.rawValue)
-                }) {
-                    try await database.raw(
-                        """
-                        INSERT INTO daily_counts (day, name, count) VALUES (\(bind: key.day), \(bind: key.name.rawValue), \(bind: count))
-                        ON CONFLICT (day, name) DO UPDATE SET count = daily_counts.count + excluded.count
-                        """
-                    ).run()
-                }
-            }
+                plain = [:]
+                written += 1
+            } while written < chunks.count
         } catch {
             pending.withLock { pending in
-                for (key, count) in taken.counts { pending.counts[key, default: 0] += count }
-                for (key, messages) in taken.messages { pending.messages[key, default: []].formUnion(messages) }
+                for (key, count) in plain { pending.counts[key, default: 0] += count }
+                for chunk in chunks[min(written, chunks.count)...] {
+                    pending.messages[chunk.key, default: []].formUnion(chunk.messages)
+                }
             }
             throw error
         }
+        if let newest = taken.messages.keys.map(\.day).max() {
+            // A retry comes within minutes: yesterday's keys are the oldest still needed.
+            try await store.transaction { database in
+                try await database.delete(from: "daily_count_keys").where("day", .lessThan, newest - 86_400).run()
+            }
+        }
+    }
+
+    /// Days, then names: the order counts are written in (two instances' flushes never wait
+    /// on each other's rows in opposite orders).
+    private static func order(_ left: Key, _ right: Key) -> Bool {
+        (left.day, left.name.rawValue) < (right.day, right.name.rawValue)
     }
 
     /// The stored counts of `name` for the 30 days from `start` (a day's start), oldest first.

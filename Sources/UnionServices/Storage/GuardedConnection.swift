@@ -59,9 +59,32 @@ struct GuardedConnection: SQLDatabase {
     }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
+        let base = base
+        try await guarded { try await base.execute(sql: query, onRow) }
+    }
+
+    /// Runs `statement` as a named prepared statement, prepared once per connection (the
+    /// statements of the busiest writes: PostgreSQL plans an unnamed statement every time it
+    /// is sent, which cost the suggestion's insert 0.65 ms of PostgreSQL's time against 0.25 ms
+    /// prepared, pgbench, 2026-12-07), and returns its rows.
+    func execute<Statement: PostgresPreparedStatement>(prepared statement: Statement) async throws -> [Statement.Row]
+    where Statement.Row: Sendable {
+        let (connection, logger) = (connection, base.logger)
+        return try await guarded {
+            var rows: [Statement.Row] = []
+            for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
+            return rows
+        }
+    }
+
+    /// Runs `work`, one statement, unless the connection is known to be gone; answers when the
+    /// statement does or when its connection is found closed, whichever is first.
+    private func guarded<Result: Sendable>(_ work: @escaping @Sendable () async throws -> Result) async throws
+        -> Result
+    {
         if let refusal { throw refusal }
         let (base, connection, broken) = (base, connection, broken)
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Result, any Error>) in
             let answer = AnswerOnce(continuation)
             let watch = connection.eventLoop.scheduleRepeatedTask(
                 initialDelay: Self.lookEvery, delay: Self.lookEvery
@@ -76,9 +99,9 @@ struct GuardedConnection: SQLDatabase {
             }
             Task {
                 do {
-                    try await base.execute(sql: query, onRow)
+                    let result = try await work()
                     watch.cancel()
-                    answer.resume(throwing: nil)
+                    answer.resume(returning: result)
                 } catch {
                     watch.cancel()
                     answer.resume(throwing: Self.noting(error, broken))
@@ -105,18 +128,26 @@ struct GuardedConnection: SQLDatabase {
 
 /// A continuation resumed by whichever comes first, the statement or the watch; later calls do
 /// nothing.
-private final class AnswerOnce: Sendable {
-    private let continuation: Mutex<CheckedContinuation<Void, any Error>?>
+private final class AnswerOnce<Result: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Result, any Error>?>
 
-    init(_ continuation: CheckedContinuation<Void, any Error>) {
+    init(_ continuation: CheckedContinuation<Result, any Error>) {
         self.continuation = Mutex(continuation)
     }
 
-    /// Resumes with `error`, or returns normally when it is nil; false when it was resumed before.
+    /// Resumes with `error`; false when it was resumed before.
     @discardableResult
-    func resume(throwing error: (any Error)?) -> Bool {
+    func resume(throwing error: any Error) -> Bool {
         guard let continuation = continuation.withLock({ $0.take() }) else { return false }
-        if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+        continuation.resume(throwing: error)
+        return true
+    }
+
+    /// Resumes with `result`; false when it was resumed before.
+    @discardableResult
+    func resume(returning result: Result) -> Bool {
+        guard let continuation = continuation.withLock({ $0.take() }) else { return false }
+        continuation.resume(returning: result)
         return true
     }
 }

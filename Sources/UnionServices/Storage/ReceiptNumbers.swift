@@ -22,18 +22,26 @@ enum ReceiptNumbers {
         let statement = CachedStatements.statement(
             "receipt number unless stored in \(table)", binds: [prefix, year, messageKey], on: database
         ) { database, bind in
-            let stored = database.select().column(SQLFunction("count", args: SQLLiteral.all)).from(table)
-                .where("message_key", .equal, bind[2])
-            return bumping(
-                database.insert(into: "receipt_counters").columns("prefix", "year", "last")
-                    .select {
-                        $0.columns(bind[0], bind[1], SQLLiteral.numeric("1"))
-                            .where(SQLGroupExpression(stored.select), .equal, SQLLiteral.numeric("0"))
-                    }
-            ).query
+            bumpUnlessStored(prefix: bind[0], year: bind[1], in: table, messageKey: bind[2], on: database)
         }
         let last = try await statement.first(decodingColumn: "last", as: Int.self)
         return last.map { format(prefix: prefix, year: year, sequence: $0) }
+    }
+
+    /// The insert that bumps the counter unless a row of `table` holds `messageKey`, returning
+    /// the counter's new value as `last` (no row then).
+    private static func bumpUnlessStored(
+        prefix: SQLBind, year: SQLBind, in table: String, messageKey: SQLBind, on database: any SQLDatabase
+    ) -> any SQLExpression {
+        let stored = database.select().column(SQLFunction("count", args: SQLLiteral.all)).from(table)
+            .where("message_key", .equal, messageKey)
+        return bumping(
+            database.insert(into: "receipt_counters").columns("prefix", "year", "last")
+                .select {
+                    $0.columns(prefix, year, SQLLiteral.numeric("1"))
+                        .where(SQLGroupExpression(stored.select), .equal, SQLLiteral.numeric("0"))
+                }
+        ).query
     }
 
     /// `count` numbers in a row, taken in one statement (a roster import numbers thousands of

@@ -92,17 +92,21 @@ public struct SuggestionBox: Sendable {
     )
         async throws -> Suggestion
     {
+        if let connection = database as? GuardedConnection {
+            let statement = NumberedSuggestionInsert(
+                year: year, openid: openid, content: content, now: now, messageKey: messageKey)
+            guard let row = try await connection.execute(prepared: statement).first else {
+                return try await stored(messageKey: messageKey, in: database)
+            }
+            return Suggestion(
+                id: row.id, number: row.number, openid: openid, unitCode: row.unitCode, content: content,
+                status: .received, reply: nil, createdAt: now, updatedAt: now)
+        }
         // The number is taken only when no suggestion holds this message yet (one statement).
         guard
             let number = try await ReceiptNumbers.next(
                 prefix: "JY", year: year, unlessStoredIn: Suggestion.table, messageKey: messageKey, in: database)
-        else {
-            guard
-                let existing = try await select(in: database).where("message_key", .equal, messageKey).first(
-                    decoding: Suggestion.self, keyDecodingStrategy: .convertFromSnakeCase)
-            else { throw StoreError("suggestion of message \(messageKey) vanished") }
-            return existing
-        }
+        else { return try await stored(messageKey: messageKey, in: database) }
         // The writer's unit is read by the insert itself: one statement fewer on the write path.
         let statement = CachedStatements.statement(
             "suggestion insert",
@@ -132,6 +136,15 @@ public struct SuggestionBox: Sendable {
     private struct Inserted: Decodable {
         var id: Int
         var unitCode: String
+    }
+
+    /// The suggestion a retry's first attempt stored.
+    static func stored(messageKey: String, in database: any SQLDatabase) async throws -> Suggestion {
+        guard
+            let existing = try await select(in: database).where("message_key", .equal, messageKey).first(
+                decoding: Suggestion.self, keyDecodingStrategy: .convertFromSnakeCase)
+        else { throw StoreError("suggestion of message \(messageKey) vanished") }
+        return existing
     }
 
     /// The member's most recent suggestions, newest first.
