@@ -1,5 +1,6 @@
 import Foundation
 import ReplyRules
+import Synchronization
 import Testing
 import WeChatTestSupport
 import WeChatWire
@@ -113,6 +114,45 @@ struct InstancesTests {
             // Read again, memory is trusted for the member once more: help mid-form from memory.
             let again = try #require(gatewayB.core.dispatcher.answerAtOnce(help))
             #expect(visibleText(of: again.replies) == midForm)
+        }
+    }
+
+    /// A member's second message reaching the other instance while their first is still being
+    /// applied waits for it: 「我的建议」 on B, sent while A's writer holds the member's
+    /// suggestion back, lists that suggestion with its number. (Without turns B answers at once,
+    /// with no suggestion, and the member never holds two turns.)
+    @Test func aMembersMessagesAreAppliedInOrderAcrossInstances() async throws {
+        try await withTwoInstances { a, b, gateway, _ in
+            let member = Member()
+            let turns = try #require(MemberTurns(store: gateway.store))
+            let gate = Gate()
+            let held = Mutex(false)
+            // A's writer busy with a transaction that waits for the gate: A's suggestion queues.
+            let holding = Task {
+                try await gateway.store.transaction { _ in
+                    held.withLock { $0 = true }
+                    await gate.wait()
+                }
+            }
+            try await waitUntil(timeout: .seconds(30)) { held.withLock { $0 } }
+            let first = Task { try await a.replyText(member.text("建议：夜班公交能不能延长到十二点")) }
+            try await waitUntil(timeout: .seconds(30)) {
+                (try? await turns.count(account: "gh_union", openid: member.openid)) == 1
+            }
+            let second = Task { try await b.replyText(member.text("我的建议")) }
+            // B's message took its turn behind A's and waits for it.
+            try await waitUntil(timeout: .seconds(30)) {
+                (try? await turns.count(account: "gh_union", openid: member.openid)) == 2
+            }
+            await gate.open()
+            try await holding.value
+            let receipt = try #require(try await first.value)
+            let number = try #require(receipt.firstMatch(of: /JY-\d{4}-\d{6}/).map { String($0.output) })
+            let listed = try #require(try await second.value)
+            #expect(listed.contains(number), "\(listed)")
+            try await waitUntil(timeout: .seconds(30)) {
+                (try? await turns.count(account: "gh_union", openid: member.openid)) == 0
+            }
         }
     }
 

@@ -114,11 +114,13 @@ struct ConversationVersionTests {
 
         // B's listening connection is cut: B trusts nothing until it listens and has read again.
         // Only this test's database: other tests' instances share the server and listen too.
+        // A listening connection's last statement is its LISTEN or its presence announcement.
         try await storeA.read { database in
             try await database.raw(
                 """
                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                WHERE query LIKE 'LISTEN%' AND datname = current_database() AND pid <> pg_backend_pid()
+                WHERE (query LIKE 'LISTEN%' OR query LIKE 'SELECT pg_notify%') AND state = 'idle'
+                AND datname = current_database() AND pid <> pg_backend_pid()
                 """
             ).run()
         }

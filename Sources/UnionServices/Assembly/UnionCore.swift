@@ -61,7 +61,8 @@ public struct UnionCore: Sendable {
             let counts = DailyCounts(acrossInstances: store.dialect.sharedByInstances)
             let dispatcher = Dispatcher(
                 rules: rules, services: options.desk?(store) ?? services, membership: services.members,
-                logger: logger, clock: options.unixTime, journal: journal, counts: counts)
+                logger: logger, clock: options.unixTime, journal: journal, counts: counts,
+                turns: MemberTurns(store: store))
             return UnionCore(
                 store: store, rules: rules, held: held, services: services, dispatcher: dispatcher, journal: journal,
                 counts: counts)

@@ -14,6 +14,8 @@ public struct Dispatcher: MessageHandler {
     private let journal: InboundJournal?
     /// Where messages and new followers are counted per day; nil: not counted.
     private let counts: DailyCounts?
+    /// The members' turns across instances; nil with one process (its own line keeps order).
+    private let turns: MemberTurns?
 
     /// Creates a dispatcher.
     ///
@@ -21,9 +23,10 @@ public struct Dispatcher: MessageHandler {
     public init(
         rules: LiveRules, services: any ServiceDesk, membership: any MembershipDirectory, logger: Logger,
         clock: @escaping @Sendable () -> Int64 = UnixTime.now, journal: InboundJournal? = nil,
-        counts: DailyCounts? = nil
+        counts: DailyCounts? = nil, turns: MemberTurns? = nil
     ) {
         self.journal = journal
+        self.turns = turns
         self.counts = counts
         self.rules = rules
         self.services = services
@@ -111,7 +114,11 @@ public struct Dispatcher: MessageHandler {
             return keep(message, in: journal, because: nil)
         }
         do {
-            return try await answer(message)
+            guard let turns else { return try await answer(message) }
+            // After the member's earlier messages, whichever instance they reached.
+            return try await turns.inTurn(account: message.header.account, openid: message.header.sender) {
+                try await answer(message)
+            }
         } catch {
             if let journal, StoreUnavailable.isTrouble(error) {
                 return keep(message, in: journal, because: error)

@@ -41,6 +41,7 @@ public struct UnionServiceDesk: ServiceDesk {
                     case .conversation: conversations.changed(openids)
                     case .held: for openid in openids { held.add(openid) }
                     case .taken: for openid in openids { held.remove(openid) }
+                    case .presence: break  // kept by StoreChanges itself, never passed on
                     }
                 },
                 resync: {

@@ -543,6 +543,20 @@ enum Migrations {
                 .primaryKey("day", "name", "message_key")
                 .run()
         },
+        Migration(version: 15, name: "members' turns across instances") { database in
+            // PostgreSQL only (instances share it): each message a member sends takes a turn,
+            // so that their messages are applied in order on whichever instance each reached
+            // (MemberTurns). A turn lasts as long as its message: the table is not WAL-logged.
+            guard database.dialect.name == "postgresql" else { return }
+            try await database.raw(
+                """
+                CREATE UNLOGGED TABLE member_turns (
+                    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    account TEXT NOT NULL, openid TEXT NOT NULL, taken_at BIGINT NOT NULL)
+                """
+            ).run()
+            try await database.raw("CREATE INDEX member_turns_member ON member_turns (openid, id)").run()
+        },
     ]
 
     /// A `CHECK` that the column holds one of the enum's raw values: the schema enforces what

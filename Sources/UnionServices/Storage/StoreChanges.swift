@@ -26,6 +26,8 @@ public final class StoreChanges: Sendable {
         case held = "h"
         /// Their held notices were delivered.
         case taken = "t"
+        /// Not a member's change: an instance says it is serving (its id instead of openids).
+        case presence = "p"
     }
 
     /// The channel every instance listens on.
@@ -35,6 +37,18 @@ public final class StoreChanges: Sendable {
 
     private let connect: (@Sendable () async throws -> PostgresConnection)?
     private let logger: Logger
+    /// This instance's id in presence announcements.
+    let instance = UUID().uuidString
+    /// Time since some fixed moment (a monotonic clock; tests pass their own).
+    private let uptime: @Sendable () -> Duration
+    /// How often a listening instance announces that it serves (and at once when it hears an
+    /// instance it did not know: a new instance hears every other within moments).
+    static let presenceEvery = Duration.seconds(10)
+    /// How long an instance counts as serving after it was last heard (three announcements).
+    static let presenceWindow = Duration.seconds(30)
+    /// How long after it begins to listen an instance assumes others serve, while their
+    /// answers to its first announcement come back.
+    static let listeningWindow = Duration.seconds(2)
     private let state = Mutex(State())
     private let running = Mutex<Task<Void, Never>?>(nil)
 
@@ -45,6 +59,14 @@ public final class StoreChanges: Sendable {
         /// Tokens that came back before anyone waited for them (a few, most recent).
         var arrived: [String] = []
         var handlers: Handlers?
+        /// When another instance was last heard to say it serves.
+        var othersHeard: Duration?
+        /// The other instances heard so far.
+        var known: Set<String> = []
+        /// Whether to announce this instance at the next look (one it did not know was heard).
+        var announceNow = false
+        /// When this instance last began to listen.
+        var liveSince: Duration = .zero
         init(live: Bool = false) { self.live = live }
     }
 
@@ -68,13 +90,37 @@ public final class StoreChanges: Sendable {
     init() {
         connect = nil
         logger = Logger(label: "uniongate.changes")
+        uptime = Self.monotonic
         state.withLock { $0.live = true }
     }
 
     /// Changes told through the PostgreSQL server that `connect` reaches.
-    init(connect: @escaping @Sendable () async throws -> PostgresConnection, logger: Logger) {
+    init(
+        connect: @escaping @Sendable () async throws -> PostgresConnection, logger: Logger,
+        uptime: @escaping @Sendable () -> Duration = StoreChanges.monotonic
+    ) {
         self.connect = connect
         self.logger = logger
+        self.uptime = uptime
+    }
+
+    /// The time since this process's first look at the clock.
+    static let monotonic: @Sendable () -> Duration = {
+        let origin = ContinuousClock.now
+        return { ContinuousClock.now - origin }
+    }()
+
+    /// Whether another instance may be serving the same database now: never on SQLite; on
+    /// PostgreSQL, when another was heard within ``presenceWindow``, and whenever this one
+    /// cannot tell (not listening, or listening for less than ``listeningWindow``: the others
+    /// answer its first announcement with theirs).
+    public var othersMayServe: Bool {
+        guard connect != nil else { return false }
+        let now = uptime()
+        return state.withLock { state in
+            if !state.live || now - state.liveSince < Self.listeningWindow { return true }
+            return state.othersHeard.map { now - $0 < Self.presenceWindow } ?? false
+        }
     }
 
     /// Whether memory follows the database: always on SQLite; on PostgreSQL, while this
@@ -113,9 +159,33 @@ public final class StoreChanges: Sendable {
                     // Listening now: whatever commits from here on is heard. What committed
                     // before is read again, then memory is trusted.
                     try await state.withLock { $0.handlers }?.resync()
-                    state.withLock { $0.live = true }
+                    let now = uptime()
+                    state.withLock {
+                        $0.live = true
+                        $0.liveSince = now
+                    }
                     pause = .milliseconds(200)
                     logger.debug("following the other instances' changes")
+                    // Says every few seconds that this instance serves (on the same connection).
+                    let payload =
+                        "\(String(UInt64.random(in: 0...UInt64.max), radix: 36)) \(Kind.presence.rawValue) \(instance)"
+                    let presence = Task {
+                        var last: Duration?
+                        while !Task.isCancelled {
+                            let now = uptime()
+                            let due = state.withLock { state in
+                                defer { state.announceNow = false }
+                                return state.announceNow || last.map { now - $0 >= Self.presenceEvery } ?? true
+                            }
+                            if due {
+                                last = now
+                                _ = try? await opened.query(
+                                    "SELECT pg_notify(\(Self.channel), \(payload))", logger: logger)
+                            }
+                            try? await Task.sleep(for: .milliseconds(250))
+                        }
+                    }
+                    defer { presence.cancel() }
                     for try await notification in notifications {
                         hear(notification.payload)
                     }
@@ -136,6 +206,18 @@ public final class StoreChanges: Sendable {
         markNotLive()
     }
 
+    /// Marks the mirror trusted without a listening connection (tests of what is heard).
+    func markLiveForTests() {
+        let now = uptime()
+        state.withLock {
+            $0.live = true
+            $0.liveSince = now
+        }
+    }
+
+    /// Whether this instance will announce itself at its next look (tests).
+    var willAnnounce: Bool { state.withLock { $0.announceNow } }
+
     private func markNotLive() {
         let waiting = state.withLock { state in
             state.live = false
@@ -150,6 +232,17 @@ public final class StoreChanges: Sendable {
         let words = payload.split(separator: " ").map(String.init)
         guard words.count >= 2, let kind = Kind(rawValue: words[1]) else {
             logger.warning("an unknown change announcement was ignored")
+            return
+        }
+        if kind == .presence {
+            if words.count >= 3, words[2] != instance {
+                let now = uptime()
+                state.withLock { state in
+                    state.othersHeard = now
+                    // A new instance: it learns of this one at once, not in ten seconds.
+                    if state.known.insert(words[2]).inserted { state.announceNow = true }
+                }
+            }
             return
         }
         let token = words[0]
