@@ -77,6 +77,15 @@ struct GuardedConnection: SQLDatabase {
         }
     }
 
+    /// Runs `statement` prepared when `database` is a leased PostgreSQL connection; nil on any
+    /// other database (SQLite), which runs its own statements instead.
+    static func prepared<Statement: PostgresPreparedStatement>(_ statement: Statement, on database: any SQLDatabase)
+        async throws -> [Statement.Row]? where Statement.Row: Sendable
+    {
+        guard let connection = database as? GuardedConnection else { return nil }
+        return try await connection.execute(prepared: statement)
+    }
+
     /// Runs `work`, one statement, unless the connection is known to be gone; answers when the
     /// statement does or when its connection is found closed, whichever is first.
     private func guarded<Result: Sendable>(_ work: @escaping @Sendable () async throws -> Result) async throws

@@ -75,16 +75,15 @@ public struct MemberTurns: Sendable {
         _ = try await store.read { database in try await Self.run(EndTurn(id: id, stale: stale), on: database) }
     }
 
-    /// Runs `statement` prepared on the pool's connection (PostgreSQL, the only database turns
-    /// are taken on): every message of a member pays for its turn, so it is not planned again
-    /// each time.
+    /// Runs `statement` prepared (PostgreSQL, the only database turns are taken on): every
+    /// message of a member pays for its turn, so it is not planned again each time.
     private static func run<Statement: PostgresPreparedStatement>(_ statement: Statement, on database: any SQLDatabase)
         async throws -> [Statement.Row] where Statement.Row: Sendable
     {
-        guard let connection = database as? GuardedConnection else {
+        guard let rows = try await GuardedConnection.prepared(statement, on: database) else {
             throw StoreError("members' turns need a PostgreSQL connection")
         }
-        return try await connection.execute(prepared: statement)
+        return rows
     }
 
     /// How many turns the member holds or waits for now (tests).

@@ -9,7 +9,7 @@ import PostgresKit
 /// counter's insert is a `WITH` whose row the suggestion's insert reads, so a retry (a
 /// suggestion already holds the message) takes no number and returns no row. The number is
 /// formatted as ``ReceiptNumbers/format(prefix:year:sequence:)`` does (six digits at least);
-/// `SuggestionBoxTests` and the store tests read it back on both databases.
+/// `StoreTests.aSuggestionsNumberIsTheSameOnBothDatabases` reads it back on both databases.
 struct NumberedSuggestionInsert: PostgresPreparedStatement {
     static let name = "uniongate_suggestion_numbered_insert"
 

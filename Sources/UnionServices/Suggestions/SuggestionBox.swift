@@ -92,10 +92,10 @@ public struct SuggestionBox: Sendable {
     )
         async throws -> Suggestion
     {
-        if let connection = database as? GuardedConnection {
-            let statement = NumberedSuggestionInsert(
-                year: year, openid: openid, content: content, now: now, messageKey: messageKey)
-            guard let row = try await connection.execute(prepared: statement).first else {
+        let numbered = NumberedSuggestionInsert(
+            year: year, openid: openid, content: content, now: now, messageKey: messageKey)
+        if let rows = try await GuardedConnection.prepared(numbered, on: database) {
+            guard let row = rows.first else {
                 return try await stored(messageKey: messageKey, in: database)
             }
             return Suggestion(
