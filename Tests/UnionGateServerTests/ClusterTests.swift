@@ -252,7 +252,7 @@ struct ClusterTests {
                 try await database.select().column("openid").from("outbox").all(
                     decodingColumn: "openid", as: String.self)
             }
-            await store.close()
+
             #expect(outbox.count >= applications.count)
             let sends = fake.calls(to: "/cgi-bin/message/custom/send").compactMap { call -> String? in
                 (try? JSONSerialization.jsonObject(with: Data(call.body.utf8)) as? [String: Any])?["touser"] as? String
@@ -263,6 +263,44 @@ struct ClusterTests {
             for member in joiners {
                 #expect(queuedFor[member.openid, default: 0] >= 1, "\(member.openid) got no notice")
             }
+            // 4. A member's two quick messages reaching two instances through nginx are applied in
+            // the order sent: the suggestion's write is held (this test locks the receipt
+            // counters) until 「我的建议」 has reached the next instance and waits for its turn;
+            // then it lists the suggestion.
+            let orderly = Member("oOrder-\(UUID().uuidString.prefix(8))")
+            @Sendable func turns() async throws -> Int {
+                try await store.read { database in
+                    try await database.select().column(SQLFunction("count", args: SQLLiteral.all)).from("member_turns")
+                        .where("openid", .equal, orderly.openid).first(decodingColumn: "count", as: Int.self) ?? 0
+                }
+            }
+            let locked = Gate()
+            let release = Gate()
+            let holder = Task {
+                try await store.read { database in
+                    try await database.raw("BEGIN").run()
+                    try await database.raw("LOCK TABLE receipt_counters IN EXCLUSIVE MODE").run()
+                    await locked.open()
+                    await release.wait()
+                    try await database.raw("COMMIT").run()
+                }
+            }
+            await locked.wait()
+            let suggested = Task { try await deliver(orderly.text("建议：夜班食堂增加一道热汤"), through: client) }
+            try await waitUntil(timeout: .seconds(30)) { try await turns() >= 1 }
+            let listed = Task { try await deliver(orderly.text("我的建议"), through: client) }
+            let bothWaited = await (try? waitUntil(timeout: .seconds(30)) { try await turns() >= 2 }) != nil
+            await release.open()
+            try await holder.value
+            let suggestion = try await suggested.value
+            let listing = try await listed.value
+            #expect(bothWaited, "「我的建议」 took no turn: \(suggestion.upstream), \(listing.upstream)")
+            #expect(suggestion.upstream != listing.upstream, "nginx sent both to \(listing.upstream)")
+            let receipt = try #require(suggestion.text.firstMatch(of: /JY-\d{4}-\d{6}/)).output
+            #expect(listing.text.contains(receipt), "「我的建议」 did not wait for \(receipt): \(listing.text)")
+            try await waitUntil(timeout: .seconds(30)) { try await turns() == 0 }  // each turn ended
+            await store.close()
+
             print(
                 """
                 cluster: \(acknowledged.count) suggestions acknowledged (\(log.held) from the journal while \

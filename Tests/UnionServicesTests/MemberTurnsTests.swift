@@ -40,15 +40,15 @@ struct MemberTurnsTests {
     @Test func aSecondTurnWaitsForTheFirst() async throws {
         let store = try await StoreKind.postgres.open()
         let turns = try #require(MemberTurns(store: store))
-        let first = try await turns.take(account: "gh", openid: "oA")
+        let first = try await turns.take(account: "gh", openid: "oA").turn
         let order = Mutex<[String]>([])
         let second = Task {
-            let id = try await turns.take(account: "gh", openid: "oA")
+            let id = try await turns.take(account: "gh", openid: "oA").turn
             order.withLock { $0.append("second") }
             try await turns.end(id)
         }
         try await waitUntil(timeout: .seconds(30)) { (try? await turns.count(account: "gh", openid: "oA")) == 2 }
-        let other = try await turns.take(account: "gh", openid: "oB")  // not held up
+        let other = try await turns.take(account: "gh", openid: "oB").turn  // not held up
         try await turns.end(other)
         order.withLock { $0.append("first") }
         try await turns.end(first)
@@ -56,5 +56,53 @@ struct MemberTurnsTests {
         #expect(order.withLock { $0 } == ["first", "second"])
         #expect(try await turns.count(account: "gh", openid: "oA") == 0)
         await store.close()
+    }
+
+    /// A turn comes with the version of the member's stored conversation, read when every earlier
+    /// message of theirs had committed: memory that holds that version need not read it again;
+    /// memory another instance has moved past must. Turns ended together are all removed.
+    @Test func aTurnSaysWhichConversationMemoryMustHold() async throws {
+        let path = try StoreKind.postgres.freshLocation()
+        let storeA = try await StoreKind.postgres.open(path)
+        let storeB = try await StoreKind.postgres.open(path)
+        let turns = try #require(MemberTurns(store: storeA))
+        let a = try await ConversationStore.load(from: storeA)
+        let b = try await ConversationStore.load(from: storeB)
+        let member = "oTurnVersion"
+        func turn() async throws -> MemberTurns.ConversationAtTurn {
+            let (id, version) = try await turns.take(account: "gh", openid: member)
+            try await turns.end(id)
+            return MemberTurns.ConversationAtTurn(version: version)
+        }
+        let none = try await turn()
+        #expect(a.holds(member, version: none), "none stored, none in memory")
+        #expect(!a.holds(member, version: nil), "outside a turn memory is not taken for current")
+        try await a.save(FormProgress(form: "入会", step: 0, answers: [:], updatedAt: 1), for: member)
+        let saved = try await turn()
+        #expect(saved.version == 1 && a.holds(member, version: saved))
+        // Another instance moves the member on: A's memory is behind, B's is not.
+        try await b.refresh(member)
+        try await b.save(FormProgress(form: "入会", step: 1, answers: ["name": "张三"], updatedAt: 2), for: member)
+        let moved = try await turn()
+        #expect(moved.version == 2 && !a.holds(member, version: moved) && b.holds(member, version: moved))
+        let before = a.refreshes.load(ordering: .relaxed)
+        try await a.refresh(member)
+        #expect(a.holds(member, version: moved) && a.refreshes.load(ordering: .relaxed) == before + 1)
+
+        // Many turns ended at once are all gone when each end returns.
+        let many = try await withThrowingTaskGroup(of: Int64.self) { group in
+            for index in 0..<20 { group.addTask { try await turns.take(account: "gh", openid: "oMany\(index)").turn } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for id in many { group.addTask { try await turns.end(id) } }
+            try await group.waitForAll()
+        }
+        let left = try await storeA.read { database in
+            try await database.raw("SELECT count(*) AS n FROM member_turns").first()?.decode(column: "n", as: Int.self)
+        }
+        #expect(left == 0)
+        await storeA.close()
+        await storeB.close()
     }
 }

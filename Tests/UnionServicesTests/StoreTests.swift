@@ -280,6 +280,82 @@ struct StoreTests {
         await store.close()
     }
 
+    /// Suggestions that wait in one group are stored by one statement on PostgreSQL, numbered in
+    /// the order they arrived, as SQLite numbers them one by one: a message already stored and
+    /// a retry within the group take no number, and a member's unit comes with theirs.
+    @Test(arguments: StoreKind.allCases)
+    func suggestionsWaitingInOneGroupAreNumberedInOrderOnce(_ kind: StoreKind) async throws {
+        let store = try await kind.open()
+        func submission(_ key: String, openid: String = "oBatch", year: Int = 2026) -> SuggestionSubmission {
+            SuggestionSubmission(openid: openid, content: "食堂的菜\(key)", messageKey: key, now: 7, year: year)
+        }
+        let earlier = try await store.transaction(batching: submission("before"))
+        #expect(earlier.number == "JY-2026-000001")
+        try await store.transaction { database in
+            try await database.insert(into: "membership_applications")
+                .columns("number", "openid", "name", "phone", "unit", "status", "created_at", "unit_code")
+                .values(
+                    SQLBind("RH-2026-000001"), SQLBind("oMember"), SQLBind("王芳"), SQLBind("13800000000"),
+                    SQLBind("一厂"), SQLBind("approved"), SQLBind(1), SQLBind("U01")
+                ).run()
+        }
+        let gate = Gate()
+        let holder = Task { await store.exclusively { await gate.wait() } }
+        let waiting: [SuggestionSubmission] = [
+            submission("m1"), submission("before"), submission("m2", openid: "oMember"), submission("m1"),
+            submission("m3"), submission("m4", year: 2027), submission("m5"),
+        ]
+        var writes: [Task<Suggestion, any Error>] = []
+        for (index, write) in waiting.enumerated() {
+            writes.append(Task { try await store.transaction(batching: write) })
+            while store.waitingWrites < index + 1 { await Task.yield() }
+        }
+        let before = store.batchCounts.withLock { $0 }
+        gate.release()
+        await holder.value
+        var numbers: [String] = []
+        for write in writes { numbers.append(try await write.value.number) }
+        #expect(
+            numbers == [
+                "JY-2026-000002", "JY-2026-000001", "JY-2026-000003", "JY-2026-000002", "JY-2026-000004",
+                "JY-2027-000001", "JY-2026-000005",
+            ])
+        #expect(try await writes[2].value.unitCode == "U01")
+        let stored = try await SuggestionBox(store: store).list()
+        #expect(stored.count == 6)
+        #expect(stored.first { $0.openid == "oMember" }?.unitCode == "U01")
+        let after = store.batchCounts.withLock { $0 }
+        if kind == .postgres {
+            #expect(after.batches - before.batches == 1, "the 2026 suggestions went in one statement")
+            #expect(after.writes - before.writes == 6)
+            #expect(after.alone == before.alone, "the 2027 one shared their group: BEGIN and COMMIT")
+        } else {
+            #expect(after == before, "SQLite writes them one by one")
+        }
+
+        // A group of nothing but suggestions of one year is that one statement, with a retry of
+        // a stored message and a retry within the group.
+        let second = Gate()
+        let holderAgain = Task { await store.exclusively { await second.wait() } }
+        let more = [submission("m6"), submission("m2", openid: "oMember"), submission("m7"), submission("m7")]
+        var moreWrites: [Task<Suggestion, any Error>] = []
+        for (index, write) in more.enumerated() {
+            moreWrites.append(Task { try await store.transaction(batching: write) })
+            while store.waitingWrites < index + 1 { await Task.yield() }
+        }
+        second.release()
+        await holderAgain.value
+        var moreNumbers: [String] = []
+        for write in moreWrites { moreNumbers.append(try await write.value.number) }
+        #expect(moreNumbers == ["JY-2026-000006", "JY-2026-000003", "JY-2026-000007", "JY-2026-000007"])
+        #expect(try await SuggestionBox(store: store).list().count == 8)
+        let last = store.batchCounts.withLock { $0 }
+        if kind == .postgres {
+            #expect(last.alone - after.alone == 1 && last.writes - after.writes == 4, "\(last)")
+        }
+        await store.close()
+    }
+
     @Test(arguments: StoreKind.allCases)
     func aRetryInTheSameGroupStoresOnce(_ kind: StoreKind) async throws {
         let store = try await kind.open()

@@ -87,7 +87,11 @@ public final class DailyCounts: Sendable {
             repeat {
                 let chunk = written < chunks.count ? chunks[written] : nil
                 let counts = plain
-                try await store.transaction { database in
+                // Not in the writer's groups: there the day's row would be locked together with
+                // what the group's other writes lock (a receipt counter), in whatever order the
+                // group holds them, and two instances' groups waited on each other until
+                // PostgreSQL's deadlock timeout (1 s) broke one (pg-bench, three instances).
+                try await store.separateTransaction { database in
                     var counts = counts
                     if let chunk {
                         // Only the keys no instance has counted yet add to the day.

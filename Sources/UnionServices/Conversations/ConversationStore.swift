@@ -110,6 +110,7 @@ public final class ConversationStore: Sendable {
     /// or when instances share the database); memory then follows every change announced
     /// before the read.
     public func refresh(_ openid: String) async throws {
+        refreshes.add(1, ordering: .relaxed)
         let before = marks.withLock { $0.count }
         let row = try await store.read { database in
             try await database.select().columns("*").from("conversations").where("openid", .equal, openid)
@@ -121,6 +122,16 @@ public final class ConversationStore: Sendable {
             if let count = marks.changed[openid], count <= before { marks.changed[openid] = nil }
         }
     }
+
+    /// Whether memory holds the member's conversation at the version their turn found (none
+    /// when `turn` found none); false outside a turn.
+    func holds(_ openid: String, version turn: MemberTurns.ConversationAtTurn?) -> Bool {
+        guard let turn else { return false }
+        return cache.withLock { $0[openid]?.version } == turn.version
+    }
+
+    /// How many times a member's conversation was read again from the store.
+    let refreshes = Atomic<Int>(0)
 
     /// Reads every conversation (on loading, and again when this instance begins to hear others'
     /// changes).

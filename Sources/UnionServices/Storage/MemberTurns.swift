@@ -1,5 +1,6 @@
 import PostgresKit
 import SQLKit
+import Synchronization
 
 /// One member's messages are applied in the order they reached the gateway, whichever instance
 /// each reached (PostgreSQL, several instances). Within one process the server's own line per
@@ -15,6 +16,8 @@ import SQLKit
 public struct MemberTurns: Sendable {
     let store: UnionStore
     let clock: @Sendable () -> Int64
+    /// Turns ended and not yet removed.
+    private let endings = TurnEndings()
 
     /// How long a turn is waited for at most: past it, its instance is taken for gone.
     public static let patience: Int64 = 20
@@ -37,42 +40,69 @@ public struct MemberTurns: Sendable {
         account: String, openid: String, _ body: () async throws -> Result
     ) async throws -> Result {
         guard store.changes.othersMayServe else { return try await body() }
-        let turn = try await take(account: account, openid: openid)
+        let (turn, conversation) = try await take(account: account, openid: openid)
         defer {
             // The member's answer does not wait for it; the next turn does (it polls).
             Task { try? await end(turn) }
         }
-        return try await body()
+        return try await Self.$conversationAtTurn.withValue(ConversationAtTurn(version: conversation)) {
+            try await body()
+        }
     }
 
-    /// Takes a turn and returns its number once no earlier turn of the member's is held.
-    func take(account: String, openid: String) async throws -> Int64 {
+    /// The version of the member's stored conversation (nil: none) when their turn came, read
+    /// by the statement that granted it: every earlier message of theirs, on any instance, had
+    /// committed by then. A form's step read from memory is current when memory holds this
+    /// version, and is not read again (``ConversationStore/holds(_:version:)``). Nil outside a
+    /// turn.
+    @TaskLocal static var conversationAtTurn: ConversationAtTurn?
+
+    /// The version of a member's conversation when their turn came.
+    struct ConversationAtTurn: Sendable {
+        /// Nil when no conversation was stored.
+        var version: Int64?
+    }
+
+    /// Takes a turn and returns its number once no earlier turn of the member's is held, with
+    /// the version of their stored conversation then.
+    func take(account: String, openid: String) async throws -> (turn: Int64, conversation: Int64?) {
         let now = clock()
         let taken = try await store.read { database in
             try await Self.run(
                 TakeTurn(account: account, openid: openid, now: now, since: now - Self.patience), on: database)
         }
-        guard let (id, first) = taken.first else { throw StoreError("a member's turn was not taken") }
-        var earlier = first
+        guard var (id, earlier, conversation) = taken.first else { throw StoreError("a member's turn was not taken") }
         while earlier > 0 {
             try await Task.sleep(for: Self.lookEvery)
             let since = clock() - Self.patience
-            earlier = try await store.read { database in
-                try await database.raw(
+            (earlier, conversation) = try await store.read { [id] database in
+                let row = try await database.raw(
                     """
-                    SELECT count(*) AS earlier FROM member_turns WHERE account = \(bind: account)
+                    SELECT count(*) AS earlier,
+                        (SELECT version FROM conversations WHERE openid = \(bind: openid)) AS version
+                    FROM member_turns WHERE account = \(bind: account)
                     AND openid = \(bind: openid) AND id < \(bind: id) AND taken_at > \(bind: since)
                     """
-                ).first()?.decode(column: "earlier", as: Int.self) ?? 0
+                ).first()
+                return (
+                    try row?.decode(column: "earlier", as: Int.self) ?? 0,
+                    try row?.decode(column: "version", as: Int64?.self)
+                )
             }
         }
-        return id
+        return (id, conversation)
     }
 
-    /// Ends turn `id` (and removes turns whose instance is long gone).
+    /// Ends turn `id` (and removes turns whose instance is long gone). Turns ended while another
+    /// caller removes some are removed together after, by that caller: one statement for all
+    /// that ended meanwhile (under a burst, a statement for each was a tenth of the messages'
+    /// statements). Returns once `id` is removed.
     func end(_ id: Int64) async throws {
-        let stale = clock() - 3 * Self.patience
-        _ = try await store.read { database in try await Self.run(EndTurn(id: id, stale: stale), on: database) }
+        let (store, clock) = (store, clock)
+        try await endings.end(id) { ids in
+            let stale = clock() - 3 * Self.patience
+            _ = try await store.read { database in try await Self.run(EndTurns(ids: ids, stale: stale), on: database) }
+        }
     }
 
     /// Runs `statement` prepared (PostgreSQL, the only database turns are taken on): every
@@ -102,9 +132,10 @@ private struct TakeTurn: PostgresPreparedStatement {
     static let sql = """
         INSERT INTO member_turns (account, openid, taken_at) VALUES ($1, $2, $3)
         RETURNING id, (SELECT count(*) FROM member_turns earlier WHERE earlier.account = $1
-            AND earlier.openid = $2 AND earlier.id < member_turns.id AND earlier.taken_at > $4)
+            AND earlier.openid = $2 AND earlier.id < member_turns.id AND earlier.taken_at > $4),
+            (SELECT version FROM conversations WHERE openid = $2)
         """
-    typealias Row = (Int64, Int)
+    typealias Row = (Int64, Int, Int64?)
 
     var account: String
     var openid: String
@@ -121,26 +152,71 @@ private struct TakeTurn: PostgresPreparedStatement {
     }
 
     func decodeRow(_ row: PostgresRow) throws -> Row {
-        let (id, earlier) = try row.decode((Int64, Int64).self)
-        return (id, Int(earlier))
+        let (id, earlier, conversation) = try row.decode((Int64, Int64, Int64?).self)
+        return (id, Int(earlier), conversation)
     }
 }
 
-/// Ends a turn, and removes turns whose instance is long gone.
-private struct EndTurn: PostgresPreparedStatement {
-    static let name = "uniongate_end_turn"
-    static let sql = "DELETE FROM member_turns WHERE id = $1 OR taken_at < $2"
+/// Ends turns, and removes turns whose instance is long gone.
+private struct EndTurns: PostgresPreparedStatement {
+    static let name = "uniongate_end_turns"
+    static let sql = "DELETE FROM member_turns WHERE id = ANY($1) OR taken_at < $2"
     typealias Row = Int
 
-    var id: Int64
+    var ids: [Int64]
     var stale: Int64
 
     func makeBindings() throws -> PostgresBindings {
         var bindings = PostgresBindings(capacity: 2)
-        bindings.append(id)
+        bindings.append(ids)
         bindings.append(stale)
         return bindings
     }
 
     func decodeRow(_ row: PostgresRow) throws -> Row { 0 }
+}
+
+/// Turns waiting to be removed, and whether a caller is removing some: whoever finds no one
+/// removing removes what waits, again until nothing does, as the store's writer commits groups;
+/// the others wait until theirs is removed. A removal that fails leaves its turns to be taken for
+/// stale (``MemberTurns/patience``).
+private final class TurnEndings: Sendable {
+    /// A turn to remove, and its caller waiting for that (resumed with false: it does not lead).
+    private typealias Waiting = (id: Int64, removed: CheckedContinuation<Bool, Never>?)
+    private let state = Mutex<(waiting: [Waiting], removing: Bool)>(([], false))
+
+    /// Returns once `id` is removed, or its removal failed (then the caller that removed it
+    /// throws what made it fail).
+    func end(_ id: Int64, remove: @Sendable ([Int64]) async throws -> Void) async throws {
+        let leads = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let leads = state.withLock { state in
+                if state.removing {
+                    state.waiting.append((id, continuation))
+                    return false
+                }
+                state.removing = true
+                return true
+            }
+            if leads { continuation.resume(returning: true) }
+        }
+        guard leads else { return }
+        var batch: [Waiting] = [(id, nil)]
+        var failure: (any Error)?
+        while !batch.isEmpty {
+            do {
+                try await remove(batch.map(\.id))
+                failure = nil
+            } catch {
+                failure = error
+            }
+            for waiting in batch { waiting.removed?.resume(returning: false) }
+            batch = state.withLock { state in
+                let next = state.waiting
+                state.waiting = []
+                if next.isEmpty { state.removing = false }
+                return next
+            }
+        }
+        if let failure { throw failure }
+    }
 }

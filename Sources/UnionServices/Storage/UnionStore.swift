@@ -36,6 +36,9 @@ public final class UnionStore: Sendable {
     /// How many commits wrote callers' transactions, how many transactions they held, and how
     /// many groups ran again with a savepoint for each body (because one of them failed).
     let groupCounts = Mutex<(commits: Int, transactions: Int, isolated: Int)>((0, 0, 0))
+    /// How many statements ran batchable writes together, how many writes they held, and how
+    /// many of them were their group's only statement (no `BEGIN`, no `COMMIT`).
+    let batchCounts = Mutex<(batches: Int, writes: Int, alone: Int)>((0, 0, 0))
     /// Whether the last group failed because the database could not write (cleared by the next
     /// commit): `/healthz` is not ready meanwhile.
     private let failing = Mutex(false)
@@ -269,10 +272,60 @@ public final class UnionStore: Sendable {
         _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
         let result = Mutex<Result?>(nil)
-        let write = PendingWrite { database in
-            let value = try await body(database)
-            result.withLock { $0 = value }
+        try await written(
+            PendingWrite { database in
+                let value = try await body(database)
+                result.withLock { $0 = value }
+            })
+        guard let value = result.withLock({ $0 }) else {
+            throw StoreError("a transaction committed without its result")  // not reached
         }
+        return value
+    }
+
+    /// Runs `body` in a transaction of its own, on a connection from the pool rather than in the
+    /// writer's groups, on PostgreSQL; on SQLite (one connection) as ``transaction(_:)``. For a
+    /// write whose row locks must not be held together with other callers' in one group's
+    /// transaction, in an order no one chose.
+    func separateTransaction<Result: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> Result)
+        async throws -> Result
+    {
+        guard dialect.sharedByInstances else { return try await transaction(body) }
+        return try await withDatabase { [dialect] database in
+            try await dialect.beginWrite(database)
+            do {
+                let result = try await body(database)
+                try await dialect.commit(database)
+                return result
+            } catch {
+                try? await dialect.rollback(database)
+                throw error
+            }
+        }
+    }
+
+    /// Runs `write` in a transaction, as ``transaction(_:)`` runs a body, together with the
+    /// writes of its kind that wait in the same group (``BatchableWrite``).
+    func transaction<Write: BatchableWrite>(batching write: Write) async throws -> Write.Result {
+        do {
+            return try await batchedOnce(write)
+        } catch  where dialect.sharedByInstances && StoreUnavailable.isUniqueViolation(error) {
+            return try await batchedOnce(write)  // as in transaction(_:)
+        }
+    }
+
+    private func batchedOnce<Write: BatchableWrite>(_ write: Write) async throws -> Write.Result {
+        let slot = BatchSlot(write)
+        try await written(PendingWrite(batch: WriteBatchEntry(slot)) { try await slot.run(in: $0) })
+        guard let value = slot.result.withLock({ $0 }) else {
+            throw StoreError("a batched write committed without its result")  // not reached
+        }
+        return value
+    }
+
+    /// Queues `write`, writes the waiting groups when no one else is, and returns once `write`
+    /// is committed.
+    private func written(_ write: PendingWrite) async throws {
         let leads = writes.withLock { queue in
             queue.pending.append(write)
             defer { queue.writing = true }
@@ -280,10 +333,6 @@ public final class UnionStore: Sendable {
         }
         if leads { await writeGroups(until: write) }
         try await write.committed()
-        guard let value = result.withLock({ $0 }) else {
-            throw StoreError("a transaction committed without its result")  // not reached
-        }
-        return value
     }
 
     /// The most transactions committed together.
@@ -342,6 +391,7 @@ public final class UnionStore: Sendable {
     }
 
     private func commit(_ group: [PendingWrite], on database: any SQLDatabase) async {
+        if await committedAsOneStatement(group, on: database) { return }
         guard await begin(group, on: database) else { return }
         // First the whole group straight through, no savepoint between its bodies: two
         // statements fewer per body, the common case. Should a body throw, that attempt is rolled
@@ -351,7 +401,7 @@ public final class UnionStore: Sendable {
         if group.count > 1 {
             var allRan = false
             do {
-                for write in group { try await write.body(database) }
+                try await runStraightThrough(group, on: database)
                 allRan = true
                 try await dialect.commit(database)
                 committed(group, failures: Array(repeating: nil, count: group.count), isolated: false)
@@ -402,6 +452,61 @@ public final class UnionStore: Sendable {
             return
         }
         committed(group, failures: failures, isolated: group.count > 1)
+    }
+
+    /// Runs every body of `group` in order, except that the batchable writes of one kind and key
+    /// run together where the first of them stands (a member's writes never share a group: their
+    /// messages are handled one at a time).
+    private func runStraightThrough(_ group: [PendingWrite], on database: any SQLDatabase) async throws {
+        var ran = Array(repeating: false, count: group.count)
+        for index in group.indices where !ran[index] {
+            ran[index] = true
+            guard let batch = group[index].batch else {
+                try await group[index].body(database)
+                continue
+            }
+            var together = [batch.slot]
+            for later in group.indices.dropFirst(index + 1) where !ran[later] {
+                guard let other = group[later].batch, other.key == batch.key else { continue }
+                together.append(other.slot)
+                ran[later] = true
+            }
+            if together.count == 1 {
+                try await group[index].body(database)
+            } else if try await batch.runTogether(together, database) {
+                batchCounts.withLock {
+                    $0.batches += 1
+                    $0.writes += together.count
+                }
+            }
+        }
+    }
+
+    /// Runs a group of batchable writes of one kind and key that are one statement together
+    /// (``BatchableWrite/isOneStatement``) as that statement alone, on PostgreSQL: atomic without
+    /// `BEGIN` and `COMMIT`, one round trip for the group instead of three (a group of one too). True when the group
+    /// has ended so (committed, or failed on the database's trouble); false when it was not such
+    /// a group, or its statement failed and left nothing: then it runs as any group does.
+    private func committedAsOneStatement(_ group: [PendingWrite], on database: any SQLDatabase) async -> Bool {
+        guard dialect.sharedByInstances, let batch = group[0].batch, batch.isOneStatement else {
+            return false
+        }
+        let slots = group.compactMap { write in write.batch?.key == batch.key ? write.batch?.slot : nil }
+        guard slots.count == group.count else { return false }
+        do {
+            guard try await batch.runTogether(slots, database) else { return false }
+        } catch {
+            guard StoreUnavailable.isTrouble(error) else { return false }
+            fail(group, error)
+            return true
+        }
+        batchCounts.withLock {
+            $0.batches += 1
+            $0.writes += group.count
+            $0.alone += 1
+        }
+        committed(group, failures: Array(repeating: nil, count: group.count), isolated: false)
+        return true
     }
 
     /// Begins the group's transaction, trying a busy database again; false (and the group
@@ -564,6 +669,8 @@ final class Flag: Sendable {
 /// One caller's transaction, waiting for its group's commit.
 private final class PendingWrite: Sendable {
     let body: @Sendable (any SQLDatabase) async throws -> Void
+    /// What the writer may run together with others of its kind, instead of `body`.
+    let batch: WriteBatchEntry?
     private let state = Mutex<State>(.waiting(nil))
 
     private enum State {
@@ -571,7 +678,8 @@ private final class PendingWrite: Sendable {
         case finished((any Error)?)
     }
 
-    init(_ body: @escaping @Sendable (any SQLDatabase) async throws -> Void) {
+    init(batch: WriteBatchEntry? = nil, _ body: @escaping @Sendable (any SQLDatabase) async throws -> Void) {
+        self.batch = batch
         self.body = body
     }
 

@@ -210,3 +210,41 @@ public struct SuggestionBox: Sendable {
         return updated
     }
 }
+
+/// A member's suggestion as the writer stores it: on its own as
+/// ``SuggestionBox/submit(openid:content:messageKey:at:year:in:)`` does, or on PostgreSQL together
+/// with the suggestions of the same year that wait in its group, one statement for all of them.
+struct SuggestionSubmission: BatchableWrite {
+    var openid: String
+    var content: String
+    var messageKey: String
+    var now: Int64
+    var year: Int
+
+    var batchKey: String { String(year) }
+
+    /// One statement: a suggestion it gave no row is stored already, and ``run(in:)`` reads it.
+    static var isOneStatement: Bool { true }
+
+    func run(in database: any SQLDatabase) async throws -> Suggestion {
+        try await SuggestionBox.submit(
+            openid: openid, content: content, messageKey: messageKey, at: now, year: year, in: database)
+    }
+
+    static func runTogether(_ writes: [Self], in database: any SQLDatabase) async throws -> [Suggestion?]? {
+        guard let first = writes.first else { return [] }
+        let statement = NumberedSuggestionBatchInsert(
+            year: first.year, openids: writes.map(\.openid), contents: writes.map(\.content),
+            nows: writes.map(\.now), messageKeys: writes.map(\.messageKey))
+        guard let rows = try await GuardedConnection.prepared(statement, on: database) else { return nil }
+        let byKey = Dictionary(rows.map { ($0.messageKey, $0) }, uniquingKeysWith: { first, _ in first })
+        return writes.map { write in
+            byKey[write.messageKey].map { row in
+                Suggestion(
+                    id: row.id, number: row.number, openid: write.openid, unitCode: row.unitCode,
+                    content: write.content, status: .received, reply: nil, createdAt: write.now,
+                    updatedAt: write.now)
+            }
+        }
+    }
+}

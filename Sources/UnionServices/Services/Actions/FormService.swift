@@ -137,13 +137,18 @@ struct FormService: Sendable {
                 try await ActivityService(parts: parts).checkIn(scan, message: message, book: rules.book, at: now))
         }
         // The member's previous message may have reached another instance: read their form's
-        // step from the store, not from this instance's memory.
+        // step from the store, not from this instance's memory, unless memory holds the version
+        // their turn found (or no other instance serves: then only this one writes).
         let store = parts.store
-        if store.dialect.sharedByInstances { try await parts.conversations.refresh(message.header.sender) }
+        let openid = message.header.sender
+        if store.changes.othersMayServe,
+            !parts.conversations.holds(openid, version: MemberTurns.conversationAtTurn)
+        {
+            try await parts.conversations.refresh(openid)
+        }
         switch step(message, book: rules.book, at: now) {
         case .pass:
             guard let rating = Inbox.rating(in: message) else { return nil }
-            let openid = message.header.sender
             guard
                 let rated = try await store.transaction({ database in
                     try await Inbox.rate(openid, rating: rating, at: now, in: database)

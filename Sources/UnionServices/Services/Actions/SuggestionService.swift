@@ -34,10 +34,8 @@ struct SuggestionService: Sendable {
         let year = LocalTime(unixSeconds: now, utcOffsetMinutes: book.settings.utcOffsetMinutes).year
         let key = MessageKey.of(message)
         let store = parts.store
-        let suggestion = try await store.transaction { database in
-            try await SuggestionBox.submit(
-                openid: openid, content: text, messageKey: key, at: now, year: year, in: database)
-        }
+        let suggestion = try await store.transaction(
+            batching: SuggestionSubmission(openid: openid, content: text, messageKey: key, now: now, year: year))
         store.facts.forgetSuggestions(of: openid)
         parts.logger.info(
             "suggestion received",
