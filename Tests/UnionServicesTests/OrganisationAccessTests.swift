@@ -143,6 +143,19 @@ struct OrganisationAccessTests {
         // Search by name and by part of a phone number, within the scope.
         let byName = try await registry.page(RecordFilter(scope: town.scope, search: "职工1"), request: PageRequest())
         #expect(Set(byName.items.map(\.name)) == ["职工1", "职工12", "职工13", "职工16", "职工17"])
+        // Texts of one, two, three and more characters (PostgreSQL looks them up by their pieces).
+        func names(_ text: String) async throws -> Set<String> {
+            Set(
+                try await registry.page(RecordFilter(scope: town.scope, search: text), request: PageRequest()).items
+                    .map(\.name))
+        }
+        // 7 is in two names, and in the receipt numbers of 职工16 and 职工36 (their 17th and 37th).
+        #expect(try await names("7") == ["职工16", "职工17", "职工36", "职工37"])
+        #expect(try await names("工3") == ["职工32", "职工33", "职工36", "职工37"])
+        #expect(try await names("职工").count == 20)
+        #expect(try await names("职工37") == ["职工37"])
+        #expect(try await names("职工37号").isEmpty)
+        #expect(try await names("81234003") == ["职工32", "职工33", "职工36", "职工37"])
         let byPhone = try await registry.page(
             RecordFilter(scope: .everything, search: "12340039"), request: PageRequest())
         #expect(byPhone.items.map(\.name) == ["职工39"])

@@ -65,7 +65,7 @@ struct StoreTests {
                 try $0.decode(column: "version", as: Int.self)
             }
         }
-        #expect(versions == Array(1...15))
+        #expect(versions == Array(1...16))
         let next = try await reopened.transaction { try await ReceiptNumbers.next(prefix: "JY", year: 2026, in: $0) }
         #expect(next == "JY-2026-000003")
         await reopened.close()

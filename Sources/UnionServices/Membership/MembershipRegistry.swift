@@ -126,7 +126,7 @@ public struct MembershipRegistry: MembershipDirectory {
         return try await store.page(
             from: "membership_applications", request: request,
             filter: { query in
-                filter.restrict(query, dialect: dialect, searching: ["name", "phone", "number"])
+                filter.restrict(query, dialect: dialect, searching: ["name", "phone", "number"], indexed: Self.indexed)
             }, decoding: Row.self, searching: filter.isSearching
         ).map(\.application)
     }
@@ -138,7 +138,9 @@ public struct MembershipRegistry: MembershipDirectory {
         let dialect = store.dialect
         try await store.batches(
             from: "membership_applications", size: size,
-            filter: { query in filter.restrict(query, dialect: dialect, searching: ["name", "phone", "number"]) },
+            filter: { query in
+                filter.restrict(query, dialect: dialect, searching: ["name", "phone", "number"], indexed: Self.indexed)
+            },
             decoding: Row.self, id: { $0.id ?? 0 }
         ) { rows in try await body(rows.map(\.application)) }
     }
@@ -404,14 +406,17 @@ extension MembershipRegistry {
             .run()
     }
 
+    /// The columns of `membership_applications` indexed by their pieces on PostgreSQL.
+    static let indexed: Set<String> = ["name", "phone"]
+
     /// The openids of the applicants whose name or phone number contains `text`: a subquery for
     /// searching other records by the member who wrote them.
     static func applicants(matching text: String, dialect: StoreDialect) -> some SQLExpression {
         SQLSubquery.select { sub in
             sub.column("openid").from("membership_applications")
                 .where(group: { inner in
-                    inner.orWhere(dialect.contains(SQLColumn("name"), text))
-                        .orWhere(dialect.contains(SQLColumn("phone"), text))
+                    inner.orWhere(dialect.contains(indexed: "name", text))
+                        .orWhere(dialect.contains(indexed: "phone", text))
                 })
         }
     }

@@ -56,34 +56,20 @@ public struct UnitStatistics: Sendable, Hashable, Codable {
         let empty = UnitStatistics(
             unit: code, name: unit.name, units: organisation.subtree(of: code).count,
             suggestions: Dictionary(uniqueKeysWithValues: Suggestion.Status.allCases.map { ($0.rawValue, 0) }))
-        struct Count: Decodable {
-            var key: String
-            var n: Int
+        @Sendable func counts(_ table: String, by column: String, in database: any SQLDatabase) async throws -> [Count]
+        {
+            try await counted.restrict(
+                database.select().column(SQLColumn(column), as: "key")
+                    .column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from(table)
+            ).groupBy(column).all(decoding: Count.self)
         }
-        return try await store.read { database in
+        // The two largest tables are counted on connections of their own while the rest is read
+        // (PostgreSQL: 157 ms for a county one after another; SQLite reads them in turn anyway).
+        async let memberCounts = store.read { try await counts("membership_applications", by: "status", in: $0) }
+        async let suggestionCounts = store.read { try await counts("suggestions", by: "status", in: $0) }
+        var statistics = try await store.read { database in
             var statistics = empty
-            func counts(
-                _ table: String, by column: String, where extra: (SQLSelectBuilder) -> SQLSelectBuilder = { $0 }
-            )
-                async throws -> [Count]
-            {
-                try await extra(
-                    counted.restrict(
-                        database.select().column(SQLColumn(column), as: "key")
-                            .column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from(table))
-                ).groupBy(column).all(decoding: Count.self)
-            }
-            for count in try await counts("membership_applications", by: "status") {
-                switch MembershipApplication.Status(rawValue: count.key) {
-                case .approved: statistics.members += count.n
-                case .pending: statistics.pendingApplications += count.n
-                default: break
-                }
-            }
-            for count in try await counts("suggestions", by: "status") {
-                statistics.suggestions[count.key, default: 0] += count.n
-            }
-            for count in try await counts("form_submissions", by: "form") {
+            for count in try await counts("form_submissions", by: "form", in: database) {
                 statistics.submissions[count.key, default: 0] += count.n
             }
             let tickets = try await counted.restrict(database.select().column("ticket").from("qr_codes"))
@@ -91,7 +77,7 @@ public struct UnitStatistics: Sendable, Hashable, Codable {
             let funnels = try await QRCodes.funnels(in: database)
             statistics.qr = tickets.reduce(QRFunnel()) { $0 + (funnels[$1] ?? QRFunnel()) }
             for status in MemberCase.Status.allCases { statistics.cases[status.rawValue] = 0 }
-            for count in try await counts("cases", by: "status") {
+            for count in try await counts("cases", by: "status", in: database) {
                 statistics.cases[count.key, default: 0] += count.n
             }
             statistics.overdueCases = try await database.count("cases") {
@@ -121,6 +107,23 @@ public struct UnitStatistics: Sendable, Hashable, Codable {
             }
             return statistics
         }
+        for count in try await memberCounts {
+            switch MembershipApplication.Status(rawValue: count.key) {
+            case .approved: statistics.members += count.n
+            case .pending: statistics.pendingApplications += count.n
+            default: break
+            }
+        }
+        for count in try await suggestionCounts {
+            statistics.suggestions[count.key, default: 0] += count.n
+        }
+        return statistics
+    }
+
+    /// A grouped count's row.
+    private struct Count: Decodable, Sendable {
+        var key: String
+        var n: Int
     }
 }
 

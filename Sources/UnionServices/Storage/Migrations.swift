@@ -557,6 +557,30 @@ enum Migrations {
             ).run()
             try await database.raw("CREATE INDEX member_turns_member ON member_turns (openid, id)").run()
         },
+        Migration(version: 16, name: "members found by pieces of their name and phone") { database in
+            // PostgreSQL only: a search of members' names and phone numbers is a substring
+            // search; the pieces of one to three characters of each value are indexed, and a
+            // search looks up the pieces of its text (StoreDialect.contains(indexed:)).
+            guard database.dialect.name == "postgresql" else { return }
+            try await database.raw(
+                """
+                CREATE FUNCTION uniongate_grams(value text) RETURNS text[]
+                LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+                    SELECT coalesce(array_agg(DISTINCT substr(value, start, size)), '{}')
+                    FROM generate_series(1, 3) AS size, generate_series(1, length(value)) AS start
+                    WHERE start + size - 1 <= length(value)
+                $$
+                """
+            ).run()
+            for column in ["name", "phone"] {
+                try await database.raw(
+                    """
+                    CREATE INDEX membership_applications_\(unsafeRaw: column)_grams ON membership_applications
+                    USING gin (uniongate_grams(\(unsafeRaw: column)))
+                    """
+                ).run()
+            }
+        },
     ]
 
     /// A `CHECK` that the column holds one of the enum's raw values: the schema enforces what

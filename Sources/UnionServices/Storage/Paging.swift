@@ -145,9 +145,11 @@ public struct RecordFilter: Sendable, Hashable {
     var isSearching: Bool { !(search?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "").isEmpty }
 
     /// `query` with the filter applied; the search looks in `columns`, and in the names and
-    /// phone numbers of the members who wrote the record when `byMember`.
+    /// phone numbers of the members who wrote the record when `byMember`. The columns in
+    /// `indexed` are searched through their pieces (``StoreDialect/contains(indexed:_:)``).
     func restrict(
-        _ query: SQLSelectBuilder, dialect: StoreDialect, searching columns: [String], byMember: Bool = false
+        _ query: SQLSelectBuilder, dialect: StoreDialect, searching columns: [String], indexed: Set<String> = [],
+        byMember: Bool = false
     ) -> SQLSelectBuilder {
         var query = scope.restrict(query)
         if let status { query = query.where("status", .equal, status) }
@@ -166,7 +168,9 @@ public struct RecordFilter: Sendable, Hashable {
             }
             if searched.isEmpty && !byMember { return group.where(SQLLiteral.boolean(false)) }  // nowhere to look
             for column in searched {
-                _ = group.orWhere(dialect.contains(SQLColumn(column), text))
+                _ = group.orWhere(
+                    indexed.contains(column)
+                        ? dialect.contains(indexed: column, text) : dialect.contains(SQLColumn(column), text))
             }
             if byMember {
                 _ = group.orWhere(

@@ -114,6 +114,37 @@ enum StoreDialect: Sendable, Equatable {
         return SQLBinaryExpression(left: position, op: SQLBinaryOperator.greaterThan, right: SQLLiteral.numeric("0"))
     }
 
+    /// Whether `column` contains `text`, for a column PostgreSQL indexes by its pieces of one to
+    /// three characters (``Migrations`` 16: members' names and phone numbers). A substring search
+    /// otherwise reads every row of its scope (`strpos`), and a trigram index (`pg_trgm`) finds
+    /// nothing for a two-character name such as 王伟: in a database whose locale is C its
+    /// trigrams hold no Chinese at all. The pieces find the rows that may match, `strpos` keeps
+    /// those that do; on SQLite it is ``contains(_:_:)``.
+    func contains(indexed column: String, _ text: String) -> any SQLExpression {
+        switch self {
+        case .sqlite:
+            return contains(SQLColumn(column), text)
+        case .postgres:
+            let pieces = SQLBinaryExpression(
+                left: SQLFunction("uniongate_grams", args: SQLColumn(column)), op: SQLRaw("@>"),
+                right: SQLBind(Self.grams(of: text)))
+            return SQLBinaryExpression(
+                left: pieces, op: SQLBinaryOperator.and, right: contains(SQLColumn(column), text))
+        }
+    }
+
+    /// The pieces of `text` a row that contains it holds among its own (`uniongate_grams`):
+    /// its three-character pieces, or itself when shorter. Characters as PostgreSQL counts them
+    /// (Unicode scalars).
+    static func grams(of text: String) -> [String] {
+        let scalars = Array(text.unicodeScalars)
+        guard scalars.count > 3 else { return [text] }
+        let pieces = (0...(scalars.count - 3)).map { start in
+            String(String.UnicodeScalarView(scalars[start..<(start + 3)]))
+        }
+        return Array(Set(pieces)).sorted()
+    }
+
     /// Rolls the transaction back.
     func rollback(_ database: any SQLDatabase) async throws {
         try await database.raw("ROLLBACK").run()
