@@ -39,8 +39,8 @@ struct WriteBatchEntry: Sendable {
     let slot: any Sendable
     /// The write type's ``BatchableWrite/isOneStatement``.
     let isOneStatement: Bool
-    /// Runs entries of this key together and puts each one's result in its slot; false when the
-    /// database had no statement for them together and each ran on its own.
+    /// Runs entries of this key together and puts each one's result in its slot; false, having
+    /// run nothing, when the database has no statement for them together.
     let runTogether: @Sendable ([any Sendable], any SQLDatabase) async throws -> Bool
 
     init<Write: BatchableWrite>(_ slot: BatchSlot<Write>) {
@@ -52,8 +52,8 @@ struct WriteBatchEntry: Sendable {
             guard typed.count == slots.count else {
                 throw StoreError("writes of different kinds were batched together")
             }
-            let together = try await Write.runTogether(typed.map(\.write), in: database)
-            let results = together ?? Array(repeating: nil, count: typed.count)
+            // Nothing ran: the writer runs each on its own, inside a transaction.
+            guard let results = try await Write.runTogether(typed.map(\.write), in: database) else { return false }
             guard results.count == typed.count else {
                 throw StoreError("\(Write.self) gave \(results.count) results for \(typed.count) writes")
             }
@@ -62,7 +62,7 @@ struct WriteBatchEntry: Sendable {
                 if let result { value = result } else { value = try await slot.write.run(in: database) }
                 slot.result.withLock { $0 = value }
             }
-            return together != nil
+            return true
         }
     }
 }

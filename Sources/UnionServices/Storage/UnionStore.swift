@@ -465,28 +465,30 @@ public final class UnionStore: Sendable {
                 try await group[index].body(database)
                 continue
             }
-            var together = [batch.slot]
+            var together = [index]
             for later in group.indices.dropFirst(index + 1) where !ran[later] {
                 guard let other = group[later].batch, other.key == batch.key else { continue }
-                together.append(other.slot)
+                together.append(later)
                 ran[later] = true
             }
-            if together.count == 1 {
-                try await group[index].body(database)
-            } else if try await batch.runTogether(together, database) {
+            let slots = together.compactMap { group[$0].batch?.slot }
+            if together.count > 1, try await batch.runTogether(slots, database) {
                 batchCounts.withLock {
                     $0.batches += 1
                     $0.writes += together.count
                 }
+            } else {
+                for member in together { try await group[member].body(database) }  // each on its own
             }
         }
     }
 
     /// Runs a group of batchable writes of one kind and key that are one statement together
     /// (``BatchableWrite/isOneStatement``) as that statement alone, on PostgreSQL: atomic without
-    /// `BEGIN` and `COMMIT`, one round trip for the group instead of three (a group of one too). True when the group
-    /// has ended so (committed, or failed on the database's trouble); false when it was not such
-    /// a group, or its statement failed and left nothing: then it runs as any group does.
+    /// `BEGIN` and `COMMIT`, one round trip for the group instead of three (a group of one too).
+    /// True when the group has ended so (committed, or failed on the database's trouble); false
+    /// when it was not such a group, the database has no such statement, or the statement failed
+    /// and left nothing: then it runs as any group does.
     private func committedAsOneStatement(_ group: [PendingWrite], on database: any SQLDatabase) async -> Bool {
         guard dialect.sharedByInstances, let batch = group[0].batch, batch.isOneStatement else {
             return false
